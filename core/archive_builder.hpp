@@ -1,0 +1,75 @@
+// Builds status-go history archives from messages (CreateHistoryArchiveTorrent
+// without the torrent): windows, chunks, padding, IDs, append to `data`,
+// rewrite `index`. No actors, no libtorrent; the torrent is net/torrent_file.
+#pragma once
+
+#include "core/archive_format.hpp"
+
+#include <functional>
+
+namespace annals {
+
+/// Calls `visit` for every stored message with from <= timestamp < to whose
+/// topic is in `topics`, in a stable order (timestamp, topic, hash). Returns an
+/// error to abort the build.
+using message_source = std::function<result<void>(
+  std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
+  const std::function<void(archive_message&&)>& visit)>;
+
+struct build_request {
+  std::uint64_t from = 0;  // unix seconds, inclusive
+  std::uint64_t to = 0;    // unix seconds, exclusive
+  std::uint64_t partition = default_partition_seconds;
+  std::vector<topic4> topics;  // every channel topic of the community
+};
+
+struct built_archive {
+  std::string id;
+  pb::WakuMessageArchiveIndexMetadata entry;
+  std::size_t message_count = 0;
+};
+
+struct dropped_message {
+  std::string hash;
+  std::uint64_t timestamp = 0;
+  std::uint64_t cap_size = 0;
+};
+
+struct build_report {
+  std::vector<built_archive> archives;   // new archives, oldest first
+  std::vector<dropped_message> dropped;  // single messages above the 30 MB cap
+  std::size_t windows = 0;
+  std::size_t empty_windows = 0;
+  std::size_t messages = 0;              // messages written into archives
+  std::uint64_t bytes_appended = 0;      // to `data`, padding included
+  std::uint64_t recovered_tail = 0;      // bytes of a torn earlier append removed
+};
+
+/// Progress after each window: (windows done, windows total).
+using build_progress = std::function<void(std::size_t, std::size_t)>;
+
+/// Pure encoding of one archive: serialized bytes, padding and index entry.
+struct encoded_archive {
+  std::string bytes;  // serialized WakuMessageArchive, without padding
+  built_archive archive;
+};
+encoded_archive encode_archive(std::uint64_t from, std::uint64_t to,
+                               const std::vector<topic4>& topics,
+                               const std::vector<archive_message>& messages,
+                               std::uint64_t offset);
+
+/// Builds archives for [from, to) into `layout`, appending to an existing
+/// archive set. Windows are [from, from+partition) capped at `to`; empty
+/// windows produce nothing. Only when at least one archive was made are
+/// `data` and `index` touched; `index` is replaced atomically after `data`
+/// is synced, so a crash leaves the previous index valid (a torn tail of
+/// `data` is cut off by the next build).
+result<build_report> build_archives(const archive_layout& layout,
+                                    const build_request& request,
+                                    const message_source& source,
+                                    const build_progress& progress = {});
+
+/// A message_source over messages held in memory (tests, JSONL imports).
+message_source memory_source(std::vector<archive_message> messages);
+
+} // namespace annals

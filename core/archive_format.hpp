@@ -1,0 +1,72 @@
+// status-go's history archive format: constants, padding, IDs and the on-disk
+// layout. See status-go protocol/communities/manager_archive_file.go.
+#pragma once
+
+#include "core/result.hpp"
+#include "core/topics.hpp"
+#include "proto/status_archive.pb.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+namespace pb = ::annals::status;
+
+/// Torrent piece length; every archive starts and ends on a piece boundary.
+inline constexpr std::uint64_t archive_piece_length = 100 * 1024;
+/// Upper bound on the sum of len(payload)+len(sig) of one archive's messages.
+inline constexpr std::uint64_t max_archive_payload = 30'000'000;
+/// status-go's archive interval and partition length.
+inline constexpr std::uint64_t default_partition_seconds = 7 * 24 * 3600;
+
+struct padded_size {
+  std::uint64_t size;     // bytes the archive occupies in `data`
+  std::uint64_t padding;  // zero bytes after the serialized archive
+};
+
+/// status-go: raw > L ? raw + L - raw % L : L. Note that an exact multiple of
+/// L above L gets a whole extra zero piece and raw == L gets no padding.
+padded_size pad_archive(std::uint64_t raw_size);
+
+/// Proto serialization with sorted map keys, so equal indexes give equal bytes.
+std::string serialize_deterministic(const google::protobuf::MessageLite& message);
+
+/// "0x" + hex(keccak256(serialized WakuMessageArchiveIndexMetadata)).
+std::string archive_id(const pb::WakuMessageArchiveIndexMetadata& entry);
+
+/// Where a community's archives live under a node's (or a build's) directory:
+/// <root>/archivedata/<communityID>/{data,index} and
+/// <root>/torrents/<communityID>.torrent.
+struct archive_layout {
+  std::filesystem::path root;
+  std::string community_id;  // "0x" + 66 hex
+
+  std::filesystem::path archive_dir() const { return root / "archivedata" / community_id; }
+  std::filesystem::path data_file() const { return archive_dir() / "data"; }
+  std::filesystem::path index_file() const { return archive_dir() / "index"; }
+  std::filesystem::path torrent_file() const {
+    return root / "torrents" / (community_id + ".torrent");
+  }
+};
+
+/// One message as status-go stores it in waku_messages and puts in archives.
+struct archive_message {
+  std::uint64_t timestamp = 0;  // unix seconds (Waku envelope `Sent`)
+  topic4 topic{};
+  std::string payload;          // ProtocolMessage bytes after decryption
+  std::string sig;              // 65-byte uncompressed key of the envelope signer
+  std::string padding;
+  std::string hash;             // envelope hash bytes; the dedup key
+  std::string third_party_id;   // set for Discord imports only
+
+  /// What counts against the 30 MB cap: len(payload) + len(sig).
+  std::uint64_t cap_size() const { return payload.size() + sig.size(); }
+};
+
+void to_proto(const archive_message& in, pb::WakuMessage& out);
+archive_message from_proto(const pb::WakuMessage& in);
+
+} // namespace annals

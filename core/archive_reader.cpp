@@ -1,0 +1,216 @@
+#include "core/archive_reader.hpp"
+
+#include "core/file_io.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace annals {
+
+namespace {
+
+/// A read-only file for positioned reads, so archives are read one at a time
+/// and `data` is never loaded whole.
+class data_reader {
+public:
+  static result<data_reader> open(const std::filesystem::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return make_error(errno == ENOENT ? errc::not_found : errc::io,
+                        file.string() + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return make_error(errc::io, file.string() + ": " + std::strerror(err));
+    }
+    return data_reader(fd, static_cast<std::uint64_t>(st.st_size), file);
+  }
+  data_reader(data_reader&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), size_(other.size_), file_(std::move(other.file_)) {}
+  data_reader(const data_reader&) = delete;
+  ~data_reader() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  std::uint64_t size() const { return size_; }
+
+  result<std::string> read(std::uint64_t offset, std::uint64_t count) const {
+    if (offset > size_ || count > size_ - offset)
+      return make_error(errc::verification_failed,
+                        file_.string() + ": range [" + std::to_string(offset) + ", "
+                          + std::to_string(offset + count) + ") is past its end ("
+                          + std::to_string(size_) + " bytes)");
+    std::string out(count, '\0');
+    std::uint64_t done = 0;
+    while (done < count) {
+      auto n = ::pread(fd_, out.data() + done, count - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return make_error(errc::io, file_.string() + ": read failed at offset "
+                                      + std::to_string(offset + done));
+      done += static_cast<std::uint64_t>(n);
+    }
+    return out;
+  }
+
+private:
+  data_reader(int fd, std::uint64_t size, std::filesystem::path file)
+    : fd_(fd), size_(size), file_(std::move(file)) {}
+  int fd_;
+  std::uint64_t size_;
+  std::filesystem::path file_;
+};
+
+result<pb::WakuMessageArchive> decode_archive(const data_reader& data,
+                                              const pb::WakuMessageArchiveIndexMetadata& entry) {
+  if (entry.padding() > entry.size())
+    return make_error(errc::verification_failed,
+                      "padding " + std::to_string(entry.padding()) + " exceeds size "
+                        + std::to_string(entry.size()));
+  auto bytes = data.read(entry.offset(), entry.size() - entry.padding());
+  if (!bytes)
+    return bytes.error();
+  pb::WakuMessageArchive archive;
+  if (!archive.ParseFromString(*bytes) || !archive.has_metadata())
+    return make_error(errc::malformed,
+                      "bytes at offset " + std::to_string(entry.offset())
+                        + " are not a WakuMessageArchive (encrypted archives of token-gated "
+                          "communities are not supported)");
+  return archive;
+}
+
+bool same_metadata(const pb::WakuMessageArchiveMetadata& a,
+                   const pb::WakuMessageArchiveMetadata& b) {
+  return a.version() == b.version() && a.from() == b.from() && a.to() == b.to()
+         && std::equal(a.contenttopic().begin(), a.contenttopic().end(),
+                       b.contenttopic().begin(), b.contenttopic().end());
+}
+
+bool all_zero(const std::string& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+} // namespace
+
+result<pb::WakuMessageArchiveIndex> parse_index(std::string_view bytes) {
+  if (bytes.empty())
+    return make_error(errc::malformed, "index is empty");
+  pb::WakuMessageArchiveIndex index;
+  if (!index.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return make_error(errc::malformed, "index is not a WakuMessageArchiveIndex protobuf");
+  if (index.archives().empty())
+    // status-go reads a non-empty index without archives as a hash-ratchet
+    // encrypted ProtocolMessage (token-gated communities).
+    return make_error(errc::unsupported,
+                      "index lists no archives in clear text; encrypted indexes of token-gated "
+                      "communities are not supported");
+  return index;
+}
+
+result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& index_file) {
+  auto bytes = read_file_bytes(index_file);
+  if (!bytes)
+    return bytes.error();
+  auto index = parse_index(*bytes);
+  if (!index)
+    return make_error(index.error().code, index_file.string() + ": " + index.error().message);
+  return index;
+}
+
+result<pb::WakuMessageArchive> read_archive(const std::filesystem::path& data_file,
+                                            const pb::WakuMessageArchiveIndexMetadata& entry) {
+  auto data = data_reader::open(data_file);
+  if (!data)
+    return data.error();
+  return decode_archive(*data, entry);
+}
+
+std::vector<std::pair<std::string, pb::WakuMessageArchiveIndexMetadata>>
+sorted_entries(const pb::WakuMessageArchiveIndex& index) {
+  std::vector<std::pair<std::string, pb::WakuMessageArchiveIndexMetadata>> out(
+    index.archives().begin(), index.archives().end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.second.offset(), a.first) < std::make_pair(b.second.offset(), b.first);
+  });
+  return out;
+}
+
+result<verify_report> verify_archive_dir(const archive_layout& layout, bool decode) {
+  auto index = read_index(layout.index_file());
+  if (!index)
+    return index.error();
+  auto data = data_reader::open(layout.data_file());
+  if (!data)
+    return data.error();
+
+  constexpr auto L = archive_piece_length;
+  verify_report report;
+  report.data_size = data->size();
+  std::uint64_t expected_offset = 0;
+  for (auto& [id, entry] : sorted_entries(*index)) {
+    verified_archive checked{id, entry, 0, false};
+    auto problems_before = report.problems.size();
+    auto problem = [&](const std::string& what) { report.problems.push_back(id + ": " + what); };
+
+    if (auto computed = archive_id(entry); computed != id)
+      problem("ID does not match its entry (the entry hashes to " + computed + ")");
+    const auto& meta = entry.metadata();
+    if (meta.from() >= meta.to())
+      problem("window [" + std::to_string(meta.from()) + ", " + std::to_string(meta.to())
+              + ") is empty");
+    if (entry.offset() % L != 0 || entry.size() % L != 0 || entry.size() == 0)
+      problem("offset " + std::to_string(entry.offset()) + " / size " + std::to_string(entry.size())
+              + " are not aligned to " + std::to_string(L) + "-byte pieces");
+    else if (entry.padding() > entry.size()
+             || pad_archive(entry.size() - entry.padding()).padding != entry.padding())
+      problem("padding " + std::to_string(entry.padding()) + " does not fit size "
+              + std::to_string(entry.size()));
+    if (entry.offset() != expected_offset)
+      problem(std::string(entry.offset() < expected_offset ? "overlaps" : "leaves a gap after")
+              + " the previous archive (offset " + std::to_string(entry.offset()) + ", expected "
+              + std::to_string(expected_offset) + ")");
+    expected_offset = std::max(expected_offset, entry.offset() + entry.size());
+
+    if (entry.offset() > data->size() || entry.size() > data->size() - entry.offset()) {
+      problem("extends past the end of data (" + std::to_string(data->size()) + " bytes)");
+    } else if (report.problems.size() == problems_before) {
+      auto pad = data->read(entry.offset() + entry.size() - entry.padding(), entry.padding());
+      if (!pad)
+        problem(pad.error().message);
+      else if (!all_zero(*pad))
+        problem("padding holds non-zero bytes");
+      if (decode) {
+        auto archive = decode_archive(*data, entry);
+        if (!archive) {
+          problem(archive.error().message);
+        } else {
+          checked.message_count = static_cast<std::size_t>(archive->messages_size());
+          if (!same_metadata(archive->metadata(), meta))
+            problem("archive metadata differs from its index entry");
+          for (const auto& message : archive->messages())
+            if (message.timestamp() < meta.from() || message.timestamp() >= meta.to()) {
+              problem("message at " + std::to_string(message.timestamp())
+                      + " lies outside the archive window");
+              break;
+            }
+        }
+      }
+    }
+    checked.ok = report.problems.size() == problems_before;
+    report.archives.push_back(std::move(checked));
+  }
+  if (expected_offset < data->size())
+    report.problems.push_back("data: " + std::to_string(data->size() - expected_offset)
+                              + " trailing bytes belong to no archive");
+  return report;
+}
+
+} // namespace annals

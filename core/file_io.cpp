@@ -1,0 +1,170 @@
+#include "core/file_io.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace annals {
+
+namespace {
+
+error os_error(const std::filesystem::path& file, const char* what, int err) {
+  return make_error(err == ENOENT ? errc::not_found : errc::io,
+                    file.string() + ": " + what + ": " + std::strerror(err));
+}
+
+result<void> write_all(int fd, const char* data, std::size_t size,
+                       const std::filesystem::path& file) {
+  while (size > 0) {
+    auto n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return os_error(file, "write", errno);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+result<void> sync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return os_error(dir, "open directory", errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    return os_error(dir, "fsync directory", err);
+  return {};
+}
+
+} // namespace
+
+result<std::string> read_file_bytes(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return os_error(file, "open", errno);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      int err = errno;
+      ::close(fd);
+      return os_error(file, "read", err);
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+result<void> create_private_dirs(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return make_error(errc::io, dir.string() + ": create directory: " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  return {};
+}
+
+result<void> write_file_atomic(const std::filesystem::path& file, std::string_view bytes,
+                               int mode) {
+  auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  auto tmp = file;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0)
+    return os_error(tmp, "open", errno);
+  auto written = write_all(fd, bytes.data(), bytes.size(), tmp);
+  if (written && ::fsync(fd) != 0)
+    written = os_error(tmp, "fsync", errno);
+  ::close(fd);
+  if (!written) {
+    ::unlink(tmp.c_str());
+    return written;
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return os_error(file, "rename", err);
+  }
+  return sync_dir(dir);
+}
+
+result<append_file> append_file::open(const std::filesystem::path& file, int mode) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+  if (fd < 0)
+    return os_error(file, "open", errno);
+  return append_file(fd, file);
+}
+
+append_file::append_file(append_file&& other) noexcept
+  : fd_(other.fd_), file_(std::move(other.file_)) {
+  other.fd_ = -1;
+}
+
+append_file& append_file::operator=(append_file&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = other.fd_;
+    file_ = std::move(other.file_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+append_file::~append_file() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+result<void> append_file::fail(const char* what) const {
+  return os_error(file_, what, errno);
+}
+
+result<std::uint64_t> append_file::size() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0)
+    return os_error(file_, "stat", errno);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+result<void> append_file::truncate(std::uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    return fail("truncate");
+  return {};
+}
+
+result<void> append_file::write(std::string_view bytes) {
+  return write_all(fd_, bytes.data(), bytes.size(), file_);
+}
+
+result<void> append_file::write_zeros(std::uint64_t count) {
+  static const std::string zeros(64 * 1024, '\0');
+  while (count > 0) {
+    auto n = std::min<std::uint64_t>(count, zeros.size());
+    if (auto r = write_all(fd_, zeros.data(), n, file_); !r)
+      return r;
+    count -= n;
+  }
+  return {};
+}
+
+result<void> append_file::sync() {
+  if (::fsync(fd_) != 0)
+    return fail("fsync");
+  return {};
+}
+
+} // namespace annals

@@ -1,0 +1,51 @@
+// Small POSIX file helpers whose errors name the file and the OS cause
+// (ENOSPC reads "No space left on device"), for the places that must not
+// lose data: archive appends, index and torrent replacement, key files.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace annals {
+
+result<std::string> read_file_bytes(const std::filesystem::path& file);
+
+/// Replaces `file` with `bytes`: writes a sibling temp file, fsyncs it,
+/// renames it over `file` and fsyncs the directory. Readers see the old or
+/// the new content, never a mix.
+result<void> write_file_atomic(const std::filesystem::path& file, std::string_view bytes,
+                               int mode = 0644);
+
+/// Creates `dir` and its parents with mode 0700 (status-go's archive dirs).
+result<void> create_private_dirs(const std::filesystem::path& dir);
+
+/// An append-only file: writes go to the end, sync() makes them durable.
+class append_file {
+public:
+  static result<append_file> open(const std::filesystem::path& file, int mode = 0644);
+  append_file(append_file&& other) noexcept;
+  append_file& operator=(append_file&& other) noexcept;
+  append_file(const append_file&) = delete;
+  append_file& operator=(const append_file&) = delete;
+  ~append_file();
+
+  /// Current size of the file.
+  result<std::uint64_t> size() const;
+  /// Cuts the file back to `size` bytes (drops a torn tail).
+  result<void> truncate(std::uint64_t size);
+  result<void> write(std::string_view bytes);
+  /// Appends `count` zero bytes.
+  result<void> write_zeros(std::uint64_t count);
+  result<void> sync();
+
+private:
+  append_file(int fd, std::filesystem::path file) : fd_(fd), file_(std::move(file)) {}
+  result<void> fail(const char* what) const;
+  int fd_ = -1;
+  std::filesystem::path file_;
+};
+
+} // namespace annals

@@ -1,0 +1,103 @@
+#include "core/hex.hpp"
+#include "core/result.hpp"
+
+#include <cryptopp/base64.h>
+#include <cryptopp/filters.h>
+
+namespace annals {
+
+const char* to_string(errc code) {
+  switch (code) {
+    case errc::invalid_argument: return "invalid argument";
+    case errc::malformed: return "malformed";
+    case errc::verification_failed: return "verification failed";
+    case errc::unsupported: return "unsupported";
+    case errc::not_found: return "not found";
+    case errc::io: return "i/o error";
+    case errc::conflict: return "conflict";
+  }
+  return "unknown";
+}
+
+std::string error::to_string() const {
+  return std::string(annals::to_string(code)) + ": " + message;
+}
+
+std::string to_hex(const std::uint8_t* data, std::size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(size * 2, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  return to_hex(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+} // namespace
+
+std::optional<std::string> from_hex(std::string_view text) {
+  if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+    text.remove_prefix(2);
+  if (text.size() % 2 != 0)
+    return std::nullopt;
+  std::string out(text.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = hex_value(text[2 * i]);
+    int lo = hex_value(text[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+std::string to_base64(std::string_view bytes) {
+  std::string out;
+  CryptoPP::StringSource source(
+    reinterpret_cast<const CryptoPP::byte*>(bytes.data()), bytes.size(), true,
+    new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), /*insertLineBreaks=*/false));
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  // Crypto++'s decoder skips characters outside the alphabet; a strict
+  // decoder is wanted here, so the alphabet and padding are checked first.
+  if (text.size() % 4 != 0)
+    return std::nullopt;
+  std::size_t pad = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                 || c == '+' || c == '/';
+    if (c == '=') {
+      ++pad;
+      if (pad > 2 || i < text.size() - 2)
+        return std::nullopt;
+    } else if (!alpha || pad > 0) {
+      return std::nullopt;
+    }
+  }
+  std::string out;
+  CryptoPP::StringSource source(reinterpret_cast<const CryptoPP::byte*>(text.data()),
+                                text.size(), true,
+                                new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
+  return out;
+}
+
+} // namespace annals

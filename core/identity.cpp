@@ -1,0 +1,198 @@
+#include "core/identity.hpp"
+
+#include "core/keccak.hpp"
+
+#include <openssl/rand.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace annals {
+
+namespace {
+
+// One context for the process. After creation and randomization a
+// secp256k1 context is only read, so sharing it across threads is safe.
+const secp256k1_context* context() {
+  static const secp256k1_context* ctx = [] {
+    auto* c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    unsigned char seed[32];
+    if (RAND_bytes(seed, sizeof(seed)) != 1 || secp256k1_context_randomize(c, seed) != 1)
+      throw std::runtime_error("secp256k1: cannot randomize the context");
+    return c;
+  }();
+  return ctx;
+}
+
+std::array<std::uint8_t, 33> serialize_compressed(const secp256k1_pubkey& key) {
+  std::array<std::uint8_t, 33> out{};
+  size_t size = out.size();
+  secp256k1_ec_pubkey_serialize(context(), out.data(), &size, &key, SECP256K1_EC_COMPRESSED);
+  return out;
+}
+
+secp256k1_pubkey parse_known_good(const std::array<std::uint8_t, 33>& compressed) {
+  secp256k1_pubkey key;
+  if (secp256k1_ec_pubkey_parse(context(), &key, compressed.data(), compressed.size()) != 1)
+    throw std::logic_error("public_key holds an invalid point");
+  return key;
+}
+
+} // namespace
+
+// -- public_key ---------------------------------------------------------------
+
+result<public_key> public_key::parse(std::string_view bytes) {
+  if (bytes.size() != 33 && bytes.size() != 65)
+    return make_error(errc::malformed, "public key must be 33 or 65 bytes, got "
+                                         + std::to_string(bytes.size()));
+  secp256k1_pubkey key;
+  if (secp256k1_ec_pubkey_parse(context(), &key,
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                bytes.size())
+      != 1)
+    return make_error(errc::malformed, "bytes are not a secp256k1 public key");
+  public_key out;
+  out.compressed_ = serialize_compressed(key);
+  return out;
+}
+
+result<public_key> public_key::from_community_id(std::string_view text) {
+  if (text.size() != 68 || text.substr(0, 2) != "0x")
+    return make_error(errc::malformed, "community ID '" + std::string(text)
+                                         + "' is not 0x followed by 66 hex digits");
+  auto raw = from_hex(text);
+  if (!raw)
+    return make_error(errc::malformed, "community ID '" + std::string(text) + "' is not hex");
+  return parse(*raw);
+}
+
+std::array<std::uint8_t, 65> public_key::uncompressed() const {
+  auto key = parse_known_good(compressed_);
+  std::array<std::uint8_t, 65> out{};
+  size_t size = out.size();
+  secp256k1_ec_pubkey_serialize(context(), out.data(), &size, &key, SECP256K1_EC_UNCOMPRESSED);
+  return out;
+}
+
+// -- private_key ------------------------------------------------------------------
+
+private_key private_key::generate() {
+  for (;;) {
+    std::array<std::uint8_t, 32> candidate;
+    if (RAND_bytes(candidate.data(), static_cast<int>(candidate.size())) != 1)
+      throw std::runtime_error("no randomness available for a private key");
+    if (auto key = from_bytes(as_view(candidate)))
+      return *key;
+  }
+}
+
+result<private_key> private_key::from_bytes(std::string_view bytes) {
+  if (bytes.size() != 32)
+    return make_error(errc::malformed,
+                      "private key must be 32 bytes, got " + std::to_string(bytes.size()));
+  private_key key;
+  std::memcpy(key.bytes_.data(), bytes.data(), 32);
+  if (secp256k1_ec_seckey_verify(context(), key.bytes_.data()) != 1)
+    return make_error(errc::malformed, "private key is zero or not below the curve order");
+  return key;
+}
+
+result<private_key> private_key::load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    return make_error(errc::not_found, file.string() + ": cannot open key file");
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  auto raw = from_hex(text);
+  if (!raw || raw->size() != 32)
+    return make_error(errc::malformed,
+                      file.string() + ": expected 64 hex digits (a secp256k1 private key)");
+  auto key = from_bytes(*raw);
+  if (!key)
+    return make_error(errc::malformed, file.string() + ": " + key.error().message);
+  return key;
+}
+
+result<void> private_key::save(const std::filesystem::path& file) const {
+  if (file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+  }
+  // O_EXCL: a key is never silently replaced; 0600 from the start, so the key
+  // is never readable by others, not even between open and chmod.
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    auto code = errno == EEXIST ? errc::conflict : errc::io;
+    return make_error(code, file.string() + ": " + std::strerror(errno));
+  }
+  auto text = to_hex(bytes_) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size())
+            && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok)
+    return make_error(errc::io, file.string() + ": " + std::strerror(saved));
+  return ok_result();
+}
+
+public_key private_key::public_key() const {
+  secp256k1_pubkey key;
+  if (secp256k1_ec_pubkey_create(context(), &key, bytes_.data()) != 1)
+    throw std::logic_error("private_key holds an invalid scalar");
+  auto compressed = serialize_compressed(key);
+  return *annals::public_key::parse(as_view(compressed));
+}
+
+signature65 private_key::sign(const hash256& digest) const {
+  secp256k1_ecdsa_recoverable_signature sig;
+  if (secp256k1_ecdsa_sign_recoverable(context(), &sig, digest.data(), bytes_.data(), nullptr,
+                                       nullptr)
+      != 1)
+    throw std::logic_error("secp256k1 signing failed with a verified key");
+  signature65 out{};
+  int recid = 0;
+  secp256k1_ecdsa_recoverable_signature_serialize_compact(context(), out.data(), &recid, &sig);
+  out[64] = static_cast<std::uint8_t>(recid);
+  return out;
+}
+
+signature65 private_key::sign_keccak(std::string_view payload) const {
+  return sign(keccak256(payload));
+}
+
+// -- recovery --------------------------------------------------------------------
+
+result<public_key> recover(const hash256& digest, std::string_view signature) {
+  if (signature.size() != 65)
+    return make_error(errc::malformed, "signature must be 65 bytes, got "
+                                         + std::to_string(signature.size()));
+  auto v = static_cast<std::uint8_t>(signature[64]);
+  if (v > 1)
+    return make_error(errc::verification_failed,
+                      "signature recovery id must be 0 or 1, got " + std::to_string(v));
+  secp256k1_ecdsa_recoverable_signature sig;
+  if (secp256k1_ecdsa_recoverable_signature_parse_compact(
+        context(), &sig, reinterpret_cast<const unsigned char*>(signature.data()), v)
+      != 1)
+    return make_error(errc::malformed, "signature R||S is out of range");
+  secp256k1_pubkey key;
+  if (secp256k1_ecdsa_recover(context(), &key, &sig, digest.data()) != 1)
+    return make_error(errc::verification_failed, "no public key recovers from this signature");
+  auto compressed = serialize_compressed(key);
+  return public_key::parse(as_view(compressed));
+}
+
+result<public_key> recover_keccak(std::string_view payload, std::string_view signature) {
+  return recover(keccak256(payload), signature);
+}
+
+} // namespace annals

@@ -1,0 +1,69 @@
+// secp256k1 keys and the status-go signature scheme: 65-byte recoverable
+// signatures R||S||V with V in {0,1} over keccak256(payload).
+#pragma once
+
+#include "core/hex.hpp"
+#include "core/result.hpp"
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace annals {
+
+using signature65 = std::array<std::uint8_t, 65>;
+
+class public_key {
+public:
+  /// Parses a 33-byte compressed or 65-byte uncompressed (0x04...) key.
+  static result<public_key> parse(std::string_view bytes);
+  /// Parses a community ID: "0x" + 66 hex characters.
+  static result<public_key> from_community_id(std::string_view text);
+
+  const std::array<std::uint8_t, 33>& compressed() const { return compressed_; }
+  std::array<std::uint8_t, 65> uncompressed() const;
+
+  /// "0x" + hex of the compressed key: status-go's community ID.
+  std::string community_id() const { return to_hex0x(compressed_); }
+
+  friend bool operator==(const public_key& a, const public_key& b) {
+    return a.compressed_ == b.compressed_;
+  }
+  friend bool operator!=(const public_key& a, const public_key& b) { return !(a == b); }
+
+private:
+  std::array<std::uint8_t, 33> compressed_{};
+};
+
+class private_key {
+public:
+  /// A fresh key from the operating system's CSPRNG.
+  static private_key generate();
+  /// 32 raw bytes; fails when the scalar is zero or not below the curve order.
+  static result<private_key> from_bytes(std::string_view bytes);
+  /// Reads a key file: 64 hex characters (optional 0x, trailing newline ok).
+  static result<private_key> load(const std::filesystem::path& file);
+  /// Writes the key as hex with mode 0600; refuses to replace an existing file.
+  result<void> save(const std::filesystem::path& file) const;
+
+  const std::array<std::uint8_t, 32>& bytes() const { return bytes_; }
+  annals::public_key public_key() const;
+
+  /// Recoverable signature over a 32-byte digest.
+  signature65 sign(const hash256& digest) const;
+  /// status-go's crypto.Sign(keccak256(payload)).
+  signature65 sign_keccak(std::string_view payload) const;
+
+private:
+  std::array<std::uint8_t, 32> bytes_{};
+};
+
+/// Recovers the signer of a recoverable signature (V must be 0 or 1, as
+/// go-ethereum's Ecrecover requires).
+result<public_key> recover(const hash256& digest, std::string_view signature);
+/// recover(keccak256(payload), signature).
+result<public_key> recover_keccak(std::string_view payload, std::string_view signature);
+
+} // namespace annals

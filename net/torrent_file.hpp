@@ -1,0 +1,56 @@
+// The archive torrent in status-go's shape: a v1 torrent named after the
+// community ID, files `data` then `index`, 102400-byte SHA-1 pieces, and the
+// magnet link anacrolix prints. libtorrent's create_torrent refuses a piece
+// length that is not a power of two, so the info dictionary is built with
+// libtorrent's own entry/bencode/hasher instead. No libtorrent types here.
+#pragma once
+
+#include "core/archive_format.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+/// status-go's trackers, for production configs (tests use none).
+std::vector<std::string> status_go_trackers();
+
+struct torrent_options {
+  std::vector<std::string> trackers;  // one tier each, in this order
+  std::string created_by;             // status-go: owner identity key hex
+  std::int64_t creation_date = 0;     // unix s; 0 = omit (reproducible bytes)
+};
+
+struct torrent_summary {
+  std::string info_hash;      // 40 lowercase hex (v1, SHA-1 of the info dict)
+  std::string name;           // the community ID
+  std::uint64_t data_size = 0;
+  std::uint64_t index_size = 0;
+  std::uint64_t piece_count = 0;
+  std::vector<std::string> trackers;
+  std::string magnet;         // magnet_link(info_hash, name, trackers)
+};
+
+/// Hashes `data` and `index` of `layout` and writes layout.torrent_file()
+/// atomically. Fails when either file is missing or `data` is not a multiple
+/// of the piece length.
+result<torrent_summary> write_archive_torrent(const archive_layout& layout,
+                                              const torrent_options& options);
+
+/// Parses and checks a .torrent in status-go's shape: v1, name = community
+/// ID (0x + 66 hex), exactly the files `data` then `index`, 102400-byte
+/// pieces, `data` piece-aligned. Errors say which rule failed.
+result<torrent_summary> read_archive_torrent(const std::filesystem::path& file);
+
+/// magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>...&x.pe=<peer>...
+/// Parameters after xt are sorted by key and query-escaped as Go's
+/// url.Values.Encode does.
+std::string magnet_link(const std::string& info_hash_hex, const std::string& name,
+                        const std::vector<std::string>& trackers,
+                        const std::vector<std::string>& peers = {});
+
+/// Go's url.QueryEscape.
+std::string query_escape(std::string_view text);
+
+} // namespace annals

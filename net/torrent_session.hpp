@@ -1,0 +1,106 @@
+// The one libtorrent session of a node, wrapped behind a small interface.
+// The session owns all torrent state; everything asynchronous arrives as
+// alerts, which poll() turns into plain events. No libtorrent types here.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+struct torrent_session_options {
+  /// "ADDR:PORT"; port 0 picks a free one (read listen_port()).
+  std::string listen = "0.0.0.0:0";
+  bool dht = true;
+  bool lsd = true;
+  bool upnp = false;
+  bool trackers = true;
+  /// Loopback profile: TCP only, many connections per IP, re-dial after 1 s.
+  bool loopback = false;
+};
+
+/// A loopback profile: 127.0.0.1, no DHT/LSD/UPnP/trackers, TCP only.
+torrent_session_options loopback_session_options();
+
+struct torrent_event {
+  enum class kind {
+    added,             // torrent added (seeding or fetching)
+    metadata_received, // magnet: info dict arrived
+    file_completed,    // file `file_index` complete
+    piece_finished,    // piece `piece` hashed and written
+    finished,          // all wanted pieces done
+    seeding,           // complete and uploading
+    removed,
+    error,             // `message` names the cause
+    peer_connected,
+    peer_disconnected,
+  };
+  kind what;
+  std::string info_hash;  // 40 hex
+  int file_index = -1;
+  int piece = -1;
+  std::string message;
+};
+
+struct torrent_progress {
+  std::string info_hash;
+  std::string name;
+  bool has_metadata = false;
+  bool seeding = false;
+  bool finished = false;
+  std::uint64_t total_wanted = 0;
+  std::uint64_t total_wanted_done = 0;
+  std::uint64_t total_download = 0;  // payload bytes received
+  std::uint64_t total_upload = 0;
+  int num_peers = 0;
+  std::string error;
+};
+
+class torrent_session {
+public:
+  /// Starts a session listening on options.listen. When the port is taken the
+  /// error names it ("127.0.0.1:9025: address already in use").
+  static result<std::unique_ptr<torrent_session>> start(const torrent_session_options& options);
+  ~torrent_session();
+
+  std::uint16_t listen_port() const;
+
+  /// Seeds a complete torrent whose files live under save_path (the parent of
+  /// the directory named like the torrent). Returns the info hash.
+  result<std::string> seed(const std::filesystem::path& torrent_file,
+                           const std::filesystem::path& save_path);
+  /// Fetches by magnet link into save_path; `peers` ("ADDR:PORT") are dialled
+  /// directly. With download_all false nothing is wanted until priorities
+  /// are set (the member's index-first flow).
+  result<std::string> fetch(const std::string& magnet,
+                            const std::filesystem::path& save_path,
+                            const std::vector<std::string>& peers = {},
+                            bool download_all = true);
+  result<void> remove(const std::string& info_hash);
+  /// Wants exactly the pieces [first, last) in addition to earlier wants.
+  result<void> want_pieces(const std::string& info_hash, int first, int last);
+  /// Wants file `file_index` (0 = data, 1 = index).
+  result<void> want_file(const std::string& info_hash, int file_index);
+  result<torrent_progress> progress(const std::string& info_hash) const;
+  /// Whether piece `piece` is complete and hash-checked.
+  result<bool> have_piece(const std::string& info_hash, int piece) const;
+  /// Dials a peer for a torrent ("ADDR:PORT").
+  result<void> connect_peer(const std::string& info_hash, const std::string& peer);
+
+  /// Waits up to `max_wait` for alerts and returns them as events.
+  std::vector<torrent_event> poll(std::chrono::milliseconds max_wait);
+
+private:
+  struct impl;
+  explicit torrent_session(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace annals

@@ -1,0 +1,113 @@
+// One RocksDB per node. Thread-safe: actors share one store object. Anything
+// that must change together is written in one WriteBatch. RocksDB types stay
+// out of this header.
+#pragma once
+
+#include "core/archive_builder.hpp"
+#include "core/identity.hpp"
+#include "proto/store.pb.h"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace annals {
+
+struct store_options {
+  /// fsync the WAL on every write: an acknowledged write survives a power
+  /// loss, not only a process crash. Bulk writes pay this once per batch.
+  bool sync_writes = true;
+  /// Create the database when the directory is empty.
+  bool create_if_missing = true;
+};
+
+/// Per-community archive bookkeeping. The fields are stored under separate
+/// keys so writing one never resets another (status-go's ON CONFLICT REPLACE
+/// row wipes the magnetlink clock when it saves the end date).
+struct archive_info {
+  std::uint64_t magnetlink_clock = 0;      // ms; highest clock accepted or sent
+  std::uint64_t last_archive_end = 0;      // unix s; end of the last build
+  std::string last_magnet_uri;             // last link published or processed
+};
+
+struct insert_stats {
+  std::size_t inserted = 0;
+  std::size_t duplicates = 0;  // same community and hash already stored
+};
+
+class store {
+public:
+  /// Opens or creates the database in `dir`. Errors name the path and cause
+  /// (permissions, lock held by another process, corruption).
+  static result<std::unique_ptr<store>> open(const std::filesystem::path& dir,
+                                             store_options options = {});
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // -- messages ---------------------------------------------------------------
+  /// Stores messages of `community`; a message whose hash is already stored
+  /// for that community is skipped. One batch, one sync.
+  result<insert_stats> insert_messages(const public_key& community,
+                                       const std::vector<archive_message>& messages);
+  /// Visits messages with from <= timestamp < to and topic in `topics`
+  /// (all topics when empty) in (timestamp, topic, hash) order.
+  result<void> scan_messages(const public_key& community, std::uint64_t from,
+                             std::uint64_t to, const std::vector<topic4>& topics,
+                             const std::function<void(archive_message&&)>& visit) const;
+  /// A message_source for build_archives over this community's messages. It
+  /// refers to this store and must not be called after the store is destroyed.
+  message_source archive_source(const public_key& community) const;
+  /// Timestamp of the oldest stored message on `topics` (all when empty).
+  result<std::optional<std::uint64_t>>
+  oldest_message_timestamp(const public_key& community,
+                           const std::vector<topic4>& topics = {}) const;
+  result<bool> has_message(const public_key& community, std::string_view hash) const;
+  result<std::uint64_t> count_messages(const public_key& community) const;
+
+  // -- communities ------------------------------------------------------------
+  result<void> put_community(const ::annals::record::Community& community);
+  result<std::optional<::annals::record::Community>> get_community(const public_key& id) const;
+  result<std::vector<::annals::record::Community>> list_communities() const;
+  /// Removes the community record (messages and archives stay).
+  result<void> delete_community(const public_key& id);
+
+  // -- archive info (each field its own key) ------------------------------------
+  result<archive_info> get_archive_info(const public_key& community) const;
+  result<void> set_magnetlink_clock(const public_key& community, std::uint64_t clock);
+  result<void> set_last_archive_end(const public_key& community, std::uint64_t end);
+  result<void> set_last_magnet_uri(const public_key& community, std::string_view uri);
+  /// Clock and URI together (a link was published or accepted).
+  result<void> set_magnetlink(const public_key& community, std::uint64_t clock,
+                              std::string_view uri);
+
+  // -- archive IDs -------------------------------------------------------------
+  /// Records archives as held locally (downloaded or built), not yet imported.
+  /// Existing records keep their imported flag.
+  result<void> mark_archives_downloaded(const public_key& community,
+                                        const std::vector<built_archive>& archives);
+  /// Imports a batch of an archive's messages; with `archive_done` the archive
+  /// is marked imported in the same batch as these last messages.
+  result<insert_stats> import_archive_messages(const public_key& community,
+                                               std::string_view archive_id,
+                                               const std::vector<archive_message>& messages,
+                                               bool archive_done);
+  /// Archive IDs recorded for the community, with their state.
+  result<std::vector<std::pair<std::string, ::annals::record::Archive>>>
+  list_archives(const public_key& community) const;
+  /// IDs recorded but not yet imported, oldest `from` first.
+  result<std::vector<std::string>> unimported_archives(const public_key& community) const;
+
+  // -- node key/value (identity key, settings) ----------------------------------
+  result<std::optional<std::string>> get_setting(std::string_view key) const;
+  result<void> put_setting(std::string_view key, std::string_view value);
+
+  const std::filesystem::path& path() const;
+
+private:
+  struct impl;
+  explicit store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace annals

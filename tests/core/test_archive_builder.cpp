@@ -1,0 +1,266 @@
+#include "core/archive_builder.hpp"
+#include "core/archive_reader.hpp"
+#include "core/file_io.hpp"
+#include "core/identity.hpp"
+#include "tests/core/archive_fixtures.hpp"
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace annals;
+using namespace annals::test;
+
+namespace {
+
+constexpr auto L = archive_piece_length;
+
+struct archive_fixture {
+  temp_dir dir{"annals-builder"};
+  archive_layout layout{dir.path(), private_key::generate().public_key().community_id()};
+
+  build_report build(std::vector<archive_message> messages, std::uint64_t from,
+                     std::uint64_t to, std::uint64_t partition = 7 * day) {
+    build_request request{from, to, partition, {topic_a, topic_b}};
+    auto report = build_archives(layout, request, memory_source(std::move(messages)));
+    if (!report)
+      FAIL(report.error().to_string());
+    return *report;
+  }
+};
+
+} // namespace
+
+TEST_CASE("padding follows status-go's formula at every edge", "[archive]") {
+  CHECK(pad_archive(1).size == L);
+  CHECK(pad_archive(1).padding == L - 1);
+  CHECK(pad_archive(L - 1).padding == 1);
+  // raw == L: one piece, no padding.
+  CHECK(pad_archive(L).size == L);
+  CHECK(pad_archive(L).padding == 0);
+  CHECK(pad_archive(L + 1).size == 2 * L);
+  CHECK(pad_archive(L + 1).padding == L - 1);
+  // raw = k*L > L: status-go adds a whole zero piece.
+  CHECK(pad_archive(2 * L).size == 3 * L);
+  CHECK(pad_archive(2 * L).padding == L);
+  CHECK(pad_archive(5 * L).size == 6 * L);
+}
+
+TEST_CASE("index metadata serializes as Go's proto.Marshal and hashes to the ID", "[archive]") {
+  pb::WakuMessageArchiveIndexMetadata entry;
+  entry.mutable_metadata()->set_from(1);
+  entry.mutable_metadata()->set_to(2);
+  entry.mutable_metadata()->add_contenttopic(std::string("\xaa\xbb\xcc\xdd", 4));
+  entry.set_size(102400);
+  entry.set_padding(100);
+  // Hand-encoded: field 2 (metadata) {from=1, to=2, topic}, offset 0 omitted,
+  // size=102400 (varint 80 a0 06), padding=100; version 0 omitted everywhere.
+  const std::string expected("\x12\x0a\x10\x01\x18\x02\x22\x04\xaa\xbb\xcc\xdd"
+                             "\x20\x80\xa0\x06\x28\x64",
+                             18);
+  CHECK(to_hex(serialize_deterministic(entry)) == to_hex(expected));
+  CHECK(archive_id(entry) == to_hex0x(keccak256(expected)));
+}
+
+TEST_CASE("status-go's creation cases: one week, and 20 days in 7-day partitions", "[archive]") {
+  SECTION("7 d range, 7 d partition: one archive, the out-of-range message excluded") {
+    archive_fixture f;
+    auto report = f.build({make_message(t0 + 10, topic_a), make_message(t0 + 20, topic_b),
+                           make_message(t0 + 7 * day, topic_a)},
+                          t0, t0 + 7 * day);
+    REQUIRE(report.archives.size() == 1);
+    CHECK(report.archives[0].message_count == 2);
+    const auto& meta = report.archives[0].entry.metadata();
+    CHECK(meta.from() == t0);
+    CHECK(meta.to() == t0 + 7 * day);
+    // contentTopic lists every channel topic, not only those with messages.
+    REQUIRE(meta.contenttopic_size() == 2);
+  }
+  SECTION("20 d range: three archives with 2/1/1 messages, the last window cut at the end") {
+    archive_fixture f;
+    auto report = f.build({make_message(t0 + 1, topic_a), make_message(t0 + 2, topic_a),
+                           make_message(t0 + 8 * day, topic_b),
+                           make_message(t0 + 15 * day, topic_a)},
+                          t0, t0 + 20 * day);
+    REQUIRE(report.archives.size() == 3);
+    CHECK(report.archives[0].message_count == 2);
+    CHECK(report.archives[1].message_count == 1);
+    CHECK(report.archives[2].message_count == 1);
+    CHECK(report.archives[2].entry.metadata().from() == t0 + 14 * day);
+    CHECK(report.archives[2].entry.metadata().to() == t0 + 20 * day);
+    CHECK(report.windows == 3);
+    CHECK(report.empty_windows == 0);
+  }
+}
+
+TEST_CASE("empty windows produce nothing; an empty build touches no file", "[archive]") {
+  archive_fixture f;
+  auto none = f.build({}, t0, t0 + 3 * day, day);
+  CHECK(none.archives.empty());
+  CHECK(none.windows == 3);
+  CHECK(none.empty_windows == 3);
+  CHECK_FALSE(std::filesystem::exists(f.layout.data_file()));
+  CHECK_FALSE(std::filesystem::exists(f.layout.index_file()));
+
+  auto report = f.build({make_message(t0 + 5, topic_a), make_message(t0 + 2 * day + 5, topic_b)},
+                        t0, t0 + 3 * day, day);
+  REQUIRE(report.archives.size() == 2);
+  CHECK(report.empty_windows == 1);
+  CHECK(report.archives[0].entry.metadata().from() == t0);
+  CHECK(report.archives[1].entry.metadata().from() == t0 + 2 * day);
+  CHECK(report.archives[1].entry.offset() == L);
+}
+
+TEST_CASE("messages on other topics are not archived", "[archive]") {
+  archive_fixture f;
+  auto other = chat_topic("another community's channel");
+  auto report = f.build({make_message(t0 + 1, other)}, t0, t0 + day, day);
+  CHECK(report.archives.empty());
+}
+
+TEST_CASE("a lone message over the 30 MB cap is dropped and reported", "[archive]") {
+  archive_fixture f;
+  auto huge = make_message(t0 + 1, topic_a, max_archive_payload - 64, 'h');  // +65 sig
+  REQUIRE(huge.cap_size() == max_archive_payload + 1);
+  auto small = make_message(t0 + 2, topic_a);
+  auto report = f.build({huge, small, make_message(t0 + day + 1, topic_b, 0, 'x')}, t0,
+                        t0 + 2 * day, day);
+  REQUIRE(report.dropped.size() == 1);
+  CHECK(report.dropped[0].hash == huge.hash);
+  CHECK(report.dropped[0].cap_size == max_archive_payload + 1);
+  REQUIRE(report.archives.size() == 2);
+  CHECK(report.archives[0].message_count == 1);
+  auto archive = read_archive(f.layout.data_file(), report.archives[0].entry);
+  REQUIRE(archive);
+  CHECK(archive->messages(0).hash() == small.hash);
+
+  SECTION("a window holding only oversized messages makes no empty archive") {
+    archive_fixture g;
+    auto only = g.build({huge}, t0, t0 + day, day);
+    CHECK(only.archives.empty());
+    CHECK(only.dropped.size() == 1);
+    CHECK(only.empty_windows == 1);
+  }
+}
+
+TEST_CASE("chunks split when payload+sig would pass the cap, not at it", "[archive]") {
+  archive_fixture f;
+  // Two messages of exactly half the cap fit one chunk (the check is '>').
+  auto half = max_archive_payload / 2 - 65;
+  auto report = f.build({make_message(t0 + 1, topic_a, half, '1'),
+                         make_message(t0 + 2, topic_a, half, '2'),
+                         make_message(t0 + 3, topic_a, 1, '3')},
+                        t0, t0 + day, day);
+  REQUIRE(report.archives.size() == 2);
+  CHECK(report.archives[0].message_count == 2);
+  CHECK(report.archives[1].message_count == 1);
+  // Both chunks share the window's metadata but differ in offset and ID.
+  CHECK(report.archives[0].entry.metadata().from() == report.archives[1].entry.metadata().from());
+  CHECK(report.archives[1].entry.offset() == report.archives[0].entry.size());
+  CHECK(report.archives[0].id != report.archives[1].id);
+  auto verified = verify_archive_dir(f.layout);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+}
+
+TEST_CASE("a second build appends and keeps earlier offsets and IDs", "[archive]") {
+  archive_fixture f;
+  auto first = f.build({make_message(t0 + 1, topic_a, 150'000)}, t0, t0 + 7 * day);
+  REQUIRE(first.archives.size() == 1);
+  auto data_before = read_file(f.layout.data_file());
+  CHECK(data_before.size() == 2 * L);
+
+  auto second = f.build({make_message(t0 + 7 * day + 1, topic_b)}, t0 + 7 * day, t0 + 14 * day);
+  REQUIRE(second.archives.size() == 1);
+  CHECK(second.archives[0].entry.offset() == 2 * L);
+
+  auto index = read_index(f.layout.index_file());
+  REQUIRE(index);
+  REQUIRE(index->archives().size() == 2);
+  const auto& kept = index->archives().at(first.archives[0].id);
+  CHECK(kept.offset() == 0);
+  CHECK(kept.size() == 2 * L);
+  auto data_after = read_file(f.layout.data_file());
+  CHECK(data_after.size() == 3 * L);
+  CHECK(data_after.substr(0, data_before.size()) == data_before);
+}
+
+TEST_CASE("IDs recomputed from the index bytes match their keys", "[archive]") {
+  archive_fixture f;
+  f.build({make_message(t0 + 1, topic_a), make_message(t0 + 8 * day, topic_b)}, t0,
+          t0 + 14 * day);
+  pb::WakuMessageArchiveIndex index;
+  REQUIRE(index.ParseFromString(read_file(f.layout.index_file())));
+  REQUIRE(index.archives().size() == 2);
+  for (const auto& [id, entry] : index.archives()) {
+    pb::WakuMessageArchiveIndexMetadata copy = entry;
+    CHECK(id == to_hex0x(keccak256(copy.SerializeAsString())));
+  }
+  // Equal indexes serialize to equal bytes (sorted map keys).
+  CHECK(serialize_deterministic(index) == read_file(f.layout.index_file()));
+}
+
+TEST_CASE("archived messages read back field for field", "[archive]") {
+  archive_fixture f;
+  auto message = make_message(t0 + 42, topic_b, 10, 'q');
+  message.third_party_id = "discord-123";
+  message.padding = "pad";
+  auto report = f.build({message}, t0, t0 + day, day);
+  REQUIRE(report.archives.size() == 1);
+  auto archive = read_archive(f.layout.data_file(), report.archives[0].entry);
+  REQUIRE(archive);
+  REQUIRE(archive->messages_size() == 1);
+  auto back = from_proto(archive->messages(0));
+  CHECK(back.timestamp == message.timestamp);
+  CHECK(back.topic == message.topic);
+  CHECK(back.payload == message.payload);
+  CHECK(back.sig == message.sig);
+  CHECK(back.hash == message.hash);
+  CHECK(back.padding == message.padding);
+  CHECK(back.third_party_id == message.third_party_id);
+}
+
+TEST_CASE("a torn append from a crashed build is cut off by the next build", "[archive]") {
+  archive_fixture f;
+  f.build({make_message(t0 + 1, topic_a)}, t0, t0 + day, day);
+  {
+    std::ofstream out(f.layout.data_file(), std::ios::binary | std::ios::app);
+    out << std::string(5000, 'z');  // an archive appended, index never replaced
+  }
+  auto report = f.build({make_message(t0 + day + 1, topic_a)}, t0 + day, t0 + 2 * day, day);
+  CHECK(report.recovered_tail == 5000);
+  REQUIRE(report.archives.size() == 1);
+  CHECK(report.archives[0].entry.offset() == L);
+  auto verified = verify_archive_dir(f.layout);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+}
+
+TEST_CASE("a build refuses to append to an index it cannot read", "[archive]") {
+  archive_fixture f;
+  f.build({make_message(t0 + 1, topic_a)}, t0, t0 + day, day);
+  write_file(f.layout.index_file(), "\xff\xff\xff garbage");
+  build_request request{t0 + day, t0 + 2 * day, day, {topic_a}};
+  auto report = build_archives(f.layout, request, memory_source({make_message(t0 + day + 1, topic_a)}));
+  REQUIRE_FALSE(report);
+  CHECK(report.error().code == errc::malformed);
+  CHECK(read_file(f.layout.index_file()) == "\xff\xff\xff garbage");
+  CHECK(read_file(f.layout.data_file()).size() == L);
+}
+
+TEST_CASE("bad requests are refused with a cause", "[archive]") {
+  archive_fixture f;
+  auto source = memory_source({});
+  CHECK(build_archives(f.layout, {t0, t0 + day, 0, {topic_a}}, source).error().code
+        == errc::invalid_argument);
+  CHECK(build_archives(f.layout, {t0, t0 + day, day, {}}, source).error().code
+        == errc::invalid_argument);
+  auto failing = [](std::uint64_t, std::uint64_t, const std::vector<topic4>&,
+                    const std::function<void(archive_message&&)>&) -> result<void> {
+    return make_error(errc::io, "store unavailable");
+  };
+  auto report = build_archives(f.layout, {t0, t0 + day, day, {topic_a}}, failing);
+  REQUIRE_FALSE(report);
+  CHECK(report.error().message == "store unavailable");
+}

@@ -1,0 +1,140 @@
+#include "core/archive_reader.hpp"
+#include "core/identity.hpp"
+#include "tests/core/archive_fixtures.hpp"
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace annals;
+using namespace annals::test;
+
+namespace {
+
+constexpr auto L = archive_piece_length;
+
+/// Two archives (one and two pieces) in a fresh directory.
+struct built_dir {
+  temp_dir dir{"annals-reader"};
+  archive_layout layout{dir.path(), private_key::generate().public_key().community_id()};
+  build_report report;
+
+  built_dir() {
+    build_request request{t0, t0 + 2 * day, day, {topic_a, topic_b}};
+    report = *build_archives(layout, request,
+                             memory_source({make_message(t0 + 1, topic_a),
+                                            make_message(t0 + 2, topic_b),
+                                            make_message(t0 + day + 1, topic_a, 150'000)}));
+  }
+
+  /// Rewrites the index after `edit` changed it, keeping the keys as they are.
+  template <class Edit>
+  void tamper_index(Edit edit) {
+    auto index = *read_index(layout.index_file());
+    edit(*index.mutable_archives());
+    write_file(layout.index_file(), serialize_deterministic(index));
+  }
+
+  std::string problems() {
+    auto verified = verify_archive_dir(layout);
+    REQUIRE(verified);
+    std::string all;
+    for (const auto& p : verified->problems)
+      all += p + "\n";
+    return all;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a built directory verifies and reports each archive", "[reader]") {
+  built_dir b;
+  auto verified = verify_archive_dir(b.layout);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+  REQUIRE(verified->archives.size() == 2);
+  CHECK(verified->archives[0].message_count == 2);
+  CHECK(verified->archives[1].message_count == 1);
+  CHECK(verified->archives[1].entry.offset() == L);
+  CHECK(verified->data_size == 3 * L);
+}
+
+TEST_CASE("malformed, empty and encrypted-looking indexes are told apart", "[reader]") {
+  CHECK(parse_index("").error().code == errc::malformed);
+  CHECK(parse_index("\xff\xff\xff\xff").error().code == errc::malformed);
+  // Valid protobuf with no archives: status-go would try hash-ratchet decryption.
+  CHECK(parse_index(std::string("\x10\x01", 2)).error().code == errc::unsupported);
+  built_dir b;
+  write_file(b.layout.index_file(), "\x0a\x05garbage");
+  auto verified = verify_archive_dir(b.layout);
+  REQUIRE_FALSE(verified);
+  CHECK(verified.error().message.find("index") != std::string::npos);
+}
+
+TEST_CASE("missing files are named", "[reader]") {
+  built_dir b;
+  std::filesystem::remove(b.layout.data_file());
+  auto verified = verify_archive_dir(b.layout);
+  REQUIRE_FALSE(verified);
+  CHECK(verified.error().code == errc::not_found);
+  CHECK(verified.error().message.find("data") != std::string::npos);
+}
+
+TEST_CASE("truncated data is caught", "[reader]") {
+  built_dir b;
+  std::filesystem::resize_file(b.layout.data_file(), 2 * L);
+  auto problems = b.problems();
+  CHECK(problems.find(b.report.archives[1].id + ": extends past the end of data") != std::string::npos);
+  CHECK_FALSE(read_archive(b.layout.data_file(), b.report.archives[1].entry));
+}
+
+TEST_CASE("wrong sizes and offsets break the ID and the alignment checks", "[reader]") {
+  built_dir b;
+  const auto& id = b.report.archives[0].id;
+  b.tamper_index([&](auto& archives) { archives[id].set_size(L + 7); });
+  auto problems = b.problems();
+  CHECK(problems.find(id + ": ID does not match its entry") != std::string::npos);
+  CHECK(problems.find(id + ": offset 0 / size 102407 are not aligned") != std::string::npos);
+  // Everything after it now starts at the wrong place.
+  CHECK(problems.find("overlaps the previous archive") != std::string::npos);
+}
+
+TEST_CASE("an entry whose ID key was swapped is reported", "[reader]") {
+  built_dir b;
+  b.tamper_index([&](auto& archives) {
+    auto entry = archives[b.report.archives[0].id];
+    archives.erase(b.report.archives[0].id);
+    archives["0x" + std::string(64, 'a')] = entry;
+  });
+  CHECK(b.problems().find("0x" + std::string(64, 'a') + ": ID does not match") != std::string::npos);
+}
+
+TEST_CASE("non-zero padding and trailing bytes are reported", "[reader]") {
+  built_dir b;
+  {
+    std::fstream data(b.layout.data_file(), std::ios::in | std::ios::out | std::ios::binary);
+    data.seekp(L - 1);
+    data.put('x');  // last byte of archive 0 is padding
+  }
+  {
+    std::ofstream data(b.layout.data_file(), std::ios::binary | std::ios::app);
+    data << "tail";
+  }
+  auto problems = b.problems();
+  CHECK(problems.find(b.report.archives[0].id + ": padding holds non-zero bytes") != std::string::npos);
+  CHECK(problems.find("data: 4 trailing bytes belong to no archive") != std::string::npos);
+}
+
+TEST_CASE("bytes that are not an archive are reported, not crashed on", "[reader]") {
+  built_dir b;
+  {
+    std::fstream data(b.layout.data_file(), std::ios::in | std::ios::out | std::ios::binary);
+    data.seekp(0);
+    data << std::string(64, '\xff');
+  }
+  auto problems = b.problems();
+  CHECK(problems.find(b.report.archives[0].id + ": bytes at offset 0 are not a WakuMessageArchive")
+        != std::string::npos);
+  CHECK(read_archive(b.layout.data_file(), b.report.archives[0].entry).error().code == errc::malformed);
+}
