@@ -1,0 +1,609 @@
+// Key layout. Every key except in "communities" and "settings" starts with the
+// 33-byte compressed community key, so a community's records are one key
+// range. Integers are big-endian so byte order is numeric order.
+//
+//   messages        community ‖ be64(timestamp) ‖ topic(4) ‖ hash → WakuMessage
+//   message_hashes  community ‖ hash → the message's key after the community
+//   communities     community → record::Community
+//   archive_info    community ‖ field tag(1) → be64 | URI text
+//   archives        community ‖ archive ID text → record::Archive
+//   settings        key → value
+#include "storage/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <unordered_set>
+
+namespace annals {
+namespace {
+
+enum column_family : std::size_t {
+  cf_default,
+  cf_messages,
+  cf_message_hashes,
+  cf_communities,
+  cf_archive_info,
+  cf_archives,
+  cf_settings,
+  cf_count,
+};
+
+// Indexed by column_family: DB::Open returns the handles in descriptor order.
+// RocksDB refuses to open a database without its "default" family, even
+// though nothing is stored there.
+constexpr const char* column_family_names[cf_count] = {
+  "default", "messages", "message_hashes", "communities", "archive_info", "archives", "settings",
+};
+
+enum class info_field : char {
+  magnetlink_clock = 0x01,
+  last_archive_end = 0x02,
+  last_magnet_uri = 0x03,
+};
+
+constexpr std::size_t community_key_size = 33;
+constexpr std::size_t message_timestamp_offset = community_key_size;
+constexpr std::size_t message_topic_offset = message_timestamp_offset + 8;
+constexpr std::size_t message_hash_offset = message_topic_offset + 4;
+
+std::string be64(std::uint64_t value) {
+  std::string bytes;
+  for (int shift = 56; shift >= 0; shift -= 8)
+    bytes.push_back(static_cast<char>(value >> shift));
+  return bytes;
+}
+
+std::uint64_t read_be64(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (char byte : bytes.substr(0, 8))
+    value = value << 8 | static_cast<std::uint8_t>(byte);
+  return value;
+}
+
+std::string community_key(const public_key& community) {
+  return std::string(as_view(community.compressed()));
+}
+
+std::string info_key(const public_key& community, info_field field) {
+  return community_key(community) + static_cast<char>(field);
+}
+
+/// The smallest key greater than every key starting with `prefix`; "" when
+/// there is none (all bytes 0xff), which scan() reads as "no upper bound".
+std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty() && static_cast<std::uint8_t>(prefix.back()) == 0xff)
+    prefix.pop_back();
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<std::uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::string_view view(const rocksdb::Slice& slice) {
+  return {slice.data(), slice.size()};
+}
+
+rocksdb::Slice slice(std::string_view bytes) {
+  return {bytes.data(), bytes.size()};
+}
+
+/// Topics a scan admits; an empty filter admits every topic.
+class topic_filter {
+public:
+  explicit topic_filter(std::vector<topic4> topics) : topics_(std::move(topics)) {
+    std::sort(topics_.begin(), topics_.end());
+  }
+
+  bool admits(std::string_view topic_bytes) const {
+    if (topics_.empty())
+      return true;
+    topic4 topic;
+    std::memcpy(topic.data(), topic_bytes.data(), topic.size());
+    return std::binary_search(topics_.begin(), topics_.end(), topic);
+  }
+
+private:
+  std::vector<topic4> topics_;
+};
+
+} // namespace
+
+struct store::impl {
+  std::filesystem::path path;
+  rocksdb::WriteOptions write_options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by column_family
+  /// Serializes read-modify-write sequences (dedup on insert, keeping the
+  /// imported flag) so two writers can't both act on the same stale read.
+  std::mutex write_mutex;
+
+  ~impl() {
+    if (!db)
+      return;
+    for (auto* handle : handles)
+      db->DestroyColumnFamilyHandle(handle);
+    // A destructor cannot report a failed close; every acknowledged write is
+    // already in the WAL, which the next open replays.
+    db->Close();
+  }
+
+  error db_error(std::string_view operation, const rocksdb::Status& status) const {
+    auto code = status.IsCorruption() ? errc::malformed : errc::io;
+    return make_error(code, path.string() + ": " + std::string(operation) + ": " +
+                              status.ToString());
+  }
+
+  error malformed(column_family cf, std::string_view key, std::string_view what) const {
+    return make_error(errc::malformed, path.string() + ": " + column_family_names[cf] +
+                                         " key " + to_hex0x(key) + ": " +
+                                         std::string(what));
+  }
+
+  result<std::optional<std::string>> get(column_family cf, std::string_view key,
+                                         std::string_view operation) const {
+    std::string value;
+    auto status = db->Get(rocksdb::ReadOptions{}, handles[cf], slice(key), &value);
+    if (status.IsNotFound())
+      return std::optional<std::string>{};
+    if (!status.ok())
+      return db_error(operation, status);
+    return std::optional<std::string>{std::move(value)};
+  }
+
+  /// Visits the keys in [lower, upper) of `cf` in order, from one consistent
+  /// view; an empty `upper` means up to the end. `visit(key, value)` returns
+  /// false to stop early, or an error to abort the scan with it.
+  template <class Visit>
+  result<void> scan(column_family cf, const std::string& lower, const std::string& upper,
+                    std::string_view operation, Visit&& visit) const {
+    rocksdb::ReadOptions read_options;
+    rocksdb::Slice upper_bound = slice(upper);
+    if (!upper.empty())
+      read_options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, handles[cf]));
+    for (it->Seek(slice(lower)); it->Valid(); it->Next()) {
+      result<bool> more = visit(view(it->key()), view(it->value()));
+      if (!more)
+        return more.error();
+      if (!*more)
+        return {};
+    }
+    if (!it->status().ok())
+      return db_error(operation, it->status());
+    return {};
+  }
+
+  result<void> put(rocksdb::WriteBatch& batch, column_family cf, std::string_view key,
+                   std::string_view value, std::string_view operation) const {
+    auto status = batch.Put(handles[cf], slice(key), slice(value));
+    if (!status.ok())
+      return db_error(operation, status);
+    return {};
+  }
+
+  result<void> put(column_family cf, std::string_view key, std::string_view value,
+                   std::string_view operation) const {
+    auto status = db->Put(write_options, handles[cf], slice(key), slice(value));
+    if (!status.ok())
+      return db_error(operation, status);
+    return {};
+  }
+
+  result<void> write(rocksdb::WriteBatch& batch, std::string_view operation) const {
+    if (batch.Count() == 0)
+      return {};
+    auto status = db->Write(write_options, &batch);
+    if (!status.ok())
+      return db_error(operation, status);
+    return {};
+  }
+
+  /// Adds to `batch` the messages whose hash is neither stored for the
+  /// community nor earlier in `messages`. The caller holds write_mutex until
+  /// the batch is written, so "not stored" stays true.
+  result<insert_stats> stage_messages(const std::string& community,
+                                      const std::vector<archive_message>& messages,
+                                      rocksdb::WriteBatch& batch,
+                                      std::string_view operation) const {
+    insert_stats stats;
+    std::unordered_set<std::string_view> staged_hashes;
+    pb::WakuMessage proto;
+    for (const auto& message : messages) {
+      if (message.hash.empty())
+        return make_error(errc::invalid_argument,
+                          path.string() + ": " + std::string(operation) +
+                            ": message with timestamp " + std::to_string(message.timestamp) +
+                            " has no hash, which is its deduplication key");
+      auto hash_key = community + message.hash;
+      auto stored = get(cf_message_hashes, hash_key, operation);
+      if (!stored)
+        return stored.error();
+      if (stored->has_value() || !staged_hashes.insert(message.hash).second) {
+        ++stats.duplicates;
+        continue;
+      }
+      std::string suffix = be64(message.timestamp);
+      suffix.append(as_view(message.topic));
+      suffix.append(message.hash);
+      to_proto(message, proto);
+      if (auto r = put(batch, cf_messages, community + suffix, proto.SerializeAsString(),
+                       operation);
+          !r)
+        return r.error();
+      if (auto r = put(batch, cf_message_hashes, hash_key, suffix, operation); !r)
+        return r.error();
+      ++stats.inserted;
+    }
+    return stats;
+  }
+
+  result<std::optional<record::Archive>> get_archive(std::string_view key,
+                                                     std::string_view operation) const {
+    auto stored = get(cf_archives, key, operation);
+    if (!stored)
+      return stored.error();
+    if (!*stored)
+      return std::optional<record::Archive>{};
+    record::Archive archive;
+    if (!archive.ParseFromString(**stored))
+      return malformed(cf_archives, key, "value is not an Archive record");
+    return std::optional<record::Archive>{std::move(archive)};
+  }
+};
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+store::~store() = default;
+
+const std::filesystem::path& store::path() const { return impl_->path; }
+
+result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
+                                           store_options options) {
+  if (options.create_if_missing) {
+    // RocksDB creates only the last path component.
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return make_error(errc::io, dir.string() + ": cannot create the database directory: " +
+                                    ec.message());
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : column_family_names)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+
+  auto state = std::make_unique<impl>();
+  state->path = dir;
+  state->write_options.sync = options.sync_writes;
+  rocksdb::DB* db = nullptr;
+  auto status = rocksdb::DB::Open(db_options, dir.string(), descriptors, &state->handles, &db);
+  if (!status.ok())
+    return state->db_error("open", status);
+  state->db.reset(db);
+  return std::unique_ptr<store>(new store(std::move(state)));
+}
+
+// -- messages -----------------------------------------------------------------
+
+result<insert_stats> store::insert_messages(const public_key& community,
+                                            const std::vector<archive_message>& messages) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.write_mutex);
+  rocksdb::WriteBatch batch;
+  auto stats = d.stage_messages(community_key(community), messages, batch, "insert_messages");
+  if (!stats)
+    return stats;
+  if (auto written = d.write(batch, "insert_messages"); !written)
+    return written.error();
+  return stats;
+}
+
+result<void> store::scan_messages(const public_key& community, std::uint64_t from,
+                                  std::uint64_t to, const std::vector<topic4>& topics,
+                                  const std::function<void(archive_message&&)>& visit) const {
+  if (from >= to)
+    return {};
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  topic_filter filter(topics);
+  pb::WakuMessage proto;
+  return d.scan(cf_messages, prefix + be64(from), prefix + be64(to), "scan_messages",
+                [&](std::string_view key, std::string_view value) -> result<bool> {
+                  if (key.size() < message_hash_offset)
+                    return d.malformed(cf_messages, key, "key is shorter than its fixed part");
+                  if (!filter.admits(key.substr(message_topic_offset, 4)))
+                    return true;
+                  if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
+                    return d.malformed(cf_messages, key, "value is not a WakuMessage");
+                  visit(from_proto(proto));
+                  return true;
+                });
+}
+
+message_source store::archive_source(const public_key& community) const {
+  // Captures `this`: the source is only valid while the store is alive.
+  return [this, community](std::uint64_t from, std::uint64_t to,
+                           const std::vector<topic4>& topics,
+                           const std::function<void(archive_message&&)>& visit) {
+    return scan_messages(community, from, to, topics, visit);
+  };
+}
+
+result<std::optional<std::uint64_t>>
+store::oldest_message_timestamp(const public_key& community,
+                                const std::vector<topic4>& topics) const {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  topic_filter filter(topics);
+  std::optional<std::uint64_t> oldest;
+  // No topic index: with a filter this walks forward to the first match,
+  // which is immediate when the filter covers the community's channels.
+  auto scanned = d.scan(cf_messages, prefix, prefix_successor(prefix),
+                        "oldest_message_timestamp",
+                        [&](std::string_view key, std::string_view) -> result<bool> {
+                          if (key.size() < message_hash_offset)
+                            return d.malformed(cf_messages, key,
+                                               "key is shorter than its fixed part");
+                          if (!filter.admits(key.substr(message_topic_offset, 4)))
+                            return true;
+                          oldest = read_be64(key.substr(message_timestamp_offset, 8));
+                          return false;
+                        });
+  if (!scanned)
+    return scanned.error();
+  return oldest;
+}
+
+result<bool> store::has_message(const public_key& community, std::string_view hash) const {
+  auto stored = impl_->get(cf_message_hashes, community_key(community) + std::string(hash),
+                           "has_message");
+  if (!stored)
+    return stored.error();
+  return stored->has_value();
+}
+
+result<std::uint64_t> store::count_messages(const public_key& community) const {
+  auto prefix = community_key(community);
+  std::uint64_t count = 0;
+  // message_hashes holds one small entry per message, cheaper to walk than
+  // the messages themselves.
+  auto scanned = impl_->scan(cf_message_hashes, prefix, prefix_successor(prefix),
+                             "count_messages",
+                             [&](std::string_view, std::string_view) -> result<bool> {
+                               ++count;
+                               return true;
+                             });
+  if (!scanned)
+    return scanned.error();
+  return count;
+}
+
+// -- communities --------------------------------------------------------------
+
+result<void> store::put_community(const record::Community& community) {
+  const auto& key = community.public_key();
+  if (key.size() != community_key_size)
+    return make_error(errc::invalid_argument,
+                      impl_->path.string() + ": put_community: public_key has " +
+                        std::to_string(key.size()) + " bytes, expected a 33-byte compressed key");
+  return impl_->put(cf_communities, key, community.SerializeAsString(), "put_community");
+}
+
+result<std::optional<record::Community>> store::get_community(const public_key& id) const {
+  auto& d = *impl_;
+  auto key = community_key(id);
+  auto stored = d.get(cf_communities, key, "get_community");
+  if (!stored)
+    return stored.error();
+  if (!*stored)
+    return std::optional<record::Community>{};
+  record::Community community;
+  if (!community.ParseFromString(**stored))
+    return d.malformed(cf_communities, key, "value is not a Community record");
+  return std::optional<record::Community>{std::move(community)};
+}
+
+result<std::vector<record::Community>> store::list_communities() const {
+  auto& d = *impl_;
+  std::vector<record::Community> communities;
+  auto scanned = d.scan(cf_communities, {}, {}, "list_communities",
+                        [&](std::string_view key, std::string_view value) -> result<bool> {
+                          record::Community community;
+                          if (!community.ParseFromArray(value.data(),
+                                                        static_cast<int>(value.size())))
+                            return d.malformed(cf_communities, key,
+                                               "value is not a Community record");
+                          communities.push_back(std::move(community));
+                          return true;
+                        });
+  if (!scanned)
+    return scanned.error();
+  return communities;
+}
+
+result<void> store::delete_community(const public_key& id) {
+  auto& d = *impl_;
+  auto status = d.db->Delete(d.write_options, d.handles[cf_communities],
+                             slice(community_key(id)));
+  if (!status.ok())
+    return d.db_error("delete_community", status);
+  return {};
+}
+
+// -- archive info ---------------------------------------------------------------
+
+result<archive_info> store::get_archive_info(const public_key& community) const {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  archive_info info;
+  auto scanned = d.scan(
+    cf_archive_info, prefix, prefix_successor(prefix), "get_archive_info",
+    [&](std::string_view key, std::string_view value) -> result<bool> {
+      if (key.size() != community_key_size + 1)
+        return d.malformed(cf_archive_info, key, "expected the community key and one tag byte");
+      auto read_u64 = [&](std::uint64_t& field) -> result<bool> {
+        if (value.size() != 8)
+          return d.malformed(cf_archive_info, key,
+                             "expected an 8-byte integer, got " +
+                               std::to_string(value.size()) + " bytes");
+        field = read_be64(value);
+        return true;
+      };
+      switch (static_cast<info_field>(key.back())) {
+      case info_field::magnetlink_clock:
+        return read_u64(info.magnetlink_clock);
+      case info_field::last_archive_end:
+        return read_u64(info.last_archive_end);
+      case info_field::last_magnet_uri:
+        info.last_magnet_uri = std::string(value);
+        return true;
+      }
+      return d.malformed(cf_archive_info, key, "unknown field tag");
+    });
+  if (!scanned)
+    return scanned.error();
+  return info;
+}
+
+result<void> store::set_magnetlink_clock(const public_key& community, std::uint64_t clock) {
+  return impl_->put(cf_archive_info, info_key(community, info_field::magnetlink_clock),
+                    be64(clock), "set_magnetlink_clock");
+}
+
+result<void> store::set_last_archive_end(const public_key& community, std::uint64_t end) {
+  return impl_->put(cf_archive_info, info_key(community, info_field::last_archive_end),
+                    be64(end), "set_last_archive_end");
+}
+
+result<void> store::set_last_magnet_uri(const public_key& community, std::string_view uri) {
+  return impl_->put(cf_archive_info, info_key(community, info_field::last_magnet_uri), uri,
+                    "set_last_magnet_uri");
+}
+
+result<void> store::set_magnetlink(const public_key& community, std::uint64_t clock,
+                                   std::string_view uri) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::magnetlink_clock),
+                     be64(clock), "set_magnetlink");
+      !r)
+    return r;
+  if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::last_magnet_uri),
+                     uri, "set_magnetlink");
+      !r)
+    return r;
+  return d.write(batch, "set_magnetlink");
+}
+
+// -- archive IDs ------------------------------------------------------------------
+
+result<void> store::mark_archives_downloaded(const public_key& community,
+                                             const std::vector<built_archive>& archives) {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  std::lock_guard lock(d.write_mutex);
+  rocksdb::WriteBatch batch;
+  for (const auto& archive : archives) {
+    auto key = prefix + archive.id;
+    auto stored = d.get_archive(key, "mark_archives_downloaded");
+    if (!stored)
+      return stored.error();
+    record::Archive updated = stored->value_or(record::Archive{});
+    updated.set_from(archive.entry.metadata().from());
+    updated.set_to(archive.entry.metadata().to());
+    if (auto r = d.put(batch, cf_archives, key, updated.SerializeAsString(),
+                       "mark_archives_downloaded");
+        !r)
+      return r;
+  }
+  return d.write(batch, "mark_archives_downloaded");
+}
+
+result<insert_stats> store::import_archive_messages(const public_key& community,
+                                                    std::string_view archive_id,
+                                                    const std::vector<archive_message>& messages,
+                                                    bool archive_done) {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  auto archive_key = prefix + std::string(archive_id);
+  std::lock_guard lock(d.write_mutex);
+  auto archive = d.get_archive(archive_key, "import_archive_messages");
+  if (!archive)
+    return archive.error();
+  if (!*archive)
+    return make_error(errc::not_found,
+                      d.path.string() + ": import_archive_messages: archive " +
+                        std::string(archive_id) + " of community " + community.community_id() +
+                        " is not recorded; mark it downloaded first");
+  rocksdb::WriteBatch batch;
+  auto stats = d.stage_messages(prefix, messages, batch, "import_archive_messages");
+  if (!stats)
+    return stats;
+  if (archive_done && !(*archive)->imported()) {
+    (*archive)->set_imported(true);
+    if (auto r = d.put(batch, cf_archives, archive_key, (*archive)->SerializeAsString(),
+                       "import_archive_messages");
+        !r)
+      return r.error();
+  }
+  if (auto written = d.write(batch, "import_archive_messages"); !written)
+    return written.error();
+  return stats;
+}
+
+result<std::vector<std::pair<std::string, record::Archive>>>
+store::list_archives(const public_key& community) const {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  std::vector<std::pair<std::string, record::Archive>> archives;
+  auto scanned = d.scan(cf_archives, prefix, prefix_successor(prefix), "list_archives",
+                        [&](std::string_view key, std::string_view value) -> result<bool> {
+                          record::Archive archive;
+                          if (!archive.ParseFromArray(value.data(),
+                                                      static_cast<int>(value.size())))
+                            return d.malformed(cf_archives, key,
+                                               "value is not an Archive record");
+                          archives.emplace_back(std::string(key.substr(community_key_size)),
+                                                std::move(archive));
+                          return true;
+                        });
+  if (!scanned)
+    return scanned.error();
+  return archives;
+}
+
+result<std::vector<std::string>> store::unimported_archives(const public_key& community) const {
+  auto archives = list_archives(community);
+  if (!archives)
+    return archives.error();
+  auto& all = *archives;
+  all.erase(std::remove_if(all.begin(), all.end(),
+                           [](const auto& archive) { return archive.second.imported(); }),
+            all.end());
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.second.from(), std::string_view(a.first)) <
+           std::make_pair(b.second.from(), std::string_view(b.first));
+  });
+  std::vector<std::string> ids;
+  ids.reserve(all.size());
+  for (auto& archive : all)
+    ids.push_back(std::move(archive.first));
+  return ids;
+}
+
+// -- settings -------------------------------------------------------------------
+
+result<std::optional<std::string>> store::get_setting(std::string_view key) const {
+  return impl_->get(cf_settings, key, "get_setting");
+}
+
+result<void> store::put_setting(std::string_view key, std::string_view value) {
+  return impl_->put(cf_settings, key, value, "put_setting");
+}
+
+} // namespace annals
