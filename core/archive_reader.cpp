@@ -143,11 +143,12 @@ sorted_entries(const pb::WakuMessageArchiveIndex& index) {
   return out;
 }
 
-result<verify_report> verify_archive_dir(const archive_layout& layout, bool decode) {
-  auto index = read_index(layout.index_file());
+result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
+                                         bool decode) {
+  auto index = read_index(archive_dir / "index");
   if (!index)
     return index.error();
-  auto data = data_reader::open(layout.data_file());
+  auto data = data_reader::open(archive_dir / "data");
   if (!data)
     return data.error();
 

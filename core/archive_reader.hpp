@@ -35,10 +35,12 @@ struct verify_report {
   bool ok() const { return problems.empty(); }
 };
 
-/// Checks an archive directory: every ID matches its entry, offsets and sizes
-/// are piece-aligned, contiguous and inside `data`, padding is zero, and each
-/// archive decodes with the metadata its entry claims. With `decode` false the
-/// archives' contents are not parsed (structure only).
-result<verify_report> verify_archive_dir(const archive_layout& layout, bool decode = true);
+/// Checks an archive directory (the one holding `data` and `index`): every ID
+/// matches its entry, offsets and sizes are piece-aligned, contiguous and
+/// inside `data`, padding is zero, and each archive decodes with the metadata
+/// its entry claims. With `decode` false the archives' contents are not
+/// parsed (structure only).
+result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
+                                         bool decode = true);
 
 } // namespace annals

@@ -8,6 +8,7 @@
 #include "core/archive_format.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,15 @@ result<torrent_summary> write_archive_torrent(const archive_layout& layout,
 /// ID (0x + 66 hex), exactly the files `data` then `index`, 102400-byte
 /// pieces, `data` piece-aligned. Errors say which rule failed.
 result<torrent_summary> read_archive_torrent(const std::filesystem::path& file);
+
+/// Checks that layout's `data` and `index` are what its torrent describes:
+/// sizes equal and every piece's SHA-1 matching. The error names the first
+/// bad piece and the file it lies in.
+result<torrent_summary> verify_archive_torrent_files(const archive_layout& layout);
+
+/// The 40 lowercase hex of a magnet link's xt=urn:btih: (a 40-hex or
+/// 32-char base32 hash); nullopt when it has none.
+std::optional<std::string> magnet_info_hash(std::string_view magnet);
 
 /// magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>...&x.pe=<peer>...
 /// Parameters after xt are sorted by key and query-escaped as Go's

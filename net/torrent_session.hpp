@@ -63,6 +63,9 @@ struct torrent_progress {
   std::string error;
 };
 
+/// Not thread-safe: one thread at a time (the actor that owns it) calls it,
+/// and poll() must run regularly, or libtorrent drops alerts once its queue
+/// is full.
 class torrent_session {
 public:
   /// Starts a session listening on options.listen. When the port is taken the

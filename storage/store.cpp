@@ -503,7 +503,8 @@ result<void> store::set_magnetlink(const public_key& community, std::uint64_t cl
 // -- archive IDs ------------------------------------------------------------------
 
 result<void> store::mark_archives_downloaded(const public_key& community,
-                                             const std::vector<built_archive>& archives) {
+                                             const std::vector<built_archive>& archives,
+                                             bool imported) {
   auto& d = *impl_;
   auto prefix = community_key(community);
   std::lock_guard lock(d.write_mutex);
@@ -516,6 +517,8 @@ result<void> store::mark_archives_downloaded(const public_key& community,
     record::Archive updated = stored->value_or(record::Archive{});
     updated.set_from(archive.entry.metadata().from());
     updated.set_to(archive.entry.metadata().to());
+    if (imported)
+      updated.set_imported(true);
     if (auto r = d.put(batch, cf_archives, key, updated.SerializeAsString(),
                        "mark_archives_downloaded");
         !r)
@@ -604,6 +607,19 @@ result<std::optional<std::string>> store::get_setting(std::string_view key) cons
 
 result<void> store::put_setting(std::string_view key, std::string_view value) {
   return impl_->put(cf_settings, key, value, "put_setting");
+}
+
+std::vector<topic4> channel_topics(const record::Community& community) {
+  std::vector<topic4> topics;
+  for (const auto& channel : community.channels()) {
+    const auto& bytes = channel.topic();
+    if (bytes.size() != 4)
+      continue;
+    topic4 topic;
+    std::memcpy(topic.data(), bytes.data(), topic.size());
+    topics.push_back(topic);
+  }
+  return topics;
 }
 
 } // namespace annals

@@ -35,6 +35,9 @@ struct insert_stats {
   std::size_t duplicates = 0;  // same community and hash already stored
 };
 
+/// The 4-byte topics of a community record's channels (malformed ones skipped).
+std::vector<topic4> channel_topics(const ::annals::record::Community& community);
+
 class store {
 public:
   /// Opens or creates the database in `dir`. Errors name the path and cause
@@ -82,10 +85,12 @@ public:
                               std::string_view uri);
 
   // -- archive IDs -------------------------------------------------------------
-  /// Records archives as held locally (downloaded or built), not yet imported.
-  /// Existing records keep their imported flag.
+  /// Records archives as held locally (downloaded or built). Existing records
+  /// keep their imported flag; `imported` sets it (an owner's own archives
+  /// hold messages that are already stored).
   result<void> mark_archives_downloaded(const public_key& community,
-                                        const std::vector<built_archive>& archives);
+                                        const std::vector<built_archive>& archives,
+                                        bool imported = false);
   /// Imports a batch of an archive's messages; with `archive_done` the archive
   /// is marked imported in the same batch as these last messages.
   result<insert_stats> import_archive_messages(const public_key& community,

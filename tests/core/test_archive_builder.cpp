@@ -159,7 +159,7 @@ TEST_CASE("chunks split when payload+sig would pass the cap, not at it", "[archi
   CHECK(report.archives[0].entry.metadata().from() == report.archives[1].entry.metadata().from());
   CHECK(report.archives[1].entry.offset() == report.archives[0].entry.size());
   CHECK(report.archives[0].id != report.archives[1].id);
-  auto verified = verify_archive_dir(f.layout);
+  auto verified = verify_archive_dir(f.layout.archive_dir());
   REQUIRE(verified);
   CHECK(verified->ok());
 }
@@ -232,7 +232,7 @@ TEST_CASE("a torn append from a crashed build is cut off by the next build", "[a
   CHECK(report.recovered_tail == 5000);
   REQUIRE(report.archives.size() == 1);
   CHECK(report.archives[0].entry.offset() == L);
-  auto verified = verify_archive_dir(f.layout);
+  auto verified = verify_archive_dir(f.layout.archive_dir());
   REQUIRE(verified);
   CHECK(verified->ok());
 }

@@ -37,7 +37,7 @@ struct built_dir {
   }
 
   std::string problems() {
-    auto verified = verify_archive_dir(layout);
+    auto verified = verify_archive_dir(layout.archive_dir());
     REQUIRE(verified);
     std::string all;
     for (const auto& p : verified->problems)
@@ -50,7 +50,7 @@ struct built_dir {
 
 TEST_CASE("a built directory verifies and reports each archive", "[reader]") {
   built_dir b;
-  auto verified = verify_archive_dir(b.layout);
+  auto verified = verify_archive_dir(b.layout.archive_dir());
   REQUIRE(verified);
   CHECK(verified->ok());
   REQUIRE(verified->archives.size() == 2);
@@ -67,7 +67,7 @@ TEST_CASE("malformed, empty and encrypted-looking indexes are told apart", "[rea
   CHECK(parse_index(std::string("\x10\x01", 2)).error().code == errc::unsupported);
   built_dir b;
   write_file(b.layout.index_file(), "\x0a\x05garbage");
-  auto verified = verify_archive_dir(b.layout);
+  auto verified = verify_archive_dir(b.layout.archive_dir());
   REQUIRE_FALSE(verified);
   CHECK(verified.error().message.find("index") != std::string::npos);
 }
@@ -75,7 +75,7 @@ TEST_CASE("malformed, empty and encrypted-looking indexes are told apart", "[rea
 TEST_CASE("missing files are named", "[reader]") {
   built_dir b;
   std::filesystem::remove(b.layout.data_file());
-  auto verified = verify_archive_dir(b.layout);
+  auto verified = verify_archive_dir(b.layout.archive_dir());
   REQUIRE_FALSE(verified);
   CHECK(verified.error().code == errc::not_found);
   CHECK(verified.error().message.find("data") != std::string::npos);

@@ -1,0 +1,217 @@
+// `annals archive build|inspect`: offline archives, as status-go's Discord
+// import makes them, and an independent check of any archive directory.
+#include "app/commands.hpp"
+#include "core/archive_builder.hpp"
+#include "core/archive_reader.hpp"
+#include "core/identity.hpp"
+#include "core/message_jsonl.hpp"
+#include "net/torrent_file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+
+namespace annals::app {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct build_options {
+  std::string key_file;
+  std::string messages_file;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::uint64_t partition = default_partition_seconds;
+  std::vector<std::string> trackers;
+  std::vector<std::string> topics;
+  std::string out;
+};
+
+std::vector<topic4> archive_topics(const build_options& options,
+                                   const std::vector<archive_message>& messages) {
+  std::set<topic4> topics;
+  if (!options.topics.empty()) {
+    for (const auto& text : options.topics)
+      topics.insert(take(parse_topic_hex(text), "--topics"));
+  } else {
+    for (const auto& message : messages)
+      topics.insert(message.topic);
+  }
+  return {topics.begin(), topics.end()};
+}
+
+void run_build(const build_options& options) {
+  auto key = take(private_key::load(options.key_file));
+  if (options.from >= options.to)
+    fail("--from must be before --to", exit_bad_input);
+  if (options.partition == 0)
+    fail("--partition must be at least 1 second", exit_bad_input);
+  std::ifstream in(options.messages_file);
+  if (!in)
+    fail(options.messages_file + ": cannot open", exit_bad_input);
+  auto messages = take(read_messages_jsonl(in), options.messages_file);
+  auto topics = archive_topics(options, messages);
+  if (topics.empty())
+    fail(options.messages_file + ": no messages, so no content topics (name them with --topics)",
+         exit_bad_input);
+  std::cerr << "read " << messages.size() << " messages on " << topics.size() << " topics from "
+            << options.messages_file << "\n";
+
+  archive_layout layout{options.out, key.public_key().community_id()};
+  build_request request{options.from, options.to, options.partition, topics};
+  auto started = std::chrono::steady_clock::now();
+  auto report = take(build_archives(layout, request, memory_source(std::move(messages)),
+                                    [](std::size_t done, std::size_t total) {
+                                      std::cerr << "\rwindow " << done << "/" << total
+                                                << std::flush;
+                                    }));
+  std::cerr << "\n";
+  for (const auto& dropped : report.dropped)
+    std::cerr << "dropped message 0x" << to_hex(dropped.hash) << " at " << dropped.timestamp
+              << ": " << dropped.cap_size << " bytes of payload+sig exceed the "
+              << max_archive_payload << "-byte archive cap\n";
+  if (report.recovered_tail > 0)
+    std::cerr << "cut " << report.recovered_tail
+              << " bytes left in data by an interrupted earlier build\n";
+  if (report.archives.empty()) {
+    std::cerr << "no archives created: no messages in [" << options.from << ", " << options.to
+              << ")\n";
+    if (!std::filesystem::exists(layout.index_file()))
+      return;
+  }
+  torrent_options torrent{options.trackers, "annals", static_cast<std::int64_t>(std::time(nullptr))};
+  auto summary = take(write_archive_torrent(layout, torrent));
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cerr << "created " << report.archives.size() << " archives (" << report.messages
+            << " messages, " << report.bytes_appended << " bytes) in " << seconds << " s\n"
+            << "data:    " << layout.data_file().string() << "\n"
+            << "index:   " << layout.index_file().string() << "\n"
+            << "torrent: " << layout.torrent_file().string() << "\n";
+  std::cout << summary.magnet << "\n";
+}
+
+/// DIR is either an archive directory (holding `index`) or a build/node root
+/// holding archivedata/<communityID>/.
+result<archive_layout> resolve_layout(const std::filesystem::path& dir,
+                                      const std::string& community) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir / "index", ec) || fs::exists(dir / "data", ec)) {
+    auto canonical = fs::weakly_canonical(dir, ec);
+    return archive_layout{canonical.parent_path().parent_path(), canonical.filename().string()};
+  }
+  if (!community.empty())
+    return archive_layout{dir, community};
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir / "archivedata", ec))
+    if (entry.is_directory())
+      found.push_back(entry.path().filename().string());
+  if (found.size() == 1)
+    return archive_layout{dir, found.front()};
+  if (found.empty())
+    return make_error(errc::not_found, dir.string()
+                                         + ": neither an archive directory (data, index) nor "
+                                           "a root with archivedata/<communityID>/");
+  std::string list;
+  for (const auto& id : found)
+    list += " " + id;
+  return make_error(errc::invalid_argument,
+                    dir.string() + " holds several communities; pick one with --community:" + list);
+}
+
+int run_inspect(const std::string& dir, const std::string& community, bool structure_only) {
+  auto layout = take(resolve_layout(dir, community));
+  // An archive directory copied out of its layout still verifies; only the
+  // torrent lookup needs the layout.
+  auto archive_dir = std::filesystem::exists(std::filesystem::path(dir) / "index")
+                       ? std::filesystem::path(dir)
+                       : layout.archive_dir();
+  auto report = take(verify_archive_dir(archive_dir, !structure_only), archive_dir.string());
+
+  json out;
+  out["community_id"] = layout.community_id;
+  out["archive_dir"] = archive_dir.string();
+  out["data_size"] = report.data_size;
+  json archives = json::array();
+  std::size_t messages = 0;
+  for (const auto& a : report.archives) {
+    const auto& meta = a.entry.metadata();
+    json topics = json::array();
+    for (const auto& t : meta.contenttopic())
+      topics.push_back(to_hex0x(t));
+    archives.push_back({{"id", a.id},
+                        {"from", meta.from()},
+                        {"to", meta.to()},
+                        {"offset", a.entry.offset()},
+                        {"size", a.entry.size()},
+                        {"padding", a.entry.padding()},
+                        {"messages", a.message_count},
+                        {"content_topics", topics},
+                        {"ok", a.ok}});
+    messages += a.message_count;
+  }
+  out["archives"] = archives;
+  out["messages"] = messages;
+
+  auto problems = report.problems;
+  if (std::filesystem::exists(layout.torrent_file())) {
+    auto torrent = verify_archive_torrent_files(layout);
+    if (!torrent)
+      problems.push_back("torrent: " + torrent.error().message);
+    else
+      out["torrent"] = {{"file", layout.torrent_file().string()},
+                        {"info_hash", torrent->info_hash},
+                        {"pieces", torrent->piece_count},
+                        {"magnet", torrent->magnet}};
+  }
+  out["problems"] = problems;
+  out["ok"] = problems.empty();
+  std::cout << out.dump(2) << "\n";
+  for (const auto& p : problems)
+    std::cerr << "annals: verification failed: " << p << "\n";
+  return problems.empty() ? 0 : exit_failure;
+}
+
+} // namespace
+
+void add_archive_commands(CLI::App& app) {
+  auto* archive = app.add_subcommand("archive", "Build, inspect, seed and fetch history archives");
+  archive->require_subcommand(1);
+
+  auto b = std::make_shared<build_options>();
+  auto* build = archive->add_subcommand(
+    "build", "Build archives from a JSONL message file (status-go's offline import path) "
+             "and print the magnet link");
+  build->add_option("--community-key", b->key_file, "Community private key file")->required();
+  build->add_option("--messages", b->messages_file,
+                    "JSONL, one message a line: timestamp, topic, payload (base64), sig, hash, "
+                    "third_party_id?")
+    ->required();
+  build->add_option("--from", b->from, "Start, unix seconds (inclusive)")->required();
+  build->add_option("--to", b->to, "End, unix seconds (exclusive)")->required();
+  build->add_option("--partition", b->partition, "Seconds per archive window (default 7 days)");
+  build->add_option("--tracker", b->trackers, "Tracker URL for announce-list and magnet (repeat)");
+  build->add_option("--topics", b->topics,
+                    "Content topics of the archives (0x + 8 hex); default: the input's topics")
+    ->delimiter(',');
+  build->add_option("--out", b->out, "Output root: archivedata/<id>/ and torrents/")->required();
+  build->callback([b] { run_build(*b); });
+
+  auto dir = std::make_shared<std::string>();
+  auto community = std::make_shared<std::string>();
+  auto structure_only = std::make_shared<bool>(false);
+  auto* inspect = archive->add_subcommand(
+    "inspect", "Print an archive directory's index as JSON and verify it (exit 1 when it fails)");
+  inspect->add_option("DIR", *dir, "Archive directory, or a root with archivedata/")->required();
+  inspect->add_option("--community", *community, "Community ID when DIR holds several");
+  inspect->add_flag("--structure-only", *structure_only, "Do not decode archive contents");
+  inspect->callback([dir, community, structure_only] {
+    if (int code = run_inspect(*dir, *community, *structure_only); code != 0)
+      throw CLI::RuntimeError("", code);
+  });
+}
+
+} // namespace annals::app

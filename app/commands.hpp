@@ -1,0 +1,52 @@
+// The `annals` command line: each group of verbs registers itself on the app.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+namespace annals::app {
+
+/// Exit codes: 0 success, 1 the work failed (verification, network, disk),
+/// 2 bad input (arguments, files that do not parse).
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_bad_input = 2;
+
+/// Ends the command with `code` after printing "annals: <error>" to stderr.
+[[noreturn]] inline void fail(const annals::error& err, int code = exit_failure) {
+  throw CLI::RuntimeError("annals: " + err.to_string(), code);
+}
+[[noreturn]] inline void fail(const std::string& message, int code = exit_failure) {
+  throw CLI::RuntimeError("annals: " + message, code);
+}
+
+/// Unwraps a result or fails the command; bad-input error codes map to 2.
+template <class T>
+T take(result<T> r, const std::string& context = {}) {
+  if (!r) {
+    auto err = r.error();
+    if (!context.empty())
+      err.message = context + ": " + err.message;
+    bool input = err.code == errc::malformed || err.code == errc::invalid_argument
+                 || err.code == errc::not_found;
+    fail(err, input ? exit_bad_input : exit_failure);
+  }
+  return std::move(*r);
+}
+inline void take(result<void> r, const std::string& context = {}) {
+  if (!r) {
+    auto err = r.error();
+    if (!context.empty())
+      err.message = context + ": " + err.message;
+    fail(err);
+  }
+}
+
+void add_keygen_command(CLI::App& app);
+void add_archive_commands(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+} // namespace annals::app

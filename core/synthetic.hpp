@@ -1,0 +1,39 @@
+// Synthetic community traffic for the demo and the benchmarks: messages as
+// status-go stores them (signer key, envelope hash), deterministic per seed.
+#pragma once
+
+#include "core/archive_format.hpp"
+#include "core/identity.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+struct synthetic_community {
+  private_key key;
+  std::vector<std::string> channel_ids;
+  std::vector<topic4> channel_topics;  // chat_topic(communityID + channel ID)
+
+  static synthetic_community make(std::size_t channels, std::uint64_t seed);
+  std::string id() const { return key.public_key().community_id(); }
+};
+
+struct synthetic_traffic {
+  std::size_t count = 1000;
+  std::uint64_t from = 0;            // unix s
+  std::uint64_t to = 0;              // unix s, exclusive
+  std::size_t min_payload = 64;
+  std::size_t max_payload = 1024;
+  std::size_t senders = 16;
+  std::uint64_t seed = 1;
+};
+
+/// `traffic.count` messages spread evenly over [from, to) and the channels,
+/// ordered by timestamp. The hash is the Waku deterministic message hash of
+/// the message as it would have crossed the relay.
+std::vector<archive_message> make_synthetic_messages(const synthetic_community& community,
+                                                     const synthetic_traffic& traffic);
+
+} // namespace annals

@@ -1,0 +1,430 @@
+#include "net/torrent_file.hpp"
+
+#include "core/file_io.hpp"
+#include "core/hex.hpp"
+
+#include <libtorrent/bdecode.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/entry.hpp>
+#include <libtorrent/hasher.hpp>
+#include <libtorrent/torrent_info.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <map>
+#include <system_error>
+
+namespace annals {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The file names inside the archive directory, in torrent order: anacrolix
+/// sorts by path, and `data` must come first so archive offsets map straight
+/// onto piece indexes.
+constexpr std::string_view torrent_files[] = {"data", "index"};
+
+/// 64 MiB of .torrent holds 3.3 million piece hashes (over 300 GB of
+/// archives); anything larger is not ours, and is not worth reading into RAM.
+constexpr std::uintmax_t max_torrent_file_size = 64u << 20;
+
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+/// Closes a POSIX descriptor on every path out of a function.
+class unique_fd {
+public:
+  explicit unique_fd(int fd) : fd_(fd) {}
+  ~unique_fd() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  int get() const { return fd_; }
+
+private:
+  int fd_;
+};
+
+bool is_community_id(std::string_view name) {
+  return name.size() == 68 && name.substr(0, 2) == "0x" &&
+         std::all_of(name.begin() + 2, name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+/// The torrent name doubles as the directory the files are saved under, so it
+/// has to be the community ID exactly as status-go spells it.
+result<void> check_community_id(std::string_view name, errc code) {
+  if (!is_community_id(name))
+    return make_error(code, "torrent name \"" + std::string(name) +
+                              "\" is not a community ID (0x + 66 lowercase hex)");
+  return ok_result();
+}
+
+result<std::uint64_t> regular_file_size(const fs::path& file) {
+  std::error_code ec;
+  auto status = fs::status(file, ec);
+  if (!fs::exists(status))
+    return make_error(errc::not_found, file.string() + ": no such file");
+  if (!fs::is_regular_file(status))
+    return make_error(errc::invalid_argument, file.string() + ": not a regular file");
+  auto size = fs::file_size(file, ec);
+  if (ec)
+    return make_error(errc::io, file.string() + ": " + ec.message());
+  return static_cast<std::uint64_t>(size);
+}
+
+/// SHA-1 of every piece of the concatenation of `files`, each read to exactly
+/// its expected size. Reads one piece at a time, so multi-GB `data` files
+/// never sit in memory.
+result<std::string> hash_pieces(const std::vector<std::pair<fs::path, std::uint64_t>>& files) {
+  std::string pieces;
+  std::vector<char> piece(archive_piece_length);
+  std::size_t filled = 0;
+  auto finish_piece = [&] {
+    auto digest = lt::hasher(piece.data(), static_cast<int>(filled)).final();
+    pieces.append(digest.data(), digest.size());
+    filled = 0;
+  };
+  for (const auto& [file, size] : files) {
+    unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+      return make_error(errc::io, file.string() + ": " + errno_text(errno));
+    for (std::uint64_t remaining = size; remaining > 0;) {
+      auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(remaining, piece.size() - filled));
+      auto got = ::read(fd.get(), piece.data() + filled, want);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return make_error(errc::io, file.string() + ": " + errno_text(errno));
+      if (got == 0)
+        return make_error(errc::io, file.string() + ": shrank to " +
+                                      std::to_string(size - remaining) +
+                                      " bytes while being hashed");
+      filled += static_cast<std::size_t>(got);
+      remaining -= static_cast<std::uint64_t>(got);
+      if (filled == piece.size())
+        finish_piece();
+    }
+  }
+  if (filled > 0)
+    finish_piece();
+  return pieces;
+}
+
+result<std::string> read_torrent_bytes(const fs::path& file) {
+  auto size = regular_file_size(file);
+  if (!size)
+    return size.error();
+  if (*size > max_torrent_file_size)
+    return make_error(errc::malformed, file.string() + ": " + std::to_string(*size) +
+                                         " bytes is too large for a .torrent");
+  return read_file_bytes(file);
+}
+
+/// Checks the raw `files` list rather than lt::torrent_info's view of it,
+/// which would hide pad files, attributes and sanitised path components.
+result<std::pair<std::uint64_t, std::uint64_t>> check_files(const lt::bdecode_node& info) {
+  auto files = info.dict_find_list("files");
+  if (!files)
+    return make_error(errc::verification_failed,
+                      "single-file torrent; an archive torrent has the files data and index");
+  if (files.list_size() != 2)
+    return make_error(errc::verification_failed,
+                      std::to_string(files.list_size()) +
+                        " files; an archive torrent has exactly data and index");
+  std::uint64_t sizes[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    auto entry = files.list_at(i);
+    auto path = entry.type() == lt::bdecode_node::dict_t ? entry.dict_find_list("path")
+                                                         : lt::bdecode_node();
+    auto length = entry.type() == lt::bdecode_node::dict_t ? entry.dict_find_int("length")
+                                                           : lt::bdecode_node();
+    if (!path || !length || length.int_value() < 0)
+      return make_error(errc::malformed, "file " + std::to_string(i) +
+                                           " lacks a path or a valid length");
+    std::string joined;
+    for (int part = 0; part < path.list_size(); ++part)
+      joined += (part > 0 ? "/" : "") + std::string(path.list_string_value_at(part));
+    if (path.list_size() != 1 || joined != torrent_files[i])
+      return make_error(errc::verification_failed,
+                        "file " + std::to_string(i) + " is \"" + joined + "\", expected \"" +
+                          std::string(torrent_files[i]) + "\"");
+    sizes[i] = static_cast<std::uint64_t>(length.int_value());
+  }
+  return std::pair{sizes[0], sizes[1]};
+}
+
+result<torrent_summary> check_archive_torrent(const std::string& bytes) {
+  lt::error_code ec;
+  int error_pos = 0;
+  auto root = lt::bdecode(lt::span<const char>(bytes.data(), static_cast<long>(bytes.size())),
+                          ec, &error_pos);
+  if (ec)
+    return make_error(errc::malformed, "not bencoded: " + ec.message() + " at byte " +
+                                         std::to_string(error_pos));
+  if (root.type() != lt::bdecode_node::dict_t)
+    return make_error(errc::malformed, "not a torrent: the top level is not a dictionary");
+  auto info = root.dict_find_dict("info");
+  if (!info)
+    return make_error(errc::malformed, "not a torrent: no info dictionary");
+  // anacrolix v1.41 ignores v2 keys, so a hybrid torrent would have a v1
+  // hash that status-go never produces for the same files.
+  if (info.dict_find("meta version") || info.dict_find("file tree") ||
+      root.dict_find("piece layers"))
+    return make_error(errc::verification_failed,
+                      "BitTorrent v2 keys present; archive torrents are v1 only");
+
+  auto name = std::string(info.dict_find_string_value("name"));
+  if (auto checked = check_community_id(name, errc::verification_failed); !checked)
+    return checked.error();
+  auto sizes = check_files(info);
+  if (!sizes)
+    return sizes.error();
+  auto piece_length = info.dict_find_int_value("piece length", -1);
+  if (piece_length != static_cast<std::int64_t>(archive_piece_length))
+    return make_error(errc::verification_failed,
+                      "piece length " + std::to_string(piece_length) + ", expected " +
+                        std::to_string(archive_piece_length));
+  auto [data_size, index_size] = *sizes;
+  if (data_size % archive_piece_length != 0)
+    return make_error(errc::verification_failed,
+                      "data is " + std::to_string(data_size) +
+                        " bytes, not a multiple of the piece length; archive offsets "
+                        "would not map onto pieces");
+
+  // The remaining consistency checks (piece hash count, sizes) are
+  // libtorrent's own.
+  lt::torrent_info ti(root, ec);
+  if (ec)
+    return make_error(errc::malformed, "not a valid torrent: " + ec.message());
+
+  torrent_summary summary;
+  const auto& v1 = ti.info_hashes().v1;
+  summary.info_hash = to_hex(std::string_view(v1.data(), v1.size()));
+  summary.name = std::move(name);
+  summary.data_size = data_size;
+  summary.index_size = index_size;
+  summary.piece_count = static_cast<std::uint64_t>(ti.num_pieces());
+  for (const auto& tracker : ti.trackers())
+    summary.trackers.push_back(tracker.url);
+  summary.magnet = magnet_link(summary.info_hash, summary.name, summary.trackers);
+  return summary;
+}
+
+} // namespace
+
+std::vector<std::string> status_go_trackers() {
+  return {"udp://tracker.opentrackr.org:1337/announce",
+          "udp://tracker.openbittorrent.com:6969/announce"};
+}
+
+result<torrent_summary> write_archive_torrent(const archive_layout& layout,
+                                              const torrent_options& options) {
+  if (auto checked = check_community_id(layout.community_id, errc::invalid_argument); !checked)
+    return checked.error();
+  const fs::path paths[] = {layout.data_file(), layout.index_file()};
+  std::vector<std::pair<fs::path, std::uint64_t>> files;
+  for (const auto& path : paths) {
+    auto size = regular_file_size(path);
+    if (!size)
+      return size.error();
+    files.emplace_back(path, *size);
+  }
+  if (files[0].second % archive_piece_length != 0)
+    return make_error(errc::verification_failed,
+                      files[0].first.string() + ": " + std::to_string(files[0].second) +
+                        " bytes is not a multiple of the piece length " +
+                        std::to_string(archive_piece_length));
+  auto pieces = hash_pieces(files);
+  if (!pieces)
+    return pieces.error();
+
+  // lt::entry dictionaries are std::maps, so bencode emits the keys sorted
+  // as BEP 3 requires, and the bytes depend only on the inputs.
+  lt::entry info(lt::entry::dictionary_t);
+  auto& file_list = info["files"] = lt::entry::list_type{};
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    lt::entry file(lt::entry::dictionary_t);
+    file["length"] = static_cast<std::int64_t>(files[i].second);
+    file["path"] = lt::entry::list_type{lt::entry(std::string(torrent_files[i]))};
+    file_list.list().push_back(std::move(file));
+  }
+  info["name"] = layout.community_id;
+  info["piece length"] = static_cast<std::int64_t>(archive_piece_length);
+  info["pieces"] = std::move(*pieces);
+
+  std::string info_bytes;
+  lt::bencode(std::back_inserter(info_bytes), info);
+
+  lt::entry torrent(lt::entry::dictionary_t);
+  if (!options.trackers.empty()) {
+    auto& tiers = torrent["announce-list"] = lt::entry::list_type{};
+    for (const auto& tracker : options.trackers)
+      tiers.list().push_back(lt::entry::list_type{lt::entry(tracker)});
+  }
+  if (!options.created_by.empty())
+    torrent["created by"] = options.created_by;
+  if (options.creation_date != 0)
+    torrent["creation date"] = options.creation_date;
+  torrent["info"] = std::move(info);
+
+  std::string torrent_bytes;
+  lt::bencode(std::back_inserter(torrent_bytes), torrent);
+  if (auto created = create_private_dirs(layout.torrent_file().parent_path()); !created)
+    return created.error();
+  if (auto written = write_file_atomic(layout.torrent_file(), torrent_bytes); !written)
+    return written.error();
+
+  torrent_summary summary;
+  auto info_hash = lt::hasher(info_bytes.data(), static_cast<int>(info_bytes.size())).final();
+  summary.info_hash = to_hex(std::string_view(info_hash.data(), info_hash.size()));
+  summary.name = layout.community_id;
+  summary.data_size = files[0].second;
+  summary.index_size = files[1].second;
+  summary.piece_count =
+    (summary.data_size + summary.index_size + archive_piece_length - 1) / archive_piece_length;
+  summary.trackers = options.trackers;
+  summary.magnet = magnet_link(summary.info_hash, summary.name, summary.trackers);
+  return summary;
+}
+
+result<torrent_summary> read_archive_torrent(const fs::path& file) {
+  auto bytes = read_torrent_bytes(file);
+  if (!bytes)
+    return bytes.error();
+  auto summary = check_archive_torrent(*bytes);
+  if (!summary)
+    return make_error(summary.error().code, file.string() + ": " + summary.error().message);
+  return summary;
+}
+
+result<torrent_summary> verify_archive_torrent_files(const archive_layout& layout) {
+  auto summary = read_archive_torrent(layout.torrent_file());
+  if (!summary)
+    return summary.error();
+  auto bytes = read_torrent_bytes(layout.torrent_file());
+  if (!bytes)
+    return bytes.error();
+  lt::error_code ec;
+  auto root = lt::bdecode(lt::span<const char>(bytes->data(), static_cast<long>(bytes->size())), ec);
+  auto expected = std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+
+  const std::pair<fs::path, std::uint64_t> described[] = {
+    {layout.data_file(), summary->data_size}, {layout.index_file(), summary->index_size}};
+  std::vector<std::pair<fs::path, std::uint64_t>> files;
+  for (const auto& [file, size] : described) {
+    auto actual = regular_file_size(file);
+    if (!actual)
+      return actual.error();
+    if (*actual != size)
+      return make_error(errc::verification_failed,
+                        file.string() + " is " + std::to_string(*actual) +
+                          " bytes, the torrent says " + std::to_string(size));
+    files.emplace_back(file, size);
+  }
+  auto pieces = hash_pieces(files);
+  if (!pieces)
+    return pieces.error();
+  constexpr std::size_t sha1_size = 20;
+  for (std::size_t i = 0; i * sha1_size < pieces->size(); ++i) {
+    if (pieces->compare(i * sha1_size, sha1_size, expected, i * sha1_size, sha1_size) == 0)
+      continue;
+    auto offset = i * archive_piece_length;
+    auto in_data = offset < summary->data_size;
+    return make_error(errc::verification_failed,
+                      "piece " + std::to_string(i) + " (" + (in_data ? "data" : "index") +
+                        " offset " +
+                        std::to_string(in_data ? offset : offset - summary->data_size) +
+                        ") does not match the torrent's hash");
+  }
+  return summary;
+}
+
+std::optional<std::string> magnet_info_hash(std::string_view magnet) {
+  constexpr std::string_view marker = "xt=urn:btih:";
+  auto at = magnet.find(marker);
+  if (at == std::string_view::npos)
+    return std::nullopt;
+  auto hash = magnet.substr(at + marker.size());
+  hash = hash.substr(0, hash.find('&'));
+  if (hash.size() == 40) {
+    auto raw = from_hex(hash);
+    if (!raw)
+      return std::nullopt;
+    return to_hex(*raw);
+  }
+  if (hash.size() == 32) {  // BEP 9 also allows base32
+    std::string raw;
+    std::uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : hash) {
+      int value = c >= 'A' && c <= 'Z'   ? c - 'A'
+                  : c >= 'a' && c <= 'z' ? c - 'a'
+                  : c >= '2' && c <= '7' ? c - '2' + 26
+                                         : -1;
+      if (value < 0)
+        return std::nullopt;
+      buffer = (buffer << 5) | static_cast<std::uint32_t>(value);
+      bits += 5;
+      if (bits >= 8) {
+        bits -= 8;
+        raw.push_back(static_cast<char>((buffer >> bits) & 0xff));
+      }
+    }
+    return to_hex(raw);
+  }
+  return std::nullopt;
+}
+
+std::string magnet_link(const std::string& info_hash_hex, const std::string& name,
+                        const std::vector<std::string>& trackers,
+                        const std::vector<std::string>& peers) {
+  // Go's url.Values.Encode: keys sorted, each key's values in insertion order.
+  std::map<std::string, std::vector<std::string>> params;
+  if (!name.empty())
+    params["dn"].push_back(name);
+  for (const auto& tracker : trackers)
+    params["tr"].push_back(tracker);
+  for (const auto& peer : peers)
+    params["x.pe"].push_back(peer);
+
+  // anacrolix leaves "urn:btih:" unescaped because Transmission and Deluge
+  // expect it so, and puts xt first for Deluge.
+  std::string link = "magnet:?xt=urn:btih:" + info_hash_hex;
+  for (const auto& [key, values] : params)
+    for (const auto& value : values)
+      link += "&" + query_escape(key) + "=" + query_escape(value);
+  return link;
+}
+
+std::string query_escape(std::string_view text) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 0x0f];
+    }
+  }
+  return out;
+}
+
+} // namespace annals

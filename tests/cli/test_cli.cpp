@@ -1,0 +1,193 @@
+// The `annals` binary as a user runs it: exit codes, stdout, files.
+#include "core/archive_reader.hpp"
+#include "core/identity.hpp"
+#include "core/message_jsonl.hpp"
+#include "core/synthetic.hpp"
+#include "net/torrent_file.hpp"
+#include "net/torrent_session.hpp"
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <regex>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+using namespace annals;
+
+namespace {
+
+struct run_result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+run_result run(const std::string& args, const test::temp_dir& dir) {
+  auto err_file = dir / "stderr.txt";
+  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
+  run_result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
+    r.out.append(buf, n);
+  int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = test::read_file(err_file);
+  return r;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+    s.pop_back();
+  return s;
+}
+
+constexpr std::uint64_t week = 7 * 24 * 3600;
+constexpr std::uint64_t t0 = 1'700'000'000;
+
+/// A community key file plus a JSONL file of its synthetic traffic.
+struct community_files {
+  test::temp_dir dir{"annals-cli"};
+  synthetic_community community = synthetic_community::make(3, 11);
+  std::filesystem::path key_file = dir / "community.key";
+  std::filesystem::path messages_file = dir / "messages.jsonl";
+
+  explicit community_files(std::size_t count, std::uint64_t weeks = 2) {
+    REQUIRE(community.key.save(key_file));
+    synthetic_traffic traffic;
+    traffic.count = count;
+    traffic.from = t0;
+    traffic.to = t0 + weeks * week;
+    traffic.max_payload = 256;
+    std::ofstream out(messages_file);
+    for (const auto& m : make_synthetic_messages(community, traffic))
+      out << message_to_json(m) << "\n";
+  }
+
+  std::string build_args(std::uint64_t weeks = 2) const {
+    return "archive build --community-key " + key_file.string() + " --messages "
+           + messages_file.string() + " --from " + std::to_string(t0) + " --to "
+           + std::to_string(t0 + weeks * week) + " --out " + (dir / "out").string();
+  }
+};
+
+} // namespace
+
+TEST_CASE("keygen writes a 0600 key, prints its community ID, never overwrites", "[cli]") {
+  test::temp_dir dir;
+  auto key_file = dir / "k.key";
+  auto r = run("keygen --out " + key_file.string(), dir);
+  REQUIRE(r.code == 0);
+  auto key = private_key::load(key_file);
+  REQUIRE(key);
+  CHECK(trim(r.out) == key->public_key().community_id());
+  struct stat st;
+  REQUIRE(::stat(key_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  auto again = run("keygen --out " + key_file.string(), dir);
+  CHECK(again.code != 0);
+  CHECK(again.err.find(key_file.string()) != std::string::npos);
+  CHECK(private_key::load(key_file)->public_key() == key->public_key());
+}
+
+TEST_CASE("archive build prints a status-go magnet link; inspect verifies it", "[cli]") {
+  community_files f(2000);
+  auto r = run(f.build_args() + " --tracker udp://tracker.opentrackr.org:1337/announce"
+                 " --tracker udp://tracker.openbittorrent.com:6969/announce",
+               f.dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto magnet = trim(r.out);
+  std::regex shape("magnet:\\?xt=urn:btih:[0-9a-f]{40}&dn=" + f.community.id()
+                   + "&tr=udp%3A%2F%2Ftracker.opentrackr.org%3A1337%2Fannounce"
+                     "&tr=udp%3A%2F%2Ftracker.openbittorrent.com%3A6969%2Fannounce");
+  CHECK(std::regex_match(magnet, shape));
+
+  auto inspect = run("archive inspect " + (f.dir / "out").string(), f.dir);
+  INFO(inspect.err);
+  REQUIRE(inspect.code == 0);
+  auto report = nlohmann::json::parse(inspect.out);
+  CHECK(report["ok"] == true);
+  CHECK(report["community_id"] == f.community.id());
+  REQUIRE(report["archives"].size() == 2);
+  CHECK(report["messages"] == 2000);
+  CHECK(report["archives"][0]["from"] == t0);
+  CHECK(report["archives"][1]["offset"] == report["archives"][0]["size"]);
+  CHECK(magnet.find(report["torrent"]["info_hash"].get<std::string>()) != std::string::npos);
+  CHECK(report["archives"][0]["content_topics"].size() == 3);
+}
+
+TEST_CASE("inspect names what is wrong and exits 1", "[cli]") {
+  community_files f(300);
+  REQUIRE(run(f.build_args(), f.dir).code == 0);
+  archive_layout layout{f.dir / "out", f.community.id()};
+  std::filesystem::resize_file(layout.data_file(), 100);
+  auto r = run("archive inspect " + layout.archive_dir().string(), f.dir);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("extends past the end of data") != std::string::npos);
+  CHECK(nlohmann::json::parse(r.out)["ok"] == false);
+
+  auto missing = run("archive inspect " + (f.dir / "nowhere").string(), f.dir);
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("nowhere") != std::string::npos);
+}
+
+TEST_CASE("bad input to archive build is named, with the line", "[cli]") {
+  community_files f(10);
+  {
+    std::ofstream out(f.messages_file, std::ios::app);
+    out << "{\"timestamp\": 5}\n";
+  }
+  auto r = run(f.build_args(), f.dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("line 11") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir / "out" / "archivedata"));
+
+  auto bad_range = run("archive build --community-key " + f.key_file.string() + " --messages "
+                         + f.messages_file.string() + " --from 10 --to 5 --out "
+                         + (f.dir / "o").string(),
+                       f.dir);
+  CHECK(bad_range.code == 2);
+}
+
+TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over loopback",
+          "[cli][slow]") {
+  community_files f(100'000, 4);
+  auto built = run(f.build_args(4), f.dir);
+  INFO(built.err);
+  REQUIRE(built.code == 0);
+  auto inspect = run("archive inspect " + (f.dir / "out").string(), f.dir);
+  REQUIRE(inspect.code == 0);
+  CHECK(nlohmann::json::parse(inspect.out)["messages"] == 100'000);
+
+  archive_layout owner{f.dir / "out", f.community.id()};
+  auto seeder = torrent_session::start(loopback_session_options());
+  REQUIRE(seeder);
+  REQUIRE((*seeder)->seed(owner.torrent_file(), owner.root / "archivedata"));
+  auto member = torrent_session::start(loopback_session_options());
+  REQUIRE(member);
+  auto magnet = trim(built.out);
+  auto peer = "127.0.0.1:" + std::to_string((*seeder)->listen_port());
+  auto hash = (*member)->fetch(magnet, f.dir / "member" / "archivedata", {peer});
+  REQUIRE(hash);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool done = false;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    (*seeder)->poll(std::chrono::milliseconds(0));
+    (*member)->poll(std::chrono::milliseconds(50));
+    auto p = (*member)->progress(*hash);
+    done = p && (p->finished || p->seeding);
+  }
+  REQUIRE(done);
+  archive_layout copy{f.dir / "member", f.community.id()};
+  CHECK(test::read_file(copy.data_file()) == test::read_file(owner.data_file()));
+  CHECK(test::read_file(copy.index_file()) == test::read_file(owner.index_file()));
+  auto verified = verify_archive_dir(copy.archive_dir());
+  REQUIRE(verified);
+  CHECK(verified->ok());
+}
