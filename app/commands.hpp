@@ -48,5 +48,6 @@ inline void take(result<void> r, const std::string& context = {}) {
 void add_keygen_command(CLI::App& app);
 void add_archive_commands(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_magnetlink_commands(CLI::App& app);
 
 } // namespace annals::app

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   annals::app::add_keygen_command(app);
   annals::app::add_archive_commands(app);
   annals::app::add_demo_command(app);
+  annals::app::add_magnetlink_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
