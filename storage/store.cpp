@@ -622,4 +622,10 @@ std::vector<topic4> channel_topics(const record::Community& community) {
   return topics;
 }
 
+std::string community_pubsub_topic(const record::Community& community) {
+  if (community.shard_cluster() == 0 && community.shard_index() == 0)
+    return pubsub_topic();
+  return pubsub_topic(community.shard_cluster(), community.shard_index());
+}
+
 } // namespace annals

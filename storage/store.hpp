@@ -38,6 +38,10 @@ struct insert_stats {
 /// The 4-byte topics of a community record's channels (malformed ones skipped).
 std::vector<topic4> channel_topics(const ::annals::record::Community& community);
 
+/// The community's pubsub topic; an unset shard means status-go's default
+/// shard /waku/2/rs/16/32.
+std::string community_pubsub_topic(const ::annals::record::Community& community);
+
 class store {
 public:
   /// Opens or creates the database in `dir`. Errors name the path and cause

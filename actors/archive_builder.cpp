@@ -1,0 +1,73 @@
+#include "actors/archive_builder.hpp"
+
+#include "core/archive_builder.hpp"
+#include "net/torrent_file.hpp"
+#include "storage/store.hpp"
+
+#include <caf/all.hpp>
+
+#include <ctime>
+
+namespace annals {
+
+namespace {
+
+caf::error to_caf_error(const error& err) {
+  return caf::make_error(caf::sec::runtime_error, err.to_string());
+}
+
+} // namespace
+
+archive_builder_actor::behavior_type
+archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> self,
+                archive_builder_config config, std::shared_ptr<store> db, signal_bus_actor bus) {
+  self->state.config = std::move(config);
+  self->state.db = std::move(db);
+  self->state.bus = std::move(bus);
+  return {
+    [self](build_atom, const build_job& job) -> caf::result<build_outcome> {
+      auto& state = self->state;
+      auto community = public_key::from_community_id(job.community_id);
+      if (!community)
+        return to_caf_error(community.error());
+      auto record = state.db->get_community(*community);
+      if (!record)
+        return to_caf_error(record.error());
+      if (!*record)
+        return caf::make_error(caf::sec::runtime_error, "unknown community " + job.community_id);
+
+      self->send(state.bus, publish_atom::value, signal{creating_history_archives{job.community_id}});
+      archive_layout layout{state.config.archive_root, job.community_id};
+      build_request request{job.from, job.to, job.partition, channel_topics(**record)};
+      auto report = build_archives(layout, request, state.db->archive_source(*community));
+      if (!report)
+        return to_caf_error(report.error());
+
+      build_outcome outcome{job.community_id, job.from, job.to, report->archives.size(),
+                            report->messages, report->dropped.size(), false};
+      if (!report->archives.empty()) {
+        torrent_options options{state.config.trackers, state.config.created_by,
+                                static_cast<std::int64_t>(std::time(nullptr))};
+        auto torrent = write_archive_torrent(layout, options);
+        if (!torrent)
+          return to_caf_error(torrent.error());
+        if (auto held = state.db->mark_archives_downloaded(*community, report->archives, true); !held)
+          return to_caf_error(held.error());
+        self->send(state.bus, publish_atom::value,
+                   signal{history_archives_created{job.community_id, job.from, job.to}});
+      } else {
+        self->send(state.bus, publish_atom::value,
+                   signal{no_history_archives_created{job.community_id, job.from, job.to}});
+      }
+      // status-go records the end date whether or not anything was archived,
+      // so the next build starts where this one stopped.
+      if (auto saved = state.db->set_last_archive_end(*community, job.to); !saved)
+        return to_caf_error(saved.error());
+      std::error_code ec;
+      outcome.torrent_exists = std::filesystem::exists(layout.torrent_file(), ec);
+      return outcome;
+    },
+  };
+}
+
+} // namespace annals

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace annals {
+
+class store;
+
+struct control_node_gate_config {
+  /// Republish the current magnet link this often (seconds; 0 = never).
+  /// status-go never does, so a member that missed the one announcement
+  /// waits a week (status-app#10322).
+  std::uint64_t republish_interval = 8 * 3600;
+};
+
+struct control_node_gate_state {
+  static inline const char* name = "control_node_gate";
+  control_node_gate_config config;
+  std::shared_ptr<store> db;
+  magnetlink_publisher_actor publisher;
+  std::set<std::string> republishing;  // communities with a republish timer
+  std::set<std::string> publishing;    // info hashes with a publication in flight
+};
+
+/// status-go's handleCommunitiesHistoryArchivesSubscription, owner half: a
+/// seeding signal becomes a magnet-link publication only where this node
+/// holds the community's private key, and only once per torrent: a seed of
+/// the torrent whose link was already published (startup, a week without
+/// new messages) publishes nothing.
+control_node_gate_actor::behavior_type
+control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_state> self,
+                  control_node_gate_config config, std::shared_ptr<store> db,
+                  magnetlink_publisher_actor publisher);
+
+} // namespace annals

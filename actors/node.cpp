@@ -1,0 +1,260 @@
+#include "actors/node.hpp"
+
+#include "actors/archive_builder.hpp"
+#include "actors/control_node_gate.hpp"
+#include "actors/inprocess_relay.hpp"
+#include "actors/magnetlink_publisher.hpp"
+#include "actors/seeder.hpp"
+#include "actors/signal_bus.hpp"
+#include "net/torrent_file.hpp"
+#include "net/torrent_session.hpp"
+#include "storage/store.hpp"
+
+#include <caf/all.hpp>
+
+namespace annals {
+
+namespace {
+
+using self_ptr = node_actor::stateful_pointer<node_state>;
+
+/// Kept messages are written in batches: one synced write per batch instead
+/// of one per message.
+constexpr auto flush_interval = std::chrono::milliseconds(100);
+constexpr std::size_t flush_batch = 1000;
+
+caf::error to_caf_error(const error& err) {
+  return caf::make_error(caf::sec::runtime_error, err.to_string());
+}
+
+void flush(self_ptr self) {
+  auto& state = self->state;
+  for (auto& [community_id, messages] : state.pending) {
+    if (messages.empty())
+      continue;
+    auto community = public_key::from_community_id(community_id);
+    if (auto stored = state.db->insert_messages(*community, messages); !stored)
+      caf::aout(self) << "node: storing " << messages.size() << " messages of " << community_id
+                      << " failed: " << stored.error().to_string() << "\n";
+    messages.clear();
+  }
+}
+
+/// Subscribes to the channels of an owned community, so its traffic is kept.
+void keep_channels(self_ptr self, const record::Community& community) {
+  auto& state = self->state;
+  auto pub = public_key::parse(community.public_key());
+  if (!pub)
+    return;
+  std::vector<std::string> content_topics;
+  for (const auto& channel : community.channels()) {
+    auto chat = channel_chat_id(pub->community_id(), channel.id());
+    auto topic = chat_topic(chat);
+    auto ct = content_topic(topic);
+    state.channels[ct] = kept_channel{*pub, topic, chat_symmetric_key(chat)};
+    content_topics.push_back(ct);
+  }
+  if (!content_topics.empty())
+    self->send(state.relay, subscribe_atom::value, community_pubsub_topic(community),
+               content_topics, caf::actor_cast<relay_sink_actor>(self));
+}
+
+/// status-go's handleRetrievedMessages(storeWakuMessages): a channel message
+/// is kept as the decrypted payload, its envelope signer and the envelope
+/// hash, before any further decoding.
+void keep_message(self_ptr self, const waku_envelope& envelope) {
+  auto& state = self->state;
+  auto channel = state.channels.find(envelope.content_topic);
+  if (channel == state.channels.end())
+    return;
+  waku::WakuMessage message;
+  if (!message.ParseFromString(envelope.message)) {
+    ++state.unreadable;
+    return;
+  }
+  auto plaintext = open_waku_payload(message.payload(), channel->second.key);
+  auto payload = plaintext ? decode_signed_waku_payload(*plaintext)
+                           : result<signed_waku_payload>(plaintext.error());
+  if (!payload) {
+    ++state.unreadable;
+    return;
+  }
+  archive_message kept;
+  kept.timestamp = static_cast<std::uint64_t>(std::max<std::int64_t>(message.timestamp(), 0))
+                   / 1'000'000'000;
+  kept.topic = channel->second.topic;
+  kept.payload = std::move(payload->data);
+  auto signer = payload->signer.uncompressed();
+  kept.sig.assign(reinterpret_cast<const char*>(signer.data()), signer.size());
+  kept.hash = envelope.hash;
+  auto& pending = state.pending[channel->second.community.community_id()];
+  pending.push_back(std::move(kept));
+  ++state.kept;
+  if (pending.size() >= flush_batch) {
+    flush(self);
+  } else if (!state.flush_armed) {
+    state.flush_armed = true;
+    self->delayed_send(self, flush_interval, flush_atom::value);
+  }
+}
+
+result<record::Community> owned_community(const community_spec& spec) {
+  auto key = private_key::generate();
+  if (!spec.private_key_hex.empty()) {
+    auto raw = from_hex(spec.private_key_hex);
+    if (!raw)
+      return make_error(errc::malformed, "community private key is not hex");
+    auto parsed = private_key::from_bytes(*raw);
+    if (!parsed)
+      return parsed.error();
+    key = *parsed;
+  }
+  auto pub = key.public_key();
+  record::Community community;
+  community.set_public_key(std::string(as_view(pub.compressed())));
+  community.set_private_key(std::string(as_view(key.bytes())));
+  for (const auto& id : spec.channel_ids) {
+    auto* channel = community.add_channels();
+    channel->set_id(id);
+    channel->set_topic(std::string(as_view(chat_topic(channel_chat_id(pub.community_id(), id)))));
+  }
+  community.set_shard_cluster(default_shard_cluster);
+  community.set_shard_index(default_shard_index);
+  community.set_joined(true);
+  community.set_role(record::Community::OWNER);
+  community.set_archives_enabled(true);
+  return community;
+}
+
+node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) {
+  self->state = std::move(*init);
+  auto& state = self->state;
+  for (const auto& child : std::vector<caf::actor_addr>{
+         state.bus.address(), state.builder.address(), state.seeder.address(),
+         state.scheduler.address(), state.publisher.address(), state.gate.address()})
+    self->link_to(child);
+  self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
+  if (auto communities = state.db->list_communities()) {
+    for (const auto& community : *communities) {
+      if (community.role() != record::Community::OWNER || !community.archives_enabled())
+        continue;
+      keep_channels(self, community);
+      auto pub = public_key::parse(community.public_key());
+      if (pub)
+        self->send(state.scheduler, start_atom::value, pub->community_id());
+    }
+  }
+  // A host stops the node with an exit message; nothing kept is dropped.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    flush(self);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](const waku_envelope& envelope) { keep_message(self, envelope); },
+    [self](flush_atom) {
+      self->state.flush_armed = false;
+      flush(self);
+    },
+    [self](create_atom, const community_spec& spec) -> caf::result<std::string> {
+      auto community = owned_community(spec);
+      if (!community)
+        return to_caf_error(community.error());
+      auto pub = *public_key::parse(community->public_key());
+      auto existing = self->state.db->get_community(pub);
+      if (existing && *existing) {
+        // Re-creating keeps what the store knows (channels added later stay).
+        for (const auto& channel : (*existing)->channels())
+          if (std::none_of(community->channels().begin(), community->channels().end(),
+                           [&](const auto& c) { return c.id() == channel.id(); }))
+            *community->add_channels() = channel;
+      }
+      if (auto saved = self->state.db->put_community(*community); !saved)
+        return to_caf_error(saved.error());
+      keep_channels(self, *community);
+      self->send(self->state.scheduler, start_atom::value, pub.community_id());
+      return pub.community_id();
+    },
+    [self](subscribe_atom, const signal_sink_actor& sink) {
+      self->send(self->state.bus, subscribe_atom::value, sink);
+    },
+    [self](relay_atom) { return self->state.relay; },
+  };
+}
+
+result<private_key> load_identity(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec))
+    return private_key::load(file);
+  auto key = private_key::generate();
+  if (auto saved = key.save(file); !saved)
+    return saved.error();
+  return key;
+}
+
+} // namespace
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<signal>("annals::signal");
+  cfg.add_message_type<waku_envelope>("annals::waku_envelope");
+  cfg.add_message_type<build_job>("annals::build_job");
+  cfg.add_message_type<build_outcome>("annals::build_outcome");
+  cfg.add_message_type<community_spec>("annals::community_spec");
+}
+
+caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
+  auto fail = [](const error& err) {
+    return caf::make_error(caf::sec::runtime_error, err.to_string());
+  };
+  auto db = store::open(config.data_dir / "db");
+  if (!db)
+    return fail(db.error());
+  auto identity = load_identity(config.data_dir / "identity.key");
+  if (!identity)
+    return fail(identity.error());
+
+  torrent_session_options torrent = config.torrent_loopback ? loopback_session_options()
+                                                            : torrent_session_options{};
+  torrent.listen = config.torrent_listen;
+  if (!config.torrent_loopback) {
+    torrent.dht = config.dht;
+    torrent.trackers = config.use_trackers;
+  }
+  auto session = torrent_session::start(torrent);
+  if (!session)
+    return fail(session.error());
+
+  auto init = std::make_shared<node_state>();
+  init->db = std::shared_ptr<store>(std::move(*db));
+  init->identity = *identity;
+  init->bus = sys.spawn(signal_bus);
+  for (const auto& sink : config.subscribers)
+    caf::anon_send(init->bus, subscribe_atom::value, sink);
+  init->relay = config.relay ? config.relay : sys.spawn(inprocess_relay);
+  init->builder = sys.spawn<caf::detached>(
+    archive_builder,
+    archive_builder_config{config.data_dir, config.trackers,
+                           to_hex0x(identity->public_key().uncompressed())},
+    init->db, init->bus);
+  seeder_config seeding{config.data_dir, config.advertise_torrent_address, "127.0.0.1"};
+  if (auto colon = config.torrent_listen.rfind(':'); colon != std::string::npos) {
+    auto host = config.torrent_listen.substr(0, colon);
+    if (host != "0.0.0.0" && host != "[::]")
+      seeding.advertised_host = host;
+  }
+  init->seeder = sys.spawn(seeder, seeding,
+                           std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
+  init->scheduler = sys.spawn(scheduler,
+                              scheduler_config{config.archive_interval, config.data_dir, config.now},
+                              init->db, init->builder, init->seeder);
+  init->publisher = sys.spawn(magnetlink_publisher,
+                              magnetlink_publisher_config{*identity,
+                                                          to_hex(identity->public_key().compressed()),
+                                                          system_unix_ms_clock()},
+                              init->db, init->relay, init->bus);
+  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval},
+                         init->db, init->publisher);
+  init->config = std::move(config);
+  return sys.spawn(node, init);
+}
+
+} // namespace annals

@@ -1,0 +1,86 @@
+// A node in a host's actor system: call register_types before constructing
+// the actor_system, then spawn_node. The `annals` binary does the same.
+#pragma once
+
+#include "actors/scheduler.hpp"
+#include "core/archive_format.hpp"
+#include "core/identity.hpp"
+#include "core/status_envelope.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+class store;
+
+/// Adds every annals message type to the config; call before the
+/// actor_system exists (CAF 0.17 cannot register types later).
+void register_types(caf::actor_system_config& cfg);
+
+struct node_config {
+  std::filesystem::path data_dir;  // db/, identity.key, archivedata/, torrents/
+
+  // BitTorrent
+  std::string torrent_listen = "0.0.0.0:0";  // ADDR:PORT; port 0 picks one
+  bool torrent_loopback = false;             // TCP only, many peers per IP, no DHT/LSD
+  bool dht = true;
+  bool use_trackers = true;
+  std::vector<std::string> trackers;         // announce-list of new torrents
+  bool advertise_torrent_address = false;    // x.pe=<listen> in published links
+
+  // archives
+  std::uint64_t archive_interval = 7 * 24 * 3600;  // seconds; also the partition
+  std::uint64_t republish_interval = 8 * 3600;     // seconds; 0 = never
+
+  /// The relay to use; a default handle makes the node spawn its own
+  /// in-process relay (then only this node is on it).
+  relay_actor relay;
+  /// Subscribed before anything starts, so no signal is missed.
+  std::vector<signal_sink_actor> subscribers;
+  /// Unix seconds for the scheduler (tests move it by hand).
+  unix_clock now = system_unix_clock();
+};
+
+/// A channel of an owned community whose messages this node keeps.
+struct kept_channel {
+  public_key community;
+  topic4 topic{};
+  symmetric_key key{};
+};
+
+struct node_state {
+  static inline const char* name = "node";
+  node_config config;
+  std::shared_ptr<store> db;
+  private_key identity;
+  signal_bus_actor bus;
+  relay_actor relay;
+  archive_builder_actor builder;
+  seeder_actor seeder;
+  scheduler_actor scheduler;
+  magnetlink_publisher_actor publisher;
+  control_node_gate_actor gate;
+
+  std::map<std::string, kept_channel> channels;  // by content topic
+  std::map<std::string, std::vector<archive_message>> pending;  // community ID -> unsaved
+  bool flush_armed = false;
+  std::uint64_t kept = 0;
+  std::uint64_t unreadable = 0;
+};
+
+/// Opens the node's store and identity, starts its libtorrent session and
+/// spawns its stages. Fails, naming the cause, when the data directory is
+/// unusable or the torrent port is taken.
+caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config);
+
+} // namespace annals

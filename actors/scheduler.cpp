@@ -1,0 +1,154 @@
+#include "actors/scheduler.hpp"
+
+#include "core/archive_format.hpp"
+#include "storage/store.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+
+namespace annals {
+
+unix_clock system_unix_clock() {
+  return [] {
+    return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch())
+        .count());
+  };
+}
+
+namespace {
+
+using self_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
+
+void schedule_tick(self_ptr self, const std::string& community, std::uint64_t delay) {
+  auto& task = self->state.tasks[community];
+  self->delayed_send(self, std::chrono::seconds(delay), tick_atom::value, community,
+                     task.generation);
+}
+
+/// Where the next build starts: the last archive's end, else the oldest
+/// stored message on the community's channels; nullopt when there is nothing.
+std::optional<std::uint64_t> partition_start(self_ptr self, const public_key& community) {
+  auto info = self->state.db->get_archive_info(community);
+  if (info && info->last_archive_end > 0)
+    return info->last_archive_end;
+  auto record = self->state.db->get_community(community);
+  auto topics = record && *record ? channel_topics(**record) : std::vector<topic4>{};
+  if (topics.empty())
+    return std::nullopt;
+  auto oldest = self->state.db->oldest_message_timestamp(community, topics);
+  if (!oldest || !*oldest)
+    return std::nullopt;
+  return **oldest;
+}
+
+void seed(self_ptr self, const std::string& community) {
+  self->request(self->state.seeder, caf::infinite, seed_atom::value, community)
+    .then([](const std::string&) {},
+          [self, community](const caf::error& err) {
+            caf::aout(self) << "scheduler: seeding " << community
+                            << " failed: " << self->system().render(err) << "\n";
+          });
+}
+
+/// status-go's CreateAndSeedHistoryArchive for [from, to).
+void build_and_seed(self_ptr self, const std::string& community, std::uint64_t from,
+                    std::uint64_t to) {
+  auto& task = self->state.tasks[community];
+  if (task.building)
+    return;
+  task.building = true;
+  auto generation = task.generation;
+  build_job job{community, from, to, self->state.config.interval};
+  self->request(self->state.builder, caf::infinite, build_atom::value, job)
+    .then(
+      [self, community, generation](const build_outcome& outcome) {
+        auto it = self->state.tasks.find(community);
+        if (it == self->state.tasks.end() || it->second.generation != generation)
+          return;  // stopped while building: do not seed
+        it->second.building = false;
+        if (outcome.torrent_exists)
+          seed(self, community);
+      },
+      [self, community, generation](const caf::error& err) {
+        auto it = self->state.tasks.find(community);
+        if (it != self->state.tasks.end() && it->second.generation == generation)
+          it->second.building = false;
+        caf::aout(self) << "scheduler: building archives of " << community
+                        << " failed: " << self->system().render(err) << "\n";
+      });
+}
+
+void start_task(self_ptr self, const std::string& community) {
+  auto& state = self->state;
+  auto key = public_key::from_community_id(community);
+  if (!key) {
+    caf::aout(self) << "scheduler: " << key.error().to_string() << "\n";
+    return;
+  }
+  auto& task = state.tasks[community];
+  task.generation = ++state.generations;
+  const auto interval = state.config.interval;
+  const auto now = state.config.now();
+  auto start = partition_start(self, *key);
+  if (!start) {
+    schedule_tick(self, community, interval);
+    return;
+  }
+  auto elapsed = now > *start ? now - *start : 0;
+  if (elapsed >= interval) {
+    // The build seeds its result; seeding the stale torrent first would
+    // announce a link that is replaced moments later (status-go sends both).
+    build_and_seed(self, community, *start, now);
+    schedule_tick(self, community, interval);
+  } else {
+    std::error_code ec;
+    archive_layout layout{state.config.archive_root, community};
+    if (std::filesystem::exists(layout.torrent_file(), ec))
+      seed(self, community);
+    schedule_tick(self, community, interval - elapsed);
+  }
+}
+
+} // namespace
+
+scheduler_actor::behavior_type
+scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_config config,
+          std::shared_ptr<store> db, archive_builder_actor builder, seeder_actor seeder) {
+  self->state.config = std::move(config);
+  self->state.db = std::move(db);
+  self->state.builder = std::move(builder);
+  self->state.seeder = std::move(seeder);
+  return {
+    [self](start_atom, const std::string& community) {
+      if (self->state.tasks.count(community))
+        return;  // status-go refuses a second interval for a community too
+      start_task(self, community);
+    },
+    [self](stop_atom, const std::string& community) {
+      if (self->state.tasks.erase(community) > 0)
+        self->send(self->state.seeder, unseed_atom::value, community);
+    },
+    [self](tick_atom, const std::string& community, std::uint64_t generation) {
+      auto it = self->state.tasks.find(community);
+      if (it == self->state.tasks.end() || it->second.generation != generation)
+        return;  // a timer of a stopped task
+      schedule_tick(self, community, self->state.config.interval);
+      auto key = public_key::from_community_id(community);
+      if (!key)
+        return;
+      if (auto start = partition_start(self, *key))
+        build_and_seed(self, community, *start, self->state.config.now());
+    },
+    [self](status_atom) {
+      std::vector<std::string> running;
+      for (const auto& [community, task] : self->state.tasks)
+        running.push_back(community);
+      return running;
+    },
+  };
+}
+
+} // namespace annals

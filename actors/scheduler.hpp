@@ -1,0 +1,55 @@
+#pragma once
+
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace annals {
+
+class store;
+
+/// Unix seconds; injectable so deterministic tests move time by hand.
+using unix_clock = std::function<std::uint64_t()>;
+unix_clock system_unix_clock();
+
+struct scheduler_config {
+  std::uint64_t interval = 7 * 24 * 3600;  // seconds between builds, and the partition
+  std::filesystem::path archive_root;      // holds torrents/<communityID>.torrent
+  unix_clock now = system_unix_clock();
+};
+
+struct scheduler_state {
+  static inline const char* name = "scheduler";
+
+  struct task {
+    std::uint64_t generation = 0;  // tells this task's timers from a stopped one's
+    bool building = false;
+  };
+
+  scheduler_config config;
+  std::shared_ptr<store> db;
+  archive_builder_actor builder;
+  seeder_actor seeder;
+  std::map<std::string, task> tasks;
+  std::uint64_t generations = 0;
+};
+
+/// status-go's InitHistoryArchiveTasks and StartHistoryArchiveTasksInterval:
+/// one interval task per owned community, with the startup catch-up:
+///  - last archive end (else the oldest stored message) unknown: interval only;
+///  - end older than the interval: build [end, now) at once;
+///  - else: seed the existing torrent, build at end + interval.
+/// Each tick builds [last end, now), then seeds. At most one build per
+/// community runs at a time; a tick that finds one running is skipped.
+scheduler_actor::behavior_type
+scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_config config,
+          std::shared_ptr<store> db, archive_builder_actor builder, seeder_actor seeder);
+
+} // namespace annals

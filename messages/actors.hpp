@@ -1,0 +1,193 @@
+// Every typed actor interface of a node, and the messages between them. The
+// pipeline mirrors status-go's signal-and-subscription flow:
+//   relay --envelope--> node (stores channel messages)
+//   scheduler --build--> archive builder --signals--> bus; scheduler --seed--> seeder
+//   seeder --historyArchivesSeeding--> bus --> control-node gate --publish--> publisher
+//   publisher --WakuMessage on <communityID>-magnetlinks--> relay
+#pragma once
+
+#include "messages/signals.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+// -- atoms ---------------------------------------------------------------------------
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
+using build_atom = caf::atom_constant<caf::atom("build")>;
+using seed_atom = caf::atom_constant<caf::atom("seed")>;
+using unseed_atom = caf::atom_constant<caf::atom("unseed")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using republish_atom = caf::atom_constant<caf::atom("republish")>;
+
+// -- relay -----------------------------------------------------------------------------
+
+/// A 14/WAKU2-MESSAGE as it crossed the relay. The message stays in its wire
+/// bytes so a relay forwards it without re-encoding (gossipsub's message ID is
+/// sha256 of exactly these bytes); the decoded fields ride along for routing.
+struct waku_envelope {
+  std::string pubsub_topic;
+  std::string content_topic;
+  std::string message;  // serialized annals::waku::WakuMessage
+  std::string hash;     // deterministic message hash, 32 bytes
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, waku_envelope& x) {
+  return f(caf::meta::type_name("annals::waku_envelope"), x.pubsub_topic, x.content_topic,
+           x.message, x.hash);
+}
+
+/// Receives relayed messages that match its subscription.
+using relay_sink_actor = caf::typed_actor<
+  // A message on a subscribed pubsub topic and content topic.
+  caf::reacts_to<waku_envelope>>;
+
+/// Waku relay: pub/sub over pubsub topics with content-topic filters. The
+/// in-process backend connects every node of one actor system; the libp2p
+/// backend speaks the same interface to the network.
+using relay_actor = caf::typed_actor<
+  // Publishes a serialized WakuMessage on a pubsub topic; replies with its
+  // deterministic hash (hex).
+  caf::replies_to<publish_atom, std::string, std::string>::with<std::string>,
+  // Delivers messages on the pubsub topic whose content topic is listed
+  // (all when the list is empty) to the sink; repeated calls add topics.
+  caf::reacts_to<subscribe_atom, std::string, std::vector<std::string>, relay_sink_actor>,
+  // Removes every subscription of the sink.
+  caf::reacts_to<unsubscribe_atom, relay_sink_actor>,
+  // Names of the peers this relay reaches (node IDs or peer IDs).
+  caf::replies_to<peers_atom>::with<std::vector<std::string>>>;
+
+// -- signal bus ----------------------------------------------------------------------
+
+/// Receives signals from the bus.
+using signal_sink_actor = caf::typed_actor<
+  // One status-go or annals signal.
+  caf::reacts_to<signal>>;
+
+/// Fans signals out to every subscriber: the event writer, the demo's
+/// progress lines, the control-node gate, a host app.
+using signal_bus_actor = caf::typed_actor<
+  // Emits a signal to all current subscribers, in emission order.
+  caf::reacts_to<publish_atom, signal>,
+  // Adds a subscriber; it is dropped when it terminates.
+  caf::reacts_to<subscribe_atom, signal_sink_actor>,
+  // Removes a subscriber.
+  caf::reacts_to<unsubscribe_atom, signal_sink_actor>>;
+
+// -- archive pipeline ------------------------------------------------------------------
+
+/// What the scheduler asks the builder for: status-go's
+/// CreateHistoryArchiveTorrentFromDB(community, topics, from, to, partition).
+struct build_job {
+  std::string community_id;
+  std::uint64_t from = 0;  // unix s
+  std::uint64_t to = 0;
+  std::uint64_t partition = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, build_job& x) {
+  return f(caf::meta::type_name("annals::build_job"), x.community_id, x.from, x.to, x.partition);
+}
+
+struct build_outcome {
+  std::string community_id;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::uint64_t archives = 0;   // new archives
+  std::uint64_t messages = 0;   // messages in them
+  std::uint64_t dropped = 0;    // messages over the 30 MB cap
+  bool torrent_exists = false;  // a torrent exists (now or from earlier builds)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, build_outcome& x) {
+  return f(caf::meta::type_name("annals::build_outcome"), x.community_id, x.from, x.to,
+           x.archives, x.messages, x.dropped, x.torrent_exists);
+}
+
+/// Builds archives off the actor threads (a detached actor).
+using archive_builder_actor = caf::typed_actor<
+  // Builds [from, to) from the store, rewrites the torrent, records the end
+  // date; emits creating and created or noHistoryArchivesCreated.
+  caf::replies_to<build_atom, build_job>::with<build_outcome>>;
+
+/// Owns the node's libtorrent session.
+using seeder_actor = caf::typed_actor<
+  // Seeds the community's torrent from the node's archive directory (re-adds
+  // it when it changed); replies with the magnet link; emits seeding.
+  caf::replies_to<seed_atom, std::string>::with<std::string>,
+  // Drops the community's torrent; emits unseeded when one was seeded.
+  caf::reacts_to<unseed_atom, std::string>,
+  // Internal: drain libtorrent's alerts.
+  caf::reacts_to<poll_atom>,
+  // Address the session listens on ("127.0.0.1:PORT").
+  caf::replies_to<status_atom>::with<std::string>>;
+
+/// status-go's interval tasks, one per owned community.
+using scheduler_actor = caf::typed_actor<
+  // Starts the community's task with status-go's startup catch-up; a second
+  // start for a running community is ignored.
+  caf::reacts_to<start_atom, std::string>,
+  // Stops the community's task (disable, leave) and unseeds it.
+  caf::reacts_to<stop_atom, std::string>,
+  // Internal: a task's timer fired; the number tells stale timers apart.
+  caf::reacts_to<tick_atom, std::string, std::uint64_t>,
+  // Communities with a running task.
+  caf::replies_to<status_atom>::with<std::vector<std::string>>>;
+
+/// Signs and sends the magnet-link message of an owned community.
+using magnetlink_publisher_actor = caf::typed_actor<
+  // Publishes the magnet link with clock = max(now ms, last clock + 1);
+  // records clock and URI; replies with the clock; emits magnetlinkPublished.
+  caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>>;
+
+/// The one place that decides who may publish: on a seeding signal, asks for
+/// publication only where this node holds the community's private key, once
+/// per new torrent, and republishes the current link on a period.
+using control_node_gate_actor = signal_sink_actor::extend<
+  // Internal: the republish period of a community elapsed.
+  caf::reacts_to<republish_atom, std::string>>;
+
+// -- the node -------------------------------------------------------------------------
+
+/// A community this node creates and controls.
+struct community_spec {
+  std::string private_key_hex;           // empty: generate one
+  std::vector<std::string> channel_ids;  // chat ID = communityID + channel ID
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, community_spec& x) {
+  return f(caf::meta::type_name("annals::community_spec"), x.private_key_hex, x.channel_ids);
+}
+
+/// The node supervisor: owns the stages, the store and the identity, and keeps
+/// the messages relayed on its owned communities' channels (what the owner
+/// archives; status-go's storeWakuMessages).
+using node_actor = relay_sink_actor::extend<
+  // Creates (or re-opens) an owned community and starts its archive task;
+  // replies with the community ID.
+  caf::replies_to<create_atom, community_spec>::with<std::string>,
+  // Adds a signal subscriber (forwarded to the bus).
+  caf::reacts_to<subscribe_atom, signal_sink_actor>,
+  // The relay this node publishes to and listens on.
+  caf::replies_to<relay_atom>::with<relay_actor>,
+  // Internal: write kept channel messages to the store.
+  caf::reacts_to<flush_atom>>;
+
+} // namespace annals

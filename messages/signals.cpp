@@ -1,0 +1,58 @@
+#include "messages/signals.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace annals {
+
+namespace {
+
+using json = nlohmann::json;
+
+json event_of(const std::string& community_id) {
+  return {{"communityId", community_id}};
+}
+
+struct to_json_visitor {
+  using result_type = json;
+
+  template <class T>
+  json range(const T& x) const {
+    return {{"type", T::type}, {"event", {{"communityId", x.community_id}, {"from", x.from}, {"to", x.to}}}};
+  }
+
+  json operator()(const history_archives_created& x) const { return range(x); }
+  json operator()(const no_history_archives_created& x) const { return range(x); }
+  json operator()(const history_archive_downloaded& x) const { return range(x); }
+  json operator()(const history_archives_protocol& x) const {
+    return {{"type", x.enabled ? "community.historyArchivesProtocolEnabled"
+                               : "community.historyArchivesProtocolDisabled"},
+            {"event", nullptr}};
+  }
+  json operator()(const magnetlink_published& x) const {
+    return {{"type", magnetlink_published::type},
+            {"event", {{"communityId", x.community_id}, {"clock", x.clock}, {"magnetUri", x.magnet_uri}}}};
+  }
+  json operator()(const magnetlink_rejected& x) const {
+    json event = {{"reason", x.reason}};
+    if (!x.community_id.empty())
+      event["communityId"] = x.community_id;
+    return {{"type", magnetlink_rejected::type}, {"event", event}};
+  }
+  // The remaining signals carry only the community ID in status-go.
+  template <class T>
+  json operator()(const T& x) const {
+    return {{"type", T::type}, {"event", event_of(x.community_id)}};
+  }
+};
+
+} // namespace
+
+std::string to_json_line(const signal& s) {
+  return caf::visit(to_json_visitor{}, s).dump();
+}
+
+std::string signal_type(const signal& s) {
+  return caf::visit(to_json_visitor{}, s)["type"].get<std::string>();
+}
+
+} // namespace annals
