@@ -244,7 +244,8 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->seeder = sys.spawn(seeder, seeding,
                            std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
   init->scheduler = sys.spawn(scheduler,
-                              scheduler_config{config.archive_interval, config.data_dir, config.now},
+                              scheduler_config{config.archive_interval, config.data_dir, config.now,
+                                               config.settle},
                               init->db, init->builder, init->seeder);
   init->publisher = sys.spawn(magnetlink_publisher,
                               magnetlink_publisher_config{*identity,

@@ -41,6 +41,7 @@ struct node_config {
   // archives
   std::uint64_t archive_interval = 7 * 24 * 3600;  // seconds; also the partition
   std::uint64_t republish_interval = 8 * 3600;     // seconds; 0 = never
+  std::uint64_t settle = 2;  // seconds a window stays open after its end
 
   /// The relay to use; a default handle makes the node spawn its own
   /// in-process relay (then only this node is on it).

@@ -101,7 +101,7 @@ void start_task(self_ptr self, const std::string& community) {
   if (elapsed >= interval) {
     // The build seeds its result; seeding the stale torrent first would
     // announce a link that is replaced moments later (status-go sends both).
-    build_and_seed(self, community, *start, now);
+    build_and_seed(self, community, *start, now - state.config.settle);
     schedule_tick(self, community, interval);
   } else {
     std::error_code ec;
@@ -139,8 +139,9 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
       auto key = public_key::from_community_id(community);
       if (!key)
         return;
-      if (auto start = partition_start(self, *key))
-        build_and_seed(self, community, *start, self->state.config.now());
+      auto end = self->state.config.now() - self->state.config.settle;
+      if (auto start = partition_start(self, *key); start && *start < end)
+        build_and_seed(self, community, *start, end);
     },
     [self](status_atom) {
       std::vector<std::string> running;

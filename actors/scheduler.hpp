@@ -23,6 +23,10 @@ struct scheduler_config {
   std::uint64_t interval = 7 * 24 * 3600;  // seconds between builds, and the partition
   std::filesystem::path archive_root;      // holds torrents/<communityID>.torrent
   unix_clock now = system_unix_clock();
+  /// A build covers [last end, now - settle): messages still on their way
+  /// (relay hops, the node's 100 ms write batches) belong to the next window
+  /// instead of landing behind an end date that no later build revisits.
+  std::uint64_t settle = 2;
 };
 
 struct scheduler_state {
@@ -46,7 +50,7 @@ struct scheduler_state {
 ///  - last archive end (else the oldest stored message) unknown: interval only;
 ///  - end older than the interval: build [end, now) at once;
 ///  - else: seed the existing torrent, build at end + interval.
-/// Each tick builds [last end, now), then seeds. At most one build per
+/// Each tick builds [last end, now - settle), then seeds. At most one build per
 /// community runs at a time; a tick that finds one running is skipped.
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_config config,

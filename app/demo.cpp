@@ -1,73 +1,199 @@
-// `annals demo`: the foundation end to end in one process, with real
-// components: a community's messages in RocksDB, status-go archives built
-// from the store, a v1 torrent, and a second libtorrent session fetching it
-// by magnet link over loopback, then importing it into its own store.
+// `annals demo`: an owner node as CAF actors on the in-process relay, fed by
+// a traffic generator; archives built on a short interval, seeded with real
+// libtorrent on 127.0.0.1 and announced with a signed magnet link. A member
+// then verifies the link it sees on the relay, fetches the archives by it
+// over loopback, and imports them into its own store.
+#include "actors/inprocess_relay.hpp"
+#include "actors/node.hpp"
+#include "actors/signal_bus.hpp"
 #include "app/commands.hpp"
-#include "core/archive_builder.hpp"
+#include "bench/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
-#include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
 
+#include <caf/all.hpp>
+
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iomanip>
-#include <iterator>
+#include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace annals::app {
 
 namespace {
 
+using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 struct demo_options {
   std::string data_dir;
-  std::size_t messages = 100'000;
+  std::size_t messages = 5000;
+  double rate = 2500;
   std::size_t channels = 4;
-  std::uint64_t weeks = 4;
-  std::uint64_t seconds = 120;  // overall limit for the transfer
+  std::uint64_t interval = 3;
+  std::uint64_t seconds = 90;
+  std::string events;
 };
 
-double since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+/// What the demo's observers saw, read by the main thread.
+struct progress {
+  std::mutex mutex;
+  clock_type::time_point start = clock_type::now();
+  std::FILE* out = stdout;
+  std::uint64_t archived_until = 0;  // `to` of the newest created archive
+  std::string verified_magnet;       // newest link that verified on the relay
+  std::uint64_t verified_clock = 0;
+  std::uint64_t verified_after = 0;  // archived_until when it verified
+  std::size_t rejected = 0;
 
-void step(const std::string& text) {
-  std::cout << "==> " << text << std::endl;
-}
-
-bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
-  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
-  return fa && fb
-         && std::equal(std::istreambuf_iterator<char>(fa), std::istreambuf_iterator<char>(),
-                       std::istreambuf_iterator<char>(fb), std::istreambuf_iterator<char>());
-}
-
-record::Community community_record(const synthetic_community& community, bool owner) {
-  record::Community rec;
-  auto pub = community.key.public_key();
-  rec.set_public_key(std::string(as_view(pub.compressed())));
-  if (owner)
-    rec.set_private_key(std::string(as_view(community.key.bytes())));
-  for (std::size_t i = 0; i < community.channel_ids.size(); ++i) {
-    auto* channel = rec.add_channels();
-    channel->set_id(community.channel_ids[i]);
-    channel->set_topic(std::string(as_view(community.channel_topics[i])));
+  void line(const std::string& who, const std::string& text) {
+    std::lock_guard lock(mutex);
+    auto t = std::chrono::duration<double>(clock_type::now() - start).count();
+    std::fprintf(out, "[%6.2fs] %-7s %s\n", t, who.c_str(), text.c_str());
+    std::fflush(out);
   }
-  rec.set_shard_cluster(default_shard_cluster);
-  rec.set_shard_index(default_shard_index);
-  rec.set_joined(true);
-  rec.set_role(owner ? record::Community::OWNER : record::Community::MEMBER);
-  rec.set_archives_enabled(true);
-  return rec;
+};
+
+struct demo_config : caf::actor_system_config {
+  demo_config() {
+    register_types(*this);
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+/// A readable line for each signal the owner emits.
+struct describe_signal {
+  using result_type = std::string;
+  std::string operator()(const creating_history_archives&) const { return "creating archives"; }
+  std::string operator()(const history_archives_created& x) const {
+    return "archives created for [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const no_history_archives_created& x) const {
+    return "nothing new to archive in [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const history_archives_seeding&) const { return "seeding the torrent"; }
+  std::string operator()(const magnetlink_published& x) const {
+    return "published the signed magnet link (clock " + std::to_string(x.clock) + ")";
+  }
+  std::string operator()(const magnetlink_rejected& x) const {
+    return "rejected a magnet link: " + x.reason;
+  }
+  template <class T>
+  std::string operator()(const T& x) const {
+    return signal_type(signal{x});
+  }
+};
+
+signal_sink_actor::behavior_type owner_progress(signal_sink_actor::pointer,
+                                                std::shared_ptr<progress> p) {
+  return {[=](const signal& s) {
+    if (auto* created = caf::get_if<history_archives_created>(&s)) {
+      std::lock_guard lock(p->mutex);
+      p->archived_until = std::max(p->archived_until, created->to);
+    }
+    p->line("owner", caf::visit(describe_signal{}, s));
+  }};
+}
+
+/// A member's view of the magnetlinks topic: every message is opened and
+/// verified against the community key before its link is believed.
+relay_sink_actor::behavior_type magnetlink_watcher(relay_sink_actor::pointer,
+                                                   std::shared_ptr<progress> p,
+                                                   magnetlink_channel channel) {
+  return {[=](const waku_envelope& envelope) {
+    waku::WakuMessage message;
+    if (!message.ParseFromString(envelope.message)) {
+      std::lock_guard lock(p->mutex);
+      ++p->rejected;
+      return;
+    }
+    auto opened = open_magnetlink_waku_message(message, channel);
+    if (!opened) {
+      p->line("member", "ignored a magnet link: " + opened.error().to_string());
+      std::lock_guard lock(p->mutex);
+      ++p->rejected;
+      return;
+    }
+    {
+      std::lock_guard lock(p->mutex);
+      if (opened->message.link.clock <= p->verified_clock)
+        return;
+      p->verified_clock = opened->message.link.clock;
+      p->verified_magnet = opened->message.link.magnet_uri;
+      p->verified_after = p->archived_until;
+    }
+    p->line("member", "verified a magnet link signed by the community: "
+                        + opened->message.link.magnet_uri.substr(0, 60) + "...");
+  }};
+}
+
+struct member_result {
+  std::uint64_t bytes = 0;
+  double fetch_seconds = 0;
+  std::size_t imported = 0;
+  double import_seconds = 0;
+};
+
+/// Fetches the community's archives by magnet link and imports them.
+member_result member_fetch_and_import(const std::string& magnet, const std::filesystem::path& root,
+                                      const public_key& community, std::uint64_t limit_seconds,
+                                      progress& p) {
+  member_result r;
+  auto session = take(torrent_session::start(loopback_session_options()));
+  auto t = clock_type::now();
+  auto hash = take(session->fetch(magnet, root / "archivedata"));
+  auto last_print = clock_type::now();
+  for (;;) {
+    for (const auto& event : session->poll(50ms))
+      if (event.what == torrent_event::kind::error)
+        fail("member download: " + event.message);
+    auto status = take(session->progress(hash));
+    if (status.finished || status.seeding) {
+      r.bytes = status.total_download;
+      break;
+    }
+    if (clock_type::now() - t > std::chrono::seconds(limit_seconds))
+      fail("member download did not finish within " + std::to_string(limit_seconds) + " s");
+    if (clock_type::now() - last_print > 500ms) {
+      last_print = clock_type::now();
+      auto pct = status.total_wanted ? 100 * status.total_wanted_done / status.total_wanted : 0;
+      p.line("member", (status.has_metadata ? "downloading " : "waiting for metadata ")
+                         + std::to_string(pct) + " %");
+    }
+  }
+  r.fetch_seconds = std::chrono::duration<double>(clock_type::now() - t).count();
+  p.line("member", "downloaded " + std::to_string(r.bytes) + " bytes");
+
+  archive_layout layout{root, community.community_id()};
+  auto verified = take(verify_archive_dir(layout.archive_dir()));
+  if (!verified.ok())
+    fail("fetched archives fail verification: " + verified.problems.front());
+  auto db = take(store::open(root / "db"));
+  std::vector<built_archive> held;
+  for (const auto& a : verified.archives)
+    held.push_back({a.id, a.entry, a.message_count});
+  take(db->mark_archives_downloaded(community, held));
+  t = clock_type::now();
+  for (const auto& archive : held) {
+    auto decoded = take(read_archive(layout.data_file(), archive.entry));
+    std::vector<archive_message> batch;
+    for (const auto& m : decoded.messages())
+      batch.push_back(from_proto(m));
+    r.imported += take(db->import_archive_messages(community, archive.id, batch, true)).inserted;
+  }
+  r.import_seconds = std::chrono::duration<double>(clock_type::now() - t).count();
+  p.line("member", "imported " + std::to_string(r.imported) + " messages from "
+                     + std::to_string(held.size()) + " archives");
+  return r;
 }
 
 void run_demo(const demo_options& options) {
   namespace fs = std::filesystem;
-  auto total_start = clock_type::now();
   fs::path root = options.data_dir;
   bool temporary = root.empty();
   if (temporary) {
@@ -76,151 +202,110 @@ void run_demo(const demo_options& options) {
       fail("cannot create a temporary directory under /tmp");
     root = pattern;
   }
-  std::cout << "annals demo in " << root.string() << (temporary ? " (removed at exit)" : "")
-            << "\n";
+  auto p = std::make_shared<progress>();
+  if (options.events == "-")
+    p->out = stderr;  // stdout carries the JSON events
+  p->line("demo", "data in " + root.string() + (temporary ? " (removed at exit)" : ""));
 
-  // -- owner: a community and its traffic in RocksDB ------------------------
+  demo_config cfg;
+  caf::actor_system sys{cfg};
+  auto relay = sys.spawn(inprocess_relay);
   auto community = synthetic_community::make(options.channels, 2026);
   auto pub = community.key.public_key();
-  auto owner_store = take(store::open(root / "owner" / "db"));
-  take(owner_store->put_community(community_record(community, true)));
-  std::uint64_t end = static_cast<std::uint64_t>(std::time(nullptr));
-  std::uint64_t start = end - options.weeks * default_partition_seconds;
-  step("owner: community " + pub.community_id() + ", " + std::to_string(options.channels)
-       + " channels; storing " + std::to_string(options.messages) + " messages over "
-       + std::to_string(options.weeks) + " weeks");
-  auto t = clock_type::now();
-  synthetic_traffic traffic;
-  traffic.count = options.messages;
-  traffic.from = start;
-  traffic.to = end;
-  auto messages = make_synthetic_messages(community, traffic);
-  constexpr std::size_t batch = 10'000;
-  for (std::size_t i = 0; i < messages.size(); i += batch) {
-    std::vector<archive_message> chunk(messages.begin() + static_cast<std::ptrdiff_t>(i),
-                                       messages.begin()
-                                         + static_cast<std::ptrdiff_t>(std::min(i + batch, messages.size())));
-    take(owner_store->insert_messages(pub, chunk));
-    std::cout << "\r    stored " << std::min(i + batch, messages.size()) << "/" << messages.size()
-              << std::flush;
+
+  node_config config;
+  config.data_dir = root / "owner";
+  config.torrent_listen = "127.0.0.1:0";
+  config.torrent_loopback = true;
+  config.advertise_torrent_address = true;
+  config.archive_interval = options.interval;
+  config.relay = relay;
+  config.subscribers.push_back(sys.spawn(owner_progress, p));
+  if (!options.events.empty()) {
+    std::FILE* out = options.events == "-" ? stdout : std::fopen(options.events.c_str(), "a");
+    if (out == nullptr)
+      fail(options.events + ": cannot open for appending", exit_bad_input);
+    config.subscribers.push_back(sys.spawn(event_writer, out, options.events != "-"));
   }
-  auto stored_seconds = since(t);
-  std::cout << "  (" << std::fixed << std::setprecision(2) << stored_seconds << " s)\n";
+  auto node = spawn_node(sys, config);
+  if (!node)
+    fail(sys.render(node.error()));
+  auto channel = magnetlink_channel::of(pub);
+  caf::anon_send(relay, subscribe_atom::value, pubsub_topic(),
+                 std::vector<std::string>{content_topic(channel.topic)},
+                 sys.spawn(magnetlink_watcher, p, channel));
 
-  // -- owner: archives from the store ----------------------------------------------
-  step("owner: building weekly archives from the store");
-  archive_layout owner_layout{root / "owner", pub.community_id()};
-  t = clock_type::now();
-  auto oldest = take(owner_store->oldest_message_timestamp(pub, community.channel_topics));
-  build_request request{oldest.value_or(start), end, default_partition_seconds,
-                        community.channel_topics};
-  auto report = take(build_archives(owner_layout, request, owner_store->archive_source(pub),
-                                    [](std::size_t done, std::size_t total) {
-                                      std::cout << "\r    window " << done << "/" << total
-                                                << std::flush;
-                                    }));
-  auto torrent = take(write_archive_torrent(owner_layout, {{}, "annals demo", 0}));
-  take(owner_store->set_last_archive_end(pub, end));
-  auto build_seconds = since(t);
-  std::cout << "\n    " << report.archives.size() << " archives, " << report.messages
-            << " messages, " << report.bytes_appended << " bytes in " << build_seconds << " s\n";
-  auto verified = take(verify_archive_dir(owner_layout.archive_dir()));
-  if (!verified.ok())
-    fail("owner archives fail verification: " + verified.problems.front());
-  std::cout << "    verified: every ID, offset, padding and archive checks out\n";
+  caf::scoped_actor self{sys};
+  auto shutdown = [&] {
+    self->send_exit(*node, caf::exit_reason::user_shutdown);
+    self->send_exit(relay, caf::exit_reason::user_shutdown);
+  };
+  self->request(*node, 10s, create_atom::value,
+                community_spec{to_hex(community.key.bytes()), community.channel_ids})
+    .receive([&](const std::string& id) { p->line("owner", "controls community " + id); },
+             [&](const caf::error& err) {
+               shutdown();
+               fail("creating the community: " + sys.render(err));
+             });
 
-  // -- BitTorrent over loopback ----------------------------------------------------------
-  step("owner seeds; a member fetches by magnet link over 127.0.0.1");
-  auto seeder = take(torrent_session::start(loopback_session_options()));
-  take(seeder->seed(owner_layout.torrent_file(), owner_layout.root / "archivedata"));
-  auto peer = "127.0.0.1:" + std::to_string(seeder->listen_port());
-  auto magnet = magnet_link(torrent.info_hash, torrent.name, {}, {peer});
-  std::cout << "    " << magnet << "\n";
-  auto member = take(torrent_session::start(loopback_session_options()));
-  archive_layout member_layout{root / "member", pub.community_id()};
-  t = clock_type::now();
-  take(member->fetch(magnet, member_layout.root / "archivedata"));
-  auto last_print = clock_type::now();
-  for (;;) {
-    seeder->poll(std::chrono::milliseconds(0));
-    for (const auto& event : member->poll(std::chrono::milliseconds(50)))
-      if (event.what == torrent_event::kind::error)
-        fail("member download: " + event.message);
-    auto progress = take(member->progress(torrent.info_hash));
-    if (progress.finished || progress.seeding)
-      break;
-    if (since(t) > static_cast<double>(options.seconds))
-      fail("member download did not finish within " + std::to_string(options.seconds) + " s");
-    if (clock_type::now() - last_print > std::chrono::milliseconds(250)) {
-      last_print = clock_type::now();
-      auto pct = progress.total_wanted ? 100.0 * static_cast<double>(progress.total_wanted_done)
-                                           / static_cast<double>(progress.total_wanted)
-                                       : 0.0;
-      std::cout << "\r    " << (progress.has_metadata ? "downloading" : "waiting for metadata")
-                << " " << std::setprecision(1) << pct << " %  " << progress.num_peers
-                << " peer(s)" << std::flush;
+  p->line("traffic", "posting " + std::to_string(options.messages) + " messages to "
+                       + std::to_string(options.channels) + " channels; archive interval "
+                       + std::to_string(options.interval) + " s");
+  auto generator = sys.spawn(traffic_generator, community,
+                             traffic_options{options.messages, options.rate, 8, 200}, relay);
+  self->monitor(generator);
+  std::uint64_t newest = 0;
+  auto deadline = clock_type::now() + std::chrono::seconds(options.seconds);
+  bool generated = false;
+  while (!generated && clock_type::now() < deadline) {
+    self->request(generator, 5s, status_atom::value)
+      .receive([&](std::uint64_t, std::uint64_t ts) { newest = std::max(newest, ts); },
+               [&](const caf::error&) {});
+    self->receive([&](const caf::down_msg&) { generated = true; }, caf::after(200ms) >> [] {});
+  }
+  p->line("traffic", "all messages are on the relay");
+
+  // Wait until a verified link covers the newest message.
+  std::string magnet;
+  while (clock_type::now() < deadline) {
+    {
+      std::lock_guard lock(p->mutex);
+      if (!p->verified_magnet.empty() && p->verified_after > newest)
+        magnet = p->verified_magnet;
     }
+    if (!magnet.empty())
+      break;
+    std::this_thread::sleep_for(50ms);
   }
-  auto fetch_seconds = since(t);
-  auto fetched = take(member->progress(torrent.info_hash));
-  std::cout << "\r    downloaded " << fetched.total_download << " bytes in " << std::setprecision(2)
-            << fetch_seconds << " s                 \n";
-  if (!same_file(owner_layout.data_file(), member_layout.data_file())
-      || !same_file(owner_layout.index_file(), member_layout.index_file()))
-    fail("member copy differs from the owner's files");
-  std::cout << "    member copy is byte-identical to the owner's\n";
-
-  // -- member: import into its own store ----------------------------------------------
-  step("member: verifying and importing every archive into its store");
-  auto member_store = take(store::open(root / "member" / "db"));
-  take(member_store->put_community(community_record(community, false)));
-  auto member_verified = take(verify_archive_dir(member_layout.archive_dir()));
-  if (!member_verified.ok())
-    fail("member archives fail verification: " + member_verified.problems.front());
-  std::vector<built_archive> held;
-  for (const auto& a : member_verified.archives)
-    held.push_back({a.id, a.entry, a.message_count});
-  take(member_store->mark_archives_downloaded(pub, held));
-  t = clock_type::now();
-  std::size_t imported = 0;
-  for (const auto& id : take(member_store->unimported_archives(pub))) {
-    auto it = std::find_if(held.begin(), held.end(), [&](const auto& a) { return a.id == id; });
-    auto archive = take(read_archive(member_layout.data_file(), it->entry));
-    std::vector<archive_message> batch;
-    for (const auto& m : archive.messages())
-      batch.push_back(from_proto(m));
-    auto stats = take(member_store->import_archive_messages(pub, id, batch, true));
-    imported += stats.inserted;
+  if (magnet.empty()) {
+    shutdown();
+    fail("no verified magnet link covering all messages within " + std::to_string(options.seconds)
+         + " s");
   }
-  auto import_seconds = since(t);
-  auto owner_count = take(owner_store->count_messages(pub));
-  auto member_count = take(member_store->count_messages(pub));
-  std::cout << "    imported " << imported << " messages in " << import_seconds << " s\n";
 
-  std::cout << "\n"
-            << std::left << std::setw(28) << "step" << std::right << std::setw(14) << "messages"
-            << std::setw(14) << "bytes" << std::setw(10) << "seconds" << "\n"
-            << std::left << std::setw(28) << "store (owner)" << std::right << std::setw(14)
-            << messages.size() << std::setw(14) << "-" << std::setw(10) << stored_seconds << "\n"
-            << std::left << std::setw(28) << "build + torrent" << std::right << std::setw(14)
-            << report.messages << std::setw(14) << report.bytes_appended << std::setw(10)
-            << build_seconds << "\n"
-            << std::left << std::setw(28) << "fetch over loopback" << std::right << std::setw(14)
-            << "-" << std::setw(14) << fetched.total_download << std::setw(10) << fetch_seconds
-            << "\n"
-            << std::left << std::setw(28) << "import (member)" << std::right << std::setw(14)
-            << imported << std::setw(14) << "-" << std::setw(10) << import_seconds << "\n\n";
-  if (owner_count != member_count || member_count != report.messages)
-    fail("member holds " + std::to_string(member_count) + " messages, owner archived "
-         + std::to_string(report.messages));
-  std::cout << "OK: the member holds exactly the owner's " << member_count
-            << " archived messages (total " << std::setprecision(1) << since(total_start)
-            << " s)\n";
+  auto member = member_fetch_and_import(magnet, root / "member", pub, options.seconds, *p);
+  shutdown();
 
-  member.reset();
-  seeder.reset();
-  owner_store.reset();
-  member_store.reset();
+  archive_layout owner_layout{root / "owner", pub.community_id()};
+  auto owner_archives = take(verify_archive_dir(owner_layout.archive_dir()));
+  std::size_t owner_messages = 0;
+  for (const auto& a : owner_archives.archives)
+    owner_messages += a.message_count;
+  std::ostringstream table;
+  table << "\n"
+        << std::left << std::setw(34) << "owner: messages posted" << options.messages << "\n"
+        << std::setw(34) << "owner: archives / messages" << owner_archives.archives.size() << " / "
+        << owner_messages << "\n"
+        << std::setw(34) << "member: bytes fetched / seconds" << member.bytes << " / "
+        << std::fixed << std::setprecision(2) << member.fetch_seconds << "\n"
+        << std::setw(34) << "member: messages imported / s" << member.imported << " / "
+        << member.import_seconds << "\n";
+  std::fprintf(p->out, "%s\n", table.str().c_str());
+  if (owner_messages != options.messages || member.imported != options.messages)
+    fail("the member holds " + std::to_string(member.imported) + " messages; "
+         + std::to_string(options.messages) + " were posted, " + std::to_string(owner_messages)
+         + " archived");
+  p->line("demo", "OK: every posted message was archived, announced, fetched and imported");
   if (temporary)
     fs::remove_all(root);
 }
@@ -230,15 +315,18 @@ void run_demo(const demo_options& options) {
 void add_demo_command(CLI::App& app) {
   auto options = std::make_shared<demo_options>();
   auto* cmd = app.add_subcommand(
-    "demo", "Owner stores and archives a community's messages, seeds them; a member fetches "
-            "them by magnet link over loopback and imports them");
+    "demo", "An owner node archives a community's relayed messages, seeds them and announces "
+            "a signed magnet link; a member verifies it, fetches over loopback and imports");
   cmd->add_option("--data-dir", options->data_dir, "Keep everything here (default: a temp dir)");
-  cmd->add_option("--messages", options->messages, "Messages to generate")->capture_default_str();
+  cmd->add_option("--messages", options->messages, "Messages to post")->capture_default_str();
+  cmd->add_option("--rate", options->rate, "Messages per second")->capture_default_str();
   cmd->add_option("--channels", options->channels, "Channels of the community")
     ->capture_default_str();
-  cmd->add_option("--weeks", options->weeks, "Weeks of history")->capture_default_str();
-  cmd->add_option("--seconds", options->seconds, "Time limit for the transfer")
+  cmd->add_option("--interval", options->interval, "Archive interval in seconds")
     ->capture_default_str();
+  cmd->add_option("--seconds", options->seconds, "Time limit")->capture_default_str();
+  cmd->add_option("--events", options->events,
+                  "Write status-go signal JSON lines to FILE, or - for stdout");
   cmd->callback([options] { run_demo(*options); });
 }
 

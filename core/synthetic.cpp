@@ -30,12 +30,13 @@ private_key seeded_key(std::mt19937_64& rng) {
 
 synthetic_community synthetic_community::make(std::size_t channels, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  synthetic_community out{seeded_key(rng), {}, {}};
+  synthetic_community out{seeded_key(rng), {}, {}, {}};
   auto id = out.id();
   for (std::size_t i = 0; i < channels; ++i) {
     // status-go channel IDs are UUIDs; any stable string derives the topic.
     auto channel = "channel-" + std::to_string(i);
     out.channel_topics.push_back(chat_topic(channel_chat_id(id, channel)));
+    out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(id, channel)));
     out.channel_ids.push_back(std::move(channel));
   }
   return out;
@@ -75,6 +76,23 @@ std::vector<archive_message> make_synthetic_messages(const synthetic_community& 
     out.push_back(std::move(m));
   }
   return out;
+}
+
+result<waku::WakuMessage> make_channel_waku_message(const synthetic_community& community,
+                                                    std::size_t channel, const private_key& sender,
+                                                    std::string_view text,
+                                                    std::int64_t timestamp_ns) {
+  auto protocol = encode_public_protocol_message("annals-synthetic", text);
+  if (!protocol)
+    return protocol.error();
+  auto plaintext = encode_signed_waku_payload(*protocol, sender);
+  if (!plaintext)
+    return plaintext.error();
+  auto sealed = seal_waku_payload(*plaintext, community.channel_keys.at(channel));
+  if (!sealed)
+    return sealed.error();
+  return make_status_waku_message(std::move(*sealed), community.channel_topics.at(channel),
+                                  timestamp_ns);
 }
 
 } // namespace annals

@@ -4,6 +4,7 @@
 
 #include "core/archive_format.hpp"
 #include "core/identity.hpp"
+#include "core/status_envelope.hpp"
 
 #include <cstdint>
 #include <string>
@@ -15,6 +16,7 @@ struct synthetic_community {
   private_key key;
   std::vector<std::string> channel_ids;
   std::vector<topic4> channel_topics;  // chat_topic(communityID + channel ID)
+  std::vector<symmetric_key> channel_keys;  // derived once: 65356 PBKDF2 rounds each
 
   static synthetic_community make(std::size_t channels, std::uint64_t seed);
   std::string id() const { return key.public_key().community_id(); }
@@ -35,5 +37,13 @@ struct synthetic_traffic {
 /// the message as it would have crossed the relay.
 std::vector<archive_message> make_synthetic_messages(const synthetic_community& community,
                                                      const synthetic_traffic& traffic);
+
+/// A channel message as a Status client would relay it: `text` in a
+/// ProtocolMessage, signed by `sender` (26/WAKU-PAYLOAD v1), sealed with the
+/// channel's chat key, on the channel's content topic.
+result<waku::WakuMessage> make_channel_waku_message(const synthetic_community& community,
+                                                    std::size_t channel, const private_key& sender,
+                                                    std::string_view text,
+                                                    std::int64_t timestamp_ns);
 
 } // namespace annals

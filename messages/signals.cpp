@@ -6,7 +6,8 @@ namespace annals {
 
 namespace {
 
-using json = nlohmann::json;
+// ordered: status-go (Go structs) writes "type" before "event", fields in order.
+using json = nlohmann::ordered_json;
 
 json event_of(const std::string& community_id) {
   return {{"communityId", community_id}};

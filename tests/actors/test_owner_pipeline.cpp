@@ -142,8 +142,10 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
     sched.run();
   }
 
-  void spawn_scheduler(std::uint64_t interval = week) {
-    sched_actor = sys.spawn(scheduler, scheduler_config{interval, dir.path(), [this] { return now; }},
+  /// settle 0 keeps the expected windows readable; one test covers settle.
+  void spawn_scheduler(std::uint64_t interval = week, std::uint64_t settle = 0) {
+    sched_actor = sys.spawn(scheduler,
+                            scheduler_config{interval, dir.path(), [this] { return now; }, settle},
                             db, builder, seeder);
   }
 
@@ -284,6 +286,22 @@ TEST_CASE_METHOD(owner_fixture, "each tick builds from the last end to now",
   auto info = db->get_archive_info(pub);
   REQUIRE(info);
   CHECK(info->last_archive_end == t0 + 2 * week);
+}
+
+TEST_CASE_METHOD(owner_fixture, "a window stays open for the settle time after its end",
+                 "[actors][scheduler]") {
+  store_messages(t0 - 8 * day, t0, 80);
+  spawn_scheduler(week, 5);
+  self->send(sched_actor, start_atom::value, id);
+  sched.run();
+  REQUIRE(created_ranges().size() == 1);
+  CHECK(created_ranges()[0] == std::make_pair(t0 - 8 * day, t0 - 5));
+  // A message that arrives late but inside the settle time is not lost.
+  REQUIRE(db->insert_messages(pub, {make_synthetic_messages(community, {1, t0 - 3, t0 - 2, 64, 64, 1, 99})}));
+  advance(week);
+  REQUIRE(created_ranges().size() == 2);
+  CHECK(created_ranges()[1] == std::make_pair(t0 - 5, t0 + week - 5));
+  CHECK(archives_in_index() == 3);
 }
 
 TEST_CASE_METHOD(owner_fixture, "a week without messages reseeds but publishes no second link",

@@ -1,0 +1,94 @@
+// Embedding an annals node in a host application's own CAF actor system.
+//
+//   embed_node [DATA_DIR]
+//
+// The host registers annals' types before its actor_system exists, spawns a
+// node, subscribes its own actor to the node's signals, and shuts everything
+// down with an exit message. It creates a community, lets a traffic
+// generator post to its channels, and stops once the node has archived,
+// seeded and announced them.
+#include "actors/inprocess_relay.hpp"
+#include "actors/node.hpp"
+#include "bench/traffic_generator.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+
+namespace {
+
+using namespace annals;
+using namespace std::chrono_literals;
+
+/// The host's configuration: its own options plus annals' message types.
+struct host_config : caf::actor_system_config {
+  host_config() {
+    register_types(*this);
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+/// A host actor that receives every status-go signal the node emits.
+signal_sink_actor::behavior_type host_listener(signal_sink_actor::pointer self,
+                                               std::shared_ptr<std::atomic<bool>> announced) {
+  return {[=](const signal& s) {
+    caf::aout(self) << "host got " << to_json_line(s) << "\n";
+    if (caf::holds_alternative<magnetlink_published>(s))
+      *announced = true;
+  }};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  char pattern[] = "/tmp/annals-embed-XXXXXX";
+  std::filesystem::path data_dir = argc > 1 ? argv[1] : ::mkdtemp(pattern);
+
+  host_config cfg;
+  caf::actor_system sys{cfg};
+  auto announced = std::make_shared<std::atomic<bool>>(false);
+
+  node_config config;
+  config.data_dir = data_dir;
+  config.torrent_listen = "127.0.0.1:0";
+  config.torrent_loopback = true;
+  config.archive_interval = 2;  // seconds, for the example
+  config.relay = sys.spawn(inprocess_relay);
+  config.subscribers.push_back(sys.spawn(host_listener, announced));
+  auto node = spawn_node(sys, config);
+  if (!node) {
+    std::cerr << "cannot start the node: " << sys.render(node.error()) << "\n";
+    return 1;
+  }
+
+  auto community = synthetic_community::make(2, 7);
+  caf::scoped_actor self{sys};
+  int status = 0;
+  self->request(*node, 10s, create_atom::value,
+                community_spec{to_hex(community.key.bytes()), community.channel_ids})
+    .receive([](const std::string& id) { std::cout << "community " << id << "\n"; },
+             [&](const caf::error& err) {
+               std::cerr << "create failed: " << sys.render(err) << "\n";
+               status = 1;
+             });
+  if (status == 0) {
+    sys.spawn(traffic_generator, community, traffic_options{200, 1000, 4, 100}, config.relay);
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!*announced && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(50ms);
+    if (!*announced) {
+      std::cerr << "no magnet link within 30 s\n";
+      status = 1;
+    }
+  }
+  // ~actor_system waits for every actor: a host stops what it spawned.
+  self->send_exit(*node, caf::exit_reason::user_shutdown);
+  self->send_exit(config.relay, caf::exit_reason::user_shutdown);
+  if (argc <= 1)
+    std::filesystem::remove_all(data_dir);
+  std::cout << (status == 0 ? "clean shutdown\n" : "failed\n");
+  return status;
+}
