@@ -93,35 +93,6 @@ void run_build(const build_options& options) {
   std::cout << summary.magnet << "\n";
 }
 
-/// DIR is either an archive directory (holding `index`) or a build/node root
-/// holding archivedata/<communityID>/.
-result<archive_layout> resolve_layout(const std::filesystem::path& dir,
-                                      const std::string& community) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(dir / "index", ec) || fs::exists(dir / "data", ec)) {
-    auto canonical = fs::weakly_canonical(dir, ec);
-    return archive_layout{canonical.parent_path().parent_path(), canonical.filename().string()};
-  }
-  if (!community.empty())
-    return archive_layout{dir, community};
-  std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator(dir / "archivedata", ec))
-    if (entry.is_directory())
-      found.push_back(entry.path().filename().string());
-  if (found.size() == 1)
-    return archive_layout{dir, found.front()};
-  if (found.empty())
-    return make_error(errc::not_found, dir.string()
-                                         + ": neither an archive directory (data, index) nor "
-                                           "a root with archivedata/<communityID>/");
-  std::string list;
-  for (const auto& id : found)
-    list += " " + id;
-  return make_error(errc::invalid_argument,
-                    dir.string() + " holds several communities; pick one with --community:" + list);
-}
-
 int run_inspect(const std::string& dir, const std::string& community, bool structure_only) {
   auto layout = take(resolve_layout(dir, community));
   // An archive directory copied out of its layout still verifies; only the
@@ -177,6 +148,33 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
 
 } // namespace
 
+result<archive_layout> resolve_layout(const std::filesystem::path& dir,
+                                      const std::string& community) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir / "index", ec) || fs::exists(dir / "data", ec)) {
+    auto canonical = fs::weakly_canonical(dir, ec);
+    return archive_layout{canonical.parent_path().parent_path(), canonical.filename().string()};
+  }
+  if (!community.empty())
+    return archive_layout{dir, community};
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir / "archivedata", ec))
+    if (entry.is_directory())
+      found.push_back(entry.path().filename().string());
+  if (found.size() == 1)
+    return archive_layout{dir, found.front()};
+  if (found.empty())
+    return make_error(errc::not_found, dir.string()
+                                         + ": neither an archive directory (data, index) nor "
+                                           "a root with archivedata/<communityID>/");
+  std::string list;
+  for (const auto& id : found)
+    list += " " + id;
+  return make_error(errc::invalid_argument,
+                    dir.string() + " holds several communities; pick one with --community:" + list);
+}
+
 void add_archive_commands(CLI::App& app) {
   auto* archive = app.add_subcommand("archive", "Build, inspect, seed and fetch history archives");
   archive->require_subcommand(1);
@@ -212,6 +210,7 @@ void add_archive_commands(CLI::App& app) {
     if (int code = run_inspect(*dir, *community, *structure_only); code != 0)
       throw CLI::RuntimeError("", code);
   });
+  add_archive_transfer_commands(*archive);
 }
 
 } // namespace annals::app

@@ -1,6 +1,7 @@
 // The `annals` command line: each group of verbs registers itself on the app.
 #pragma once
 
+#include "core/archive_format.hpp"
 #include "core/result.hpp"
 
 #include <CLI/CLI.hpp>
@@ -45,8 +46,16 @@ inline void take(result<void> r, const std::string& context = {}) {
   }
 }
 
+/// DIR is either an archive directory (holding `data` or `index`) or a
+/// build/node root holding archivedata/<communityID>/; `community` picks one
+/// when the root holds several.
+result<archive_layout> resolve_layout(const std::filesystem::path& dir,
+                                      const std::string& community);
+
 void add_keygen_command(CLI::App& app);
 void add_archive_commands(CLI::App& app);
+/// `archive seed` and `archive fetch`, registered on the `archive` group.
+void add_archive_transfer_commands(CLI::App& archive);
 void add_demo_command(CLI::App& app);
 void add_magnetlink_commands(CLI::App& app);
 

@@ -7,6 +7,7 @@
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/hasher.hpp>
+#include <libtorrent/magnet_uri.hpp>
 #include <libtorrent/torrent_info.hpp>
 
 #include <fcntl.h>
@@ -164,23 +165,34 @@ result<std::pair<std::uint64_t, std::uint64_t>> check_files(const lt::bdecode_no
   return std::pair{sizes[0], sizes[1]};
 }
 
-result<torrent_summary> check_archive_torrent(const std::string& bytes) {
+/// Bencoded bytes as a dictionary node; `what` names them in errors. The node
+/// points into `bytes`, which must outlive it.
+result<lt::bdecode_node> decode_dict(std::string_view bytes, const char* what) {
   lt::error_code ec;
   int error_pos = 0;
-  auto root = lt::bdecode(lt::span<const char>(bytes.data(), static_cast<long>(bytes.size())),
+  auto node = lt::bdecode(lt::span<const char>(bytes.data(), static_cast<long>(bytes.size())),
                           ec, &error_pos);
   if (ec)
     return make_error(errc::malformed, "not bencoded: " + ec.message() + " at byte " +
                                          std::to_string(error_pos));
-  if (root.type() != lt::bdecode_node::dict_t)
-    return make_error(errc::malformed, "not a torrent: the top level is not a dictionary");
-  auto info = root.dict_find_dict("info");
-  if (!info)
-    return make_error(errc::malformed, "not a torrent: no info dictionary");
+  if (node.type() != lt::bdecode_node::dict_t)
+    return make_error(errc::malformed,
+                      std::string("not ") + what + ": the top level is not a dictionary");
+  return node;
+}
+
+struct info_shape {
+  std::string name;
+  std::uint64_t data_size = 0;
+  std::uint64_t index_size = 0;
+};
+
+/// status-go's shape rules on an info dict. Both a .torrent file and the
+/// metadata a magnet download receives come through here.
+result<info_shape> check_info_shape(const lt::bdecode_node& info) {
   // anacrolix v1.41 ignores v2 keys, so a hybrid torrent would have a v1
   // hash that status-go never produces for the same files.
-  if (info.dict_find("meta version") || info.dict_find("file tree") ||
-      root.dict_find("piece layers"))
+  if (info.dict_find("meta version") || info.dict_find("file tree"))
     return make_error(errc::verification_failed,
                       "BitTorrent v2 keys present; archive torrents are v1 only");
 
@@ -201,24 +213,43 @@ result<torrent_summary> check_archive_torrent(const std::string& bytes) {
                       "data is " + std::to_string(data_size) +
                         " bytes, not a multiple of the piece length; archive offsets "
                         "would not map onto pieces");
+  return info_shape{std::move(name), data_size, index_size};
+}
 
-  // The remaining consistency checks (piece hash count, sizes) are
-  // libtorrent's own.
-  lt::torrent_info ti(root, ec);
-  if (ec)
-    return make_error(errc::malformed, "not a valid torrent: " + ec.message());
-
+/// The summary of a torrent that passed check_info_shape and libtorrent's
+/// own consistency checks (piece hash count against the sizes).
+torrent_summary summarize(const lt::torrent_info& ti, info_shape shape) {
   torrent_summary summary;
   const auto& v1 = ti.info_hashes().v1;
   summary.info_hash = to_hex(std::string_view(v1.data(), v1.size()));
-  summary.name = std::move(name);
-  summary.data_size = data_size;
-  summary.index_size = index_size;
+  summary.name = std::move(shape.name);
+  summary.data_size = shape.data_size;
+  summary.index_size = shape.index_size;
   summary.piece_count = static_cast<std::uint64_t>(ti.num_pieces());
   for (const auto& tracker : ti.trackers())
     summary.trackers.push_back(tracker.url);
   summary.magnet = magnet_link(summary.info_hash, summary.name, summary.trackers);
   return summary;
+}
+
+result<torrent_summary> check_archive_torrent(const std::string& bytes) {
+  auto root = decode_dict(bytes, "a torrent");
+  if (!root)
+    return root.error();
+  auto info = root->dict_find_dict("info");
+  if (!info)
+    return make_error(errc::malformed, "not a torrent: no info dictionary");
+  if (root->dict_find("piece layers"))
+    return make_error(errc::verification_failed,
+                      "BitTorrent v2 keys present; archive torrents are v1 only");
+  auto shape = check_info_shape(info);
+  if (!shape)
+    return shape.error();
+  lt::error_code ec;
+  lt::torrent_info ti(*root, ec);
+  if (ec)
+    return make_error(errc::malformed, "not a valid torrent: " + ec.message());
+  return summarize(ti, std::move(*shape));
 }
 
 } // namespace
@@ -308,6 +339,21 @@ result<torrent_summary> read_archive_torrent(const fs::path& file) {
   return summary;
 }
 
+result<torrent_summary> check_archive_info_dict(std::string_view bencoded_info) {
+  auto info = decode_dict(bencoded_info, "an info dictionary");
+  if (!info)
+    return info.error();
+  auto shape = check_info_shape(*info);
+  if (!shape)
+    return shape.error();
+  lt::error_code ec;
+  lt::torrent_info ti(lt::info_hash_t{});
+  // The same piece-count bound libtorrent applies to a .torrent file.
+  if (!ti.parse_info_section(*info, ec, lt::load_torrent_limits{}.max_pieces))
+    return make_error(errc::malformed, "not a valid torrent: " + ec.message());
+  return summarize(ti, std::move(*shape));
+}
+
 result<torrent_summary> verify_archive_torrent_files(const archive_layout& layout) {
   auto summary = read_archive_torrent(layout.torrent_file());
   if (!summary)
@@ -384,6 +430,14 @@ std::optional<std::string> magnet_info_hash(std::string_view magnet) {
     return to_hex(raw);
   }
   return std::nullopt;
+}
+
+std::optional<std::string> magnet_name(std::string_view magnet) {
+  lt::error_code ec;
+  auto params = lt::parse_magnet_uri(lt::string_view(magnet.data(), magnet.size()), ec);
+  if (ec || params.name.empty())
+    return std::nullopt;
+  return params.name;
 }
 
 std::string magnet_link(const std::string& info_hash_hex, const std::string& name,

@@ -44,6 +44,10 @@ result<torrent_summary> write_archive_torrent(const archive_layout& layout,
 /// pieces, `data` piece-aligned. Errors say which rule failed.
 result<torrent_summary> read_archive_torrent(const std::filesystem::path& file);
 
+/// The same checks on an info dictionary alone: the metadata a magnet
+/// download receives from peers. The summary has no trackers.
+result<torrent_summary> check_archive_info_dict(std::string_view bencoded_info);
+
 /// Checks that layout's `data` and `index` are what its torrent describes:
 /// sizes equal and every piece's SHA-1 matching. The error names the first
 /// bad piece and the file it lies in.
@@ -52,6 +56,10 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
 /// The 40 lowercase hex of a magnet link's xt=urn:btih: (a 40-hex or
 /// 32-char base32 hash); nullopt when it has none.
 std::optional<std::string> magnet_info_hash(std::string_view magnet);
+
+/// The dn (display name) of a magnet link, unescaped; nullopt when the link
+/// has none or is not a magnet link. status-go's dn is the community ID.
+std::optional<std::string> magnet_name(std::string_view magnet);
 
 /// magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>...&x.pe=<peer>...
 /// Parameters after xt are sorted by key and query-escaped as Go's

@@ -2,10 +2,13 @@
 // synchronised, which is why the class is single-threaded (see the header).
 #include "net/torrent_session.hpp"
 
+#include "core/file_io.hpp"
 #include "core/hex.hpp"
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/entry.hpp>
 #include <libtorrent/magnet_uri.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -15,6 +18,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <map>
 
 namespace annals {
@@ -81,6 +85,27 @@ result<lt::tcp::endpoint> parse_peer(const std::string& peer) {
   if (!endpoint || endpoint->port() == 0)
     return make_error(errc::invalid_argument, "peer \"" + peer + "\" is not ADDR:PORT");
   return *endpoint;
+}
+
+result<void> append_peers(std::vector<lt::tcp::endpoint>& endpoints,
+                          const std::vector<std::string>& peers) {
+  for (const auto& peer : peers) {
+    auto endpoint = parse_peer(peer);
+    if (!endpoint)
+      return endpoint.error();
+    endpoints.push_back(*endpoint);
+  }
+  return ok_result();
+}
+
+result<std::shared_ptr<lt::torrent_info>> load_torrent_info(const fs::path& torrent_file) {
+  lt::error_code ec;
+  auto info = std::make_shared<lt::torrent_info>(torrent_file.string(), ec);
+  if (ec == boost::system::errc::no_such_file_or_directory)
+    return make_error(errc::not_found, torrent_file.string() + ": no such file");
+  if (ec)
+    return make_error(errc::malformed, torrent_file.string() + ": " + ec.message());
+  return info;
 }
 
 /// Go's url.QueryUnescape; nullopt on a malformed %-escape.
@@ -306,6 +331,8 @@ std::optional<torrent_event> torrent_session::impl::convert(const lt::alert* ale
   }
   if (auto a = lt::alert_cast<lt::torrent_finished_alert>(alert))
     return event(kind::finished, a->handle);
+  if (auto a = lt::alert_cast<lt::cache_flushed_alert>(alert))
+    return event(kind::flushed, a->handle);
   if (auto a = lt::alert_cast<lt::state_changed_alert>(alert)) {
     if (a->state != lt::torrent_status::seeding)
       return std::nullopt;
@@ -403,12 +430,10 @@ std::uint16_t torrent_session::listen_port() const { return impl_->port; }
 
 result<std::string> torrent_session::seed(const fs::path& torrent_file,
                                           const fs::path& save_path) {
-  lt::error_code ec;
-  auto info = std::make_shared<lt::torrent_info>(torrent_file.string(), ec);
-  if (ec == boost::system::errc::no_such_file_or_directory)
-    return make_error(errc::not_found, torrent_file.string() + ": no such file");
-  if (ec)
-    return make_error(errc::malformed, torrent_file.string() + ": " + ec.message());
+  auto loaded = load_torrent_info(torrent_file);
+  if (!loaded)
+    return loaded.error();
+  auto info = std::move(*loaded);
   // seed_mode trusts the files without hashing them, so a missing or short
   // file would surface only later, as a read error when a peer asks for it.
   const auto& files = info->files();
@@ -444,12 +469,8 @@ result<std::string> torrent_session::fetch(const std::string& magnet, const fs::
   if (!magnet_endpoints)
     return magnet_endpoints.error();
   atp.peers = std::move(*magnet_endpoints);
-  for (const auto& peer : peers) {
-    auto endpoint = parse_peer(peer);
-    if (!endpoint)
-      return endpoint.error();
-    atp.peers.push_back(*endpoint);
-  }
+  if (auto added = append_peers(atp.peers, peers); !added)
+    return added.error();
   atp.save_path = save_path.string();
   if (!download_all) {
     // Nothing may download before the caller says what it wants, from the
@@ -459,6 +480,24 @@ result<std::string> torrent_session::fetch(const std::string& magnet, const fs::
     // hidden part file instead of to `data` and `index`.
     atp.piece_priorities.assign(max_magnet_pieces, lt::dont_download);
   }
+  return impl_->add(std::move(atp));
+}
+
+result<std::string> torrent_session::fetch_torrent_file(const fs::path& torrent_file,
+                                                       const fs::path& save_path,
+                                                       const std::vector<std::string>& peers,
+                                                       bool download_all) {
+  auto info = load_torrent_info(torrent_file);
+  if (!info)
+    return info.error();
+  lt::add_torrent_params atp;
+  if (auto added = append_peers(atp.peers, peers); !added)
+    return added.error();
+  if (!download_all)  // as in fetch(), but the piece count is known here
+    atp.piece_priorities.assign(static_cast<std::size_t>((*info)->num_pieces()),
+                                lt::dont_download);
+  atp.ti = std::move(*info);
+  atp.save_path = save_path.string();
   return impl_->add(std::move(atp));
 }
 
@@ -527,6 +566,64 @@ result<bool> torrent_session::have_piece(const std::string& info_hash, int piece
                       info_hash + ": no piece " + std::to_string(piece) + " (the torrent has " +
                         std::to_string(torrent->info->num_pieces()) + ")");
   return torrent->handle.have_piece(lt::piece_index_t(piece));
+}
+
+result<std::vector<bool>> torrent_session::have_pieces(const std::string& info_hash) const {
+  auto torrent = impl_->find_with_metadata(info_hash);
+  if (!torrent)
+    return torrent.error();
+  auto status = torrent->handle.status(lt::torrent_handle::query_pieces);
+  auto count = torrent->info->num_pieces();
+  std::vector<bool> have(static_cast<std::size_t>(count));
+  // The bitfield is empty while libtorrent still checks existing files.
+  for (int piece = 0; piece < count && piece < status.pieces.size(); ++piece)
+    have[static_cast<std::size_t>(piece)] = status.pieces.get_bit(lt::piece_index_t(piece));
+  return have;
+}
+
+result<torrent_summary> torrent_session::metadata_summary(const std::string& info_hash) const {
+  auto torrent = impl_->find_with_metadata(info_hash);
+  if (!torrent)
+    return torrent.error();
+  auto section = torrent->info->info_section();
+  auto summary = check_archive_info_dict(std::string_view(section.data(), section.size()));
+  if (!summary)
+    return make_error(summary.error().code, info_hash + ": " + summary.error().message);
+  for (const auto& tracker : torrent->handle.trackers())
+    summary->trackers.push_back(tracker.url);
+  summary->magnet = magnet_link(summary->info_hash, summary->name, summary->trackers);
+  return summary;
+}
+
+result<void> torrent_session::save_torrent_file(const std::string& info_hash,
+                                                const fs::path& file) const {
+  auto torrent = impl_->find_with_metadata(info_hash);
+  if (!torrent)
+    return torrent.error();
+  lt::entry root(lt::entry::dictionary_t);
+  auto trackers = torrent->handle.trackers();
+  if (!trackers.empty()) {
+    auto& tiers = root["announce-list"] = lt::entry::list_type{};
+    for (const auto& tracker : trackers)
+      tiers.list().push_back(lt::entry::list_type{lt::entry(tracker.url)});
+  }
+  // Re-encoding a decoded info dict could reorder or normalise it and so
+  // change the info hash; the preformatted entry is copied verbatim.
+  auto section = torrent->info->info_section();
+  root["info"] = lt::entry::preformatted_type(section.begin(), section.end());
+  std::string bytes;
+  lt::bencode(std::back_inserter(bytes), root);
+  if (auto created = create_private_dirs(file.parent_path()); !created)
+    return created.error();
+  return write_file_atomic(file, bytes);
+}
+
+result<void> torrent_session::flush(const std::string& info_hash) {
+  auto handle = impl_->find(info_hash);
+  if (!handle)
+    return handle.error();
+  handle->flush_cache();
+  return ok_result();
 }
 
 result<void> torrent_session::connect_peer(const std::string& info_hash,

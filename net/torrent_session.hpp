@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "net/torrent_file.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -41,6 +42,7 @@ struct torrent_event {
     error,             // `message` names the cause
     peer_connected,
     peer_disconnected,
+    flushed,           // every block received before flush() is in the files
   };
   kind what;
   std::string info_hash;  // 40 hex
@@ -86,6 +88,12 @@ public:
                             const std::filesystem::path& save_path,
                             const std::vector<std::string>& peers = {},
                             bool download_all = true);
+  /// Fetches the torrent described by a .torrent file into save_path, with
+  /// the same `peers` and `download_all` as fetch(); no metadata round trip.
+  result<std::string> fetch_torrent_file(const std::filesystem::path& torrent_file,
+                                         const std::filesystem::path& save_path,
+                                         const std::vector<std::string>& peers = {},
+                                         bool download_all = true);
   result<void> remove(const std::string& info_hash);
   /// Wants exactly the pieces [first, last) in addition to earlier wants.
   result<void> want_pieces(const std::string& info_hash, int first, int last);
@@ -94,6 +102,24 @@ public:
   result<torrent_progress> progress(const std::string& info_hash) const;
   /// Whether piece `piece` is complete and hash-checked.
   result<bool> have_piece(const std::string& info_hash, int piece) const;
+  /// Which pieces are complete and hash-checked, in one call rather than one
+  /// have_piece() round trip to libtorrent's thread per piece.
+  result<std::vector<bool>> have_pieces(const std::string& info_hash) const;
+  /// The torrent's info dict once it is known (from the .torrent, or from
+  /// peers for a magnet link), checked by check_archive_info_dict, so the
+  /// error names the status-go shape rule it breaks. The trackers and magnet
+  /// link are the ones this session holds for the torrent.
+  result<torrent_summary> metadata_summary(const std::string& info_hash) const;
+  /// Writes the torrent as a .torrent file (its info dict byte for byte, so
+  /// the info hash is unchanged, and its trackers one tier each), replacing
+  /// `file` atomically.
+  result<void> save_torrent_file(const std::string& info_hash,
+                                 const std::filesystem::path& file) const;
+  /// Asks libtorrent to write out every block it has received so far; a
+  /// `flushed` event follows. A piece counts as had once it is hash-checked,
+  /// which can be before its blocks reach the file, so read the files only
+  /// after `flushed`.
+  result<void> flush(const std::string& info_hash);
   /// Dials a peer for a torrent ("ADDR:PORT").
   result<void> connect_peer(const std::string& info_hash, const std::string& peer);
 

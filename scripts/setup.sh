@@ -13,6 +13,9 @@ packages=(
   libcrypto++-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   catch2
+  # tests/net/test_interop_independent_client.cpp: an independent BitTorrent
+  # client and a tracker to introduce it to annals on 127.0.0.1
+  aria2 opentracker
 )
 
 missing=()
@@ -32,4 +35,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The opentracker package enables a system-wide tracker on port 6969; the
+# interop test starts its own on 127.0.0.1, so keep that one off.
+if [[ " ${missing[*]} " == *" opentracker "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now opentracker
+fi
 echo "setup: done"

@@ -95,7 +95,7 @@ TEST_CASE("keygen writes a 0600 key, prints its community ID, never overwrites",
   CHECK(private_key::load(key_file)->public_key() == key->public_key());
 }
 
-TEST_CASE("archive build prints a status-go magnet link; inspect verifies it", "[cli]") {
+TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it", "[cli]") {
   community_files f(2000);
   auto r = run(f.build_args() + " --tracker udp://tracker.opentrackr.org:1337/announce"
                  " --tracker udp://tracker.openbittorrent.com:6969/announce",

@@ -94,7 +94,7 @@ TEST_CASE("status-go's creation cases: one week, and 20 days in 7-day partitions
   }
 }
 
-TEST_CASE("empty windows produce nothing; an empty build touches no file", "[archive]") {
+TEST_CASE("empty windows produce nothing, and an empty build touches no file", "[archive]") {
   archive_fixture f;
   auto none = f.build({}, t0, t0 + 3 * day, day);
   CHECK(none.archives.empty());

@@ -268,7 +268,7 @@ TEST_CASE("L3: flags, little-endian size, padding to 256, node signature", "[env
   }
 }
 
-TEST_CASE("L3: padding is random; an all-zero pad over 3 bytes is refused as go-waku does",
+TEST_CASE("L3: padding is random, and an all-zero pad over 3 bytes is refused as go-waku does",
           "[envelope]") {
   auto node = private_key::generate();
   // 1 + 1 + 187 + 65 = 254: two bytes of padding, where zeros are accepted.

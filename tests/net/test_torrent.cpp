@@ -603,3 +603,194 @@ TEST_CASE("a member fetches the index first, then chosen pieces", "[net][session
   CHECK(same_bytes(member_data.substr(5 * L, 3 * L), owner_data.substr(5 * L, 3 * L)));
   CHECK(b->want_pieces(*hash, 19, 23).error().code == errc::invalid_argument);
 }
+
+TEST_CASE("check_archive_info_dict applies the .torrent rules to bare metadata",
+          "[net][torrent_file]") {
+  temp_dir dir("annals-info");
+  auto layout = make_archive(dir.path(), 3, 1234);
+  auto written = write_archive_torrent(layout, {status_go_trackers(), "annals", 1700000000});
+  REQUIRE(written);
+  auto bytes = read_file(layout.torrent_file());
+  auto section = decode(bytes).dict_find_dict("info").data_section();
+
+  auto summary = check_archive_info_dict(std::string_view(section.data(), section.size()));
+  REQUIRE(summary);
+  CHECK(summary->info_hash == written->info_hash);
+  CHECK(summary->name == community);
+  CHECK(summary->data_size == 3 * L);
+  CHECK(summary->index_size == 1234);
+  CHECK(summary->piece_count == 4);
+  CHECK(summary->trackers.empty());  // they live outside the info dict
+  CHECK(summary->magnet == magnet_link(written->info_hash, community, {}));
+
+  auto info_bytes = [](const lt::entry& torrent) {
+    std::string out;
+    lt::bencode(std::back_inserter(out), torrent.dict().at("info"));
+    return out;
+  };
+  auto hostile = archive_torrent_entry(2 * L, 500);
+  SECTION("a name that is not a community ID") {
+    hostile["info"]["name"] = "archivedata";
+    auto checked = check_archive_info_dict(info_bytes(hostile));
+    REQUIRE_FALSE(checked);
+    CHECK(checked.error().code == errc::verification_failed);
+    CHECK_THAT(checked.error().message, Catch::Contains("\"archivedata\" is not a community ID"));
+  }
+  SECTION("an extra file") {
+    lt::entry extra(lt::entry::dictionary_t);
+    extra["length"] = 1;
+    extra["path"] = lt::entry::list_type{lt::entry("extra")};
+    hostile["info"]["files"].list().push_back(extra);
+    auto checked = check_archive_info_dict(info_bytes(hostile));
+    REQUIRE_FALSE(checked);
+    CHECK_THAT(checked.error().message, Catch::Contains("3 files"));
+  }
+  SECTION("bytes that are not an info dict") {
+    CHECK(check_archive_info_dict("garbage").error().code == errc::malformed);
+    CHECK_THAT(check_archive_info_dict("i5e").error().message,
+               Catch::Contains("not an info dictionary"));
+  }
+}
+
+TEST_CASE("a member checks metadata from peers, saves the .torrent and flushes",
+          "[net][session]") {
+  temp_dir dir("annals-metadata");
+  auto owner = make_archive(dir / "owner", 6, 150'000);  // index spans 2 pieces
+  auto summary = write_archive_torrent(owner, {});
+  REQUIRE(summary);
+
+  auto a = start_loopback();
+  auto b = start_loopback();
+  event_loop loop({a.get(), b.get()});
+  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
+  REQUIRE(seeded);
+  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+
+  archive_layout member{dir / "member", community};
+  auto hash = b->fetch(summary->magnet, member.archive_dir().parent_path(), {peer_of(*a)}, false);
+  REQUIRE(hash);
+  CHECK(b->metadata_summary(*hash).error().code == errc::invalid_argument);
+  CHECK(b->have_pieces(*hash).error().code == errc::invalid_argument);
+  CHECK(b->save_torrent_file(*hash, member.torrent_file()).error().code ==
+        errc::invalid_argument);
+  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::metadata_received); }));
+
+  auto checked = b->metadata_summary(*hash);
+  REQUIRE(checked);
+  CHECK(checked->info_hash == summary->info_hash);
+  CHECK(checked->name == community);
+  CHECK(checked->data_size == summary->data_size);
+  CHECK(checked->index_size == summary->index_size);
+  CHECK(checked->piece_count == summary->piece_count);
+  auto have = b->have_pieces(*hash);
+  REQUIRE(have);
+  CHECK(have->size() == summary->piece_count);
+  CHECK(std::none_of(have->begin(), have->end(), [](bool piece) { return piece; }));
+
+  // The saved .torrent carries the fetched info dict byte for byte.
+  REQUIRE(b->save_torrent_file(*hash, member.torrent_file()));
+  auto saved = read_archive_torrent(member.torrent_file());
+  REQUIRE(saved);
+  CHECK(saved->info_hash == summary->info_hash);
+  auto owner_bytes = read_file(owner.torrent_file());
+  auto member_bytes = read_file(member.torrent_file());
+  auto owner_info = decode(owner_bytes).dict_find_dict("info").data_section();
+  auto member_info = decode(member_bytes).dict_find_dict("info").data_section();
+  CHECK(std::string(owner_info.data(), owner_info.size()) ==
+        std::string(member_info.data(), member_info.size()));
+
+  REQUIRE(b->want_file(*hash, 1));
+  REQUIRE(loop.run_until([&] {
+    auto pieces = b->have_pieces(*hash);
+    return pieces->at(6) && pieces->at(7);
+  }));
+  REQUIRE(b->flush(*hash));
+  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::flushed); }));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+  CHECK(b->flush(std::string(40, 'b')).error().code == errc::not_found);
+}
+
+TEST_CASE("metadata_summary names the rule a hostile torrent breaks, before any piece",
+          "[net][session]") {
+  temp_dir dir("annals-hostile");
+  // Sizes right and hashes real, so that a member that asked would get pieces.
+  auto torrent = archive_torrent_entry(L, 10);
+  lt::entry extra(lt::entry::dictionary_t);
+  extra["length"] = 1;
+  extra["path"] = lt::entry::list_type{lt::entry("extra")};
+  torrent["info"]["files"].list().push_back(extra);
+  auto files = std::string(L, 'd') + std::string(10, 'i') + "e";
+  torrent["info"]["pieces"] = sha1(files.substr(0, L)) + sha1(files.substr(L));
+  auto owner_dir = dir / "owner" / community;
+  write_file(owner_dir / "data", files.substr(0, L));
+  write_file(owner_dir / "index", files.substr(L, 10));
+  write_file(owner_dir / "extra", "e");
+  auto torrent_file = write_entry(dir, torrent);
+  std::string info;
+  lt::bencode(std::back_inserter(info), torrent["info"]);
+  auto info_hash = to_hex(sha1(info));
+
+  auto a = start_loopback();
+  auto b = start_loopback();
+  event_loop loop({a.get(), b.get()});
+  auto seeded = a->seed(torrent_file, dir / "owner");
+  REQUIRE(seeded);
+  CHECK(*seeded == info_hash);
+  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+
+  auto magnet = magnet_link(info_hash, community, {}, {peer_of(*a)});
+  auto hash = b->fetch(magnet, dir / "member", {}, false);
+  REQUIRE(hash);
+  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::metadata_received); }));
+  auto checked = b->metadata_summary(*hash);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.error().code == errc::verification_failed);
+  CHECK(checked.error().message ==
+        info_hash + ": 3 files; an archive torrent has exactly data and index");
+
+  loop.run_until([] { return false; }, std::chrono::seconds(1));
+  CHECK(a->progress(*seeded)->total_upload == 0);
+  CHECK(b->progress(*hash)->total_download == 0);
+  CHECK_FALSE(fs::exists(dir / "member" / community / "data"));
+}
+
+TEST_CASE("fetch_torrent_file fetches without waiting for metadata", "[net][session]") {
+  temp_dir dir("annals-by-file");
+  auto owner = make_archive(dir / "owner", 4, 5000);
+  auto summary = write_archive_torrent(owner, {});
+  REQUIRE(summary);
+  auto a = start_loopback();
+  auto b = start_loopback();
+  event_loop loop({a.get(), b.get()});
+  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
+  REQUIRE(seeded);
+
+  archive_layout member{dir / "member", community};
+  auto save_path = member.archive_dir().parent_path();
+  CHECK(b->fetch_torrent_file(dir / "absent.torrent", save_path).error().code ==
+        errc::not_found);
+  CHECK(b->fetch_torrent_file(owner.torrent_file(), save_path, {"nowhere"}).error().code ==
+        errc::invalid_argument);
+  auto hash = b->fetch_torrent_file(owner.torrent_file(), save_path, {peer_of(*a)}, false);
+  REQUIRE(hash);
+  CHECK(*hash == summary->info_hash);
+  CHECK(b->progress(*hash)->has_metadata);
+  REQUIRE(b->metadata_summary(*hash));
+
+  // Nothing was wanted yet, so nothing arrives.
+  loop.run_until([] { return false; }, std::chrono::seconds(1));
+  CHECK(b->progress(*hash)->total_download == 0);
+
+  REQUIRE(b->want_file(*hash, 0));
+  REQUIRE(b->want_file(*hash, 1));
+  bool done = loop.run_until([&] {
+    auto pieces = b->have_pieces(*hash);
+    return std::all_of(pieces->begin(), pieces->end(), [](bool piece) { return piece; });
+  });
+  INFO(loop.errors(1));
+  REQUIRE(done);
+  REQUIRE(b->flush(*hash));
+  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::flushed); }));
+  CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+}
