@@ -2,6 +2,7 @@
 
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
+#include "proto/waku_message.pb.h"
 
 #include <caf/all.hpp>
 
@@ -38,15 +39,80 @@ void arm_republish(self_ptr self, const std::string& community) {
   self->delayed_send(self, std::chrono::seconds(interval), republish_atom::value, community);
 }
 
+void reject(self_ptr self, const std::string& cause, const std::string& community_id,
+            const std::string& detail) {
+  ++self->state.rejections[cause];
+  self->send(self->state.bus, publish_atom::value,
+             signal{magnetlink_rejected{community_id, cause + ": " + detail}});
+}
+
+/// The member half: validate a magnet-link message, then hand it over.
+void receive(self_ptr self, const waku_envelope& envelope) {
+  auto& state = self->state;
+  auto channel = state.channels.find(envelope.content_topic);
+  if (channel == state.channels.end()) {
+    reject(self, "unknown community", "", "content topic " + envelope.content_topic);
+    return;
+  }
+  const auto& community = channel->second.community;
+  const auto id = community.community_id();
+  waku::WakuMessage message;
+  if (!message.ParseFromString(envelope.message)) {
+    reject(self, "malformed", id, "not a WakuMessage");
+    return;
+  }
+  auto opened = open_magnetlink_waku_message(message, channel->second);
+  if (!opened) {
+    auto cause = opened.error().code == errc::verification_failed ? "forged" : "malformed";
+    reject(self, cause, id, opened.error().message);
+    return;
+  }
+  const auto& link = opened->message.link;
+  auto record = state.db->get_community(community);
+  if (!record || !*record || !(*record)->joined()) {
+    reject(self, "unknown community", id, "not joined");
+    return;
+  }
+  if (controls(self, community)) {
+    reject(self, "own community", id, "this node is the community's control node");
+    return;
+  }
+  auto info = state.db->get_archive_info(community);
+  if (!info) {
+    reject(self, "storage", id, info.error().to_string());
+    return;
+  }
+  if (link.clock < info->magnetlink_clock) {
+    reject(self, "stale", id, "clock " + std::to_string(link.clock) + " is older than "
+                                + std::to_string(info->magnetlink_clock));
+    return;
+  }
+  if (link.magnet_uri == info->last_magnet_uri) {
+    reject(self, "duplicate", id, "this magnet link was processed already");
+    return;
+  }
+  // As status-go: the clock is taken at once, the URI once the download ends,
+  // so a link that failed to download is tried again when it is republished.
+  if (auto saved = state.db->set_magnetlink_clock(community, link.clock); !saved) {
+    reject(self, "storage", id, saved.error().to_string());
+    return;
+  }
+  self->send(state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
+}
+
 } // namespace
 
 control_node_gate_actor::behavior_type
 control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_state> self,
                   control_node_gate_config config, std::shared_ptr<store> db,
-                  magnetlink_publisher_actor publisher) {
+                  magnetlink_publisher_actor publisher, relay_actor relay,
+                  downloader_actor downloader, signal_bus_actor bus) {
   self->state.config = config;
   self->state.db = std::move(db);
   self->state.publisher = std::move(publisher);
+  self->state.relay = std::move(relay);
+  self->state.downloader = std::move(downloader);
+  self->state.bus = std::move(bus);
   return {
     [self](const signal& s) {
       auto* seeding = caf::get_if<history_archives_seeding>(&s);
@@ -71,6 +137,22 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       if (info && !info->last_magnet_uri.empty())
         publish(self, community_id, info->last_magnet_uri);
       arm_republish(self, community_id);
+    },
+    [self](const waku_envelope& envelope) { receive(self, envelope); },
+    [self](join_atom, const std::string& community_id) -> caf::result<bool> {
+      auto community = public_key::from_community_id(community_id);
+      if (!community)
+        return caf::make_error(caf::sec::invalid_argument, community.error().to_string());
+      auto record = self->state.db->get_community(*community);
+      if (!record || !*record)
+        return caf::make_error(caf::sec::invalid_argument, "unknown community " + community_id);
+      // Deriving the chat key costs 65356 PBKDF2 rounds: once per community.
+      auto channel = magnetlink_channel::of(*community);
+      auto topic = content_topic(channel.topic);
+      self->state.channels.emplace(topic, std::move(channel));
+      self->send(self->state.relay, subscribe_atom::value, community_pubsub_topic(**record),
+                 std::vector<std::string>{topic}, caf::actor_cast<relay_sink_actor>(self));
+      return true;
     },
   };
 }

@@ -1,11 +1,13 @@
 #pragma once
 
+#include "core/status_envelope.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -28,16 +30,26 @@ struct control_node_gate_state {
   magnetlink_publisher_actor publisher;
   std::set<std::string> republishing;  // communities with a republish timer
   std::set<std::string> publishing;    // info hashes with a publication in flight
+
+  // member half
+  relay_actor relay;
+  downloader_actor downloader;
+  signal_bus_actor bus;
+  std::map<std::string, magnetlink_channel> channels;  // by content topic
+  std::map<std::string, std::uint64_t> rejections;     // by cause
 };
 
 /// status-go's handleCommunitiesHistoryArchivesSubscription, owner half: a
 /// seeding signal becomes a magnet-link publication only where this node
 /// holds the community's private key, and only once per torrent: a seed of
 /// the torrent whose link was already published (startup, a week without
-/// new messages) publishes nothing.
+/// new messages) publishes nothing. status-go's HandleHistoryArchiveMagnetlinkMessage
+/// is the member half: every refusal is counted by cause and emitted as
+/// annals.magnetlinkRejected.
 control_node_gate_actor::behavior_type
 control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_state> self,
                   control_node_gate_config config, std::shared_ptr<store> db,
-                  magnetlink_publisher_actor publisher);
+                  magnetlink_publisher_actor publisher, relay_actor relay,
+                  downloader_actor downloader, signal_bus_actor bus);
 
 } // namespace annals

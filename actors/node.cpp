@@ -2,6 +2,7 @@
 
 #include "actors/archive_builder.hpp"
 #include "actors/control_node_gate.hpp"
+#include "actors/downloader.hpp"
 #include "actors/inprocess_relay.hpp"
 #include "actors/magnetlink_publisher.hpp"
 #include "actors/seeder.hpp"
@@ -98,6 +99,38 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
   }
 }
 
+/// A member listens for links, resumes imports a crash interrupted, and
+/// seeds what it holds again (status-go forgets to after a restart). The
+/// promise, when given, is kept once the gate listens.
+void start_membership(self_ptr self, const std::string& community_id,
+                      std::optional<caf::typed_response_promise<std::string>> joined = {}) {
+  auto& state = self->state;
+  self->request(state.gate, caf::infinite, join_atom::value, community_id)
+    .then(
+      [joined, community_id](bool) mutable {
+        if (joined)
+          joined->deliver(community_id);
+      },
+      [joined](const caf::error& err) mutable {
+        if (joined)
+          joined->deliver(err);
+      });
+  self->request(state.importer, caf::infinite, import_atom::value, community_id)
+    .then([](std::uint64_t) {},
+          [self, community_id](const caf::error& err) {
+            caf::aout(self) << "node: resuming the import of " << community_id
+                            << " failed: " << self->system().render(err) << "\n";
+          });
+  std::error_code ec;
+  if (std::filesystem::exists(archive_layout{state.config.data_dir, community_id}.torrent_file(), ec))
+    self->request(state.seeder, caf::infinite, seed_atom::value, community_id)
+      .then([](const std::string&) {},
+            [self, community_id](const caf::error& err) {
+              caf::aout(self) << "node: re-seeding " << community_id
+                              << " failed: " << self->system().render(err) << "\n";
+            });
+}
+
 result<record::Community> owned_community(const community_spec& spec) {
   auto key = private_key::generate();
   if (!spec.private_key_hex.empty()) {
@@ -131,17 +164,21 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   auto& state = self->state;
   for (const auto& child : std::vector<caf::actor_addr>{
          state.bus.address(), state.builder.address(), state.seeder.address(),
-         state.scheduler.address(), state.publisher.address(), state.gate.address()})
+         state.scheduler.address(), state.publisher.address(), state.gate.address(),
+         state.downloader.address(), state.importer.address()})
     self->link_to(child);
   self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
   if (auto communities = state.db->list_communities()) {
     for (const auto& community : *communities) {
-      if (community.role() != record::Community::OWNER || !community.archives_enabled())
-        continue;
-      keep_channels(self, community);
       auto pub = public_key::parse(community.public_key());
-      if (pub)
+      if (!pub || !community.archives_enabled())
+        continue;
+      if (community.role() == record::Community::OWNER) {
+        keep_channels(self, community);
         self->send(state.scheduler, start_atom::value, pub->community_id());
+      } else if (community.joined()) {
+        start_membership(self, pub->community_id());
+      }
     }
   }
   // A host stops the node with an exit message; nothing kept is dropped.
@@ -174,6 +211,61 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       self->send(self->state.scheduler, start_atom::value, pub.community_id());
       return pub.community_id();
     },
+    [self](join_atom, const membership_spec& spec) -> caf::result<std::string> {
+      auto pub = public_key::from_community_id(spec.community_id);
+      if (!pub)
+        return to_caf_error(pub.error());
+      auto existing = self->state.db->get_community(*pub);
+      if (existing && *existing && (*existing)->role() == record::Community::OWNER)
+        return caf::make_error(caf::sec::runtime_error,
+                               "this node controls " + spec.community_id + "; it cannot join it");
+      record::Community community;
+      community.set_public_key(std::string(as_view(pub->compressed())));
+      for (const auto& id : spec.channel_ids) {
+        auto* channel = community.add_channels();
+        channel->set_id(id);
+        channel->set_topic(
+          std::string(as_view(chat_topic(channel_chat_id(spec.community_id, id)))));
+      }
+      community.set_shard_cluster(default_shard_cluster);
+      community.set_shard_index(default_shard_index);
+      community.set_joined(true);
+      community.set_role(record::Community::MEMBER);
+      community.set_archives_enabled(true);
+      if (auto saved = self->state.db->put_community(community); !saved)
+        return to_caf_error(saved.error());
+      auto joined = self->make_response_promise<std::string>();
+      start_membership(self, spec.community_id, joined);
+      return joined;
+    },
+    [self](status_atom, const std::string& community_id) -> caf::result<community_status> {
+      auto pub = public_key::from_community_id(community_id);
+      if (!pub)
+        return to_caf_error(pub.error());
+      auto& db = *self->state.db;
+      community_status status;
+      status.community_id = community_id;
+      if (auto count = db.count_messages(*pub))
+        status.messages = *count;
+      if (auto archives = db.list_archives(*pub)) {
+        status.archives = archives->size();
+        for (const auto& [id, record] : *archives)
+          status.imported += record.imported() ? 1 : 0;
+      }
+      if (auto info = db.get_archive_info(*pub)) {
+        status.magnetlink_clock = info->magnetlink_clock;
+        status.last_magnet_uri = info->last_magnet_uri;
+      }
+      auto rp = self->make_response_promise<community_status>();
+      self->request(self->state.downloader, caf::infinite, progress_atom::value, community_id)
+        .then(
+          [rp, status](std::uint64_t bytes) mutable {
+            status.bytes_fetched = bytes;
+            rp.deliver(status);
+          },
+          [rp](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
     [self](subscribe_atom, const signal_sink_actor& sink) {
       self->send(self->state.bus, subscribe_atom::value, sink);
     },
@@ -199,6 +291,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<build_job>("annals::build_job");
   cfg.add_message_type<build_outcome>("annals::build_outcome");
   cfg.add_message_type<community_spec>("annals::community_spec");
+  cfg.add_message_type<membership_spec>("annals::membership_spec");
+  cfg.add_message_type<fetch_status>("annals::fetch_status");
+  cfg.add_message_type<torrent_meta>("annals::torrent_meta");
+  cfg.add_message_type<community_status>("annals::community_status");
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
@@ -252,8 +348,15 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                                                           to_hex(identity->public_key().compressed()),
                                                           system_unix_ms_clock()},
                               init->db, init->relay, init->bus);
+  init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus);
+  downloader_config downloads;
+  downloads.archive_root = config.data_dir;
+  downloads.metadata_timeout = config.metadata_timeout;
+  downloads.stall_timeout = config.stall_timeout;
+  init->downloader = sys.spawn(downloader, downloads, init->db, init->seeder, init->importer,
+                               init->bus);
   init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval},
-                         init->db, init->publisher);
+                         init->db, init->publisher, init->relay, init->downloader, init->bus);
   init->config = std::move(config);
   return sys.spawn(node, init);
 }

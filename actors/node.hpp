@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -43,6 +44,10 @@ struct node_config {
   std::uint64_t republish_interval = 8 * 3600;     // seconds; 0 = never
   std::uint64_t settle = 2;  // seconds a window stays open after its end
 
+  // member downloads
+  std::chrono::seconds metadata_timeout{20};
+  std::chrono::seconds stall_timeout{60};
+
   /// The relay to use; a default handle makes the node spawn its own
   /// in-process relay (then only this node is on it).
   relay_actor relay;
@@ -71,6 +76,8 @@ struct node_state {
   scheduler_actor scheduler;
   magnetlink_publisher_actor publisher;
   control_node_gate_actor gate;
+  downloader_actor downloader;
+  importer_actor importer;
 
   std::map<std::string, kept_channel> channels;  // by content topic
   std::map<std::string, std::vector<archive_message>> pending;  // community ID -> unsaved

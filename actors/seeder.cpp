@@ -1,6 +1,7 @@
 #include "actors/seeder.hpp"
 
 #include "core/archive_format.hpp"
+#include "core/file_io.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 
@@ -18,6 +19,21 @@ using self_ptr = seeder_actor::stateful_pointer<seeder_state>;
 
 void emit(self_ptr self, signal s) {
   self->send(self->state.bus, publish_atom::value, std::move(s));
+}
+
+caf::error to_caf_error(const error& err) {
+  return caf::make_error(caf::sec::runtime_error, err.to_string());
+}
+
+/// Drops the community's current torrent from the session, if any.
+void drop(self_ptr self, const std::string& community) {
+  auto& state = self->state;
+  auto it = state.seeding.find(community);
+  if (it == state.seeding.end())
+    return;
+  if (auto removed = state.session->remove(it->second); !removed)
+    caf::aout(self) << "seeder: " << removed.error().to_string() << "\n";
+  state.seeding.erase(it);
 }
 
 std::string listen_address(self_ptr self) {
@@ -47,13 +63,10 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
         return caf::make_error(caf::sec::runtime_error,
                                layout.torrent_file().string() + " names " + torrent->name);
       auto current = state.seeding.find(community);
-      if (current != state.seeding.end() && current->second != torrent->info_hash) {
-        // status-go unseeds before every create-and-seed; a changed torrent
-        // replaces the old one here.
-        if (auto removed = state.session->remove(current->second); !removed)
-          caf::aout(self) << "seeder: " << removed.error().to_string() << "\n";
-        state.seeding.erase(current);
-      }
+      // status-go unseeds before every create-and-seed; a changed torrent
+      // replaces the old one here.
+      if (current != state.seeding.end() && current->second != torrent->info_hash)
+        drop(self, community);
       if (!state.seeding.count(community)) {
         auto added = state.session->seed(layout.torrent_file(), layout.root / "archivedata");
         if (!added)
@@ -68,23 +81,84 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       return magnet;
     },
     [self](unseed_atom, const std::string& community) {
-      auto& state = self->state;
-      auto it = state.seeding.find(community);
-      if (it == state.seeding.end())
+      if (!self->state.seeding.count(community))
         return;
-      if (auto removed = state.session->remove(it->second); !removed)
-        caf::aout(self) << "seeder: " << removed.error().to_string() << "\n";
-      state.seeding.erase(it);
+      drop(self, community);
       emit(self, history_archives_unseeded{community});
     },
     [self](poll_atom) {
-      for (const auto& event : self->state.session->poll(std::chrono::milliseconds(0)))
+      auto& state = self->state;
+      for (const auto& event : state.session->poll(std::chrono::milliseconds(0))) {
         if (event.what == torrent_event::kind::error) {
-          ++self->state.torrent_errors;
+          ++state.torrent_errors;
           caf::aout(self) << "seeder: torrent " << event.info_hash << ": " << event.message
                           << "\n";
+        } else if (event.what == torrent_event::kind::flushed) {
+          auto [first, last] = state.flushes.equal_range(event.info_hash);
+          for (auto it = first; it != last; ++it)
+            it->second.deliver(true);
+          state.flushes.erase(first, last);
         }
+      }
       self->delayed_send(self, alert_poll_interval, poll_atom::value);
+    },
+    [self](fetch_atom, const std::string& community,
+           const std::string& magnet) -> caf::result<std::string> {
+      auto& state = self->state;
+      drop(self, community);
+      archive_layout layout{state.config.archive_root, community};
+      auto hash = state.session->fetch(magnet, layout.root / "archivedata", {},
+                                       /*download_all=*/false);
+      if (!hash)
+        return to_caf_error(hash.error());
+      state.seeding[community] = *hash;
+      return *hash;
+    },
+    [self](want_atom, const std::string& hash, std::int32_t first, std::int32_t end) {
+      if (auto wanted = self->state.session->want_pieces(hash, first, end); !wanted)
+        caf::aout(self) << "seeder: " << wanted.error().to_string() << "\n";
+    },
+    [self](progress_atom, const std::string& hash) -> caf::result<fetch_status> {
+      auto& session = *self->state.session;
+      auto progress = session.progress(hash);
+      if (!progress)
+        return to_caf_error(progress.error());
+      fetch_status status{progress->has_metadata, progress->total_download, {}};
+      if (progress->has_metadata) {
+        auto pieces = session.have_pieces(hash);
+        if (!pieces)
+          return to_caf_error(pieces.error());
+        status.pieces.reserve(pieces->size());
+        for (bool had : *pieces)
+          status.pieces.push_back(had ? 1 : 0);
+      }
+      return status;
+    },
+    [self](metadata_atom, const std::string& hash) -> caf::result<torrent_meta> {
+      auto summary = self->state.session->metadata_summary(hash);
+      if (!summary)
+        return to_caf_error(summary.error());
+      return torrent_meta{summary->name, summary->data_size, summary->index_size,
+                          summary->piece_count};
+    },
+    [self](flush_atom, const std::string& hash) -> caf::result<bool> {
+      if (auto flushed = self->state.session->flush(hash); !flushed)
+        return to_caf_error(flushed.error());
+      auto promise = self->make_response_promise<bool>();
+      self->state.flushes.emplace(hash, promise);
+      return promise;
+    },
+    [self](save_atom, const std::string& community) -> caf::result<bool> {
+      auto& state = self->state;
+      auto it = state.seeding.find(community);
+      if (it == state.seeding.end())
+        return caf::make_error(caf::sec::runtime_error, "no torrent of " + community);
+      archive_layout layout{state.config.archive_root, community};
+      if (auto dir = create_private_dirs(layout.torrent_file().parent_path()); !dir)
+        return to_caf_error(dir.error());
+      if (auto saved = state.session->save_torrent_file(it->second, layout.torrent_file()); !saved)
+        return to_caf_error(saved.error());
+      return true;
     },
     [self](status_atom) { return listen_address(self); },
   };

@@ -4,6 +4,7 @@
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <filesystem>
 #include <map>
@@ -29,7 +30,9 @@ struct seeder_state {
   seeder_config config;
   std::shared_ptr<torrent_session> session;
   signal_bus_actor bus;
-  std::map<std::string, std::string> seeding;  // community ID -> info hash
+  std::map<std::string, std::string> seeding;  // community ID -> info hash (seeding or fetching)
+  /// flush requests waiting for libtorrent's flushed event, by info hash.
+  std::multimap<std::string, caf::typed_response_promise<bool>> flushes;
   std::uint64_t torrent_errors = 0;
   ~seeder_state();
 };

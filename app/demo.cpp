@@ -1,8 +1,9 @@
-// `annals demo`: an owner node as CAF actors on the in-process relay, fed by
-// a traffic generator; archives built on a short interval, seeded with real
-// libtorrent on 127.0.0.1 and announced with a signed magnet link. A member
-// then verifies the link it sees on the relay, fetches the archives by it
-// over loopback, and imports them into its own store.
+// `annals demo`: one owner and N member nodes as CAF actors on the
+// in-process relay, each with its own RocksDB and libtorrent session on
+// 127.0.0.1. A traffic generator posts to the community's channels; the owner
+// builds archives on a short interval, seeds them and announces a signed
+// magnet link; every member verifies the link, fetches only the archives it
+// lacks, imports them and seeds in turn.
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
@@ -37,6 +38,7 @@ struct demo_options {
   std::uint64_t interval = 3;
   std::uint64_t seconds = 90;
   std::string events;
+  std::size_t members = 3;
 };
 
 /// What the demo's observers saw, read by the main thread.
@@ -44,11 +46,6 @@ struct progress {
   std::mutex mutex;
   clock_type::time_point start = clock_type::now();
   std::FILE* out = stdout;
-  std::uint64_t archived_until = 0;  // `to` of the newest created archive
-  std::string verified_magnet;       // newest link that verified on the relay
-  std::uint64_t verified_clock = 0;
-  std::uint64_t verified_after = 0;  // archived_until when it verified
-  std::size_t rejected = 0;
 
   void line(const std::string& who, const std::string& text) {
     std::lock_guard lock(mutex);
@@ -83,6 +80,15 @@ struct describe_signal {
   std::string operator()(const magnetlink_rejected& x) const {
     return "rejected a magnet link: " + x.reason;
   }
+  std::string operator()(const downloading_history_archives_started&) const {
+    return "verified the owner's magnet link; fetching the archives it lacks";
+  }
+  std::string operator()(const history_archive_downloaded& x) const {
+    return "downloaded the archive of [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const downloading_history_archives_finished&) const {
+    return "download and import finished";
+  }
   template <class T>
   std::string operator()(const T& x) const {
     return signal_type(signal{x});
@@ -91,105 +97,27 @@ struct describe_signal {
 
 signal_sink_actor::behavior_type owner_progress(signal_sink_actor::pointer,
                                                 std::shared_ptr<progress> p) {
+  return {[=](const signal& s) { p->line("owner", caf::visit(describe_signal{}, s)); }};
+}
+
+/// Progress lines for a member.
+signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
+                                                 std::shared_ptr<progress> p, std::string who) {
   return {[=](const signal& s) {
-    if (auto* created = caf::get_if<history_archives_created>(&s)) {
-      std::lock_guard lock(p->mutex);
-      p->archived_until = std::max(p->archived_until, created->to);
-    }
-    p->line("owner", caf::visit(describe_signal{}, s));
+    if (caf::holds_alternative<importing_history_archive_messages>(s))
+      return;  // one per archive: too chatty for the demo
+    p->line(who, caf::visit(describe_signal{}, s));
   }};
 }
 
-/// A member's view of the magnetlinks topic: every message is opened and
-/// verified against the community key before its link is believed.
-relay_sink_actor::behavior_type magnetlink_watcher(relay_sink_actor::pointer,
-                                                   std::shared_ptr<progress> p,
-                                                   magnetlink_channel channel) {
-  return {[=](const waku_envelope& envelope) {
-    waku::WakuMessage message;
-    if (!message.ParseFromString(envelope.message)) {
-      std::lock_guard lock(p->mutex);
-      ++p->rejected;
-      return;
-    }
-    auto opened = open_magnetlink_waku_message(message, channel);
-    if (!opened) {
-      p->line("member", "ignored a magnet link: " + opened.error().to_string());
-      std::lock_guard lock(p->mutex);
-      ++p->rejected;
-      return;
-    }
-    {
-      std::lock_guard lock(p->mutex);
-      if (opened->message.link.clock <= p->verified_clock)
-        return;
-      p->verified_clock = opened->message.link.clock;
-      p->verified_magnet = opened->message.link.magnet_uri;
-      p->verified_after = p->archived_until;
-    }
-    p->line("member", "verified a magnet link signed by the community: "
-                        + opened->message.link.magnet_uri.substr(0, 60) + "...");
-  }};
-}
-
-struct member_result {
-  std::uint64_t bytes = 0;
-  double fetch_seconds = 0;
-  std::size_t imported = 0;
-  double import_seconds = 0;
-};
-
-/// Fetches the community's archives by magnet link and imports them.
-member_result member_fetch_and_import(const std::string& magnet, const std::filesystem::path& root,
-                                      const public_key& community, std::uint64_t limit_seconds,
-                                      progress& p) {
-  member_result r;
-  auto session = take(torrent_session::start(loopback_session_options()));
-  auto t = clock_type::now();
-  auto hash = take(session->fetch(magnet, root / "archivedata"));
-  auto last_print = clock_type::now();
-  for (;;) {
-    for (const auto& event : session->poll(50ms))
-      if (event.what == torrent_event::kind::error)
-        fail("member download: " + event.message);
-    auto status = take(session->progress(hash));
-    if (status.finished || status.seeding) {
-      r.bytes = status.total_download;
-      break;
-    }
-    if (clock_type::now() - t > std::chrono::seconds(limit_seconds))
-      fail("member download did not finish within " + std::to_string(limit_seconds) + " s");
-    if (clock_type::now() - last_print > 500ms) {
-      last_print = clock_type::now();
-      auto pct = status.total_wanted ? 100 * status.total_wanted_done / status.total_wanted : 0;
-      p.line("member", (status.has_metadata ? "downloading " : "waiting for metadata ")
-                         + std::to_string(pct) + " %");
-    }
-  }
-  r.fetch_seconds = std::chrono::duration<double>(clock_type::now() - t).count();
-  p.line("member", "downloaded " + std::to_string(r.bytes) + " bytes");
-
-  archive_layout layout{root, community.community_id()};
-  auto verified = take(verify_archive_dir(layout.archive_dir()));
-  if (!verified.ok())
-    fail("fetched archives fail verification: " + verified.problems.front());
-  auto db = take(store::open(root / "db"));
-  std::vector<built_archive> held;
-  for (const auto& a : verified.archives)
-    held.push_back({a.id, a.entry, a.message_count});
-  take(db->mark_archives_downloaded(community, held));
-  t = clock_type::now();
-  for (const auto& archive : held) {
-    auto decoded = take(read_archive(layout.data_file(), archive.entry));
-    std::vector<archive_message> batch;
-    for (const auto& m : decoded.messages())
-      batch.push_back(from_proto(m));
-    r.imported += take(db->import_archive_messages(community, archive.id, batch, true)).inserted;
-  }
-  r.import_seconds = std::chrono::duration<double>(clock_type::now() - t).count();
-  p.line("member", "imported " + std::to_string(r.imported) + " messages from "
-                     + std::to_string(held.size()) + " archives");
-  return r;
+/// A blocking request with the demo's error handling.
+template <class Reply, class Handle, class OnError, class... Ts>
+Reply ask(caf::scoped_actor& self, const Handle& handle, OnError& on_error, Ts&&... xs) {
+  Reply out{};
+  self->request(handle, 10s, std::forward<Ts>(xs)...)
+    .receive([&](const Reply& reply) { out = reply; },
+             [&](const caf::error& err) { on_error(err); });
+  return out;
 }
 
 void run_demo(const demo_options& options) {
@@ -230,82 +158,97 @@ void run_demo(const demo_options& options) {
   auto node = spawn_node(sys, config);
   if (!node)
     fail(sys.render(node.error()));
-  auto channel = magnetlink_channel::of(pub);
-  caf::anon_send(relay, subscribe_atom::value, pubsub_topic(),
-                 std::vector<std::string>{content_topic(channel.topic)},
-                 sys.spawn(magnetlink_watcher, p, channel));
-
+  std::vector<node_actor> members;
   caf::scoped_actor self{sys};
   auto shutdown = [&] {
     self->send_exit(*node, caf::exit_reason::user_shutdown);
+    for (auto& m : members)
+      self->send_exit(m, caf::exit_reason::user_shutdown);
     self->send_exit(relay, caf::exit_reason::user_shutdown);
   };
-  self->request(*node, 10s, create_atom::value,
-                community_spec{to_hex(community.key.bytes()), community.channel_ids})
-    .receive([&](const std::string& id) { p->line("owner", "controls community " + id); },
-             [&](const caf::error& err) {
-               shutdown();
-               fail("creating the community: " + sys.render(err));
-             });
+  auto failed = [&](const caf::error& err) {
+    shutdown();
+    fail(sys.render(err));
+  };
+  ask<std::string>(self, *node, failed, create_atom::value,
+                   community_spec{to_hex(community.key.bytes()), community.channel_ids});
+  p->line("owner", "controls community " + pub.community_id());
+
+  for (std::size_t i = 0; i < options.members; ++i) {
+    auto who = "member" + std::to_string(i + 1);
+    node_config member = config;
+    member.data_dir = root / who;
+    member.subscribers = {sys.spawn(member_progress, p, who)};
+    auto spawned = spawn_node(sys, member);
+    if (!spawned) {
+      shutdown();
+      fail(who + ": " + sys.render(spawned.error()));
+    }
+    members.push_back(*spawned);
+    ask<std::string>(self, *spawned, failed, join_atom::value,
+                     membership_spec{pub.community_id(), community.channel_ids});
+    p->line(who, "joined the community");
+  }
 
   p->line("traffic", "posting " + std::to_string(options.messages) + " messages to "
                        + std::to_string(options.channels) + " channels; archive interval "
                        + std::to_string(options.interval) + " s");
+  auto started = clock_type::now();
   auto generator = sys.spawn(traffic_generator, community,
                              traffic_options{options.messages, options.rate, 8, 200}, relay);
   self->monitor(generator);
-  std::uint64_t newest = 0;
-  auto deadline = clock_type::now() + std::chrono::seconds(options.seconds);
+  auto deadline = started + std::chrono::seconds(options.seconds);
   bool generated = false;
-  while (!generated && clock_type::now() < deadline) {
-    self->request(generator, 5s, status_atom::value)
-      .receive([&](std::uint64_t, std::uint64_t ts) { newest = std::max(newest, ts); },
-               [&](const caf::error&) {});
+  while (!generated && clock_type::now() < deadline)
     self->receive([&](const caf::down_msg&) { generated = true; }, caf::after(200ms) >> [] {});
-  }
   p->line("traffic", "all messages are on the relay");
 
-  // Wait until a verified link covers the newest message.
-  std::string magnet;
-  while (clock_type::now() < deadline) {
-    {
-      std::lock_guard lock(p->mutex);
-      if (!p->verified_magnet.empty() && p->verified_after > newest)
-        magnet = p->verified_magnet;
+  // Converged: the owner archived every message and each member imported
+  // every archive of the owner's current link.
+  std::vector<community_status> member_status(members.size());
+  std::vector<double> member_seconds(members.size(), 0);
+  auto converged = [&] {
+    auto owner = ask<community_status>(self, *node, failed, status_atom::value, pub.community_id());
+    if (owner.last_magnet_uri.empty())
+      return false;
+    bool all = true;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      member_status[i] =
+        ask<community_status>(self, members[i], failed, status_atom::value, pub.community_id());
+      bool done = member_status[i].messages == options.messages
+                  && member_status[i].imported == member_status[i].archives
+                  && member_status[i].last_magnet_uri == owner.last_magnet_uri;
+      if (done && member_seconds[i] == 0)
+        member_seconds[i] = std::chrono::duration<double>(clock_type::now() - started).count();
+      all = all && done;
     }
-    if (!magnet.empty())
-      break;
-    std::this_thread::sleep_for(50ms);
+    return all;
+  };
+  while (!converged()) {
+    if (clock_type::now() > deadline) {
+      shutdown();
+      fail("members did not converge within " + std::to_string(options.seconds) + " s");
+    }
+    std::this_thread::sleep_for(200ms);
   }
-  if (magnet.empty()) {
-    shutdown();
-    fail("no verified magnet link covering all messages within " + std::to_string(options.seconds)
-         + " s");
-  }
-
-  auto member = member_fetch_and_import(magnet, root / "member", pub, options.seconds, *p);
+  auto owner = ask<community_status>(self, *node, failed, status_atom::value, pub.community_id());
   shutdown();
 
-  archive_layout owner_layout{root / "owner", pub.community_id()};
-  auto owner_archives = take(verify_archive_dir(owner_layout.archive_dir()));
-  std::size_t owner_messages = 0;
-  for (const auto& a : owner_archives.archives)
-    owner_messages += a.message_count;
   std::ostringstream table;
-  table << "\n"
-        << std::left << std::setw(34) << "owner: messages posted" << options.messages << "\n"
-        << std::setw(34) << "owner: archives / messages" << owner_archives.archives.size() << " / "
-        << owner_messages << "\n"
-        << std::setw(34) << "member: bytes fetched / seconds" << member.bytes << " / "
-        << std::fixed << std::setprecision(2) << member.fetch_seconds << "\n"
-        << std::setw(34) << "member: messages imported / s" << member.imported << " / "
-        << member.import_seconds << "\n";
+  table << "\n" << std::left << std::setw(10) << "node" << std::right << std::setw(10)
+        << "archives" << std::setw(12) << "messages" << std::setw(16) << "bytes fetched"
+        << std::setw(12) << "ready at s" << "\n"
+        << std::left << std::setw(10) << "owner" << std::right << std::setw(10) << owner.archives
+        << std::setw(12) << owner.messages << std::setw(16) << "-" << std::setw(12) << "-"
+        << "\n";
+  for (std::size_t i = 0; i < members.size(); ++i)
+    table << std::left << std::setw(10) << ("member" + std::to_string(i + 1)) << std::right
+          << std::setw(10) << member_status[i].archives << std::setw(12)
+          << member_status[i].messages << std::setw(16) << member_status[i].bytes_fetched
+          << std::setw(12) << std::fixed << std::setprecision(2) << member_seconds[i] << "\n";
   std::fprintf(p->out, "%s\n", table.str().c_str());
-  if (owner_messages != options.messages || member.imported != options.messages)
-    fail("the member holds " + std::to_string(member.imported) + " messages; "
-         + std::to_string(options.messages) + " were posted, " + std::to_string(owner_messages)
-         + " archived");
-  p->line("demo", "OK: every posted message was archived, announced, fetched and imported");
+  p->line("demo", "OK: all " + std::to_string(members.size()) + " members hold exactly the owner's "
+                    + std::to_string(owner.messages) + " archived messages");
   if (temporary)
     fs::remove_all(root);
 }
@@ -316,7 +259,7 @@ void add_demo_command(CLI::App& app) {
   auto options = std::make_shared<demo_options>();
   auto* cmd = app.add_subcommand(
     "demo", "An owner node archives a community's relayed messages, seeds them and announces "
-            "a signed magnet link; a member verifies it, fetches over loopback and imports");
+            "a signed magnet link; member nodes verify it, fetch over loopback and import");
   cmd->add_option("--data-dir", options->data_dir, "Keep everything here (default: a temp dir)");
   cmd->add_option("--messages", options->messages, "Messages to post")->capture_default_str();
   cmd->add_option("--rate", options->rate, "Messages per second")->capture_default_str();
@@ -325,6 +268,7 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--interval", options->interval, "Archive interval in seconds")
     ->capture_default_str();
   cmd->add_option("--seconds", options->seconds, "Time limit")->capture_default_str();
+  cmd->add_option("--members", options->members, "Member nodes")->capture_default_str();
   cmd->add_option("--events", options->events,
                   "Write status-go signal JSON lines to FILE, or - for stdout");
   cmd->callback([options] { run_demo(*options); });

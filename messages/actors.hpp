@@ -35,6 +35,14 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using relay_atom = caf::atom_constant<caf::atom("relay")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using want_atom = caf::atom_constant<caf::atom("want")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using metadata_atom = caf::atom_constant<caf::atom("metadata")>;
+using save_atom = caf::atom_constant<caf::atom("save")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using import_atom = caf::atom_constant<caf::atom("import")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using republish_atom = caf::atom_constant<caf::atom("republish")>;
 
 // -- relay -----------------------------------------------------------------------------
@@ -127,7 +135,32 @@ using archive_builder_actor = caf::typed_actor<
   // date; emits creating and created or noHistoryArchivesCreated.
   caf::replies_to<build_atom, build_job>::with<build_outcome>>;
 
-/// Owns the node's libtorrent session.
+/// A fetching torrent as the downloader sees it.
+struct fetch_status {
+  bool has_metadata = false;
+  std::uint64_t downloaded = 0;  // payload bytes received
+  std::string pieces;            // one byte per piece: 1 = had and hash-checked
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fetch_status& x) {
+  return f(caf::meta::type_name("annals::fetch_status"), x.has_metadata, x.downloaded, x.pieces);
+}
+
+/// The shape of a torrent whose metadata arrived, already checked against
+/// status-go's rules (name, files data and index, piece length).
+struct torrent_meta {
+  std::string name;
+  std::uint64_t data_size = 0;
+  std::uint64_t index_size = 0;
+  std::uint64_t piece_count = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, torrent_meta& x) {
+  return f(caf::meta::type_name("annals::torrent_meta"), x.name, x.data_size, x.index_size,
+           x.piece_count);
+}
+
+/// Owns the node's libtorrent session: seeding and fetching both go through it.
 using seeder_actor = caf::typed_actor<
   // Seeds the community's torrent from the node's archive directory (re-adds
   // it when it changed); replies with the magnet link; emits seeding.
@@ -136,6 +169,19 @@ using seeder_actor = caf::typed_actor<
   caf::reacts_to<unseed_atom, std::string>,
   // Internal: drain libtorrent's alerts.
   caf::reacts_to<poll_atom>,
+  // Starts fetching a community's torrent by magnet link with nothing wanted
+  // yet (replacing any torrent of that community); replies with the info hash.
+  caf::replies_to<fetch_atom, std::string, std::string>::with<std::string>,
+  // Wants the pieces [first, end) of a fetching torrent.
+  caf::reacts_to<want_atom, std::string, std::int32_t, std::int32_t>,
+  // Metadata known, bytes received and pieces had of a torrent.
+  caf::replies_to<progress_atom, std::string>::with<fetch_status>,
+  // The torrent's checked shape once its metadata arrived.
+  caf::replies_to<metadata_atom, std::string>::with<torrent_meta>,
+  // Replies once every block received so far is in the files.
+  caf::replies_to<flush_atom, std::string>::with<bool>,
+  // Writes the torrent of a community to torrents/<communityID>.torrent.
+  caf::replies_to<save_atom, std::string>::with<bool>,
   // Address the session listens on ("127.0.0.1:PORT").
   caf::replies_to<status_atom>::with<std::string>>;
 
@@ -157,12 +203,57 @@ using magnetlink_publisher_actor = caf::typed_actor<
   // records clock and URI; replies with the clock; emits magnetlinkPublished.
   caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>>;
 
-/// The one place that decides who may publish: on a seeding signal, asks for
-/// publication only where this node holds the community's private key, once
-/// per new torrent, and republishes the current link on a period.
+/// The one place that decides who may publish and whose links count. Owner:
+/// on a seeding signal, asks for publication only where this node holds the
+/// community's private key, once per new torrent, and republishes the current
+/// link on a period. Member: a magnet-link message is acted on only when it
+/// is signed by the community, this node is not its control node, its clock
+/// is not older than the last one and its URI is new.
 using control_node_gate_actor = signal_sink_actor::extend<
   // Internal: the republish period of a community elapsed.
-  caf::reacts_to<republish_atom, std::string>>;
+  caf::reacts_to<republish_atom, std::string>,
+  // A message on a magnetlinks content topic this gate listens to.
+  caf::reacts_to<waku_envelope>,
+  // Listens for the magnet links of a joined community; replies once the
+  // relay subscription is on its way (before any later publish).
+  caf::replies_to<join_atom, std::string>::with<bool>>;
+
+/// What a node holds of a community, for operators, demos and tests.
+struct community_status {
+  std::string community_id;
+  std::uint64_t messages = 0;          // stored
+  std::uint64_t archives = 0;          // recorded (built or downloaded)
+  std::uint64_t imported = 0;          // archives imported
+  std::uint64_t bytes_fetched = 0;     // payload bytes of the last finished download
+  std::uint64_t magnetlink_clock = 0;
+  std::string last_magnet_uri;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, community_status& x) {
+  return f(caf::meta::type_name("annals::community_status"), x.community_id, x.messages,
+           x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri);
+}
+
+/// A member's downloads: one task per community; a newer link cancels the
+/// running task. Imports go to the importer one archive at a time.
+using downloader_actor = caf::typed_actor<
+  // Downloads what the magnet link's index lists that this node lacks
+  // (community ID, magnet URI, clock).
+  caf::reacts_to<fetch_atom, std::string, std::string, std::uint64_t>,
+  // Cancels the community's task (leave, disable).
+  caf::reacts_to<cancel_atom, std::string>,
+  // Internal: advance the community's task; the number tells stale ticks apart.
+  caf::reacts_to<tick_atom, std::string, std::uint64_t>,
+  // Communities with a running task.
+  caf::replies_to<status_atom>::with<std::vector<std::string>>,
+  // Payload bytes the community's last finished download received.
+  caf::replies_to<progress_atom, std::string>::with<std::uint64_t>>;
+
+/// Imports downloaded archives into the store, one archive at a time.
+using importer_actor = caf::typed_actor<
+  // Imports every archive of the community that is downloaded but not yet
+  // imported; replies with the number of messages stored.
+  caf::replies_to<import_atom, std::string>::with<std::uint64_t>>;
 
 // -- the node -------------------------------------------------------------------------
 
@@ -176,6 +267,16 @@ typename Inspector::result_type inspect(Inspector& f, community_spec& x) {
   return f(caf::meta::type_name("annals::community_spec"), x.private_key_hex, x.channel_ids);
 }
 
+/// A community this node joins as a member.
+struct membership_spec {
+  std::string community_id;              // 0x + 66 hex
+  std::vector<std::string> channel_ids;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, membership_spec& x) {
+  return f(caf::meta::type_name("annals::membership_spec"), x.community_id, x.channel_ids);
+}
+
 /// The node supervisor: owns the stages, the store and the identity, and keeps
 /// the messages relayed on its owned communities' channels (what the owner
 /// archives; status-go's storeWakuMessages).
@@ -183,6 +284,11 @@ using node_actor = relay_sink_actor::extend<
   // Creates (or re-opens) an owned community and starts its archive task;
   // replies with the community ID.
   caf::replies_to<create_atom, community_spec>::with<std::string>,
+  // Joins a community as a member: listens for its magnet links, downloads
+  // and imports its archives; replies with the community ID.
+  caf::replies_to<join_atom, membership_spec>::with<std::string>,
+  // What the node holds of a community.
+  caf::replies_to<status_atom, std::string>::with<community_status>,
   // Adds a signal subscriber (forwarded to the bus).
   caf::reacts_to<subscribe_atom, signal_sink_actor>,
   // The relay this node publishes to and listens on.

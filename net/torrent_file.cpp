@@ -397,39 +397,12 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
 }
 
 std::optional<std::string> magnet_info_hash(std::string_view magnet) {
-  constexpr std::string_view marker = "xt=urn:btih:";
-  auto at = magnet.find(marker);
-  if (at == std::string_view::npos)
+  lt::error_code ec;
+  auto params = lt::parse_magnet_uri(lt::string_view(magnet.data(), magnet.size()), ec);
+  if (ec || !params.info_hashes.has_v1())
     return std::nullopt;
-  auto hash = magnet.substr(at + marker.size());
-  hash = hash.substr(0, hash.find('&'));
-  if (hash.size() == 40) {
-    auto raw = from_hex(hash);
-    if (!raw)
-      return std::nullopt;
-    return to_hex(*raw);
-  }
-  if (hash.size() == 32) {  // BEP 9 also allows base32
-    std::string raw;
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : hash) {
-      int value = c >= 'A' && c <= 'Z'   ? c - 'A'
-                  : c >= 'a' && c <= 'z' ? c - 'a'
-                  : c >= '2' && c <= '7' ? c - '2' + 26
-                                         : -1;
-      if (value < 0)
-        return std::nullopt;
-      buffer = (buffer << 5) | static_cast<std::uint32_t>(value);
-      bits += 5;
-      if (bits >= 8) {
-        bits -= 8;
-        raw.push_back(static_cast<char>((buffer >> bits) & 0xff));
-      }
-    }
-    return to_hex(raw);
-  }
-  return std::nullopt;
+  const auto& v1 = params.info_hashes.v1;
+  return to_hex(reinterpret_cast<const std::uint8_t*>(v1.data()), v1.size());
 }
 
 std::optional<std::string> magnet_name(std::string_view magnet) {

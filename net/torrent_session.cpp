@@ -110,15 +110,6 @@ result<std::shared_ptr<lt::torrent_info>> load_torrent_info(const fs::path& torr
 
 /// Go's url.QueryUnescape; nullopt on a malformed %-escape.
 std::optional<std::string> query_unescape(std::string_view text) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
@@ -126,11 +117,10 @@ std::optional<std::string> query_unescape(std::string_view text) {
     } else if (text[i] != '%') {
       out += text[i];
     } else {
-      int high = i + 2 < text.size() ? nibble(text[i + 1]) : -1;
-      int low = i + 2 < text.size() ? nibble(text[i + 2]) : -1;
-      if (high < 0 || low < 0)
+      auto byte = from_hex(text.substr(i + 1, 2));
+      if (!byte || byte->size() != 1)
         return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
+      out += *byte;
       i += 2;
     }
   }

@@ -1,109 +1,40 @@
 // An owner node on real threads: in-process relay, real libtorrent on
 // 127.0.0.1, real RocksDB, real signatures, a short archive interval.
-#include "actors/inprocess_relay.hpp"
-#include "actors/node.hpp"
-#include "bench/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
+#include "tests/actors/node_harness.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
 
-#include <mutex>
-#include <thread>
 
 using namespace annals;
 
 namespace {
 
-using namespace std::chrono_literals;
-
-/// Thread-safe log of what the actors saw.
-struct observed {
-  std::mutex mutex;
-  std::vector<signal> signals;
-  std::vector<waku_envelope> magnetlinks;
-
-  std::vector<std::string> types() {
-    std::lock_guard lock(mutex);
-    std::vector<std::string> out;
-    for (const auto& s : signals)
-      out.push_back(signal_type(s));
-    return out;
-  }
-  std::size_t count(const std::string& type) {
-    auto t = types();
-    return static_cast<std::size_t>(std::count(t.begin(), t.end(), type));
-  }
-  std::size_t magnetlink_count() {
-    std::lock_guard lock(mutex);
-    return magnetlinks.size();
-  }
-};
-
-signal_sink_actor::behavior_type signal_log(signal_sink_actor::pointer, std::shared_ptr<observed> log) {
-  return {[=](const signal& s) {
-    std::lock_guard lock(log->mutex);
-    log->signals.push_back(s);
-  }};
-}
-
-relay_sink_actor::behavior_type relay_log(relay_sink_actor::pointer, std::shared_ptr<observed> log) {
-  return {[=](const waku_envelope& e) {
-    std::lock_guard lock(log->mutex);
-    log->magnetlinks.push_back(e);
-  }};
-}
-
-bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-struct node_config_for_tests : caf::actor_system_config {
-  node_config_for_tests() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
+using namespace annals::test;
 
 constexpr std::uint64_t interval = 2;
 
 /// One actor system with a relay, an owner node and observers.
 struct owner_run {
-  node_config_for_tests cfg;
+  integration_config cfg;
   caf::actor_system sys{cfg};
   std::shared_ptr<observed> log = std::make_shared<observed>();
   relay_actor relay = sys.spawn(inprocess_relay);
   node_actor node;
 
   owner_run(const std::filesystem::path& data_dir, const public_key& community) {
-    node_config config;
-    config.data_dir = data_dir;
-    config.torrent_listen = "127.0.0.1:0";
-    config.torrent_loopback = true;
-    config.advertise_torrent_address = true;
-    config.archive_interval = interval;
-    config.republish_interval = 0;
-    config.relay = relay;
-    config.subscribers.push_back(sys.spawn(signal_log, log));
     caf::anon_send(relay, subscribe_atom::value, pubsub_topic(),
                    std::vector<std::string>{content_topic(chat_topic(
                      magnetlinks_chat_id(community.community_id())))},
                    sys.spawn(relay_log, log));
-    auto spawned = spawn_node(sys, config);
-    if (!spawned)
-      FAIL(sys.render(spawned.error()));
-    node = *spawned;
+    auto config = loopback_node(data_dir, relay, interval);
+    config.settle = 2;
+    node = start_node(sys, config, log);
   }
 
   ~owner_run() {
@@ -112,24 +43,11 @@ struct owner_run {
   }
 
   std::string create(const synthetic_community& community) {
-    caf::scoped_actor self{sys};
-    std::string id;
-    community_spec spec{to_hex(community.key.bytes()), community.channel_ids};
-    self->request(node, 10s, create_atom::value, spec)
-      .receive([&](const std::string& created) { id = created; },
-               [&](const caf::error& err) { FAIL(sys.render(err)); });
-    return id;
+    return create_community(sys, node, community);
   }
 
-  /// Posts `count` channel messages and waits until the relay took them.
   void post(const synthetic_community& community, std::size_t count) {
-    caf::scoped_actor self{sys};
-    auto generator = sys.spawn(traffic_generator, community, traffic_options{count, 2000, 4, 120},
-                               relay);
-    self->monitor(generator);
-    bool done = false;
-    self->receive([&](const caf::down_msg&) { done = true; }, caf::after(20s) >> [] {});
-    REQUIRE(done);
+    post_messages(sys, relay, community, count);
   }
 };
 
@@ -160,7 +78,7 @@ TEST_CASE("an owner archives relayed messages, seeds them and publishes one veri
     // Two more intervals without new messages: re-seeded, never re-announced.
     REQUIRE(wait_for([&] { return owner.log->count("community.noHistoryArchivesCreated") >= 2; }));
     CHECK(owner.log->count("annals.magnetlinkPublished") == 1);
-    REQUIRE(owner.log->magnetlink_count() == 1);
+    REQUIRE(owner.log->envelope_count() == 1);
 
     auto types = owner.log->types();
     std::vector<std::string> first(types.begin(), types.begin() + 4);
@@ -171,7 +89,7 @@ TEST_CASE("an owner archives relayed messages, seeds them and publishes one veri
     CHECK(archived_messages(layout) == 300);
 
     waku::WakuMessage message;
-    REQUIRE(message.ParseFromString(owner.log->magnetlinks.front().message));
+    REQUIRE(message.ParseFromString(owner.log->envelopes.front().message));
     auto opened = open_magnetlink_waku_message(message, magnetlink_channel::of(pub));
     REQUIRE(opened);
     magnet = opened->message.link.magnet_uri;
@@ -199,7 +117,7 @@ TEST_CASE("an owner archives relayed messages, seeds them and publishes one veri
     REQUIRE(wait_for([&] { return owner.log->count("community.historyArchivesSeeding") >= 1; }));
     REQUIRE(wait_for([&] { return owner.log->count("community.noHistoryArchivesCreated") >= 1; }));
     CHECK(owner.log->count("annals.magnetlinkPublished") == 0);
-    CHECK(owner.log->magnetlink_count() == 0);
+    CHECK(owner.log->envelope_count() == 0);
     CHECK(test::read_file(layout.index_file()) == index_before);
     auto db_messages = [&] {
       // The node holds the store open; count through a fresh read of the index.
@@ -215,7 +133,7 @@ TEST_CASE("a taken torrent port fails the node's start and names the port",
   auto holder = torrent_session::start(loopback_session_options());
   REQUIRE(holder);
   auto port = std::to_string((*holder)->listen_port());
-  node_config_for_tests cfg;
+  integration_config cfg;
   caf::actor_system sys{cfg};
   node_config config;
   config.data_dir = dir.path();

@@ -58,6 +58,23 @@ seeder_actor::behavior_type recording_seeder(seeder_actor::pointer self,
     [=](unseed_atom, const std::string& community) { log->unseeded.push_back(community); },
     [](poll_atom) {},
     [](status_atom) { return std::string("127.0.0.1:0"); },
+    // The owner pipeline never fetches; a call here is a test failure.
+    [](fetch_atom, const std::string&, const std::string&) -> caf::result<std::string> {
+      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
+    },
+    [](want_atom, const std::string&, std::int32_t, std::int32_t) {},
+    [](progress_atom, const std::string&) -> caf::result<fetch_status> {
+      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
+    },
+    [](metadata_atom, const std::string&) -> caf::result<torrent_meta> {
+      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
+    },
+    [](flush_atom, const std::string&) -> caf::result<bool> {
+      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
+    },
+    [](save_atom, const std::string&) -> caf::result<bool> {
+      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
+    },
   };
 }
 
@@ -124,7 +141,8 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
                           magnetlink_publisher_config{private_key::generate(), "test-device",
                                                       [this] { return now * 1000; }},
                           db, relay, bus);
-    gate = sys.spawn(control_node_gate, control_node_gate_config{0}, db, publisher);
+    gate = sys.spawn(control_node_gate, control_node_gate_config{0}, db, publisher, relay,
+                     downloader_actor{}, bus);
     self->send(bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(gate));
     sched.run();
   }
@@ -410,7 +428,8 @@ TEST_CASE_METHOD(owner_fixture, "the gate never publishes without the community'
 TEST_CASE_METHOD(owner_fixture, "the clock never goes backwards, and republishing repeats the link",
                  "[actors][gate][publisher]") {
   REQUIRE(db->set_magnetlink(pub, t0 * 1000 + 5000, "magnet:?xt=urn:btih:" + std::string(40, 'c')));
-  auto republishing = sys.spawn(control_node_gate, control_node_gate_config{3600}, db, publisher);
+  auto republishing = sys.spawn(control_node_gate, control_node_gate_config{3600}, db, publisher,
+                                  relay, downloader_actor{}, bus);
   auto magnet = magnet_link(std::string(40, 'd'), id, {});
   self->send(republishing, signal{history_archives_seeding{id, magnet}});
   sched.run();

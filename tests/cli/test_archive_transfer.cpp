@@ -7,6 +7,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
+#include "tests/cli/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -28,6 +29,8 @@
 #include <thread>
 
 using namespace annals;
+using annals::test::run_annals;
+using annals::test::run_result;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,29 +38,6 @@ namespace {
 constexpr auto L = archive_piece_length;
 constexpr std::uint64_t week = 7 * 24 * 3600;
 constexpr std::uint64_t t0 = 1'700'000'000;
-
-struct run_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-/// Runs the annals binary to completion; every fetch below passes a
-/// --timeout, so none of these can hang.
-run_result run(const std::string& args, const test::temp_dir& dir) {
-  auto err_file = dir / "stderr.txt";
-  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
-  run_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
-    r.out.append(buf, n);
-  int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = test::read_file(err_file);
-  return r;
-}
 
 /// The annals binary running in the background (fork + exec), its stdout on
 /// a pipe and its stderr in a file. The destructor kills what is still
@@ -163,7 +143,7 @@ struct built_archives {
       for (const auto& m : make_synthetic_messages(community, traffic))
         out << message_to_json(m) << "\n";
     }
-    auto built = run("archive build --community-key " + key_file.string() + " --messages " +
+    auto built = run_annals("archive build --community-key " + key_file.string() + " --messages " +
                        messages_file.string() + " --from " + std::to_string(t0) + " --to " +
                        std::to_string(t0 + 3 * week) + " --out " + layout.root.string(),
                      dir);
@@ -250,7 +230,7 @@ TEST_CASE("archive seed serves a built directory and archive fetch copies it byt
 
   archive_layout member{owner.dir / "member", owner.community.id()};
   auto started = std::chrono::steady_clock::now();
-  auto fetched = run("archive fetch '" + *magnet + "' --out " + member.root.string() +
+  auto fetched = run_annals("archive fetch '" + *magnet + "' --out " + member.root.string() +
                        " --peer " + peer + " --timeout 60",
                      owner.dir);
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
@@ -269,14 +249,14 @@ TEST_CASE("archive seed serves a built directory and archive fetch copies it byt
                             Catch::Contains("3 of 3 archives"));
 
   // The fetched directory has its .torrent, so it inspects like a built one.
-  auto inspect = run("archive inspect " + member.root.string(), owner.dir);
+  auto inspect = run_annals("archive inspect " + member.root.string(), owner.dir);
   INFO(inspect.err);
   REQUIRE(inspect.code == 0);
   auto info_hash = nlohmann::json::parse(inspect.out)["torrent"]["info_hash"].get<std::string>();
   CHECK(magnet->find("xt=urn:btih:" + info_hash) != std::string::npos);
 
   archive_layout by_file{owner.dir / "member-by-file", owner.community.id()};
-  auto from_file = run("archive fetch " + owner.layout.torrent_file().string() + " --out " +
+  auto from_file = run_annals("archive fetch " + owner.layout.torrent_file().string() + " --out " +
                          by_file.root.string() + " --peer " + peer + " --timeout 60",
                        owner.dir);
   INFO(from_file.err);
@@ -319,7 +299,7 @@ TEST_CASE("archive fetch refuses a hostile torrent before asking for any piece",
 
   // The magnet link claims the expected community; only the metadata lies.
   auto out = dir / "member";
-  auto fetched = run("archive fetch '" + magnet_link(hash, expected, {}) + "' --out " +
+  auto fetched = run_annals("archive fetch '" + magnet_link(hash, expected, {}) + "' --out " +
                        out.string() + " --peer " + peer + " --timeout 30",
                      dir);
   INFO(fetched.err);
@@ -338,23 +318,23 @@ TEST_CASE("archive fetch names bad input and unreachable peers", "[cli][transfer
   auto hash = std::string(40, 'a');
   auto out = (dir / "out").string();
 
-  auto no_dn = run("archive fetch 'magnet:?xt=urn:btih:" + hash + "' --out " + out, dir);
+  auto no_dn = run_annals("archive fetch 'magnet:?xt=urn:btih:" + hash + "' --out " + out, dir);
   CHECK(no_dn.code == 2);
   CHECK_THAT(no_dn.err, Catch::Contains("no dn=<communityID>"));
 
-  auto bad_dn = run("archive fetch '" + magnet_link(hash, "0x02" + std::string(64, 'C'), {}) +
+  auto bad_dn = run_annals("archive fetch '" + magnet_link(hash, "0x02" + std::string(64, 'C'), {}) +
                       "' --out " + out,
                     dir);
   CHECK(bad_dn.code == 2);
   CHECK_THAT(bad_dn.err, Catch::Contains("is not a community ID"));
 
-  auto missing = run("archive fetch " + (dir / "absent.torrent").string() + " --out " + out, dir);
+  auto missing = run_annals("archive fetch " + (dir / "absent.torrent").string() + " --out " + out, dir);
   CHECK(missing.code == 2);
   CHECK_THAT(missing.err, Catch::Contains("absent.torrent"));
 
   // Port 1 on loopback refuses every connection: two tries of one second.
   auto started = std::chrono::steady_clock::now();
-  auto unreachable = run("archive fetch '" + magnet_link(hash, community, {}) + "' --out " + out +
+  auto unreachable = run_annals("archive fetch '" + magnet_link(hash, community, {}) + "' --out " + out +
                            " --peer 127.0.0.1:1 --metadata-timeout 1",
                          dir);
   CHECK(unreachable.code == 1);
@@ -371,7 +351,7 @@ TEST_CASE("archive seed on a port in use fails naming the port", "[cli][transfer
   auto holder = torrent_session::start(loopback_session_options());
   REQUIRE(holder);
   auto taken = "127.0.0.1:" + std::to_string((*holder)->listen_port());
-  auto seeded = run("archive seed " + owner.layout.root.string() + " --listen " + taken, owner.dir);
+  auto seeded = run_annals("archive seed " + owner.layout.root.string() + " --listen " + taken, owner.dir);
   CHECK(seeded.code == 1);
   CHECK_THAT(seeded.err, Catch::Contains(taken + ": address already in use"));
   CHECK(seeded.out.empty());

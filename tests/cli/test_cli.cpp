@@ -5,6 +5,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
+#include "tests/cli/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,35 +17,10 @@
 #include <sys/wait.h>
 
 using namespace annals;
+using annals::test::run_annals;
+using annals::test::trim;
 
 namespace {
-
-struct run_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-run_result run(const std::string& args, const test::temp_dir& dir) {
-  auto err_file = dir / "stderr.txt";
-  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
-  run_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
-    r.out.append(buf, n);
-  int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = test::read_file(err_file);
-  return r;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
-    s.pop_back();
-  return s;
-}
 
 constexpr std::uint64_t week = 7 * 24 * 3600;
 constexpr std::uint64_t t0 = 1'700'000'000;
@@ -80,7 +56,7 @@ struct community_files {
 TEST_CASE("keygen writes a 0600 key, prints its community ID, never overwrites", "[cli]") {
   test::temp_dir dir;
   auto key_file = dir / "k.key";
-  auto r = run("keygen --out " + key_file.string(), dir);
+  auto r = run_annals("keygen --out " + key_file.string(), dir);
   REQUIRE(r.code == 0);
   auto key = private_key::load(key_file);
   REQUIRE(key);
@@ -89,7 +65,7 @@ TEST_CASE("keygen writes a 0600 key, prints its community ID, never overwrites",
   REQUIRE(::stat(key_file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
 
-  auto again = run("keygen --out " + key_file.string(), dir);
+  auto again = run_annals("keygen --out " + key_file.string(), dir);
   CHECK(again.code != 0);
   CHECK(again.err.find(key_file.string()) != std::string::npos);
   CHECK(private_key::load(key_file)->public_key() == key->public_key());
@@ -97,7 +73,7 @@ TEST_CASE("keygen writes a 0600 key, prints its community ID, never overwrites",
 
 TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it", "[cli]") {
   community_files f(2000);
-  auto r = run(f.build_args() + " --tracker udp://tracker.opentrackr.org:1337/announce"
+  auto r = run_annals(f.build_args() + " --tracker udp://tracker.opentrackr.org:1337/announce"
                  " --tracker udp://tracker.openbittorrent.com:6969/announce",
                f.dir);
   INFO(r.err);
@@ -108,7 +84,7 @@ TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it
                      "&tr=udp%3A%2F%2Ftracker.openbittorrent.com%3A6969%2Fannounce");
   CHECK(std::regex_match(magnet, shape));
 
-  auto inspect = run("archive inspect " + (f.dir / "out").string(), f.dir);
+  auto inspect = run_annals("archive inspect " + (f.dir / "out").string(), f.dir);
   INFO(inspect.err);
   REQUIRE(inspect.code == 0);
   auto report = nlohmann::json::parse(inspect.out);
@@ -124,15 +100,15 @@ TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it
 
 TEST_CASE("inspect names what is wrong and exits 1", "[cli]") {
   community_files f(300);
-  REQUIRE(run(f.build_args(), f.dir).code == 0);
+  REQUIRE(run_annals(f.build_args(), f.dir).code == 0);
   archive_layout layout{f.dir / "out", f.community.id()};
   std::filesystem::resize_file(layout.data_file(), 100);
-  auto r = run("archive inspect " + layout.archive_dir().string(), f.dir);
+  auto r = run_annals("archive inspect " + layout.archive_dir().string(), f.dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("extends past the end of data") != std::string::npos);
   CHECK(nlohmann::json::parse(r.out)["ok"] == false);
 
-  auto missing = run("archive inspect " + (f.dir / "nowhere").string(), f.dir);
+  auto missing = run_annals("archive inspect " + (f.dir / "nowhere").string(), f.dir);
   CHECK(missing.code == 2);
   CHECK(missing.err.find("nowhere") != std::string::npos);
 }
@@ -143,12 +119,12 @@ TEST_CASE("bad input to archive build is named, with the line", "[cli]") {
     std::ofstream out(f.messages_file, std::ios::app);
     out << "{\"timestamp\": 5}\n";
   }
-  auto r = run(f.build_args(), f.dir);
+  auto r = run_annals(f.build_args(), f.dir);
   CHECK(r.code == 2);
   CHECK(r.err.find("line 11") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(f.dir / "out" / "archivedata"));
 
-  auto bad_range = run("archive build --community-key " + f.key_file.string() + " --messages "
+  auto bad_range = run_annals("archive build --community-key " + f.key_file.string() + " --messages "
                          + f.messages_file.string() + " --from 10 --to 5 --out "
                          + (f.dir / "o").string(),
                        f.dir);
@@ -158,10 +134,10 @@ TEST_CASE("bad input to archive build is named, with the line", "[cli]") {
 TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over loopback",
           "[cli][slow]") {
   community_files f(100'000, 4);
-  auto built = run(f.build_args(4), f.dir);
+  auto built = run_annals(f.build_args(4), f.dir);
   INFO(built.err);
   REQUIRE(built.code == 0);
-  auto inspect = run("archive inspect " + (f.dir / "out").string(), f.dir);
+  auto inspect = run_annals("archive inspect " + (f.dir / "out").string(), f.dir);
   REQUIRE(inspect.code == 0);
   CHECK(nlohmann::json::parse(inspect.out)["messages"] == 100'000);
 

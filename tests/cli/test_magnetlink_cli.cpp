@@ -1,6 +1,7 @@
 // `annals magnetlink encode|decode` as a user runs it.
 #include "core/identity.hpp"
 #include "core/keccak.hpp"
+#include "tests/cli/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,35 +10,10 @@
 #include <sys/wait.h>
 
 using namespace annals;
+using annals::test::run_annals;
+using annals::test::trim;
 
 namespace {
-
-struct run_result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-run_result run_annals(const std::string& args, const test::temp_dir& dir) {
-  auto err_file = dir / "stderr.txt";
-  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
-  run_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
-    r.out.append(buf, n);
-  int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = test::read_file(err_file);
-  return r;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
-    s.pop_back();
-  return s;
-}
 
 const std::string magnet =
   "'magnet:?xt=urn:btih:3ccd0e3ac8e3e0e27d4f1d7b8d1f0b3a9c6e2f10&dn=annals'";

@@ -1,0 +1,126 @@
+// Kill a member mid-import (a real process, SIGKILL) and start it again:
+// every message is present exactly once and every archive ends imported.
+#include "core/archive_builder.hpp"
+#include "core/synthetic.hpp"
+#include "net/torrent_file.hpp"
+#include "storage/store.hpp"
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+using namespace annals;
+
+namespace {
+
+/// The helper's stdout, read line by line until `wanted` or EOF.
+struct child_process {
+  pid_t pid = -1;
+  int out = -1;
+
+  child_process(const std::string& data_dir, const std::string& community) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::string binary = RESUME_MEMBER_BINARY;
+    std::vector<char*> argv{binary.data(), const_cast<char*>(data_dir.c_str()),
+                            const_cast<char*>(community.c_str()), nullptr};
+    REQUIRE(::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    out = fds[0];
+  }
+
+  std::string read_line() {
+    std::string line;
+    char c;
+    while (::read(out, &c, 1) == 1 && c != '\n')
+      line += c;
+    return line;
+  }
+
+  int wait() {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(out);
+    return status;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a member killed mid-import resumes at start-up and stores every message once",
+          "[actors][member][resume]") {
+  test::temp_dir dir("annals-resume");
+  auto community = synthetic_community::make(2, 31);
+  auto pub = community.key.public_key();
+  // A member's disk after a download: the archives and their torrent are
+  // there, the store lists them as downloaded and none as imported.
+  archive_layout layout{dir.path(), pub.community_id()};
+  synthetic_traffic traffic;
+  traffic.count = 400'000;
+  traffic.from = 1'700'000'000;
+  traffic.to = traffic.from + 8 * 3600;
+  traffic.max_payload = 200;
+  auto report = build_archives(layout, {traffic.from, traffic.to, 3600, community.channel_topics},
+                               memory_source(make_synthetic_messages(community, traffic)));
+  REQUIRE(report);
+  REQUIRE(report->archives.size() >= 8);
+  REQUIRE(write_archive_torrent(layout, {}));
+  {
+    auto db = store::open(dir / "db");
+    REQUIRE(db);
+    record::Community member;
+    member.set_public_key(std::string(as_view(pub.compressed())));
+    member.set_role(record::Community::MEMBER);
+    member.set_joined(true);
+    member.set_archives_enabled(true);
+    REQUIRE((*db)->put_community(member));
+    REQUIRE((*db)->mark_archives_downloaded(pub, report->archives));
+  }
+
+  {
+    child_process first(dir.path().string(), pub.community_id());
+    REQUIRE(first.read_line() == "started");
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    ::kill(first.pid, SIGKILL);
+    auto status = first.wait();
+    REQUIRE(WIFSIGNALED(status));
+  }
+  {
+    // The killed run must have left work behind, or this test proves nothing.
+    auto db = store::open(dir / "db");
+    REQUIRE(db);
+    auto pending = (*db)->unimported_archives(pub);
+    REQUIRE(pending);
+    INFO("archives left unimported by the killed run: " << pending->size());
+    CHECK_FALSE(pending->empty());
+    CHECK((*db)->count_messages(pub).value() < traffic.count);
+  }
+  {
+    child_process second(dir.path().string(), pub.community_id());
+    REQUIRE(second.read_line() == "started");
+    CHECK(second.read_line() == "imported " + std::to_string(traffic.count));
+    auto status = second.wait();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  auto db = store::open(dir / "db");
+  REQUIRE(db);
+  CHECK((*db)->count_messages(pub).value() == traffic.count);
+  CHECK((*db)->unimported_archives(pub)->empty());
+  // Every message once: each hash of the input is stored, nothing more.
+  std::size_t seen = 0;
+  REQUIRE((*db)->scan_messages(pub, 0, UINT64_MAX, {}, [&](archive_message&&) { ++seen; }));
+  CHECK(seen == traffic.count);
+}

@@ -1,0 +1,44 @@
+// Running the `annals` binary from a test, as a user would from a shell.
+#pragma once
+
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+namespace annals::test {
+
+struct run_result {
+  int code = -1;    // exit status; -1 when killed by a signal
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+/// Runs `annals ARGS` to completion (ARGS go through the shell); stderr is
+/// collected through a file in `dir`.
+inline run_result run_annals(const std::string& args, const temp_dir& dir) {
+  auto err_file = dir / "stderr.txt";
+  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
+  run_result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
+    r.out.append(buf, n);
+  int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err_file);
+  return r;
+}
+
+/// The text without trailing line breaks.
+inline std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+    s.pop_back();
+  return s;
+}
+
+} // namespace annals::test
