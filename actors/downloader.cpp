@@ -7,6 +7,8 @@
 
 #include <sys/statvfs.h>
 
+#include <thread>
+
 namespace annals {
 
 namespace {
@@ -361,7 +363,11 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
 
 importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
                                        std::filesystem::path archive_root,
-                                       std::shared_ptr<store> db, signal_bus_actor bus) {
+                                       std::shared_ptr<store> db, signal_bus_actor bus,
+                                       std::uint64_t max_rate) {
+  self->state.max_rate = max_rate;
+  if (max_rate > 0)
+    self->state.batch = std::max<std::size_t>(1, std::min<std::size_t>(self->state.batch, max_rate));
   self->state.archive_root = std::move(archive_root);
   self->state.db = std::move(db);
   self->state.bus = std::move(bus);
@@ -384,6 +390,16 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
       if (!index)
         return fail(index.error().to_string());
       std::uint64_t stored = 0;
+      // Pacing, when capped: a detached actor may sleep without stalling others.
+      auto started = std::chrono::steady_clock::now();
+      std::uint64_t written = 0;
+      auto pace = [&](std::size_t batch_size) {
+        written += batch_size;
+        if (state.max_rate == 0)
+          return;
+        auto due = started + std::chrono::microseconds(written * 1'000'000 / state.max_rate);
+        std::this_thread::sleep_until(due);
+      };
       for (const auto& id : *pending) {
         auto entry = index->archives().find(id);
         if (entry == index->archives().end())
@@ -403,6 +419,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
             if (!inserted)
               return fail(inserted.error().to_string());
             stored += inserted->inserted;
+            pace(batch.size());
             batch.clear();
           }
         }

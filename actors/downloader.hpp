@@ -77,6 +77,10 @@ struct importer_state {
   std::shared_ptr<store> db;
   signal_bus_actor bus;
   std::size_t batch = 5000;  // messages per write batch
+  /// Messages per second at most; 0 = as fast as the disk allows. status-go
+  /// imports 10 per second by default; an operator sharing a slow disk with
+  /// other services may want a cap.
+  std::uint64_t max_rate = 0;
 };
 
 /// Imports downloaded archives one at a time, never the whole `data` file:
@@ -86,6 +90,7 @@ struct importer_state {
 /// detached: importing blocks on disk.
 importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
                                        std::filesystem::path archive_root,
-                                       std::shared_ptr<store> db, signal_bus_actor bus);
+                                       std::shared_ptr<store> db, signal_bus_actor bus,
+                                       std::uint64_t max_rate = 0);
 
 } // namespace annals

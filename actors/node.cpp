@@ -348,7 +348,8 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                                                           to_hex(identity->public_key().compressed()),
                                                           system_unix_ms_clock()},
                               init->db, init->relay, init->bus);
-  init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus);
+  init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus,
+                                            config.import_rate);
   downloader_config downloads;
   downloads.archive_root = config.data_dir;
   downloads.metadata_timeout = config.metadata_timeout;

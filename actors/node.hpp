@@ -47,6 +47,7 @@ struct node_config {
   // member downloads
   std::chrono::seconds metadata_timeout{20};
   std::chrono::seconds stall_timeout{60};
+  std::uint64_t import_rate = 0;  // messages per second; 0 = no limit
 
   /// The relay to use; a default handle makes the node spawn its own
   /// in-process relay (then only this node is on it).

@@ -1,11 +1,15 @@
 // Kill a member mid-import (a real process, SIGKILL) and start it again:
 // every message is present exactly once and every archive ends imported.
+#include "actors/downloader.hpp"
+#include "actors/node.hpp"
+#include "actors/signal_bus.hpp"
 #include "core/archive_builder.hpp"
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
 #include "tests/temp_dir.hpp"
 
+#include <caf/all.hpp>
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -123,4 +127,38 @@ TEST_CASE("a member killed mid-import resumes at start-up and stores every messa
   std::size_t seen = 0;
   REQUIRE((*db)->scan_messages(pub, 0, UINT64_MAX, {}, [&](archive_message&&) { ++seen; }));
   CHECK(seen == traffic.count);
+}
+
+TEST_CASE("an import rate cap paces the importer", "[actors][member][importer]") {
+  test::temp_dir dir("annals-rate");
+  auto community = synthetic_community::make(1, 8);
+  auto pub = community.key.public_key();
+  archive_layout layout{dir.path(), pub.community_id()};
+  synthetic_traffic traffic;
+  traffic.count = 600;
+  traffic.from = 1'700'000'000;
+  traffic.to = traffic.from + 600;
+  auto report = build_archives(layout, {traffic.from, traffic.to, 600, community.channel_topics},
+                               memory_source(make_synthetic_messages(community, traffic)));
+  REQUIRE(report);
+  std::shared_ptr<store> db(std::move(*store::open(dir / "db")));
+  REQUIRE(db->mark_archives_downloaded(pub, report->archives));
+
+  struct config : caf::actor_system_config {
+    config() { register_types(*this); }
+  } cfg;
+  caf::actor_system sys{cfg};
+  auto bus = sys.spawn(signal_bus);
+  // 600 messages at 2,000 per second cannot take less than 0.3 s.
+  auto capped = sys.spawn<caf::detached>(importer, dir.path(), db, bus, std::uint64_t{2000});
+  caf::scoped_actor self{sys};
+  auto started = std::chrono::steady_clock::now();
+  std::uint64_t imported = 0;
+  self->request(capped, std::chrono::seconds(30), import_atom::value, pub.community_id())
+    .receive([&](std::uint64_t n) { imported = n; },
+             [&](const caf::error& err) { FAIL(sys.render(err)); });
+  CHECK(imported == 600);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300));
+  self->send_exit(capped, caf::exit_reason::user_shutdown);
+  self->send_exit(bus, caf::exit_reason::user_shutdown);
 }
