@@ -91,6 +91,6 @@ struct importer_state {
 importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
                                        std::filesystem::path archive_root,
                                        std::shared_ptr<store> db, signal_bus_actor bus,
-                                       std::uint64_t max_rate = 0);
+                                       std::uint64_t max_rate);
 
 } // namespace annals
