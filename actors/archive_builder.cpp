@@ -1,5 +1,7 @@
 #include "actors/archive_builder.hpp"
 
+#include "actors/errors.hpp"
+
 #include "core/archive_builder.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
@@ -9,14 +11,6 @@
 #include <ctime>
 
 namespace annals {
-
-namespace {
-
-caf::error to_caf_error(const error& err) {
-  return caf::make_error(caf::sec::runtime_error, err.to_string());
-}
-
-} // namespace
 
 archive_builder_actor::behavior_type
 archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> self,

@@ -1,5 +1,7 @@
 #include "actors/magnetlink_publisher.hpp"
 
+#include "actors/errors.hpp"
+
 #include "core/status_envelope.hpp"
 #include "storage/store.hpp"
 
@@ -60,7 +62,7 @@ magnetlink_publisher(magnetlink_publisher_actor::stateful_pointer<magnetlink_pub
         .then(
           [self, rp, community = *community, community_id, clock, magnet](const std::string&) mutable {
             if (auto saved = self->state.db->set_magnetlink(community, clock, magnet); !saved) {
-              rp.deliver(caf::make_error(caf::sec::runtime_error, saved.error().to_string()));
+              rp.deliver(to_caf_error(saved.error()));
               return;
             }
             ++self->state.published;

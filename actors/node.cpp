@@ -1,5 +1,7 @@
 #include "actors/node.hpp"
 
+#include "actors/errors.hpp"
+
 #include "actors/archive_builder.hpp"
 #include "actors/control_node_gate.hpp"
 #include "actors/downloader.hpp"
@@ -23,10 +25,6 @@ using self_ptr = node_actor::stateful_pointer<node_state>;
 /// of one per message.
 constexpr auto flush_interval = std::chrono::milliseconds(100);
 constexpr std::size_t flush_batch = 1000;
-
-caf::error to_caf_error(const error& err) {
-  return caf::make_error(caf::sec::runtime_error, err.to_string());
-}
 
 void flush(self_ptr self) {
   auto& state = self->state;
@@ -298,15 +296,12 @@ void register_types(caf::actor_system_config& cfg) {
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
-  auto fail = [](const error& err) {
-    return caf::make_error(caf::sec::runtime_error, err.to_string());
-  };
   auto db = store::open(config.data_dir / "db");
   if (!db)
-    return fail(db.error());
+    return to_caf_error(db.error());
   auto identity = load_identity(config.data_dir / "identity.key");
   if (!identity)
-    return fail(identity.error());
+    return to_caf_error(identity.error());
 
   torrent_session_options torrent = config.torrent_loopback ? loopback_session_options()
                                                             : torrent_session_options{};
@@ -317,7 +312,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   }
   auto session = torrent_session::start(torrent);
   if (!session)
-    return fail(session.error());
+    return to_caf_error(session.error());
 
   auto init = std::make_shared<node_state>();
   init->db = std::shared_ptr<store>(std::move(*db));

@@ -1,5 +1,7 @@
 #include "actors/seeder.hpp"
 
+#include "actors/errors.hpp"
+
 #include "core/archive_format.hpp"
 #include "core/file_io.hpp"
 #include "net/torrent_file.hpp"
@@ -19,10 +21,6 @@ using self_ptr = seeder_actor::stateful_pointer<seeder_state>;
 
 void emit(self_ptr self, signal s) {
   self->send(self->state.bus, publish_atom::value, std::move(s));
-}
-
-caf::error to_caf_error(const error& err) {
-  return caf::make_error(caf::sec::runtime_error, err.to_string());
 }
 
 /// Drops the community's current torrent from the session, if any.
@@ -58,7 +56,7 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       archive_layout layout{state.config.archive_root, community};
       auto torrent = read_archive_torrent(layout.torrent_file());
       if (!torrent)
-        return caf::make_error(caf::sec::runtime_error, torrent.error().to_string());
+        return to_caf_error(torrent.error());
       if (torrent->name != community)
         return caf::make_error(caf::sec::runtime_error,
                                layout.torrent_file().string() + " names " + torrent->name);
@@ -70,7 +68,7 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       if (!state.seeding.count(community)) {
         auto added = state.session->seed(layout.torrent_file(), layout.root / "archivedata");
         if (!added)
-          return caf::make_error(caf::sec::runtime_error, added.error().to_string());
+          return to_caf_error(added.error());
         state.seeding[community] = torrent->info_hash;
       }
       std::vector<std::string> peers;
