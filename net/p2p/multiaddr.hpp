@@ -1,0 +1,55 @@
+// The multiaddr subset a Waku relay peer needs: /ip4, /ip6, /tcp, /ws and
+// /p2p, in text form (config, logs) and binary form (identify listenAddrs).
+#pragma once
+
+#include "core/result.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace annals::p2p {
+
+/// Multicodec protocol codes, written as uvarints in the binary form.
+enum class multiaddr_protocol : std::uint64_t {
+  ip4 = 4,
+  tcp = 6,
+  ip6 = 41,
+  p2p = 421,
+  ws = 477,
+};
+
+struct multiaddr_component {
+  multiaddr_protocol protocol;
+  /// The value in binary form: 4 or 16 address bytes, a 2-byte big-endian
+  /// port, nothing for /ws, the peer-id multihash (without its length
+  /// prefix) for /p2p.
+  std::string value;
+
+  friend bool operator==(const multiaddr_component& a, const multiaddr_component& b) {
+    return a.protocol == b.protocol && a.value == b.value;
+  }
+};
+
+class multiaddr {
+public:
+  /// "/ip4/127.0.0.1/tcp/60021/p2p/16Uiu2HAm..."; strict: no empty or
+  /// trailing components, no leading zeros in ports or IPv4 octets.
+  static result<multiaddr> parse(std::string_view text);
+  /// The binary form: (uvarint code || value)*.
+  static result<multiaddr> from_bytes(std::string_view bytes);
+
+  std::string to_string() const;
+  std::string to_bytes() const;
+  const std::vector<multiaddr_component>& components() const { return components_; }
+
+  friend bool operator==(const multiaddr& a, const multiaddr& b) {
+    return a.components_ == b.components_;
+  }
+
+private:
+  std::vector<multiaddr_component> components_;
+};
+
+} // namespace annals::p2p
