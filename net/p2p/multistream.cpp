@@ -37,6 +37,28 @@ result<void> multistream_negotiator::check_header(const std::string& message) {
   return ok_result();
 }
 
+result<std::string> multistream_negotiator::feed(std::string_view bytes) {
+  if (done())
+    return make_error(errc::invalid_argument, "multistream: negotiation already finished");
+  reader_.feed(bytes);
+  std::string reply;
+  while (!done()) {
+    auto message = next_message();
+    if (!message)
+      return message.error();
+    if (!*message)
+      break;
+    if (!header_seen_) {
+      if (auto checked = check_header(**message); !checked)
+        return checked.error();
+      continue;
+    }
+    if (auto handled = on_message(std::move(**message), reply); !handled)
+      return handled.error();
+  }
+  return reply;
+}
+
 void multistream_negotiator::finish(std::string protocol) {
   protocol_ = std::move(protocol);
   done_ = true;
@@ -52,36 +74,19 @@ std::string multistream_dialer::start() const {
          encode_multistream_message(protocols_.front());
 }
 
-result<std::string> multistream_dialer::feed(std::string_view bytes) {
-  if (done())
-    return make_error(errc::invalid_argument, "multistream: negotiation already finished");
-  reader_.feed(bytes);
-  std::string reply;
-  // Stop at the final answer: whatever follows belongs to the next layer.
-  while (!done()) {
-    auto message = next_message();
-    if (!message)
-      return message.error();
-    if (!*message)
-      break;
-    if (!header_seen_) {
-      if (auto checked = check_header(**message); !checked)
-        return checked.error();
-      continue;
-    }
-    const auto& proposal = protocols_[proposal_];
-    if (**message == proposal) {
-      finish(proposal);
-    } else if (**message == multistream_na) {
-      if (++proposal_ == protocols_.size())
-        return make_error(errc::unsupported, "multistream: listener refused every proposal");
-      reply += encode_multistream_message(protocols_[proposal_]);
-    } else {
-      return make_error(errc::malformed, "multistream: listener answered \"" + **message +
-                                             "\" to proposal " + proposal);
-    }
+result<void> multistream_dialer::on_message(std::string message, std::string& reply) {
+  const auto& proposal = protocols_[proposal_];
+  if (message == proposal) {
+    finish(proposal);
+  } else if (message == multistream_na) {
+    if (++proposal_ == protocols_.size())
+      return make_error(errc::unsupported, "multistream: listener refused every proposal");
+    reply += encode_multistream_message(protocols_[proposal_]);
+  } else {
+    return make_error(errc::malformed, "multistream: listener answered \"" + message +
+                                           "\" to proposal " + proposal);
   }
-  return reply;
+  return ok_result();
 }
 
 multistream_listener::multistream_listener(std::vector<std::string> supported)
@@ -91,32 +96,16 @@ std::string multistream_listener::start() const {
   return encode_multistream_message(multistream_protocol);
 }
 
-result<std::string> multistream_listener::feed(std::string_view bytes) {
-  if (done())
-    return make_error(errc::invalid_argument, "multistream: negotiation already finished");
-  reader_.feed(bytes);
-  std::string reply;
-  while (!done()) {
-    auto message = next_message();
-    if (!message)
-      return message.error();
-    if (!*message)
-      break;
-    if (!header_seen_) {
-      if (auto checked = check_header(**message); !checked)
-        return checked.error();
-      continue;
-    }
-    // "ls" and anything unknown get "na"; the dialer then tries its next
-    // proposal or gives up.
-    if (std::find(supported_.begin(), supported_.end(), **message) != supported_.end()) {
-      reply += encode_multistream_message(**message);
-      finish(std::move(**message));
-    } else {
-      reply += encode_multistream_message(multistream_na);
-    }
+result<void> multistream_listener::on_message(std::string message, std::string& reply) {
+  // "ls" and anything unknown get "na"; the dialer then tries its next
+  // proposal or gives up.
+  if (std::find(supported_.begin(), supported_.end(), message) != supported_.end()) {
+    reply += encode_multistream_message(message);
+    finish(std::move(message));
+  } else {
+    reply += encode_multistream_message(multistream_na);
   }
-  return reply;
+  return ok_result();
 }
 
 } // namespace annals::p2p

@@ -23,7 +23,7 @@ inline constexpr std::size_t max_multistream_message = 1024;
 /// uvarint(text.size() + 1) || text || '\n'. `text` must not contain '\n'.
 std::string encode_multistream_message(std::string_view text);
 
-/// The parts both roles share: the message reader, the header check and the
+/// The parts both roles share: the read loop, the header check and the
 /// outcome. Each feed() returns the bytes to write to the peer (maybe none).
 class multistream_negotiator {
 public:
@@ -33,9 +33,15 @@ public:
   /// Bytes that arrived after the final negotiation message: the first data
   /// of the agreed protocol, which the peer may pipeline. Call once done().
   std::string take_leftover() { return reader_.take_buffered(); }
+  /// Consumes the peer's bytes; returns what to write back (maybe nothing).
+  /// Stops at the final answer: whatever follows belongs to the next layer.
+  result<std::string> feed(std::string_view bytes);
 
 protected:
   multistream_negotiator();
+  virtual ~multistream_negotiator() = default;
+  /// Handles one message after the peer's header, appending any answer.
+  virtual result<void> on_message(std::string message, std::string& reply) = 0;
   /// The next complete message without its '\n', or nullopt for "need more".
   result<std::optional<std::string>> next_message();
   /// Checks the peer's header, the first message in each direction.
@@ -60,11 +66,11 @@ public:
   /// listener's header first would cost a round trip for nothing.
   std::string start() const;
 
-  /// Consumes bytes from the listener. Fails when the listener refuses every
-  /// proposal (unsupported) or says something that is not an answer.
-  result<std::string> feed(std::string_view bytes);
-
 private:
+  /// Fails when the listener refuses every proposal (unsupported) or says
+  /// something that is not an answer.
+  result<void> on_message(std::string message, std::string& reply) override;
+
   std::vector<std::string> protocols_;
   std::size_t proposal_ = 0;  // index of the proposal awaiting an answer
 };
@@ -78,10 +84,10 @@ public:
   /// (js-libp2p waits for it before reading our answers).
   std::string start() const;
 
-  /// Consumes bytes from the dialer and answers each proposal.
-  result<std::string> feed(std::string_view bytes);
-
 private:
+  /// Answers each proposal: an echo when supported, else "na".
+  result<void> on_message(std::string message, std::string& reply) override;
+
   std::vector<std::string> supported_;
 };
 
