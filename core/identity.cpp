@@ -169,6 +169,30 @@ signature65 private_key::sign_keccak(std::string_view payload) const {
   return sign(keccak256(payload));
 }
 
+std::string private_key::sign_sha256_der(std::string_view message) const {
+  auto digest = sha256(message);
+  secp256k1_ecdsa_signature sig;
+  if (secp256k1_ecdsa_sign(context(), &sig, digest.data(), bytes_.data(), nullptr, nullptr) != 1)
+    throw std::logic_error("secp256k1 signing failed with a verified key");
+  unsigned char der[72];
+  size_t size = sizeof(der);
+  secp256k1_ecdsa_signature_serialize_der(context(), der, &size, &sig);
+  return std::string(reinterpret_cast<const char*>(der), size);
+}
+
+bool verify_sha256_der(const public_key& key, std::string_view message, std::string_view der) {
+  auto point = parse_known_good(key.compressed());
+  secp256k1_ecdsa_signature sig;
+  if (secp256k1_ecdsa_signature_parse_der(context(), &sig,
+                                          reinterpret_cast<const unsigned char*>(der.data()),
+                                          der.size())
+      != 1)
+    return false;
+  secp256k1_ecdsa_signature_normalize(context(), &sig, &sig);
+  auto digest = sha256(message);
+  return secp256k1_ecdsa_verify(context(), &sig, digest.data(), &point) == 1;
+}
+
 // -- recovery --------------------------------------------------------------------
 
 result<public_key> recover(const hash256& digest, std::string_view signature) {

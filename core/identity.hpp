@@ -55,6 +55,9 @@ public:
   signature65 sign(const hash256& digest) const;
   /// status-go's crypto.Sign(keccak256(payload)).
   signature65 sign_keccak(std::string_view payload) const;
+  /// libp2p's secp256k1 signature (Noise handshake, signed peer records):
+  /// ECDSA over SHA-256(message), DER-encoded.
+  std::string sign_sha256_der(std::string_view message) const;
 
 private:
   std::array<std::uint8_t, 32> bytes_{};
@@ -63,6 +66,10 @@ private:
 /// Recovers the signer of a recoverable signature (V must be 0 or 1, as
 /// go-ethereum's Ecrecover requires).
 result<public_key> recover(const hash256& digest, std::string_view signature);
+/// Checks a libp2p secp256k1 signature (DER over SHA-256(message)). High-S
+/// signatures, which other implementations emit, are normalized first.
+bool verify_sha256_der(const public_key& key, std::string_view message, std::string_view der);
+
 /// recover(keccak256(payload), signature).
 result<public_key> recover_keccak(std::string_view payload, std::string_view signature);
 

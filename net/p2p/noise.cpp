@@ -1,10 +1,12 @@
 #include "net/p2p/noise.hpp"
 
+#include "net/p2p/peer_id.hpp"
+#include "net/p2p/varint.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <secp256k1.h>
 
 #include <cstring>
 #include <memory>
@@ -22,10 +24,6 @@ constexpr std::string_view protocol_name = "Noise_XX_25519_ChaChaPoly_SHA256";
 static_assert(protocol_name.size() == 32);
 constexpr std::string_view signature_prefix = "noise-libp2p-static-key:";
 constexpr std::size_t tag_size = 16;
-
-// libp2p PublicKey.Type values.
-constexpr std::uint64_t key_type_ed25519 = 1;
-constexpr std::uint64_t key_type_secp256k1 = 2;
 
 error noise_error(errc code, std::string detail) {
   return make_error(code, "noise: " + std::move(detail));
@@ -116,30 +114,18 @@ x25519_key key_from(std::string_view bytes) {
 
 // --- minimal protobuf ---------------------------------------------------------
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 void put_bytes_field(std::string& out, unsigned field, std::string_view value) {
-  put_varint(out, (field << 3) | 2);
-  put_varint(out, value.size());
+  append_uvarint(out, (field << 3) | 2);
+  append_uvarint(out, value.size());
   out.append(value);
 }
 
 std::optional<std::uint64_t> get_varint(std::string_view& in) {
-  std::uint64_t v = 0;
-  for (unsigned shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto byte = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= std::uint64_t(byte & 0x7f) << shift;
-    if (!(byte & 0x80))
-      return v;
-  }
-  return std::nullopt;
+  auto v = decode_uvarint(in);
+  if (!v)
+    return std::nullopt;
+  in.remove_prefix(v->size);
+  return v->value;
 }
 
 struct pb_field {
@@ -184,55 +170,6 @@ std::optional<pb_field> next_field(std::string_view& in) {
   default:
     return std::nullopt;
   }
-}
-
-std::string encode_secp256k1_public_key(const public_key& key) {
-  std::string out;
-  put_varint(out, (1 << 3) | 0);
-  put_varint(out, key_type_secp256k1);
-  put_bytes_field(out, 2, as_view(key.compressed()));
-  return out;
-}
-
-// --- identity signatures ----------------------------------------------------
-
-// core/identity.cpp keeps its context private, so this file has its own.
-// After randomization it is only read, so sharing it across threads is safe.
-const secp256k1_context* secp_context() {
-  static const secp256k1_context* ctx = [] {
-    auto* c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-    unsigned char seed[32];
-    if (RAND_bytes(seed, sizeof(seed)) != 1 || secp256k1_context_randomize(c, seed) != 1)
-      throw std::runtime_error("noise: cannot randomize the secp256k1 context");
-    return c;
-  }();
-  return ctx;
-}
-
-// libp2p secp256k1: ECDSA over SHA-256(message), DER-encoded.
-std::string sign_secp256k1(const private_key& key, std::string_view message) {
-  bytes32 digest = sha256(message);
-  secp256k1_ecdsa_signature sig;
-  // Fails only for an invalid secret key, which private_key rules out.
-  if (secp256k1_ecdsa_sign(secp_context(), &sig, digest.data(), key.bytes().data(), nullptr,
-                           nullptr) != 1)
-    throw std::logic_error("secp256k1_ecdsa_sign rejected a validated key");
-  unsigned char der[72];
-  std::size_t len = sizeof(der);
-  secp256k1_ecdsa_signature_serialize_der(secp_context(), der, &len, &sig);
-  return std::string(reinterpret_cast<const char*>(der), len);
-}
-
-bool verify_secp256k1(std::string_view key, std::string_view message, std::string_view der) {
-  secp256k1_pubkey pub;
-  secp256k1_ecdsa_signature sig;
-  if (secp256k1_ec_pubkey_parse(secp_context(), &pub, u8(key), key.size()) != 1 ||
-      secp256k1_ecdsa_signature_parse_der(secp_context(), &sig, u8(der), der.size()) != 1)
-    return false;
-  // Other implementations may emit high-S, which libsecp256k1 alone rejects.
-  secp256k1_ecdsa_signature_normalize(secp_context(), &sig, &sig);
-  bytes32 digest = sha256(message);
-  return secp256k1_ecdsa_verify(secp_context(), &sig, digest.data(), &pub) == 1;
 }
 
 bool verify_ed25519(std::string_view key, std::string_view message, std::string_view sig) {
@@ -504,8 +441,8 @@ result<std::pair<noise_cipher_state, noise_cipher_state>> noise_xx_state::split(
 
 noise_identity_payload sign_noise_payload(const private_key& identity,
                                           const x25519_key& static_public) {
-  return {encode_secp256k1_public_key(identity.public_key()),
-          sign_secp256k1(identity, signed_message(static_public))};
+  libp2p_public_key key{key_type::secp256k1, std::string(as_view(identity.public_key().compressed()))};
+  return {key.encode(), identity.sign_sha256_der(signed_message(static_public))};
 }
 
 std::string encode_noise_payload(const noise_identity_payload& payload) {
@@ -530,29 +467,18 @@ result<std::string> verify_noise_payload(std::string_view payload, const x25519_
   if (!identity_key || !identity_sig)
     return noise_error(errc::malformed, "NoiseHandshakePayload lacks identity_key or identity_sig");
 
-  std::optional<std::uint64_t> type;
-  std::optional<std::string_view> data;
-  for (std::string_view in = *identity_key; !in.empty();) {
-    auto f = next_field(in);
-    if (!f)
-      return noise_error(errc::malformed, "truncated PublicKey in identity_key");
-    if (f->wire_type == 0 && f->number == 1)
-      type = f->varint;
-    else if (f->wire_type == 2 && f->number == 2)
-      data = f->bytes;
-  }
-  if (!type || !data)
-    return noise_error(errc::malformed, "PublicKey lacks Type or Data");
-
+  // Strict: the key's encoding is hashed into the peer ID the caller checks.
+  auto key = libp2p_public_key::decode(*identity_key);
+  if (!key)
+    return noise_error(key.error().code, "identity_key: " + key.error().message);
   std::string message = signed_message(remote_static);
   bool valid = false;
-  if (*type == key_type_secp256k1)
-    valid = verify_secp256k1(*data, message, *identity_sig);
-  else if (*type == key_type_ed25519)
-    valid = verify_ed25519(*data, message, *identity_sig);
-  else
-    return noise_error(errc::unsupported,
-                       "identity key type " + std::to_string(*type) + " (only secp256k1 and Ed25519)");
+  if (key->type == key_type::secp256k1) {
+    auto secp = public_key::parse(key->data);
+    valid = secp && verify_sha256_der(*secp, message, *identity_sig);
+  } else {
+    valid = verify_ed25519(key->data, message, *identity_sig);
+  }
   if (!valid)
     return noise_error(errc::verification_failed,
                        "identity_sig does not sign the remote static key");

@@ -7,6 +7,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
+#include "tests/actors/node_harness.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <caf/all.hpp>
@@ -144,9 +145,7 @@ TEST_CASE("an import rate cap paces the importer", "[actors][member][importer]")
   std::shared_ptr<store> db(std::move(*store::open(dir / "db")));
   REQUIRE(db->mark_archives_downloaded(pub, report->archives));
 
-  struct config : caf::actor_system_config {
-    config() { register_types(*this); }
-  } cfg;
+  test::integration_config cfg;
   caf::actor_system sys{cfg};
   auto bus = sys.spawn(signal_bus);
   // 600 messages at 2,000 per second cannot take less than 0.3 s.

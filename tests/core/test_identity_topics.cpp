@@ -113,3 +113,13 @@ TEST_CASE("key files are 0600, never overwritten, and validated", "[identity]") 
   CHECK_FALSE(private_key::load(dir / "zero.key"));
   CHECK(private_key::load(dir / "missing.key").error().code == errc::not_found);
 }
+
+TEST_CASE("libp2p signatures are DER over SHA-256 and verify only what was signed", "[identity]") {
+  auto key = private_key::generate();
+  auto der = key.sign_sha256_der("noise-libp2p-static-key:abc");
+  CHECK(static_cast<std::uint8_t>(der[0]) == 0x30);  // DER SEQUENCE
+  CHECK(verify_sha256_der(key.public_key(), "noise-libp2p-static-key:abc", der));
+  CHECK_FALSE(verify_sha256_der(key.public_key(), "noise-libp2p-static-key:abd", der));
+  CHECK_FALSE(verify_sha256_der(private_key::generate().public_key(), "noise-libp2p-static-key:abc", der));
+  CHECK_FALSE(verify_sha256_der(key.public_key(), "noise-libp2p-static-key:abc", "not der"));
+}
