@@ -27,6 +27,7 @@ std::string encode_multistream_message(std::string_view text);
 /// outcome. Each feed() returns the bytes to write to the peer (maybe none).
 class multistream_negotiator {
 public:
+  virtual ~multistream_negotiator() = default;
   bool done() const { return done_; }
   /// The agreed protocol, once done().
   const std::string& protocol() const { return protocol_; }
@@ -39,7 +40,6 @@ public:
 
 protected:
   multistream_negotiator();
-  virtual ~multistream_negotiator() = default;
   /// Handles one message after the peer's header, appending any answer.
   virtual result<void> on_message(std::string message, std::string& reply) = 0;
   /// The next complete message without its '\n', or nullopt for "need more".

@@ -1,0 +1,534 @@
+#include "net/p2p/connection.hpp"
+
+#include "proto/libp2p.pb.h"
+#include "net/p2p/gossipsub.hpp"
+#include "net/p2p/multiaddr.hpp"
+#include "net/p2p/multistream.hpp"
+#include "net/p2p/muxer.hpp"
+#include "net/p2p/noise.hpp"
+#include "net/p2p/varint.hpp"
+
+#include <algorithm>
+
+namespace annals::p2p {
+
+const char* to_string(connection_layer layer) {
+  switch (layer) {
+    case connection_layer::security_select: return "multistream (security)";
+    case connection_layer::noise: return "noise";
+    case connection_layer::muxer_select: return "multistream (muxer)";
+    case connection_layer::muxed: return "muxer";
+  }
+  return "?";
+}
+
+namespace {
+
+/// A ping stream echoes 32-byte blocks; anything else is not a ping.
+constexpr std::size_t ping_size = 32;
+/// Identify and metadata messages are small; a peer sending more is broken.
+constexpr std::size_t max_control_message = 64 * 1024;
+/// Relay bytes queued while our relay stream is being negotiated.
+constexpr std::size_t max_pending_relay = 8 << 20;
+
+enum class stream_purpose { inbound, relay_out, identify_out };
+
+struct stream_state {
+  stream_purpose purpose;
+  std::unique_ptr<multistream_negotiator> select;
+  std::string protocol;  // once negotiated
+  frame_reader reader;
+  std::string ping_buffer;
+  bool local_closed = false;
+
+  stream_state(stream_purpose p, std::unique_ptr<multistream_negotiator> s, std::size_t max_frame)
+      : purpose(p), select(std::move(s)), reader(max_frame) {}
+};
+
+std::string identify_message(const connection_config& config) {
+  pb::Identify id;
+  id.set_protocolversion("ipfs/0.1.0");
+  id.set_agentversion(config.agent_version);
+  id.set_publickey(
+    libp2p_public_key{key_type::secp256k1,
+                      std::string(reinterpret_cast<const char*>(
+                                    config.identity.public_key().compressed().data()),
+                                  33)}
+      .encode());
+  for (const auto& addr : config.listen_addrs)
+    id.add_listenaddrs(addr);
+  if (!config.observed_addr.empty())
+    id.set_observedaddr(config.observed_addr);
+  id.add_protocols(std::string(identify_protocol));
+  id.add_protocols(std::string(ping_protocol));
+  id.add_protocols(std::string(waku_metadata_protocol));
+  if (config.relay)
+    id.add_protocols(std::string(waku_relay_protocol));
+  return id.SerializeAsString();
+}
+
+} // namespace
+
+struct connection::impl {
+  connection& self;
+  role my_role;
+  connection_config config;
+  connection_handler& handler;
+
+  std::string raw_in;   // socket bytes not yet consumed
+  std::string out;      // socket bytes to send
+  std::optional<annals::error> failure;
+
+  std::unique_ptr<multistream_negotiator> security_select;
+  std::optional<noise_handshake> handshake;
+  std::optional<noise_session> session;
+  std::unique_ptr<multistream_negotiator> muxer_select;
+  std::unique_ptr<muxer> mux;
+
+  std::map<stream_handle, stream_state> streams;
+  std::optional<stream_handle> relay_out;
+  bool relay_out_ready = false;
+  int relay_out_attempts = 0;
+  std::string relay_pending;  // framed RPCs waiting for the relay stream
+
+  impl(connection& c, role r, connection_config cfg, connection_handler& h)
+      : self(c), my_role(r), config(std::move(cfg)), handler(h) {}
+
+  bool dialer() const { return my_role == role::dialer; }
+
+  annals::error layer_error(errc code, const std::string& detail) const {
+    return make_error(code, std::string(to_string(self.layer_)) + ": " + detail);
+  }
+
+  result<void> send_encrypted(std::string_view plaintext) {
+    if (plaintext.empty())
+      return ok_result();
+    auto frames = session->encrypt(plaintext);
+    if (!frames)
+      return layer_error(frames.error().code, frames.error().message);
+    out += *frames;
+    return ok_result();
+  }
+
+  result<void> flush_muxer() {
+    if (!mux)
+      return ok_result();
+    return send_encrypted(mux->take_output());
+  }
+
+  // -- security select and Noise ---------------------------------------------
+
+  result<void> begin_noise() {
+    noise_handshake::options opts;
+    opts.expected_remote_key = config.expected_remote_key;
+    auto hs = dialer() ? noise_handshake::initiator(config.identity, opts)
+                       : noise_handshake::responder(config.identity, opts);
+    if (!hs)
+      return layer_error(hs.error().code, hs.error().message);
+    handshake.emplace(std::move(*hs));
+    self.layer_ = connection_layer::noise;
+    if (handshake->my_turn()) {
+      auto msg = handshake->write_message();
+      if (!msg)
+        return layer_error(msg.error().code, msg.error().message);
+      out += *msg;
+    }
+    return ok_result();
+  }
+
+  result<void> step_security_select() {
+    auto reply = security_select->feed(raw_in);
+    raw_in.clear();
+    if (!reply)
+      return layer_error(reply.error().code, reply.error().message);
+    out += *reply;
+    if (!security_select->done())
+      return ok_result();
+    raw_in = security_select->take_leftover();
+    security_select.reset();
+    return begin_noise();
+  }
+
+  result<void> step_noise() {
+    std::string_view view = raw_in;
+    while (!handshake->complete()) {
+      auto body = next_noise_frame(view);
+      if (!body)
+        break;
+      if (auto r = handshake->read_message(*body); !r)
+        return layer_error(r.error().code, r.error().message);
+      if (handshake->my_turn()) {
+        auto msg = handshake->write_message();
+        if (!msg)
+          return layer_error(msg.error().code, msg.error().message);
+        out += *msg;
+      }
+    }
+    raw_in.erase(0, raw_in.size() - view.size());
+    if (!handshake->complete())
+      return ok_result();
+    auto s = handshake->finish();
+    if (!s)
+      return layer_error(s.error().code, s.error().message);
+    auto key = libp2p_public_key::decode(s->remote_identity_key());
+    if (!key)
+      return layer_error(key.error().code, "remote identity key: " + key.error().message);
+    self.remote_ = peer_id::from_public_key(*key);
+    session.emplace(std::move(*s));
+    handshake.reset();
+    self.layer_ = connection_layer::muxer_select;
+    if (dialer()) {
+      auto d = std::make_unique<multistream_dialer>(config.muxers);
+      auto first = d->start();
+      muxer_select = std::move(d);
+      return send_encrypted(first);
+    }
+    auto l = std::make_unique<multistream_listener>(config.muxers);
+    auto first = l->start();
+    muxer_select = std::move(l);
+    return send_encrypted(first);
+  }
+
+  // -- transport frames --------------------------------------------------------
+
+  result<void> step_transport() {
+    std::string_view view = raw_in;
+    while (auto body = next_noise_frame(view)) {
+      auto plain = session->decrypt_frame(*body);
+      if (!plain) {
+        raw_in.clear();
+        return make_error(plain.error().code, "noise: transport frame: " + plain.error().message);
+      }
+      if (auto r = on_plaintext(*plain); !r) {
+        raw_in.clear();
+        return r;
+      }
+    }
+    raw_in.erase(0, raw_in.size() - view.size());
+    return ok_result();
+  }
+
+  result<void> on_plaintext(std::string_view plain) {
+    if (self.layer_ == connection_layer::muxer_select) {
+      auto reply = muxer_select->feed(plain);
+      if (!reply)
+        return layer_error(reply.error().code, reply.error().message);
+      if (auto r = send_encrypted(*reply); !r)
+        return r;
+      if (!muxer_select->done())
+        return ok_result();
+      mux = make_muxer(muxer_select->protocol(), dialer());
+      if (!mux)
+        return layer_error(errc::unsupported, "peer chose muxer " + muxer_select->protocol());
+      auto leftover = muxer_select->take_leftover();
+      auto chosen = muxer_select->protocol();
+      muxer_select.reset();
+      self.layer_ = connection_layer::muxed;
+      handler.on_established(*self.remote_, chosen);
+      if (config.relay)
+        open_relay_stream();
+      if (auto r = flush_muxer(); !r)
+        return r;
+      return feed_muxer(leftover);
+    }
+    return feed_muxer(plain);
+  }
+
+  // -- streams -----------------------------------------------------------------
+
+  void open_relay_stream() {
+    ++relay_out_attempts;
+    auto h = mux->open_stream();
+    auto d = std::make_unique<multistream_dialer>(
+      std::vector<std::string>{std::string(waku_relay_protocol)});
+    auto first = d->start();
+    streams.emplace(h, stream_state(stream_purpose::relay_out, std::move(d), max_control_message));
+    relay_out = h;
+    relay_out_ready = false;
+    (void)mux->write(h, first);
+  }
+
+  void open_identify_stream() {
+    auto h = mux->open_stream();
+    auto d = std::make_unique<multistream_dialer>(
+      std::vector<std::string>{std::string(identify_protocol)});
+    auto first = d->start();
+    streams.emplace(h, stream_state(stream_purpose::identify_out, std::move(d), max_control_message));
+    (void)mux->write(h, first);
+  }
+
+  void drop_stream(stream_handle h, bool reset) {
+    if (reset)
+      mux->reset(h);
+    streams.erase(h);
+    if (relay_out == h) {
+      relay_out.reset();
+      relay_out_ready = false;
+      // A peer may reset our relay stream while it restarts its pubsub;
+      // reopen a few times, then accept that it will not take our RPCs.
+      if (relay_out_attempts < 3)
+        open_relay_stream();
+      else
+        handler.on_note("peer keeps resetting our relay stream; no longer sending to it");
+    }
+  }
+
+  result<void> feed_muxer(std::string_view bytes) {
+    if (bytes.empty())
+      return flush_muxer();
+    std::vector<muxer_event> events;
+    if (auto r = mux->feed(bytes, events); !r)
+      return layer_error(r.error().code, r.error().message);
+    for (auto& ev : events) {
+      if (auto r = on_event(ev); !r)
+        return r;
+    }
+    return flush_muxer();
+  }
+
+  std::vector<std::string> served_protocols() const {
+    std::vector<std::string> p{std::string(identify_protocol), std::string(ping_protocol),
+                               std::string(waku_metadata_protocol)};
+    if (config.relay)
+      p.emplace_back(waku_relay_protocol);
+    return p;
+  }
+
+  result<void> on_event(muxer_event& ev) {
+    switch (ev.what) {
+      case muxer_event::kind::opened: {
+        auto l = std::make_unique<multistream_listener>(served_protocols());
+        auto first = l->start();
+        streams.emplace(ev.stream,
+                        stream_state(stream_purpose::inbound, std::move(l), max_control_message));
+        (void)mux->write(ev.stream, first);
+        return ok_result();
+      }
+      case muxer_event::kind::data:
+        return on_stream_bytes(ev.stream, ev.bytes);
+      case muxer_event::kind::remote_closed: {
+        auto it = streams.find(ev.stream);
+        if (it == streams.end())
+          return ok_result();
+        if (it->second.purpose == stream_purpose::relay_out)
+          return ok_result();  // js only reads our stream; its half-close is no news
+        if (!it->second.local_closed)
+          mux->close(ev.stream);
+        streams.erase(it);
+        return ok_result();
+      }
+      case muxer_event::kind::reset:
+        if (streams.count(ev.stream))
+          drop_stream(ev.stream, false);
+        return ok_result();
+    }
+    return ok_result();
+  }
+
+  result<void> on_stream_bytes(stream_handle h, std::string_view bytes) {
+    auto it = streams.find(h);
+    if (it == streams.end())
+      return ok_result();
+    auto& s = it->second;
+    if (s.select) {
+      auto reply = s.select->feed(bytes);
+      if (!reply) {
+        handler.on_note("stream negotiation failed: " + reply.error().message);
+        drop_stream(h, true);
+        return ok_result();
+      }
+      if (!reply->empty())
+        (void)mux->write(h, *reply);
+      if (!s.select->done())
+        return ok_result();
+      s.protocol = s.select->protocol();
+      auto leftover = s.select->take_leftover();
+      s.select.reset();
+      if (auto r = on_stream_ready(h, s); !r)
+        return r;
+      if (leftover.empty() || !streams.count(h))
+        return ok_result();
+      return on_protocol_bytes(h, streams.at(h), leftover);
+    }
+    return on_protocol_bytes(h, s, bytes);
+  }
+
+  result<void> on_stream_ready(stream_handle h, stream_state& s) {
+    if (s.purpose == stream_purpose::relay_out) {
+      relay_out_ready = true;
+      if (!relay_pending.empty()) {
+        if (auto r = mux->write(h, relay_pending); !r)
+          return layer_error(r.error().code, "relay stream: " + r.error().message);
+        relay_pending.clear();
+      }
+      handler.on_relay_ready();
+      return ok_result();
+    }
+    if (s.purpose == stream_purpose::inbound) {
+      if (s.protocol == identify_protocol) {
+        (void)mux->write(h, frame(identify_message(config)));
+        mux->close(h);
+        s.local_closed = true;
+      } else if (s.protocol == waku_relay_protocol) {
+        // The peer's relay stream carries whole RPCs up to our cap.
+        s.reader = frame_reader(config.max_rpc);
+      }
+    }
+    return ok_result();
+  }
+
+  result<void> on_protocol_bytes(stream_handle h, stream_state& s, std::string_view bytes) {
+    if (s.purpose == stream_purpose::relay_out)
+      return ok_result();  // nothing is expected back on our own relay stream
+    if (s.protocol == ping_protocol) {
+      s.ping_buffer.append(bytes);
+      while (s.ping_buffer.size() >= ping_size) {
+        (void)mux->write(h, std::string_view(s.ping_buffer).substr(0, ping_size));
+        s.ping_buffer.erase(0, ping_size);
+      }
+      return ok_result();
+    }
+    if (s.protocol == identify_protocol && s.purpose == stream_purpose::inbound)
+      return ok_result();
+    s.reader.feed(bytes);
+    while (true) {
+      auto next = s.reader.next();
+      if (!next) {
+        if (s.protocol == waku_relay_protocol)
+          return layer_error(errc::invalid_argument,
+                             "relay RPC frame refused: " + next.error().message);
+        handler.on_note(s.protocol + ": " + next.error().message);
+        drop_stream(h, true);
+        return ok_result();
+      }
+      if (!*next)
+        return ok_result();
+      if (s.protocol == waku_relay_protocol) {
+        handler.on_relay_rpc(std::move(**next));
+      } else if (s.protocol == waku_metadata_protocol) {
+        pb::WakuMetadata request;
+        if (!request.ParseFromString(**next)) {
+          handler.on_note("metadata: request does not parse");
+          drop_stream(h, true);
+          return ok_result();
+        }
+        pb::WakuMetadata response;
+        response.set_cluster_id(config.cluster_id);
+        for (auto shard : config.shards)
+          response.add_shards(shard);
+        (void)mux->write(h, frame(response.SerializeAsString()));
+        mux->close(h);
+        s.local_closed = true;
+        handler.on_metadata(request.cluster_id(),
+                            {request.shards().begin(), request.shards().end()});
+        return ok_result();
+      } else if (s.protocol == identify_protocol && s.purpose == stream_purpose::identify_out) {
+        pb::Identify id;
+        if (!id.ParseFromString(**next)) {
+          handler.on_note("identify: answer does not parse");
+          drop_stream(h, true);
+          return ok_result();
+        }
+        identify_info info;
+        info.agent_version = id.agentversion();
+        info.protocol_version = id.protocolversion();
+        info.protocols.assign(id.protocols().begin(), id.protocols().end());
+        for (const auto& a : id.listenaddrs())
+          if (auto m = multiaddr::from_bytes(a))
+            info.listen_addrs.push_back(m->to_string());
+        if (id.has_observedaddr())
+          if (auto m = multiaddr::from_bytes(id.observedaddr()))
+            info.observed_addr = m->to_string();
+        handler.on_identify(info);
+        drop_stream(h, false);
+        mux->close(h);
+        return ok_result();
+      }
+    }
+  }
+
+  // -- entry points --------------------------------------------------------------
+
+  result<void> on_bytes(std::string_view bytes) {
+    if (failure)
+      return *failure;
+    if (self.layer_ == connection_layer::security_select && !security_select)
+      return make_error(errc::invalid_argument, "connection: on_bytes before start");
+    raw_in.append(bytes);
+    auto r = pump();
+    if (!r)
+      failure = r.error();
+    return r;
+  }
+
+  result<void> pump() {
+    if (self.layer_ == connection_layer::security_select) {
+      if (auto r = step_security_select(); !r)
+        return r;
+      if (self.layer_ == connection_layer::security_select)
+        return ok_result();
+    }
+    if (self.layer_ == connection_layer::noise) {
+      if (auto r = step_noise(); !r)
+        return r;
+      if (self.layer_ == connection_layer::noise)
+        return ok_result();
+    }
+    return step_transport();
+  }
+};
+
+connection::connection(role r, connection_config config, connection_handler& handler)
+    : impl_(std::make_unique<impl>(*this, r, std::move(config), handler)) {}
+
+connection::~connection() = default;
+
+std::string connection::start() {
+  std::vector<std::string> security{std::string(noise_protocol)};
+  if (impl_->dialer()) {
+    auto d = std::make_unique<multistream_dialer>(security);
+    auto first = d->start();
+    impl_->security_select = std::move(d);
+    return first;
+  }
+  auto l = std::make_unique<multistream_listener>(security);
+  auto first = l->start();
+  impl_->security_select = std::move(l);
+  return first;
+}
+
+result<void> connection::on_bytes(std::string_view bytes) {
+  return impl_->on_bytes(bytes);
+}
+
+std::string connection::take_output() {
+  return std::exchange(impl_->out, std::string());
+}
+
+result<void> connection::send_relay_rpc(std::string_view rpc) {
+  if (impl_->failure)
+    return *impl_->failure;
+  auto framed = frame(rpc);
+  if (established() && impl_->relay_out && impl_->relay_out_ready) {
+    if (auto r = impl_->mux->write(*impl_->relay_out, framed); !r)
+      return r;
+    return impl_->flush_muxer();
+  }
+  if (impl_->relay_pending.size() + framed.size() > max_pending_relay)
+    return make_error(errc::io, "relay stream not open and its queue is full");
+  impl_->relay_pending += framed;
+  return ok_result();
+}
+
+void connection::request_identify() {
+  if (!established())
+    return;
+  impl_->open_identify_stream();
+  (void)impl_->flush_muxer();
+}
+
+std::size_t connection::pending_relay_bytes() const {
+  return impl_->relay_pending.size();
+}
+
+} // namespace annals::p2p

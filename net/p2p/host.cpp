@@ -1,0 +1,693 @@
+#include "net/p2p/host.hpp"
+
+#include "net/p2p/multiaddr.hpp"
+#include "net/p2p/peer_id.hpp"
+#include "proto/waku_message.pb.h"
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace annals::p2p {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view relay_keepalive_topic = "/relay-ping/1/ping/null";
+
+struct tcp_target {
+  tcp::endpoint endpoint;
+  std::optional<p2p::peer_id> peer;
+};
+
+result<tcp_target> parse_tcp_target(const std::string& text) {
+  auto addr = multiaddr::parse(text);
+  if (!addr)
+    return make_error(errc::invalid_argument, "multiaddr " + text + ": " + addr.error().message);
+  tcp_target target;
+  std::optional<asio::ip::address> ip;
+  std::optional<unsigned short> port;
+  for (const auto& c : addr->components()) {
+    switch (c.protocol) {
+      case multiaddr_protocol::ip4: {
+        asio::ip::address_v4::bytes_type b;
+        std::copy(c.value.begin(), c.value.end(), b.begin());
+        ip = asio::ip::address_v4(b);
+        break;
+      }
+      case multiaddr_protocol::ip6: {
+        asio::ip::address_v6::bytes_type b;
+        std::copy(c.value.begin(), c.value.end(), b.begin());
+        ip = asio::ip::address_v6(b);
+        break;
+      }
+      case multiaddr_protocol::tcp:
+        port = static_cast<unsigned short>((static_cast<unsigned char>(c.value[0]) << 8)
+                                           | static_cast<unsigned char>(c.value[1]));
+        break;
+      case multiaddr_protocol::p2p: {
+        auto id = peer_id::from_bytes(c.value);
+        if (!id)
+          return make_error(errc::invalid_argument, "multiaddr " + text + ": " + id.error().message);
+        target.peer = *id;
+        break;
+      }
+      case multiaddr_protocol::ws:
+        return make_error(errc::unsupported, "multiaddr " + text + ": /ws is not supported, use TCP");
+    }
+  }
+  if (!ip || !port)
+    return make_error(errc::invalid_argument, "multiaddr " + text + ": needs /ip4 or /ip6 and /tcp");
+  target.endpoint = tcp::endpoint(*ip, *port);
+  return target;
+}
+
+std::string endpoint_multiaddr(const tcp::endpoint& ep) {
+  return std::string(ep.address().is_v4() ? "/ip4/" : "/ip6/") + ep.address().to_string() + "/tcp/"
+         + std::to_string(ep.port());
+}
+
+std::string endpoint_multiaddr_bytes(const tcp::endpoint& ep) {
+  auto m = multiaddr::parse(endpoint_multiaddr(ep));
+  return m ? m->to_bytes() : std::string();
+}
+
+} // namespace
+
+gossip_validator waku_validator(std::size_t max_bytes) {
+  return [max_bytes](const std::string&, const std::string& data) {
+    if (data.size() > max_bytes)
+      return validation::reject;
+    annals::waku::WakuMessage msg;
+    if (!msg.ParseFromString(data))
+      return validation::reject;
+    if (msg.content_topic() == relay_keepalive_topic)
+      return validation::ignore;
+    if (msg.content_topic().empty() || msg.payload().empty())
+      return validation::reject;
+    return validation::accept;
+  };
+}
+
+// -- one socket ------------------------------------------------------------------
+
+struct host::impl : std::enable_shared_from_this<host::impl> {
+  struct conn_entry;
+
+  host_config config;
+  host_callbacks callbacks;
+  std::string self_id;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::string> bound;  // text multiaddrs without /p2p/
+  asio::steady_timer heartbeat_timer{io};
+  gossipsub_router router;
+  std::map<peer_handle, std::shared_ptr<conn_entry>> conns;
+  peer_handle next_handle = 1;
+  host_stats counters;
+  bool stopping = false;
+
+  struct static_peer {
+    std::string address;
+    std::chrono::milliseconds backoff;
+    bool connected = false;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::vector<static_peer> statics;
+  std::thread thread;
+
+  explicit impl(host_config cfg, host_callbacks cb)
+      : config(std::move(cfg)), callbacks(std::move(cb)), router(config.gossip) {
+    router.set_validator(config.validator ? config.validator
+                                          : waku_validator(config.gossip.max_message));
+    self_id = p2p::peer_id::from_secp256k1(config.identity.public_key()).to_string();
+  }
+
+  void log(const std::string& line) {
+    if (callbacks.on_log)
+      callbacks.on_log(line);
+  }
+
+  /// Runs `f` on the I/O thread and waits for its answer.
+  template <class F>
+  auto call(F f) const -> decltype(f()) {
+    auto* self = const_cast<impl*>(this);
+    if (self->io.get_executor().running_in_this_thread() || self->io.stopped())
+      return f();
+    std::promise<decltype(f())> p;
+    auto fut = p.get_future();
+    asio::post(self->io, [&] { p.set_value(f()); });
+    return fut.get();
+  }
+
+  struct conn_entry : connection_handler, std::enable_shared_from_this<conn_entry> {
+    impl& host;
+    peer_handle handle;
+    tcp::socket socket;
+    std::unique_ptr<connection> conn;
+    std::array<char, 64 * 1024> buffer{};
+    std::deque<std::string> write_queue;
+    std::size_t queued_bytes = 0;
+    bool writing = false;
+    bool closed = false;
+    bool was_established = false;
+    asio::steady_timer handshake_timer;
+    std::string remote_addr;
+    int static_index = -1;
+
+    conn_entry(impl& h, peer_handle id, tcp::socket s)
+        : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
+
+    std::string who() const {
+      return (conn && conn->remote() ? conn->remote()->to_string() : std::string("unknown peer"))
+             + " at " + remote_addr;
+    }
+
+    void on_established(const p2p::peer_id& remote, const std::string& muxer) override {
+      was_established = true;
+      handshake_timer.cancel();
+      host.router.add_peer(handle);
+      if (static_index >= 0) {
+        host.statics[static_index].connected = true;
+        host.statics[static_index].backoff = host.config.reconnect_initial;
+      }
+      host.log("connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
+      if (host.callbacks.on_peer)
+        host.callbacks.on_peer(remote.to_string(), true);
+    }
+    void on_relay_rpc(std::string rpc) override {
+      std::vector<gossip_message> delivered;
+      auto r = host.router.handle_rpc(handle, rpc, gossipsub_router::clock::now(), delivered);
+      if (!r)
+        host.log("relay RPC from " + who() + " refused: " + r.error().to_string());
+      for (auto& m : delivered)
+        if (host.callbacks.on_message)
+          host.callbacks.on_message(m.topic, m.data, conn->remote()->to_string());
+    }
+    void on_metadata(std::uint32_t cluster, std::vector<std::uint32_t> shards) override {
+      if (cluster != host.config.cluster_id)
+        host.log("peer " + who() + " is in cluster " + std::to_string(cluster) + ", we are in "
+                 + std::to_string(host.config.cluster_id));
+    }
+    void on_note(const std::string& text) override { host.log(who() + ": " + text); }
+
+    void start(connection::role role, std::optional<std::string> expected_key) {
+      connection_config cc;
+      cc.identity = host.config.identity;
+      cc.muxers = host.config.muxers;
+      cc.agent_version = host.config.agent_version;
+      for (const auto& a : host.bound)
+        if (auto m = multiaddr::parse(a))
+          cc.listen_addrs.push_back(m->to_bytes());
+      boost::system::error_code ec;
+      auto ep = socket.remote_endpoint(ec);
+      if (!ec) {
+        remote_addr = endpoint_multiaddr(ep);
+        cc.observed_addr = endpoint_multiaddr_bytes(ep);
+      }
+      cc.cluster_id = host.config.cluster_id;
+      cc.shards = host.config.shards;
+      cc.max_rpc = host.config.gossip.max_rpc;
+      cc.expected_remote_key = std::move(expected_key);
+      socket.set_option(tcp::no_delay(true), ec);
+      conn = std::make_unique<connection>(role, std::move(cc), *this);
+      enqueue(conn->start());
+      auto self = shared_from_this();
+      handshake_timer.expires_after(host.config.handshake_timeout);
+      handshake_timer.async_wait([self](const boost::system::error_code& ec) {
+        if (ec || self->closed || self->conn->established())
+          return;
+        self->close("handshake timed out after "
+                    + std::to_string(self->host.config.handshake_timeout.count()) + " ms in "
+                    + to_string(self->conn->layer()));
+      });
+      read();
+    }
+
+    void read() {
+      auto self = shared_from_this();
+      socket.async_read_some(asio::buffer(buffer),
+                             [self](const boost::system::error_code& ec, std::size_t n) {
+                               if (self->closed)
+                                 return;
+                               if (ec) {
+                                 self->close(ec == asio::error::eof ? "peer closed the connection"
+                                                                    : "read: " + ec.message());
+                                 return;
+                               }
+                               auto r = self->conn->on_bytes(std::string_view(self->buffer.data(), n));
+                               self->flush();
+                               if (!r) {
+                                 self->close(r.error().to_string());
+                                 return;
+                               }
+                               self->host.flush_router();
+                               self->read();
+                             });
+    }
+
+    void flush() {
+      if (!closed)
+        enqueue(conn->take_output());
+    }
+
+    void enqueue(std::string bytes) {
+      if (bytes.empty() || closed)
+        return;
+      queued_bytes += bytes.size();
+      write_queue.push_back(std::move(bytes));
+      if (queued_bytes > host.config.max_write_queue) {
+        close("peer reads too slowly: " + std::to_string(queued_bytes) + " bytes queued");
+        return;
+      }
+      write_next();
+    }
+
+    void write_next() {
+      if (writing || write_queue.empty() || closed)
+        return;
+      writing = true;
+      auto self = shared_from_this();
+      asio::async_write(socket, asio::buffer(write_queue.front()),
+                        [self](const boost::system::error_code& ec, std::size_t) {
+                          self->writing = false;
+                          if (self->closed)
+                            return;
+                          self->queued_bytes -= self->write_queue.front().size();
+                          self->write_queue.pop_front();
+                          if (ec) {
+                            self->close("write: " + ec.message());
+                            return;
+                          }
+                          self->write_next();
+                        });
+    }
+
+    void close(const std::string& reason) {
+      if (closed)
+        return;
+      closed = true;
+      boost::system::error_code ignored;
+      handshake_timer.cancel();
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+      if (was_established) {
+        if (reason != "peer closed the connection")
+          ++host.counters.connections_failed;
+        host.router.remove_peer(handle);
+        host.log("disconnected " + who() + ": " + reason);
+        if (host.callbacks.on_peer)
+          host.callbacks.on_peer(conn->remote()->to_string(), false);
+      } else {
+        ++host.counters.handshakes_failed;
+        host.log("connection with " + who() + " closed during the handshake: " + reason);
+      }
+      host.conns.erase(handle);
+      if (static_index >= 0)
+        host.schedule_redial(static_index);
+    }
+  };
+
+  // -- router plumbing -------------------------------------------------------------
+
+  void flush_router() {
+    for (auto& [peer, rpc] : router.take_outgoing()) {
+      auto it = conns.find(peer);
+      if (it == conns.end() || it->second->closed)
+        continue;
+      auto entry = it->second;
+      if (auto r = entry->conn->send_relay_rpc(rpc); !r) {
+        entry->close("relay: " + r.error().to_string());
+        continue;
+      }
+      entry->flush();
+    }
+  }
+
+  void heartbeat() {
+    if (stopping)
+      return;
+    router.heartbeat(gossipsub_router::clock::now());
+    flush_router();
+    heartbeat_timer.expires_after(config.gossip.heartbeat);
+    heartbeat_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec)
+        heartbeat();
+    });
+  }
+
+  // -- accepting and dialling -----------------------------------------------------------
+
+  result<void> listen(const std::string& text) {
+    auto target = parse_tcp_target(text);
+    if (!target)
+      return target.error();
+    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    boost::system::error_code ec;
+    acceptor->open(target->endpoint.protocol(), ec);
+    if (!ec)
+      acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+      acceptor->bind(target->endpoint, ec);
+    if (!ec)
+      acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return make_error(errc::io, "listen " + text + ": " + ec.message());
+    bound.push_back(endpoint_multiaddr(acceptor->local_endpoint()));
+    acceptors.push_back(std::move(acceptor));
+    accept(*acceptors.back());
+    return ok_result();
+  }
+
+  void accept(tcp::acceptor& acceptor) {
+    acceptor.async_accept([this, &acceptor](const boost::system::error_code& ec, tcp::socket s) {
+      if (stopping || ec == asio::error::operation_aborted)
+        return;
+      if (!ec) {
+        if (conns.size() >= config.max_connections) {
+          log("refused a connection: " + std::to_string(conns.size()) + " connections open");
+        } else {
+          auto entry = std::make_shared<conn_entry>(*this, next_handle++, std::move(s));
+          conns.emplace(entry->handle, entry);
+          ++counters.connections_opened;
+          entry->start(connection::role::listener, std::nullopt);
+        }
+      } else {
+        log("accept: " + ec.message());
+      }
+      accept(acceptor);
+    });
+  }
+
+  void dial_address(const std::string& address, int static_index) {
+    auto target = parse_tcp_target(address);
+    if (!target) {
+      log("dial " + address + ": " + target.error().to_string());
+      ++counters.dials_failed;
+      return;
+    }
+    std::optional<std::string> expected;
+    if (target->peer) {
+      auto key = target->peer->public_key();
+      if (!key) {
+        log("dial " + address + ": the /p2p/ ID does not embed a public key");
+        ++counters.dials_failed;
+        return;
+      }
+      expected = key->encode();
+    }
+    auto socket = std::make_shared<tcp::socket>(io);
+    socket->async_connect(
+      target->endpoint, [this, socket, address, expected, static_index](const boost::system::error_code& ec) {
+        if (stopping)
+          return;
+        if (ec) {
+          ++counters.dials_failed;
+          log("dial " + address + ": tcp: " + ec.message());
+          if (static_index >= 0)
+            schedule_redial(static_index);
+          return;
+        }
+        auto entry = std::make_shared<conn_entry>(*this, next_handle++, std::move(*socket));
+        entry->static_index = static_index;
+        conns.emplace(entry->handle, entry);
+        ++counters.connections_opened;
+        entry->start(connection::role::dialer, expected);
+      });
+  }
+
+  void schedule_redial(int index) {
+    if (stopping)
+      return;
+    auto& sp = statics[index];
+    sp.connected = false;
+    auto delay = sp.backoff;
+    sp.backoff = std::min(sp.backoff * 2, config.reconnect_max);
+    log("redialling " + sp.address + " in " + std::to_string(delay.count()) + " ms");
+    sp.timer->expires_after(delay);
+    sp.timer->async_wait([this, index](const boost::system::error_code& ec) {
+      if (!ec && !stopping)
+        dial_address(statics[index].address, index);
+    });
+  }
+
+  void stop() {
+    asio::post(io, [this] {
+      stopping = true;
+      boost::system::error_code ignored;
+      for (auto& a : acceptors)
+        a->close(ignored);
+      heartbeat_timer.cancel();
+      for (auto& sp : statics)
+        sp.timer->cancel();
+      auto all = conns;
+      for (auto& [h, c] : all) {
+        c->static_index = -1;
+        c->close("host stopping");
+      }
+      work.reset();
+    });
+    if (thread.joinable())
+      thread.join();
+  }
+};
+
+host::host(std::shared_ptr<impl> impl) : impl_(std::move(impl)) {}
+
+host::~host() {
+  impl_->stop();
+}
+
+result<std::unique_ptr<host>> host::start(host_config config, host_callbacks callbacks) {
+  auto state = std::make_shared<impl>(std::move(config), std::move(callbacks));
+  for (const auto& addr : state->config.listen)
+    if (auto r = state->listen(addr); !r)
+      return r.error();
+  for (const auto& addr : state->config.static_peers) {
+    if (auto t = parse_tcp_target(addr); !t)
+      return t.error();
+    impl::static_peer sp;
+    sp.address = addr;
+    sp.backoff = state->config.reconnect_initial;
+    sp.timer = std::make_unique<asio::steady_timer>(state->io);
+    state->statics.push_back(std::move(sp));
+  }
+  state->work.emplace(state->io.get_executor());
+  for (std::size_t i = 0; i < state->statics.size(); ++i)
+    asio::post(state->io, [s = state.get(), i] { s->dial_address(s->statics[i].address, int(i)); });
+  asio::post(state->io, [s = state.get()] { s->heartbeat(); });
+  state->thread = std::thread([s = state.get()] { s->io.run(); });
+  return std::unique_ptr<host>(new host(std::move(state)));
+}
+
+std::string host::peer_id() const {
+  return impl_->self_id;
+}
+
+std::vector<std::string> host::listen_addrs() const {
+  std::vector<std::string> out;
+  for (const auto& b : impl_->bound)
+    out.push_back(b + "/p2p/" + impl_->self_id);
+  return out;
+}
+
+void host::subscribe(const std::string& topic) {
+  asio::post(impl_->io, [s = impl_.get(), topic] {
+    s->router.subscribe(topic);
+    s->flush_router();
+  });
+}
+
+void host::unsubscribe(const std::string& topic) {
+  asio::post(impl_->io, [s = impl_.get(), topic] {
+    s->router.unsubscribe(topic);
+    s->flush_router();
+  });
+}
+
+void host::publish(std::string topic, std::string data,
+                   std::function<void(result<std::size_t>)> done) {
+  asio::post(impl_->io, [s = impl_.get(), topic = std::move(topic), data = std::move(data),
+                         done = std::move(done)]() mutable {
+    std::size_t recipients = 0;
+    auto id = s->router.publish(topic, std::move(data), gossipsub_router::clock::now(), &recipients);
+    s->flush_router();
+    if (done)
+      done(id ? result<std::size_t>(recipients) : result<std::size_t>(id.error()));
+  });
+}
+
+void host::dial(const std::string& address) {
+  asio::post(impl_->io, [s = impl_.get(), address] { s->dial_address(address, -1); });
+}
+
+std::vector<std::string> host::peers() const {
+  return impl_->call([s = impl_.get()] {
+    std::vector<std::string> out;
+    for (auto& [h, c] : s->conns)
+      if (c->was_established && !c->closed)
+        out.push_back(c->conn->remote()->to_string());
+    return out;
+  });
+}
+
+std::size_t host::topic_peer_count(const std::string& topic) const {
+  return impl_->call([s = impl_.get(), &topic] { return s->router.topic_peers(topic).size(); });
+}
+
+std::size_t host::mesh_peer_count(const std::string& topic) const {
+  return impl_->call([s = impl_.get(), &topic] { return s->router.mesh_peers(topic).size(); });
+}
+
+bool host::flushed() const {
+  return impl_->call([s = impl_.get()] {
+    for (auto& [h, c] : s->conns)
+      if (!c->write_queue.empty() || c->conn->pending_relay_bytes() > 0)
+        return false;
+    return true;
+  });
+}
+
+host_stats host::stats() const {
+  return impl_->call([s = impl_.get()] {
+    auto out = s->counters;
+    out.connected = 0;
+    for (auto& [h, c] : s->conns)
+      if (c->was_established && !c->closed)
+        ++out.connected;
+    out.gossip = s->router.counters();
+    return out;
+  });
+}
+
+// -- probe ---------------------------------------------------------------------------
+
+namespace {
+
+struct probe_handler : connection_handler {
+  std::optional<identify_info> identify;
+  std::string muxer;
+  bool established = false;
+  void on_established(const p2p::peer_id&, const std::string& m) override {
+    established = true;
+    muxer = m;
+  }
+  void on_relay_rpc(std::string) override {}
+  void on_identify(const identify_info& info) override { identify = info; }
+};
+
+} // namespace
+
+result<probe_report> probe(const std::string& address, const private_key& identity,
+                           std::chrono::milliseconds timeout, std::vector<std::string> muxers) {
+  auto target = parse_tcp_target(address);
+  if (!target)
+    return target.error();
+  asio::io_context io;
+  tcp::socket socket(io);
+  asio::steady_timer deadline(io);
+  std::optional<annals::error> failure;
+  probe_handler handler;
+  connection_config cc;
+  cc.identity = identity;
+  cc.muxers = std::move(muxers);
+  cc.relay = false;
+  if (target->peer) {
+    auto key = target->peer->public_key();
+    if (!key)
+      return make_error(errc::invalid_argument, "the /p2p/ ID does not embed a public key");
+    cc.expected_remote_key = key->encode();
+  }
+  connection conn(connection::role::dialer, cc, handler);
+  std::array<char, 64 * 1024> buffer{};
+  std::string stage = "tcp";
+  bool identify_requested = false;
+
+  auto finish = [&](std::optional<annals::error> err) {
+    if (err && !failure)
+      failure = std::move(err);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    deadline.cancel();
+  };
+  std::function<void()> read_more;
+  auto write_out = [&] {
+    auto out = conn.take_output();
+    if (!out.empty()) {
+      boost::system::error_code ec;
+      asio::write(socket, asio::buffer(out), ec);
+      if (ec)
+        finish(make_error(errc::io, std::string(to_string(conn.layer())) + ": write: " + ec.message()));
+    }
+  };
+  read_more = [&] {
+    socket.async_read_some(asio::buffer(buffer), [&](const boost::system::error_code& ec, std::size_t n) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted)
+          finish(make_error(errc::io, std::string(handler.established ? "identify" : to_string(conn.layer()))
+                                        + ": " + (ec == asio::error::eof ? "peer closed the connection"
+                                                                         : ec.message())));
+        return;
+      }
+      auto r = conn.on_bytes(std::string_view(buffer.data(), n));
+      if (!r) {
+        finish(r.error());
+        return;
+      }
+      if (handler.established && !identify_requested) {
+        identify_requested = true;
+        conn.request_identify();
+      }
+      write_out();
+      if (handler.identify) {
+        finish(std::nullopt);
+        return;
+      }
+      if (socket.is_open())
+        read_more();
+    });
+  };
+  deadline.expires_after(timeout);
+  deadline.async_wait([&](const boost::system::error_code& ec) {
+    if (ec)
+      return;
+    std::string layer = stage == "tcp" ? "tcp"
+                        : handler.established ? "identify"
+                                              : to_string(conn.layer());
+    finish(make_error(errc::io, layer + ": no answer within " + std::to_string(timeout.count()) + " ms"));
+  });
+  socket.async_connect(target->endpoint, [&](const boost::system::error_code& ec) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted)
+        finish(make_error(errc::io, "tcp: " + ec.message()));
+      return;
+    }
+    stage = "upgrade";
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto first = conn.start();
+    asio::write(socket, asio::buffer(first), ignored);
+    read_more();
+  });
+  io.run();
+  if (failure)
+    return *failure;
+  if (!handler.identify)
+    return make_error(errc::io, "identify: no answer");
+  probe_report report;
+  report.peer_id = conn.remote()->to_string();
+  report.muxer = handler.muxer;
+  report.identify = *handler.identify;
+  return report;
+}
+
+} // namespace annals::p2p

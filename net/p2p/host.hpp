@@ -1,0 +1,122 @@
+// A libp2p host for Waku relay over TCP: listens, dials static peers (and
+// redials them with backoff), upgrades every socket through `connection`,
+// and runs one gossipsub router over all of them. It owns one I/O thread;
+// the public methods are safe from any other thread (they hop onto the I/O
+// thread), and the callbacks run on the I/O thread, so they must not call
+// back into the host synchronously.
+#pragma once
+
+#include "core/identity.hpp"
+#include "core/result.hpp"
+#include "net/p2p/connection.hpp"
+#include "net/p2p/gossipsub.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace annals::p2p {
+
+struct host_config {
+  private_key identity = private_key::generate();
+  /// Listen multiaddrs such as /ip4/127.0.0.1/tcp/0 (0 = any free port);
+  /// none for a dial-only host.
+  std::vector<std::string> listen;
+  /// Peers to keep connected: /ip4/…/tcp/…/p2p/<id> (the /p2p/ part is
+  /// checked against the key the peer proves in Noise).
+  std::vector<std::string> static_peers;
+  std::uint32_t cluster_id = 16;
+  std::vector<std::uint32_t> shards{32};
+  /// Offered in this order when dialling; accepted when listening.
+  std::vector<std::string> muxers{"/yamux/1.0.0", "/mplex/6.7.0"};
+  std::string agent_version = "annals";
+  /// A connection that has not finished Noise and muxer selection by then is
+  /// closed (a stalled or hostile peer must not hold a socket).
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds reconnect_initial{500};
+  std::chrono::milliseconds reconnect_max{60000};
+  /// Bytes queued for one slow peer before it is disconnected.
+  std::size_t max_write_queue = 64 << 20;
+  std::size_t max_connections = 256;
+  gossipsub_config gossip;
+  /// Decides delivery and forwarding; waku_validator() by default.
+  gossip_validator validator;
+};
+
+struct host_callbacks {
+  /// A message accepted on a subscribed topic: topic, WakuMessage bytes, peer ID.
+  std::function<void(const std::string&, const std::string&, const std::string&)> on_message;
+  /// A peer connected (true) or disconnected (false).
+  std::function<void(const std::string&, bool)> on_peer;
+  /// One human-readable line: connections, refusals and their reasons.
+  std::function<void(const std::string&)> on_log;
+};
+
+struct host_stats {
+  std::uint64_t connections_opened = 0;
+  std::uint64_t handshakes_failed = 0;   // includes timeouts and wrong peer IDs
+  std::uint64_t connections_failed = 0;  // closed by a protocol error after the handshake
+  std::uint64_t dials_failed = 0;
+  std::size_t connected = 0;
+  gossipsub_counters gossip;
+};
+
+/// Waku relay's message check: a WakuMessage that parses, is at most
+/// max_bytes, and has a content topic and a payload; js-waku's keep-alives
+/// (/relay-ping/1/ping/null) are ignored, not rejected.
+gossip_validator waku_validator(std::size_t max_bytes = 150 * 1024);
+
+class host {
+public:
+  /// Binds the listen addresses and starts the I/O thread; fails naming the
+  /// address (port in use, bad multiaddr).
+  static result<std::unique_ptr<host>> start(host_config config, host_callbacks callbacks = {});
+  ~host();
+
+  std::string peer_id() const;
+  /// Bound listen addresses with /p2p/<our id>.
+  std::vector<std::string> listen_addrs() const;
+
+  void subscribe(const std::string& topic);
+  void unsubscribe(const std::string& topic);
+  /// Flood-publishes; `done` (on the I/O thread) gets the number of peers it
+  /// was queued for, or why not.
+  void publish(std::string topic, std::string data,
+               std::function<void(result<std::size_t>)> done = {});
+  /// Dials once (no redial); failures are logged.
+  void dial(const std::string& address);
+
+  /// Connected peer IDs.
+  std::vector<std::string> peers() const;
+  /// Peers that announced a subscription to `topic`.
+  std::size_t topic_peer_count(const std::string& topic) const;
+  std::size_t mesh_peer_count(const std::string& topic) const;
+  /// Whether every byte handed to sockets has been written.
+  bool flushed() const;
+  host_stats stats() const;
+
+private:
+  struct impl;
+  explicit host(std::shared_ptr<impl> impl);
+  std::shared_ptr<impl> impl_;
+};
+
+/// What `annals relay probe` reports.
+struct probe_report {
+  std::string peer_id;
+  std::string muxer;
+  identify_info identify;
+};
+
+/// Dials `address`, completes Noise and muxer selection, asks identify, and
+/// returns what the peer said. The error names the failing layer ("tcp",
+/// "multistream (security)", "noise", "multistream (muxer)", "identify").
+result<probe_report> probe(const std::string& address, const private_key& identity,
+                           std::chrono::milliseconds timeout,
+                           std::vector<std::string> muxers = {"/yamux/1.0.0", "/mplex/6.7.0"});
+
+} // namespace annals::p2p
