@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages annals needs. Idempotent: when everything is
-# present it only runs dpkg-query and exits (well under a second).
+# Installs the Debian 12 packages annals needs, then the npm packages of the
+# js-waku interop peer (tests/js). Idempotent: when everything is present it
+# only runs dpkg-query and a timestamp check (well under a second).
 set -euo pipefail
+did=0
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
@@ -26,18 +29,44 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The opentracker package enables a system-wide tracker on port 6969; the
+  # interop test starts its own on 127.0.0.1, so keep that one off.
+  if [[ " ${missing[*]} " == *" opentracker "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now opentracker
+  fi
+  echo "setup: apt packages done"
+  did=1
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The opentracker package enables a system-wide tracker on port 6969; the
-# interop test starts its own on 127.0.0.1, so keep that one off.
-if [[ " ${missing[*]} " == *" opentracker "* ]] && [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now opentracker
+# tests/js: the js-waku peer the Waku interop tests run against. Its npm
+# packages are pinned by tests/js/package-lock.json; `npm ci` reinstalls them
+# when node_modules is missing or older than the lock file. They need Node.js
+# >= 20 (Debian 12's own nodejs is 18, too old; the machine image ships 20).
+js_dir=$root/tests/js
+if [ -f "$js_dir/package-lock.json" ]; then
+  node_major=0
+  if command -v node >/dev/null 2>&1; then
+    node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  fi
+  [[ $node_major =~ ^[0-9]+$ ]] || node_major=0
+  if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: ERROR: Node.js >= 20 with npm is required for the js-waku interop" >&2
+    echo "setup:        tests (tests/js); found: $(command -v node >/dev/null 2>&1 && node --version || echo 'no node')," >&2
+    echo "setup:        npm: $(command -v npm || echo 'missing'). Debian 12's nodejs (18) is too old." >&2
+    exit 1
+  fi
+  if [ ! -f "$js_dir/node_modules/.package-lock.json" ] \
+     || [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in tests/js (js-waku interop peer)"
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    did=1
+  fi
 fi
-echo "setup: done"
+if [ "$did" -eq 1 ]; then echo "setup: done"; fi
