@@ -44,6 +44,8 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using republish_atom = caf::atom_constant<caf::atom("republish")>;
+using received_atom = caf::atom_constant<caf::atom("received")>;
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
 
 // -- relay -----------------------------------------------------------------------------
 
@@ -81,6 +83,15 @@ using relay_actor = caf::typed_actor<
   caf::reacts_to<unsubscribe_atom, relay_sink_actor>,
   // Names of the peers this relay reaches (node IDs or peer IDs).
   caf::replies_to<peers_atom>::with<std::vector<std::string>>>;
+
+/// The relay on a libp2p network (see net/p2p/host.hpp): the relay
+/// interface plus what only a networked relay has.
+using libp2p_relay_actor = relay_actor::extend<
+  // Internal, from the host's I/O thread: a gossipsub message accepted on a
+  // subscribed pubsub topic (topic, WakuMessage bytes, sender peer ID).
+  caf::reacts_to<received_atom, std::string, std::string, std::string>,
+  // Our peer ID and listen multiaddrs (with /p2p/).
+  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
 
 // -- signal bus ----------------------------------------------------------------------
 

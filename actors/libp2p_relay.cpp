@@ -1,0 +1,115 @@
+#include "actors/libp2p_relay.hpp"
+
+#include "net/p2p/host.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdio>
+#include <mutex>
+
+namespace annals {
+
+namespace {
+
+/// The host starts before the actor exists (so a bind error fails the
+/// spawn), and its callbacks must not keep the actor alive; they reach it
+/// through this weak, late-bound link.
+struct actor_link {
+  std::mutex mutex;
+  caf::weak_actor_ptr target;
+
+  template <class... Ts>
+  void send(Ts&&... xs) {
+    caf::strong_actor_ptr strong;
+    {
+      std::lock_guard lock(mutex);
+      strong = target.lock();
+    }
+    if (strong)
+      caf::anon_send(caf::actor_cast<libp2p_relay_actor>(strong), std::forward<Ts>(xs)...);
+  }
+};
+
+libp2p_relay_actor::behavior_type
+libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
+             std::shared_ptr<p2p::host> host) {
+  self->state.host = std::move(host);
+  // Stop the I/O thread with the actor, not whenever the last message
+  // referencing the state goes away.
+  self->attach_functor([self] { self->state.host.reset(); });
+  self->set_down_handler([self](const caf::down_msg& down) {
+    self->state.subscriptions.remove(down.source);
+  });
+  return {
+    [self](publish_atom, const std::string& pubsub_topic,
+           const std::string& bytes) -> caf::result<std::string> {
+      auto envelope = prepare_publish(pubsub_topic, bytes, self->state.rejected);
+      if (!envelope)
+        return envelope.error();
+      ++self->state.published;
+      // gossipsub delivers a node's own messages to its local subscribers too.
+      self->state.subscriptions.deliver(self, *envelope);
+      self->state.host->publish(pubsub_topic, bytes);
+      return to_hex0x(envelope->hash);
+    },
+    [self](subscribe_atom, const std::string& pubsub_topic,
+           const std::vector<std::string>& content_topics, const relay_sink_actor& sink) {
+      if (self->state.subscriptions.add(pubsub_topic, content_topics, sink))
+        self->monitor(sink);
+      if (self->state.pubsub_topics.insert(pubsub_topic).second)
+        self->state.host->subscribe(pubsub_topic);
+    },
+    [self](unsubscribe_atom, const relay_sink_actor& sink) {
+      auto& st = self->state;
+      st.subscriptions.remove(sink);
+      for (auto it = st.pubsub_topics.begin(); it != st.pubsub_topics.end();) {
+        if (st.subscriptions.wants(*it)) {
+          ++it;
+        } else {
+          st.host->unsubscribe(*it);
+          it = st.pubsub_topics.erase(it);
+        }
+      }
+    },
+    [self](peers_atom) { return self->state.host->peers(); },
+    [self](received_atom, const std::string& pubsub_topic, const std::string& bytes,
+           const std::string&) {
+      // The host's validator accepted it; decode once more for the envelope.
+      waku::WakuMessage message;
+      if (!message.ParseFromString(bytes))
+        return;
+      ++self->state.received;
+      self->state.subscriptions.deliver(self, make_envelope(pubsub_topic, message, bytes));
+    },
+    [self](listen_atom) -> caf::result<std::string, std::vector<std::string>> {
+      return {self->state.host->peer_id(), self->state.host->listen_addrs()};
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<libp2p_relay_actor>
+spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
+                   std::function<void(const std::string&)> log) {
+  auto link = std::make_shared<actor_link>();
+  p2p::host_callbacks callbacks;
+  callbacks.on_message = [link](const std::string& topic, const std::string& data,
+                                const std::string& from) {
+    link->send(received_atom::value, topic, data, from);
+  };
+  callbacks.on_log = log ? std::move(log) : [](const std::string& line) {
+    std::fprintf(stderr, "relay: %s\n", line.c_str());
+  };
+  auto host = p2p::host::start(std::move(config), std::move(callbacks));
+  if (!host)
+    return caf::make_error(caf::sec::runtime_error, "relay: " + host.error().to_string());
+  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)));
+  {
+    std::lock_guard lock(link->mutex);
+    link->target = caf::actor_cast<caf::weak_actor_ptr>(actor);
+  }
+  return actor;
+}
+
+} // namespace annals

@@ -1,0 +1,45 @@
+// The relay on the Waku network: relay_actor over a libp2p host (TCP, Noise,
+// mplex/yamux, gossipsub on /vac/waku/relay/2.0.0). The host runs its own I/O
+// thread; this actor owns it, keeps the local sinks, and turns the host's
+// callbacks into messages to itself.
+#pragma once
+
+#include "actors/relay_subscriptions.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace annals {
+
+namespace p2p {
+class host;
+struct host_config;
+} // namespace p2p
+
+struct libp2p_relay_state {
+  static inline const char* name = "libp2p_relay";
+  std::shared_ptr<p2p::host> host;
+  relay_subscriptions subscriptions;
+  std::set<std::string> pubsub_topics;  // subscribed on the host
+  std::uint64_t published = 0;
+  std::uint64_t received = 0;
+  std::uint64_t rejected = 0;
+};
+
+/// Starts a host from `config` (binding its listen addresses, dialling its
+/// static peers) and the actor that owns it. Fails naming the cause (port in
+/// use, bad multiaddr). `log` gets the host's connection lines, from its I/O
+/// thread; none means standard error.
+caf::expected<libp2p_relay_actor>
+spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
+                   std::function<void(const std::string&)> log = {});
+
+} // namespace annals
