@@ -58,5 +58,9 @@ void add_archive_commands(CLI::App& app);
 void add_archive_transfer_commands(CLI::App& archive);
 void add_demo_command(CLI::App& app);
 void add_magnetlink_commands(CLI::App& app);
+/// `relay probe|publish|subscribe`.
+void add_relay_commands(CLI::App& app);
+/// `run --config FILE`.
+void add_run_command(CLI::App& app);
 
 } // namespace annals::app

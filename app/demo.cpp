@@ -8,6 +8,7 @@
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
 #include "app/commands.hpp"
+#include "app/progress.hpp"
 #include "bench/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
@@ -41,20 +42,6 @@ struct demo_options {
   std::size_t members = 3;
 };
 
-/// What the demo's observers saw, read by the main thread.
-struct progress {
-  std::mutex mutex;
-  clock_type::time_point start = clock_type::now();
-  std::FILE* out = stdout;
-
-  void line(const std::string& who, const std::string& text) {
-    std::lock_guard lock(mutex);
-    auto t = std::chrono::duration<double>(clock_type::now() - start).count();
-    std::fprintf(out, "[%6.2fs] %-7s %s\n", t, who.c_str(), text.c_str());
-    std::fflush(out);
-  }
-};
-
 struct demo_config : caf::actor_system_config {
   demo_config() {
     register_types(*this);
@@ -62,53 +49,6 @@ struct demo_config : caf::actor_system_config {
     set("logger.verbosity", caf::atom("quiet"));
   }
 };
-
-/// A readable line for each signal the owner emits.
-struct describe_signal {
-  using result_type = std::string;
-  std::string operator()(const creating_history_archives&) const { return "creating archives"; }
-  std::string operator()(const history_archives_created& x) const {
-    return "archives created for [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
-  }
-  std::string operator()(const no_history_archives_created& x) const {
-    return "nothing new to archive in [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
-  }
-  std::string operator()(const history_archives_seeding&) const { return "seeding the torrent"; }
-  std::string operator()(const magnetlink_published& x) const {
-    return "published the signed magnet link (clock " + std::to_string(x.clock) + ")";
-  }
-  std::string operator()(const magnetlink_rejected& x) const {
-    return "rejected a magnet link: " + x.reason;
-  }
-  std::string operator()(const downloading_history_archives_started&) const {
-    return "verified the owner's magnet link; fetching the archives it lacks";
-  }
-  std::string operator()(const history_archive_downloaded& x) const {
-    return "downloaded the archive of [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
-  }
-  std::string operator()(const downloading_history_archives_finished&) const {
-    return "download and import finished";
-  }
-  template <class T>
-  std::string operator()(const T& x) const {
-    return signal_type(signal{x});
-  }
-};
-
-signal_sink_actor::behavior_type owner_progress(signal_sink_actor::pointer,
-                                                std::shared_ptr<progress> p) {
-  return {[=](const signal& s) { p->line("owner", caf::visit(describe_signal{}, s)); }};
-}
-
-/// Progress lines for a member.
-signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
-                                                 std::shared_ptr<progress> p, std::string who) {
-  return {[=](const signal& s) {
-    if (caf::holds_alternative<importing_history_archive_messages>(s))
-      return;  // one per archive: too chatty for the demo
-    p->line(who, caf::visit(describe_signal{}, s));
-  }};
-}
 
 /// A blocking request with the demo's error handling.
 template <class Reply, class Handle, class OnError, class... Ts>
@@ -148,13 +88,8 @@ void run_demo(const demo_options& options) {
   config.advertise_torrent_address = true;
   config.archive_interval = options.interval;
   config.relay = relay;
-  config.subscribers.push_back(sys.spawn(owner_progress, p));
-  if (!options.events.empty()) {
-    std::FILE* out = options.events == "-" ? stdout : std::fopen(options.events.c_str(), "a");
-    if (out == nullptr)
-      fail(options.events + ": cannot open for appending", exit_bad_input);
-    config.subscribers.push_back(sys.spawn(event_writer, out, options.events != "-"));
-  }
+  config.subscribers.push_back(sys.spawn(owner_progress, p, std::string("owner")));
+  add_event_writer(sys, config, options.events);
   auto node = spawn_node(sys, config);
   if (!node)
     fail(sys.render(node.error()));

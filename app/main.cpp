@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   annals::app::add_archive_commands(app);
   annals::app::add_demo_command(app);
   annals::app::add_magnetlink_commands(app);
+  annals::app::add_relay_commands(app);
+  annals::app::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -30,15 +30,23 @@ private_key seeded_key(std::mt19937_64& rng) {
 
 synthetic_community synthetic_community::make(std::size_t channels, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  synthetic_community out{seeded_key(rng), {}, {}, {}};
+  auto key = seeded_key(rng);
+  std::vector<std::string> ids;
+  // status-go channel IDs are UUIDs; any stable string derives the topic.
+  for (std::size_t i = 0; i < channels; ++i)
+    ids.push_back("channel-" + std::to_string(i));
+  return from_key(key, std::move(ids));
+}
+
+synthetic_community synthetic_community::from_key(private_key key,
+                                                  std::vector<std::string> channel_ids) {
+  synthetic_community out{key, {}, {}, {}};
   auto id = out.id();
-  for (std::size_t i = 0; i < channels; ++i) {
-    // status-go channel IDs are UUIDs; any stable string derives the topic.
-    auto channel = "channel-" + std::to_string(i);
+  for (const auto& channel : channel_ids) {
     out.channel_topics.push_back(chat_topic(channel_chat_id(id, channel)));
     out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(id, channel)));
-    out.channel_ids.push_back(std::move(channel));
   }
+  out.channel_ids = std::move(channel_ids);
   return out;
 }
 

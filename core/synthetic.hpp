@@ -19,6 +19,8 @@ struct synthetic_community {
   std::vector<symmetric_key> channel_keys;  // derived once: 65356 PBKDF2 rounds each
 
   static synthetic_community make(std::size_t channels, std::uint64_t seed);
+  /// A community with a given key and channel IDs (derives topics and keys).
+  static synthetic_community from_key(private_key key, std::vector<std::string> channel_ids);
   std::string id() const { return key.public_key().community_id(); }
 };
 

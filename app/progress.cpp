@@ -1,0 +1,79 @@
+#include "app/progress.hpp"
+
+#include "actors/signal_bus.hpp"
+#include "app/commands.hpp"
+
+#include <caf/all.hpp>
+
+namespace annals::app {
+
+void progress::line(const std::string& who, const std::string& text) {
+  std::lock_guard lock(mutex);
+  auto t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(out, "[%6.2fs] %-7s %s\n", t, who.c_str(), text.c_str());
+  std::fflush(out);
+}
+
+namespace {
+
+struct describe_signal {
+  using result_type = std::string;
+  std::string operator()(const creating_history_archives&) const { return "creating archives"; }
+  std::string operator()(const history_archives_created& x) const {
+    return "archives created for [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const no_history_archives_created& x) const {
+    return "nothing new to archive in [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const history_archives_seeding&) const { return "seeding the torrent"; }
+  std::string operator()(const magnetlink_published& x) const {
+    return "published the signed magnet link (clock " + std::to_string(x.clock) + ")";
+  }
+  std::string operator()(const magnetlink_rejected& x) const {
+    return "rejected a magnet link: " + x.reason;
+  }
+  std::string operator()(const downloading_history_archives_started&) const {
+    return "verified the owner's magnet link; fetching the archives it lacks";
+  }
+  std::string operator()(const history_archive_downloaded& x) const {
+    return "downloaded the archive of [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
+  }
+  std::string operator()(const downloading_history_archives_finished&) const {
+    return "download and import finished";
+  }
+  template <class T>
+  std::string operator()(const T& x) const {
+    return signal_type(signal{x});
+  }
+};
+
+} // namespace
+
+std::string describe(const signal& s) {
+  return caf::visit(describe_signal{}, s);
+}
+
+signal_sink_actor::behavior_type owner_progress(signal_sink_actor::pointer,
+                                                std::shared_ptr<progress> p, std::string who) {
+  return {[=](const signal& s) { p->line(who, describe(s)); }};
+}
+
+signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
+                                                 std::shared_ptr<progress> p, std::string who) {
+  return {[=](const signal& s) {
+    if (caf::holds_alternative<importing_history_archive_messages>(s))
+      return;  // one per archive: too chatty for a progress line
+    p->line(who, describe(s));
+  }};
+}
+
+void add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events) {
+  if (events.empty())
+    return;
+  std::FILE* out = events == "-" ? stdout : std::fopen(events.c_str(), "a");
+  if (out == nullptr)
+    fail(events + ": cannot open for appending", exit_bad_input);
+  config.subscribers.push_back(sys.spawn(event_writer, out, events != "-"));
+}
+
+} // namespace annals::app

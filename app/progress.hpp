@@ -1,0 +1,41 @@
+// Progress lines for the long-running commands (`demo`, `run`): one
+// timestamped line per signal a node emits, readable by people and greppable
+// by tests.
+#pragma once
+
+#include "actors/node.hpp"
+#include "messages/signals.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace annals::app {
+
+struct progress {
+  std::mutex mutex;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::FILE* out = stdout;
+
+  /// "[  1.23s] who     text"
+  void line(const std::string& who, const std::string& text);
+};
+
+/// A readable sentence for a signal.
+std::string describe(const signal& s);
+
+/// Prints every signal of an owner node.
+signal_sink_actor::behavior_type owner_progress(signal_sink_actor::pointer,
+                                                std::shared_ptr<progress> p, std::string who);
+
+/// Prints a member node's signals, except the per-archive import lines.
+signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
+                                                 std::shared_ptr<progress> p, std::string who);
+
+/// Adds a status-go signal JSON writer to `config`: `events` is a file to
+/// append to, or "-" for stdout; empty adds nothing.
+void add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events);
+
+} // namespace annals::app

@@ -1,0 +1,373 @@
+// `annals run --config FILE`: a standalone node. It owns and/or joins
+// communities, keeps their archives, seeds them over BitTorrent and speaks
+// Waku relay on the network through the libp2p host, until SIGINT/SIGTERM.
+#include "actors/libp2p_relay.hpp"
+#include "actors/inprocess_relay.hpp"
+#include "actors/node.hpp"
+#include "actors/signal_bus.hpp"
+#include "app/commands.hpp"
+#include "app/progress.hpp"
+#include "bench/traffic_generator.hpp"
+#include "core/hex.hpp"
+#include "net/p2p/host.hpp"
+
+#include <caf/all.hpp>
+#include <toml++/toml.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+namespace annals::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct owned_community {
+  std::string key_hex;
+  std::vector<std::string> channels;
+  std::size_t traffic_messages = 0;  // synthetic channel traffic to post (tests, demos)
+  double traffic_rate = 1000;
+};
+
+struct run_config {
+  fs::path data_dir;
+  std::string events;
+  // torrent
+  std::string torrent_listen = "0.0.0.0:0";
+  bool torrent_loopback = false;
+  bool dht = true;
+  std::vector<std::string> trackers;
+  bool advertise_torrent_address = false;
+  // relay
+  bool libp2p = true;
+  fs::path relay_key_file;
+  p2p::host_config relay;
+  // archives
+  std::uint64_t interval = 7 * 24 * 3600;
+  std::uint64_t republish = 8 * 3600;
+  std::uint64_t settle = 2;
+  std::vector<owned_community> owned;
+  std::vector<membership_spec> joined;
+};
+
+/// Reads an optional value of the right type, failing with the key's name.
+template <class T>
+result<void> read(const toml::table& table, std::string_view key, const std::string& where, T& out) {
+  auto node = table.get(key);
+  if (!node)
+    return ok_result();
+  auto value = node->value<T>();
+  if (!value)
+    return make_error(errc::invalid_argument, where + "." + std::string(key) + " has the wrong type");
+  out = *value;
+  return ok_result();
+}
+
+template <class T>
+result<void> read_list(const toml::table& table, std::string_view key, const std::string& where,
+                       std::vector<T>& out) {
+  auto node = table.get(key);
+  if (!node)
+    return ok_result();
+  auto* array = node->as_array();
+  if (!array)
+    return make_error(errc::invalid_argument, where + "." + std::string(key) + " must be an array");
+  out.clear();
+  for (auto& item : *array) {
+    auto value = item.value<T>();
+    if (!value)
+      return make_error(errc::invalid_argument,
+                        where + "." + std::string(key) + " has an element of the wrong type");
+    out.push_back(*value);
+  }
+  return ok_result();
+}
+
+#define ANNALS_TRY(expr)                                                                         \
+  if (auto r_ = (expr); !r_)                                                                     \
+    return r_.error();
+
+result<run_config> load_run_config(const fs::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    auto at = e.source().begin;
+    return make_error(errc::malformed, file.string() + ":" + std::to_string(at.line) + ":"
+                                         + std::to_string(at.column) + ": "
+                                         + std::string(e.description()));
+  }
+  auto base = file.parent_path();
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
+  run_config c;
+  std::string data_dir;
+  ANNALS_TRY(read(root, "data_dir", "", data_dir));
+  if (data_dir.empty())
+    return make_error(errc::invalid_argument, file.string() + ": data_dir is required");
+  c.data_dir = resolve(data_dir);
+  ANNALS_TRY(read(root, "events", "", c.events));
+  if (!c.events.empty() && c.events != "-")
+    c.events = resolve(c.events).string();
+
+  if (auto* t = root["torrent"].as_table()) {
+    ANNALS_TRY(read(*t, "listen", "torrent", c.torrent_listen));
+    ANNALS_TRY(read(*t, "loopback", "torrent", c.torrent_loopback));
+    ANNALS_TRY(read(*t, "dht", "torrent", c.dht));
+    ANNALS_TRY(read_list(*t, "trackers", "torrent", c.trackers));
+    ANNALS_TRY(read(*t, "advertise_address", "torrent", c.advertise_torrent_address));
+  }
+  std::string relay_key = "relay.key";
+  if (auto* r = root["relay"].as_table()) {
+    std::string mode = "libp2p";
+    ANNALS_TRY(read(*r, "mode", "relay", mode));
+    if (mode != "libp2p" && mode != "inprocess")
+      return make_error(errc::invalid_argument, "relay.mode must be \"libp2p\" or \"inprocess\"");
+    c.libp2p = mode == "libp2p";
+    ANNALS_TRY(read_list(*r, "listen", "relay", c.relay.listen));
+    ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
+    ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
+    std::int64_t cluster = c.relay.cluster_id;
+    ANNALS_TRY(read(*r, "cluster", "relay", cluster));
+    c.relay.cluster_id = static_cast<std::uint32_t>(cluster);
+    std::vector<std::int64_t> shards{32};
+    ANNALS_TRY(read_list(*r, "shards", "relay", shards));
+    c.relay.shards.assign(shards.begin(), shards.end());
+    std::int64_t timeout_ms = c.relay.handshake_timeout.count();
+    ANNALS_TRY(read(*r, "handshake_timeout_ms", "relay", timeout_ms));
+    c.relay.handshake_timeout = std::chrono::milliseconds(timeout_ms);
+    ANNALS_TRY(read_list(*r, "muxers", "relay", c.relay.muxers));
+  }
+  if (c.relay.listen.empty())
+    c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};
+  c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
+
+  if (auto* a = root["archives"].as_table()) {
+    std::int64_t v = static_cast<std::int64_t>(c.interval);
+    ANNALS_TRY(read(*a, "interval", "archives", v));
+    c.interval = static_cast<std::uint64_t>(v);
+    v = static_cast<std::int64_t>(c.republish);
+    ANNALS_TRY(read(*a, "republish_interval", "archives", v));
+    c.republish = static_cast<std::uint64_t>(v);
+    v = static_cast<std::int64_t>(c.settle);
+    ANNALS_TRY(read(*a, "settle", "archives", v));
+    c.settle = static_cast<std::uint64_t>(v);
+  }
+
+  if (auto* list = root["community"].as_array()) {
+    std::size_t i = 0;
+    for (auto& item : *list) {
+      auto where = "community[" + std::to_string(i++) + "]";
+      auto* t = item.as_table();
+      if (!t)
+        return make_error(errc::invalid_argument, where + " must be a table ([[community]])");
+      std::string role;
+      ANNALS_TRY(read(*t, "role", where, role));
+      std::vector<std::string> channels;
+      ANNALS_TRY(read_list(*t, "channels", where, channels));
+      if (role == "owner") {
+        owned_community o;
+        o.channels = channels;
+        std::string key_file;
+        ANNALS_TRY(read(*t, "key", where, o.key_hex));
+        ANNALS_TRY(read(*t, "key_file", where, key_file));
+        if (!key_file.empty()) {
+          auto key = private_key::load(resolve(key_file));
+          if (!key)
+            return make_error(key.error().code, where + ".key_file: " + key.error().message);
+          o.key_hex = to_hex(key->bytes());
+        }
+        if (o.key_hex.empty())
+          return make_error(errc::invalid_argument, where + ": an owner needs key or key_file");
+        if (auto* traffic = (*t)["traffic"].as_table()) {
+          std::int64_t n = 0;
+          ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
+          o.traffic_messages = static_cast<std::size_t>(n);
+          ANNALS_TRY(read(*traffic, "rate", where + ".traffic", o.traffic_rate));
+        }
+        c.owned.push_back(std::move(o));
+      } else if (role == "member") {
+        membership_spec m;
+        ANNALS_TRY(read(*t, "id", where, m.community_id));
+        if (m.community_id.empty())
+          return make_error(errc::invalid_argument, where + ": a member needs the community id");
+        m.channel_ids = channels;
+        c.joined.push_back(std::move(m));
+      } else {
+        return make_error(errc::invalid_argument, where + ".role must be \"owner\" or \"member\"");
+      }
+    }
+  }
+  if (c.owned.empty() && c.joined.empty())
+    return make_error(errc::invalid_argument, file.string() + ": no [[community]] to own or join");
+  return c;
+}
+
+#undef ANNALS_TRY
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_stop_signal(int) {
+  stop_requested = true;
+}
+
+struct run_system_config : caf::actor_system_config {
+  run_system_config() {
+    register_types(*this);
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+void run_node(const std::string& config_file, double seconds, bool until_synced) {
+  auto c = take(load_run_config(config_file), "config");
+  std::error_code ec;
+  fs::create_directories(c.data_dir, ec);
+  if (ec)
+    fail("data_dir " + c.data_dir.string() + ": " + ec.message());
+  auto p = std::make_shared<progress>();
+  run_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  relay_actor relay;
+  if (c.libp2p) {
+    if (!fs::exists(c.relay_key_file)) {
+      take(private_key::generate().save(c.relay_key_file), "relay key");
+      p->line("relay", "created node key " + c.relay_key_file.string());
+    }
+    c.relay.identity = take(private_key::load(c.relay_key_file), "relay key");
+    c.relay.agent_version = "annals/0.1.0";
+    auto spawned = spawn_libp2p_relay(sys, c.relay, [p](const std::string& line) {
+      p->line("relay", line);
+    });
+    if (!spawned)
+      fail(sys.render(spawned.error()));
+    std::string id;
+    std::vector<std::string> addrs;
+    self->request(*spawned, 10s, listen_atom::value)
+      .receive([&](const std::string& peer, const std::vector<std::string>& listening) {
+                 id = peer;
+                 addrs = listening;
+               },
+               [&](const caf::error& err) { fail(sys.render(err)); });
+    p->line("relay", "peer ID " + id);
+    for (const auto& a : addrs)
+      p->line("relay", "listening " + a);
+    relay = *spawned;
+  } else {
+    relay = sys.spawn(inprocess_relay);
+    p->line("relay", "in-process relay (no network)");
+  }
+
+  node_config config;
+  config.data_dir = c.data_dir;
+  config.torrent_listen = c.torrent_listen;
+  config.torrent_loopback = c.torrent_loopback;
+  config.dht = c.dht;
+  config.use_trackers = !c.trackers.empty();
+  config.trackers = c.trackers;
+  config.advertise_torrent_address = c.advertise_torrent_address;
+  config.archive_interval = c.interval;
+  config.republish_interval = c.republish;
+  config.settle = c.settle;
+  config.relay = relay;
+  config.subscribers.push_back(
+    c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))
+                    : caf::actor_cast<signal_sink_actor>(sys.spawn(owner_progress, p, std::string("node"))));
+  add_event_writer(sys, config, c.events);
+  auto node = spawn_node(sys, config);
+  if (!node)
+    fail(sys.render(node.error()));
+  std::vector<caf::actor> helpers;
+  auto shutdown = [&] {
+    for (auto& h : helpers)
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+    self->send_exit(*node, caf::exit_reason::user_shutdown);
+    self->send_exit(relay, caf::exit_reason::user_shutdown);
+  };
+  auto failed = [&](const caf::error& err) {
+    shutdown();
+    fail(sys.render(err));
+  };
+
+  std::vector<std::string> member_ids;
+  for (const auto& o : c.owned) {
+    std::string id;
+    self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels})
+      .receive([&](const std::string& community) { id = community; }, failed);
+    p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size()) + " channels)");
+    if (o.traffic_messages > 0) {
+      auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
+      auto community = synthetic_community::from_key(key, o.channels);
+      auto generator = sys.spawn(traffic_generator, community,
+                                 traffic_options{o.traffic_messages, o.traffic_rate, 8, 200}, relay);
+      helpers.push_back(caf::actor_cast<caf::actor>(generator));
+      p->line("traffic", "posting " + std::to_string(o.traffic_messages) + " synthetic messages");
+    }
+  }
+  for (const auto& m : c.joined) {
+    self->request(*node, 30s, join_atom::value, m)
+      .receive([&](const std::string&) {}, failed);
+    member_ids.push_back(m.community_id);
+    p->line("node", "joined community " + m.community_id);
+  }
+
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  auto started = std::chrono::steady_clock::now();
+  auto synced = [&] {
+    for (const auto& id : member_ids) {
+      community_status status;
+      self->request(*node, 10s, status_atom::value, id)
+        .receive([&](const community_status& s) { status = s; }, failed);
+      if (status.last_magnet_uri.empty() || status.archives == 0 || status.imported < status.archives)
+        return false;
+    }
+    return true;
+  };
+  while (!stop_requested) {
+    std::this_thread::sleep_for(200ms);
+    if (seconds > 0 && std::chrono::steady_clock::now() - started > std::chrono::duration<double>(seconds)) {
+      if (until_synced) {
+        shutdown();
+        fail("not synced within " + std::to_string(seconds) + " s");
+      }
+      break;
+    }
+    if (until_synced && synced()) {
+      for (const auto& id : member_ids) {
+        self->request(*node, 10s, status_atom::value, id)
+          .receive([&](const community_status& s) {
+                     p->line("node", "synced " + id + ": " + std::to_string(s.archives)
+                                       + " archives, " + std::to_string(s.messages) + " messages");
+                   },
+                   failed);
+      }
+      break;
+    }
+  }
+  p->line("node", "stopping");
+  shutdown();
+}
+
+} // namespace
+
+void add_run_command(CLI::App& app) {
+  auto file = std::make_shared<std::string>();
+  auto seconds = std::make_shared<double>(0);
+  auto until_synced = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+    "run", "Run a node from a TOML config: own and/or join communities, seed their archives, "
+           "relay on the Waku network; prints its peer ID and listen multiaddrs");
+  cmd->add_option("--config", *file, "TOML file (see README, `annals run`)")->required();
+  cmd->add_option("--seconds", *seconds, "Stop after S seconds (0: run until SIGINT/SIGTERM)");
+  cmd->add_flag("--until-synced", *until_synced,
+                "Exit 0 once every joined community has imported all archives of a verified "
+                "magnet link (with --seconds: fail if that takes longer)");
+  cmd->callback([=] { run_node(*file, *seconds, *until_synced); });
+}
+
+} // namespace annals::app

@@ -1,0 +1,161 @@
+// The relay tools and `annals run` as separate processes on 127.0.0.1: what
+// an operator does from a shell, over the real libp2p stack.
+#include "core/identity.hpp"
+#include "core/hex.hpp"
+#include "tests/cli/run_annals.hpp"
+#include "tests/process.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace annals;
+using namespace annals::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<child_process> start_annals(const temp_dir& dir, const std::string& tag,
+                                            std::vector<std::string> args) {
+  args.insert(args.begin(), ANNALS_BINARY);
+  return std::make_unique<child_process>(std::move(args), dir / (tag + ".out"),
+                                         dir / (tag + ".err"));
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+/// The first listen multiaddr a `relay subscribe` printed.
+std::string subscriber_address(child_process& sub) {
+  auto hello = sub.wait_for_line([](const std::string& l) { return starts_with(l, "{\"peerId\""); }, 10s);
+  INFO(sub.err());
+  REQUIRE(hello);
+  auto j = nlohmann::json::parse(*hello);
+  REQUIRE(j["listenAddrs"].size() >= 1);
+  return j["listenAddrs"][0].get<std::string>();
+}
+
+} // namespace
+
+TEST_CASE("relay publish reaches relay subscribe in another process", "[cli][relay]") {
+  temp_dir dir("relay-cli");
+  auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--count", "1", "--seconds", "30"});
+  auto addr = subscriber_address(*sub);
+
+  auto pub = run_annals("relay publish --peer " + addr
+                          + " --content-topic /annals/1/test/proto --payload hello",
+                        dir);
+  INFO(pub.err);
+  REQUIRE(pub.code == 0);
+  auto sent = nlohmann::json::parse(pub.out);
+  CHECK(sent["recipients"] == 1);
+  CHECK(sent["pubsubTopic"] == "/waku/2/rs/16/32");
+
+  REQUIRE(sub->wait(20s) == std::optional<int>(0));
+  auto line = sub->wait_for_line([](const std::string& l) { return starts_with(l, "{\"pubsubTopic\""); }, 1s);
+  REQUIRE(line);
+  auto got = nlohmann::json::parse(*line);
+  CHECK(got["contentTopic"] == "/annals/1/test/proto");
+  CHECK(got["payload"] == "aGVsbG8=");  // base64("hello")
+  CHECK(got["hash"] == sent["hash"]);   // the same deterministic hash on both ends
+}
+
+TEST_CASE("relay publish and probe fail with a reason an operator can act on", "[cli][relay]") {
+  temp_dir dir("relay-cli");
+  SECTION("no subscriber on the topic") {
+    auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--topic", "/waku/2/rs/16/64",
+                                         "--seconds", "30"});
+    auto addr = subscriber_address(*sub);
+    auto pub = run_annals("relay publish --seconds 2 --peer " + addr
+                            + " --content-topic /annals/1/test/proto --payload hi",
+                          dir);
+    CHECK(pub.code == 1);
+    CHECK(pub.err.find("no peer subscribed to /waku/2/rs/16/32") != std::string::npos);
+  }
+  SECTION("empty payload") {
+    auto pub = run_annals("relay publish --peer /ip4/127.0.0.1/tcp/1 --content-topic /a/1/b/proto "
+                          "--payload-hex ''",
+                          dir);
+    CHECK(pub.code == 2);
+  }
+  SECTION("probe of a live peer lists its protocols") {
+    auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--seconds", "30"});
+    auto addr = subscriber_address(*sub);
+    auto probe = run_annals("relay probe " + addr, dir);
+    INFO(probe.err);
+    REQUIRE(probe.code == 0);
+    auto j = nlohmann::json::parse(probe.out);
+    CHECK(addr.find(j["peerId"].get<std::string>()) != std::string::npos);
+    CHECK(j["protocols"].dump().find("/vac/waku/relay/2.0.0") != std::string::npos);
+  }
+  SECTION("probe of a closed port names tcp") {
+    auto probe = run_annals("relay probe /ip4/127.0.0.1/tcp/1 --seconds 3", dir);
+    CHECK(probe.code == 1);
+    CHECK(probe.err.find("probe /ip4/127.0.0.1/tcp/1: tcp: ") != std::string::npos);
+  }
+}
+
+TEST_CASE("annals run: an owner process and a member process over the libp2p relay",
+          "[cli][run]") {
+  temp_dir dir("run");
+  auto owner_key = private_key::generate();
+  auto community = owner_key.public_key().community_id();
+  auto torrent = "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
+                 "advertise_address = true\n";
+  {
+    std::ofstream f(dir / "owner.toml");
+    f << "data_dir = \"owner\"\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+      << "[archives]\ninterval = 2\nsettle = 1\n"
+      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
+      << "channels = [\"general\", \"random\"]\n"
+      << "[community.traffic]\nmessages = 300\nrate = 5000\n";
+  }
+  // The member listens first, so it is connected before the owner's first
+  // archive exists (links are announced once, when an archive is new).
+  {
+    std::ofstream f(dir / "member.toml");
+    f << "data_dir = \"member\"\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+      << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
+      << "channels = [\"general\", \"random\"]\n";
+  }
+  auto member = start_annals(dir, "member",
+                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
+                              "--seconds", "90"});
+  auto listening = member->wait_for_line(
+    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+  INFO(member->err());
+  REQUIRE(listening);
+  auto member_addr = listening->substr(listening->find("/ip4/"));
+  auto owner_text = read_file(dir / "owner.toml");
+  owner_text.replace(owner_text.find("[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"),
+                     std::string("[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n").size(),
+                     "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\npeers = [\"" + member_addr
+                       + "\"]\n");
+  write_file(dir / "owner.toml", owner_text);
+  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
+
+  auto code = member->wait(90s);
+  INFO("member:\n" << member->out() << member->err());
+  INFO("owner:\n" << owner->out() << owner->err());
+  REQUIRE(code == std::optional<int>(0));
+  auto synced = member->wait_for_line(
+    [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
+  REQUIRE(synced);
+  // "synced <id>: A archives, M messages"
+  auto tail = synced->substr(synced->find(": ") + 2);
+  auto archives = std::stoul(tail);
+  auto messages = std::stoul(tail.substr(tail.find(", ") + 2));
+  CHECK(archives >= 1);
+  CHECK(messages >= 1);
+  CHECK(messages <= 300);
+  // The link came over libp2p from the owner's peer ID, and was verified.
+  CHECK(member->out().find("verified the owner's magnet link") != std::string::npos);
+  CHECK(member->out().find("connected " ) != std::string::npos);
+
+  owner->kill(SIGTERM);
+  CHECK(owner->wait(20s) == std::optional<int>(0));
+}
