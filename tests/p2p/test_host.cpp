@@ -351,6 +351,16 @@ TEST_CASE("hostile peers lose their connection and everyone else is still served
     CHECK(raw.closed_by_peer(3s));
     CHECK(eventually([&] { return b.logged("handshake timed out"); }));
   }
+  SECTION("a dialled address whose peer is someone else") {
+    auto other = peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+    auto ac = loopback_config();
+    ac.static_peers = {addr.substr(0, addr.find("/p2p/")) + "/p2p/" + other};
+    ac.reconnect_initial = 10s;
+    test_host a(ac);
+    CHECK(eventually([&] { return a.h->stats().handshakes_failed >= 1; }));
+    CHECK(a.logged("noise"));
+    CHECK(a.h->peers().empty());
+  }
   SECTION("an oversized relay frame after the handshake") {
     auto ac = loopback_config();
     ac.static_peers = {addr};
