@@ -30,15 +30,28 @@ struct actor_link {
   }
 };
 
+/// Leaves the host's pubsub topics that no local sink wants any more.
+void prune_topics(libp2p_relay_state& st) {
+  for (auto it = st.pubsub_topics.begin(); it != st.pubsub_topics.end();) {
+    if (st.subscriptions.wants(*it)) {
+      ++it;
+    } else {
+      st.host->unsubscribe(*it);
+      it = st.pubsub_topics.erase(it);
+    }
+  }
+}
+
 libp2p_relay_actor::behavior_type
 libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
-             std::shared_ptr<p2p::host> host) {
+             std::shared_ptr<p2p::host> host, std::function<void(const std::string&)> log) {
+  // The state owns the host: CAF destroys the state when the actor exits,
+  // which stops the I/O thread then.
   self->state.host = std::move(host);
-  // Stop the I/O thread with the actor, not whenever the last message
-  // referencing the state goes away.
-  self->attach_functor([self] { self->state.host.reset(); });
+  self->state.log = std::move(log);
   self->set_down_handler([self](const caf::down_msg& down) {
     self->state.subscriptions.remove(down.source);
+    prune_topics(self->state);
   });
   return {
     [self](publish_atom, const std::string& pubsub_topic,
@@ -49,7 +62,12 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       ++self->state.published;
       // gossipsub delivers a node's own messages to its local subscribers too.
       self->state.subscriptions.deliver(self, *envelope);
-      self->state.host->publish(pubsub_topic, bytes);
+      // Checked above, so only a repeat of the same bytes can fail here.
+      self->state.host->publish(pubsub_topic, bytes,
+                                [log = self->state.log](result<std::size_t> sent) {
+                                  if (!sent)
+                                    log("publish refused: " + sent.error().to_string());
+                                });
       return to_hex0x(envelope->hash);
     },
     [self](subscribe_atom, const std::string& pubsub_topic,
@@ -60,16 +78,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         self->state.host->subscribe(pubsub_topic);
     },
     [self](unsubscribe_atom, const relay_sink_actor& sink) {
-      auto& st = self->state;
-      st.subscriptions.remove(sink);
-      for (auto it = st.pubsub_topics.begin(); it != st.pubsub_topics.end();) {
-        if (st.subscriptions.wants(*it)) {
-          ++it;
-        } else {
-          st.host->unsubscribe(*it);
-          it = st.pubsub_topics.erase(it);
-        }
-      }
+      self->state.subscriptions.remove(sink);
+      prune_topics(self->state);
     },
     [self](peers_atom) { return self->state.host->peers(); },
     [self](received_atom, const std::string& pubsub_topic, const std::string& bytes,
@@ -98,13 +108,13 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
                                 const std::string& from) {
     link->send(received_atom::value, topic, data, from);
   };
-  callbacks.on_log = log ? std::move(log) : [](const std::string& line) {
-    std::fprintf(stderr, "relay: %s\n", line.c_str());
-  };
+  if (!log)
+    log = [](const std::string& line) { std::fprintf(stderr, "relay: %s\n", line.c_str()); };
+  callbacks.on_log = log;
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)
     return caf::make_error(caf::sec::runtime_error, "relay: " + host.error().to_string());
-  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)));
+  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log);
   {
     std::lock_guard lock(link->mutex);
     link->target = caf::actor_cast<caf::weak_actor_ptr>(actor);

@@ -27,6 +27,7 @@ struct host_config;
 struct libp2p_relay_state {
   static inline const char* name = "libp2p_relay";
   std::shared_ptr<p2p::host> host;
+  std::function<void(const std::string&)> log;  // from the host's I/O thread too
   relay_subscriptions subscriptions;
   std::set<std::string> pubsub_topics;  // subscribed on the host
   std::uint64_t published = 0;

@@ -113,6 +113,9 @@ void run_publish(const relay_options& o, const publish_options& p) {
   auto recipients = take(sent_future.get(), "publish");
   while (!host->flushed() && steady::now() < deadline)
     std::this_thread::sleep_for(5ms);
+  if (!host->flushed())
+    fail("the message was queued but not written to the peer within " + std::to_string(p.seconds)
+         + " s");
   nlohmann::ordered_json out;
   out["peerId"] = host->peer_id();
   out["pubsubTopic"] = p.topic;

@@ -131,14 +131,27 @@ result<run_config> load_run_config(const fs::path& file) {
     ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
     std::int64_t cluster = c.relay.cluster_id;
     ANNALS_TRY(read(*r, "cluster", "relay", cluster));
+    if (cluster < 0 || cluster > 0xffff)
+      return make_error(errc::invalid_argument, "relay.cluster must be 0..65535");
     c.relay.cluster_id = static_cast<std::uint32_t>(cluster);
     std::vector<std::int64_t> shards{32};
     ANNALS_TRY(read_list(*r, "shards", "relay", shards));
+    for (auto shard : shards)
+      if (shard < 0 || shard > 1023)
+        return make_error(errc::invalid_argument, "relay.shards: each shard must be 0..1023");
     c.relay.shards.assign(shards.begin(), shards.end());
     std::int64_t timeout_ms = c.relay.handshake_timeout.count();
     ANNALS_TRY(read(*r, "handshake_timeout_ms", "relay", timeout_ms));
+    if (timeout_ms <= 0)
+      return make_error(errc::invalid_argument, "relay.handshake_timeout_ms must be positive");
     c.relay.handshake_timeout = std::chrono::milliseconds(timeout_ms);
     ANNALS_TRY(read_list(*r, "muxers", "relay", c.relay.muxers));
+    if (c.relay.muxers.empty())
+      return make_error(errc::invalid_argument, "relay.muxers must name at least one muxer");
+    for (const auto& m : c.relay.muxers)
+      if (m != p2p::yamux_protocol && m != p2p::mplex_protocol)
+        return make_error(errc::invalid_argument, "relay.muxers: unknown muxer " + m
+                                                    + " (use /yamux/1.0.0 or /mplex/6.7.0)");
   }
   if (c.relay.listen.empty())
     c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};

@@ -28,8 +28,6 @@ namespace {
 constexpr std::size_t ping_size = 32;
 /// Identify and metadata messages are small; a peer sending more is broken.
 constexpr std::size_t max_control_message = 64 * 1024;
-/// Relay bytes queued while our relay stream is being negotiated.
-constexpr std::size_t max_pending_relay = 8 << 20;
 
 enum class stream_purpose { inbound, relay_out, identify_out };
 
@@ -88,7 +86,9 @@ struct connection::impl {
   std::map<stream_handle, stream_state> streams;
   std::optional<stream_handle> relay_out;
   bool relay_out_ready = false;
-  int relay_out_attempts = 0;
+  int relay_out_attempts = 0;   // since the last successful negotiation
+  bool relay_out_abandoned = false;
+  std::optional<stream_handle> relay_in;  // the peer's relay stream (one per connection)
   std::string relay_pending;  // framed RPCs waiting for the relay stream
 
   impl(connection& c, role r, connection_config cfg, connection_handler& h)
@@ -217,7 +217,7 @@ struct connection::impl {
         return r;
       if (!muxer_select->done())
         return ok_result();
-      mux = make_muxer(muxer_select->protocol(), dialer());
+      mux = make_muxer(muxer_select->protocol(), dialer(), config.limits);
       if (!mux)
         return layer_error(errc::unsupported, "peer chose muxer " + muxer_select->protocol());
       auto leftover = muxer_select->take_leftover();
@@ -269,7 +269,7 @@ struct connection::impl {
       if (relay_out_attempts < 3)
         open_relay_stream();
       else
-        handler.on_note("peer keeps resetting our relay stream; no longer sending to it");
+        relay_out_abandoned = true;  // send_relay_rpc now fails: the host drops the peer
     }
   }
 
@@ -333,7 +333,10 @@ struct connection::impl {
     if (s.select) {
       auto reply = s.select->feed(bytes);
       if (!reply) {
-        handler.on_note("stream negotiation failed: " + reply.error().message);
+        const char* what = s.purpose == stream_purpose::relay_out      ? "our relay stream"
+                           : s.purpose == stream_purpose::identify_out ? "our identify request"
+                                                                       : "an inbound stream";
+        handler.on_note(std::string("negotiating ") + what + " failed: " + reply.error().message);
         drop_stream(h, true);
         return ok_result();
       }
@@ -356,6 +359,7 @@ struct connection::impl {
   result<void> on_stream_ready(stream_handle h, stream_state& s) {
     if (s.purpose == stream_purpose::relay_out) {
       relay_out_ready = true;
+      relay_out_attempts = 0;
       if (!relay_pending.empty()) {
         if (auto r = mux->write(h, relay_pending); !r)
           return layer_error(r.error().code, "relay stream: " + r.error().message);
@@ -370,6 +374,14 @@ struct connection::impl {
         mux->close(h);
         s.local_closed = true;
       } else if (s.protocol == waku_relay_protocol) {
+        // gossipsub uses one stream per direction; more would each hold a
+        // reader of up to max_rpc bytes for nothing.
+        if (relay_in && streams.count(*relay_in)) {
+          handler.on_note("refused a second inbound relay stream");
+          drop_stream(h, true);
+          return ok_result();
+        }
+        relay_in = h;
         // The peer's relay stream carries whole RPCs up to our cap.
         s.reader = frame_reader(config.max_rpc);
       }
@@ -508,13 +520,16 @@ std::string connection::take_output() {
 result<void> connection::send_relay_rpc(std::string_view rpc) {
   if (impl_->failure)
     return *impl_->failure;
+  if (impl_->relay_out_abandoned)
+    return make_error(errc::unsupported, "peer keeps resetting our relay stream");
   auto framed = frame(rpc);
   if (established() && impl_->relay_out && impl_->relay_out_ready) {
     if (auto r = impl_->mux->write(*impl_->relay_out, framed); !r)
       return r;
     return impl_->flush_muxer();
   }
-  if (impl_->relay_pending.size() + framed.size() > max_pending_relay)
+  // Within what the muxer takes in one write once the stream is ready.
+  if (impl_->relay_pending.size() + framed.size() > impl_->config.limits.max_pending_send)
     return make_error(errc::io, "relay stream not open and its queue is full");
   impl_->relay_pending += framed;
   return ok_result();
@@ -529,6 +544,10 @@ void connection::request_identify() {
 
 std::size_t connection::pending_relay_bytes() const {
   return impl_->relay_pending.size();
+}
+
+std::size_t connection::backlog() const {
+  return impl_->relay_pending.size() + (impl_->mux ? impl_->mux->pending_bytes() : 0);
 }
 
 } // namespace annals::p2p

@@ -12,6 +12,7 @@
 
 #include "core/identity.hpp"
 #include "core/result.hpp"
+#include "net/p2p/muxer.hpp"
 #include "net/p2p/peer_id.hpp"
 
 #include <cstddef>
@@ -51,6 +52,8 @@ struct connection_config {
   std::optional<std::string> expected_remote_key;
   /// Whether we speak relay at all (probe connections do not).
   bool relay = true;
+  /// Per-stream caps of the muxer (mplex frame size, yamux send queue).
+  muxer_limits limits;
 };
 
 /// What identify told us about the remote.
@@ -111,6 +114,9 @@ public:
   /// Bytes queued on the relay stream that have not reached take_output()
   /// because that stream is still being negotiated.
   std::size_t pending_relay_bytes() const;
+  /// Bytes accepted for sending that the muxer holds back (flow control) or
+  /// that wait for the relay stream.
+  std::size_t backlog() const;
 
 private:
   struct impl;

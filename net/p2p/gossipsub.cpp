@@ -55,6 +55,13 @@ void gossipsub_router::add_peer(peer_handle peer) {
     queue_subscription(peer, topic, true);
 }
 
+void gossipsub_router::resend_subscriptions(peer_handle peer) {
+  if (!peers_.count(peer))
+    return;
+  for (const auto& topic : subscriptions_)
+    queue_subscription(peer, topic, true);
+}
+
 void gossipsub_router::remove_peer(peer_handle peer) {
   peers_.erase(peer);
   for (auto it = topic_peers_.begin(); it != topic_peers_.end();) {

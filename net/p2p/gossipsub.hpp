@@ -82,6 +82,9 @@ public:
   void add_peer(peer_handle peer);
   /// Forgets the peer everywhere (topics, mesh, fanout); keeps its backoffs.
   void remove_peer(peer_handle peer);
+  /// Queues our subscriptions for the peer again: a peer that reset our
+  /// relay stream forgot them (js-gossipsub drops a peer's topics with it).
+  void resend_subscriptions(peer_handle peer);
 
   /// Local subscriptions: announced to every peer; joining builds the mesh
   /// from peers already subscribed (up to D, respecting backoff).

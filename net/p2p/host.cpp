@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace annals::p2p {
@@ -123,6 +124,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::unique_ptr<asio::steady_timer> timer;
   };
   std::vector<static_peer> statics;
+  std::set<std::shared_ptr<tcp::socket>> pending_dials;  // closed on stop, or a
+                                                          // blackholed peer holds the thread
   std::thread thread;
 
   explicit impl(host_config cfg, host_callbacks cb)
@@ -143,9 +146,20 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     auto* self = const_cast<impl*>(this);
     if (self->io.get_executor().running_in_this_thread() || self->io.stopped())
       return f();
-    std::promise<decltype(f())> p;
-    auto fut = p.get_future();
-    asio::post(self->io, [&] { p.set_value(f()); });
+    auto p = std::make_shared<std::promise<decltype(f())>>();
+    auto fut = p->get_future();
+    asio::post(self->io, [p, &f] {
+      try {
+        p->set_value(f());
+      } catch (...) {
+        p->set_exception(std::current_exception());
+      }
+    });
+    // The I/O thread may stop (host shutting down) before it runs the task;
+    // then nothing else touches the state and the caller may run it.
+    while (fut.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+      if (self->io.stopped())
+        return f();
     return fut.get();
   }
 
@@ -163,6 +177,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     asio::steady_timer handshake_timer;
     std::string remote_addr;
     int static_index = -1;
+    int relay_streams_opened = 0;
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
         : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
@@ -193,6 +208,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         if (host.callbacks.on_message)
           host.callbacks.on_message(m.topic, m.data, conn->remote()->to_string());
     }
+    void on_relay_ready() override {
+      // The first time, add_peer queued our subscriptions already; a reopened
+      // stream means the peer forgot them.
+      if (relay_streams_opened++ > 0)
+        host.router.resend_subscriptions(handle);
+    }
     void on_metadata(std::uint32_t cluster, std::vector<std::uint32_t> shards) override {
       if (cluster != host.config.cluster_id)
         host.log("peer " + who() + " is in cluster " + std::to_string(cluster) + ", we are in "
@@ -205,9 +226,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       cc.identity = host.config.identity;
       cc.muxers = host.config.muxers;
       cc.agent_version = host.config.agent_version;
+      // 0.0.0.0 and :: mean "every interface" here and "this host" to the
+      // peer that would dial them: not an address to advertise.
       for (const auto& a : host.bound)
-        if (auto m = multiaddr::parse(a))
-          cc.listen_addrs.push_back(m->to_bytes());
+        if (a.rfind("/ip4/0.0.0.0/", 0) != 0 && a.rfind("/ip6/::/", 0) != 0)
+          if (auto m = multiaddr::parse(a))
+            cc.listen_addrs.push_back(m->to_bytes());
       boost::system::error_code ec;
       auto ep = socket.remote_endpoint(ec);
       if (!ec) {
@@ -217,6 +241,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       cc.cluster_id = host.config.cluster_id;
       cc.shards = host.config.shards;
       cc.max_rpc = host.config.gossip.max_rpc;
+      cc.limits = host.config.stream_limits;
       cc.expected_remote_key = std::move(expected_key);
       socket.set_option(tcp::no_delay(true), ec);
       conn = std::make_unique<connection>(role, std::move(cc), *this);
@@ -326,6 +351,13 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         continue;
       auto entry = it->second;
       if (auto r = entry->conn->send_relay_rpc(rpc); !r) {
+        if (r.error().code == errc::io) {
+          // The peer reads slower than we publish: like js-libp2p and
+          // nim-libp2p, drop this RPC for it rather than buffer without end.
+          if (counters.rpcs_dropped++ % 1000 == 0)
+            log("dropping relay RPCs for slow peer " + entry->who() + ": " + r.error().message);
+          continue;
+        }
         entry->close("relay: " + r.error().to_string());
         continue;
       }
@@ -382,7 +414,14 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
           entry->start(connection::role::listener, std::nullopt);
         }
       } else {
+        // EMFILE and the like persist: retry after a pause, not in a spin.
         log("accept: " + ec.message());
+        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
+        timer->async_wait([this, timer, &acceptor](const boost::system::error_code& e) {
+          if (!e && !stopping)
+            accept(acceptor);
+        });
+        return;
       }
       accept(acceptor);
     });
@@ -406,8 +445,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       expected = key->encode();
     }
     auto socket = std::make_shared<tcp::socket>(io);
+    pending_dials.insert(socket);
     socket->async_connect(
       target->endpoint, [this, socket, address, expected, static_index](const boost::system::error_code& ec) {
+        pending_dials.erase(socket);
         if (stopping)
           return;
         if (ec) {
@@ -449,6 +490,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       heartbeat_timer.cancel();
       for (auto& sp : statics)
         sp.timer->cancel();
+      for (auto& socket : pending_dials)
+        socket->close(ignored);
       auto all = conns;
       for (auto& [h, c] : all) {
         c->static_index = -1;
@@ -473,8 +516,12 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
     if (auto r = state->listen(addr); !r)
       return r.error();
   for (const auto& addr : state->config.static_peers) {
-    if (auto t = parse_tcp_target(addr); !t)
+    auto t = parse_tcp_target(addr);
+    if (!t)
       return t.error();
+    if (t->peer && !t->peer->public_key())
+      return make_error(errc::unsupported, "static peer " + addr
+                                             + ": its /p2p/ ID is a hash, not a key Noise can check");
     impl::static_peer sp;
     sp.address = addr;
     sp.backoff = state->config.reconnect_initial;
@@ -549,11 +596,15 @@ std::size_t host::mesh_peer_count(const std::string& topic) const {
 }
 
 bool host::flushed() const {
+  return backlog() == 0;
+}
+
+std::size_t host::backlog() const {
   return impl_->call([s = impl_.get()] {
+    std::size_t n = 0;
     for (auto& [h, c] : s->conns)
-      if (!c->write_queue.empty() || c->conn->pending_relay_bytes() > 0)
-        return false;
-    return true;
+      n += c->queued_bytes + c->conn->backlog();
+    return n;
   });
 }
 
@@ -577,6 +628,11 @@ struct probe_handler : connection_handler {
   std::optional<identify_info> identify;
   std::string muxer;
   bool established = false;
+  std::optional<std::string> refusal;  // e.g. the peer answered "na" to identify
+  void on_note(const std::string& text) override {
+    if (!refusal)
+      refusal = text;
+  }
   void on_established(const p2p::peer_id&, const std::string& m) override {
     established = true;
     muxer = m;
@@ -650,6 +706,10 @@ result<probe_report> probe(const std::string& address, const private_key& identi
       write_out();
       if (handler.identify) {
         finish(std::nullopt);
+        return;
+      }
+      if (handler.refusal) {
+        finish(make_error(errc::unsupported, "identify: " + *handler.refusal));
         return;
       }
       if (socket.is_open())

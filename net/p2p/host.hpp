@@ -3,7 +3,7 @@
 // and runs one gossipsub router over all of them. It owns one I/O thread;
 // the public methods are safe from any other thread (they hop onto the I/O
 // thread), and the callbacks run on the I/O thread, so they must not call
-// back into the host synchronously.
+// back into the host synchronously, nor destroy it.
 #pragma once
 
 #include "core/identity.hpp"
@@ -43,6 +43,9 @@ struct host_config {
   std::size_t max_write_queue = 64 << 20;
   std::size_t max_connections = 256;
   gossipsub_config gossip;
+  /// Per-stream muxer caps; the yamux send queue bounds what a slow peer
+  /// costs us before its RPCs are dropped.
+  muxer_limits stream_limits{1 << 20, 256, 16 << 20};
   /// Decides delivery and forwarding; waku_validator() by default.
   gossip_validator validator;
 };
@@ -61,6 +64,7 @@ struct host_stats {
   std::uint64_t handshakes_failed = 0;   // includes timeouts and wrong peer IDs
   std::uint64_t connections_failed = 0;  // closed by a protocol error after the handshake
   std::uint64_t dials_failed = 0;
+  std::uint64_t rpcs_dropped = 0;        // not sent: the peer's send queue was full
   std::size_t connected = 0;
   gossipsub_counters gossip;
 };
@@ -97,6 +101,9 @@ public:
   std::size_t mesh_peer_count(const std::string& topic) const;
   /// Whether every byte handed to sockets has been written.
   bool flushed() const;
+  /// Bytes published but not yet written to any socket (flow control, socket
+  /// queues): a publisher that wants no drops waits while this is high.
+  std::size_t backlog() const;
   host_stats stats() const;
 
 private:

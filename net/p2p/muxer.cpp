@@ -123,6 +123,7 @@ public:
   }
 
   std::size_t stream_count() const override { return streams_.size(); }
+  std::size_t pending_bytes() const override { return 0; }  // mplex has no flow control
 
 private:
   static constexpr std::size_t spec_max_frame = 1 << 20;
@@ -306,6 +307,12 @@ public:
   }
 
   std::size_t stream_count() const override { return streams_.size(); }
+  std::size_t pending_bytes() const override {
+    std::size_t n = 0;
+    for (const auto& [h, st] : streams_)
+      n += st.pending.size();
+    return n;
+  }
 
 private:
   static constexpr std::size_t header_size = 12;

@@ -67,6 +67,8 @@ public:
   virtual std::string take_output() = 0;
   /// Number of streams currently known.
   virtual std::size_t stream_count() const = 0;
+  /// Bytes written but held back by flow control (yamux's send window).
+  virtual std::size_t pending_bytes() const = 0;
 };
 
 /// `initiator`: this side dialled the connection (yamux client: odd ids).

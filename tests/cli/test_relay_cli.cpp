@@ -159,3 +159,41 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
 }
+
+TEST_CASE("annals run refuses a bad config or a taken relay port and names the cause", "[cli][run]") {
+  temp_dir dir("run-config");
+  auto run_with = [&](const std::string& toml) {
+    write_file(dir / "node.toml", toml);
+    return run_annals("run --config " + (dir / "node.toml").string(), dir);
+  };
+  const std::string member = "[[community]]\nrole = \"member\"\nid = \"0x03\"\n";
+  SECTION("syntax error: file, line and column") {
+    auto r = run_with("data_dir = \"n\"\n[relay\n");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("node.toml:2:") != std::string::npos);
+  }
+  SECTION("missing data_dir") {
+    auto r = run_with(member);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("data_dir is required") != std::string::npos);
+  }
+  SECTION("unknown muxer") {
+    auto r = run_with("data_dir = \"n\"\n[relay]\nmuxers = [\"/spdy/3\"]\n" + member);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("relay.muxers: unknown muxer /spdy/3") != std::string::npos);
+  }
+  SECTION("wrong type") {
+    auto r = run_with("data_dir = \"n\"\n[relay]\ncluster = \"sixteen\"\n" + member);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("relay.cluster has the wrong type") != std::string::npos);
+  }
+  SECTION("relay port in use") {
+    auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--seconds", "30"});
+    auto addr = subscriber_address(*sub);
+    auto taken = addr.substr(0, addr.find("/p2p/"));
+    auto r = run_with("data_dir = \"n\"\n[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
+                      "[relay]\nlisten = [\"" + taken + "\"]\n" + member);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("listen " + taken + ": Address already in use") != std::string::npos);
+  }
+}

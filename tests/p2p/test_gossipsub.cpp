@@ -827,3 +827,17 @@ TEST_CASE("gossipsub publishes to topic peers without subscribing", "[p2p]") {
   CHECK(recipients == 0);
   CHECK(router.mesh_peers(topic).empty());
 }
+
+TEST_CASE("gossipsub repeats its subscriptions to a peer that reopened our stream", "[p2p]") {
+  gossipsub_router router;
+  router.subscribe(topic);
+  router.add_peer(3);
+  (void)drain(router);
+  router.resend_subscriptions(3);
+  auto sent = drain(router);
+  REQUIRE(sent[3].size() == 1);
+  REQUIRE(sent[3][0].subscriptions_size() == 1);
+  CHECK(sent[3][0].subscriptions(0).topicid() == topic);
+  router.resend_subscriptions(4);  // unknown peer: nothing
+  CHECK(router.take_outgoing().empty());
+}
