@@ -1,10 +1,13 @@
-// `annals demo`: one owner and N member nodes as CAF actors on the
-// in-process relay, each with its own RocksDB and libtorrent session on
-// 127.0.0.1. A traffic generator posts to the community's channels; the owner
+// `annals demo`: one owner and N member nodes as CAF actors, each with its
+// own Waku relay host on 127.0.0.1 (libp2p: Noise, yamux, gossipsub; the
+// members dial the owner) or all on one in-process relay, and each with its
+// own RocksDB and libtorrent session on 127.0.0.1. A traffic generator posts to the community's channels; the owner
 // builds archives on a short interval, seeds them and announces a signed
 // magnet link; every member verifies the link, fetches only the archives it
 // lacks, imports them and seeds in turn.
 #include "actors/inprocess_relay.hpp"
+#include "actors/libp2p_relay.hpp"
+#include "net/p2p/host.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
 #include "app/commands.hpp"
@@ -17,6 +20,7 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -40,6 +44,7 @@ struct demo_options {
   std::uint64_t seconds = 90;
   std::string events;
   std::size_t members = 3;
+  std::string relay = "libp2p";  // or "inprocess"
 };
 
 struct demo_config : caf::actor_system_config {
@@ -77,7 +82,41 @@ void run_demo(const demo_options& options) {
 
   demo_config cfg;
   caf::actor_system sys{cfg};
-  auto relay = sys.spawn(inprocess_relay);
+  // The owner's relay; with libp2p each member gets its own, dialling it.
+  std::vector<relay_actor> relays;
+  auto libp2p = options.relay == "libp2p";
+  std::string owner_address;
+  // Connection lines until the demo is over; its own teardown is no news.
+  auto quiet = std::make_shared<std::atomic<bool>>(false);
+  auto relay_log = [p, quiet](std::string who) {
+    return [p, quiet, who](const std::string& line) {
+      if (!*quiet)
+        p->line(who, "relay: " + line);
+    };
+  };
+  auto spawn_relay = [&](const std::string& who, std::vector<std::string> peers) -> relay_actor {
+    if (!libp2p)
+      return relays.empty() ? relay_actor{sys.spawn(inprocess_relay)} : relays.front();
+    p2p::host_config host;
+    host.listen = {"/ip4/127.0.0.1/tcp/0"};
+    host.static_peers = std::move(peers);
+    host.agent_version = "annals-demo";
+    auto spawned = spawn_libp2p_relay(sys, host, relay_log(who));
+    if (!spawned)
+      fail(who + ": " + sys.render(spawned.error()));
+    return *spawned;
+  };
+  auto relay = spawn_relay("owner", {});
+  relays.push_back(relay);
+  if (libp2p) {
+    caf::scoped_actor ask_self{sys};
+    ask_self->request(caf::actor_cast<libp2p_relay_actor>(relay), 10s, listen_atom::value)
+      .receive([&](const std::string& id, const std::vector<std::string>& addrs) {
+                 owner_address = addrs.at(0);
+                 p->line("owner", "Waku relay peer " + id + " on " + owner_address);
+               },
+               [&](const caf::error& err) { fail(sys.render(err)); });
+  }
   auto community = synthetic_community::make(options.channels, 2026);
   auto pub = community.key.public_key();
 
@@ -96,10 +135,13 @@ void run_demo(const demo_options& options) {
   std::vector<node_actor> members;
   caf::scoped_actor self{sys};
   auto shutdown = [&] {
+    *quiet = true;
     self->send_exit(*node, caf::exit_reason::user_shutdown);
     for (auto& m : members)
       self->send_exit(m, caf::exit_reason::user_shutdown);
-    self->send_exit(relay, caf::exit_reason::user_shutdown);
+    // Members' relays first: the owner's closing first would make them redial.
+    for (auto it = relays.rbegin(); it != relays.rend(); ++it)
+      self->send_exit(*it, caf::exit_reason::user_shutdown);
   };
   auto failed = [&](const caf::error& err) {
     shutdown();
@@ -114,6 +156,10 @@ void run_demo(const demo_options& options) {
     node_config member = config;
     member.data_dir = root / who;
     member.subscribers = {sys.spawn(member_progress, p, who)};
+    if (libp2p) {
+      member.relay = spawn_relay(who, {owner_address});
+      relays.push_back(member.relay);
+    }
     auto spawned = spawn_node(sys, member);
     if (!spawned) {
       shutdown();
@@ -123,6 +169,23 @@ void run_demo(const demo_options& options) {
     ask<std::string>(self, *spawned, failed, join_atom::value,
                      membership_spec{pub.community_id(), community.channel_ids});
     p->line(who, "joined the community");
+  }
+
+  if (libp2p) {
+    // Links are announced once per torrent: every member must hear the first.
+    auto connected = [&] {
+      return ask<std::vector<std::string>>(self, relay, failed, peers_atom::value).size();
+    };
+    auto wait_until = clock_type::now() + 20s;
+    while (connected() < options.members) {
+      if (clock_type::now() > wait_until) {
+        shutdown();
+        fail("members did not connect to the owner's relay within 20 s");
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(300ms);  // their subscriptions are on the way
+    p->line("owner", "all " + std::to_string(options.members) + " members are connected over libp2p");
   }
 
   p->line("traffic", "posting " + std::to_string(options.messages) + " messages to "
@@ -204,6 +267,11 @@ void add_demo_command(CLI::App& app) {
     ->capture_default_str();
   cmd->add_option("--seconds", options->seconds, "Time limit")->capture_default_str();
   cmd->add_option("--members", options->members, "Member nodes")->capture_default_str();
+  cmd->add_option("--relay", options->relay,
+                  "libp2p: a Waku relay host per node on 127.0.0.1 (members dial the owner); "
+                  "inprocess: one relay inside the process")
+    ->check(CLI::IsMember({"libp2p", "inprocess"}))
+    ->capture_default_str();
   cmd->add_option("--events", options->events,
                   "Write status-go signal JSON lines to FILE, or - for stdout");
   cmd->callback([options] { run_demo(*options); });
