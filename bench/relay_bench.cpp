@@ -224,16 +224,24 @@ std::string self_exe() {
   return std::filesystem::read_symlink("/proc/self/exe").string();
 }
 
-/// annals -> annals: a sink process, this process publishes.
-std::optional<figures> annals_to_annals(std::size_t count, double rate, std::size_t size) {
-  child c(self_exe() + " sink " + std::to_string(count) + " 60");
-  auto listen = c.line_starting("LISTEN ");
+/// Publishes to the receiver `receiver` announced on its LISTEN line and
+/// returns its result line (tagged `result_tag`), keeping the sender up
+/// until then.
+std::optional<std::string> publish_and_collect(child& receiver, const std::string& result_tag,
+                                               std::size_t count, double rate, std::size_t size) {
+  auto listen = receiver.line_starting("LISTEN ");
   if (!listen)
     return std::nullopt;
   auto sender = publish_to(listen->substr(7), count, rate, size);
   if (!sender)
     return std::nullopt;
-  auto stats = c.line_starting("STATS ");
+  return receiver.line_starting(result_tag);
+}
+
+/// annals -> annals: a sink process, this process publishes.
+std::optional<figures> annals_to_annals(std::size_t count, double rate, std::size_t size) {
+  child c(self_exe() + " sink " + std::to_string(count) + " 60");
+  auto stats = publish_and_collect(c, "STATS ", count, rate, size);
   if (!stats)
     return std::nullopt;
   return parse_stats(*stats);
@@ -247,13 +255,7 @@ std::string js_command(const std::string& js_dir, const std::string& env) {
 std::optional<figures> annals_to_js(const std::string& js_dir, std::size_t count, double rate,
                                     std::size_t size) {
   child c(js_command(js_dir, "LISTEN=0 EXPECT=" + std::to_string(count)));
-  auto listen = c.line_starting("LISTEN ");
-  if (!listen)
-    return std::nullopt;
-  auto sender = publish_to(listen->substr(7), count, rate, size);
-  if (!sender)
-    return std::nullopt;
-  auto bench = c.line_starting("BENCH received=");
+  auto bench = publish_and_collect(c, "BENCH received=", count, rate, size);
   if (!bench)
     return std::nullopt;
   figures f;

@@ -47,12 +47,7 @@ std::string identify_message(const connection_config& config) {
   pb::Identify id;
   id.set_protocolversion("ipfs/0.1.0");
   id.set_agentversion(config.agent_version);
-  id.set_publickey(
-    libp2p_public_key{key_type::secp256k1,
-                      std::string(reinterpret_cast<const char*>(
-                                    config.identity.public_key().compressed().data()),
-                                  33)}
-      .encode());
+  id.set_publickey(libp2p_public_key::secp256k1(config.identity.public_key()).encode());
   for (const auto& addr : config.listen_addrs)
     id.add_listenaddrs(addr);
   if (!config.observed_addr.empty())

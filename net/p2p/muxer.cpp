@@ -61,6 +61,17 @@ protected:
     return make_error(code, std::string(protocol()) + ": " + detail);
   }
 
+  /// The stream a write may go to: known, not reset, not closed by us.
+  template <class Streams>
+  result<typename Streams::mapped_type*> writable(Streams& streams, stream_handle stream) const {
+    auto it = streams.find(stream);
+    if (it == streams.end())
+      return usage_error(errc::invalid_argument, "write on an unknown or reset stream");
+    if (it->second.local_closed)
+      return usage_error(errc::invalid_argument, "write after close");
+    return &it->second;
+  }
+
   muxer_limits limits_;
   std::string out_;
 
@@ -87,12 +98,10 @@ public:
   }
 
   result<void> write(stream_handle stream, std::string_view data) override {
-    auto it = streams_.find(stream);
-    if (it == streams_.end())
-      return usage_error(errc::invalid_argument, "write on an unknown or reset stream");
-    auto& s = it->second;
-    if (s.local_closed)
-      return usage_error(errc::invalid_argument, "write after close");
+    auto found = writable(streams_, stream);
+    if (!found)
+      return found.error();
+    auto& s = **found;
     // Our receive limit doubles as the send chunk: the spec caps every
     // implementation at 1 MiB, and a smaller configured limit is then
     // honoured by an identical peer too.
@@ -272,12 +281,10 @@ public:
   }
 
   result<void> write(stream_handle stream, std::string_view data) override {
-    auto it = streams_.find(stream);
-    if (it == streams_.end())
-      return usage_error(errc::invalid_argument, "write on an unknown or reset stream");
-    auto& s = it->second;
-    if (s.local_closed)
-      return usage_error(errc::invalid_argument, "write after close");
+    auto found = writable(streams_, stream);
+    if (!found)
+      return found.error();
+    auto& s = **found;
     // What exceeds the peer's window waits in `pending`; bounding it keeps a
     // peer that never reads from growing our memory without limit.
     if (s.pending.size() + data.size() > s.send_window + limits_.max_pending_send)

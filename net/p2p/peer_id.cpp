@@ -85,8 +85,12 @@ peer_id peer_id::from_public_key(const libp2p_public_key& key) {
   return peer_id(std::move(multihash));
 }
 
+libp2p_public_key libp2p_public_key::secp256k1(const annals::public_key& key) {
+  return {key_type::secp256k1, std::string(as_view(key.compressed()))};
+}
+
 peer_id peer_id::from_secp256k1(const annals::public_key& key) {
-  return from_public_key({key_type::secp256k1, std::string(as_view(key.compressed()))});
+  return from_public_key(libp2p_public_key::secp256k1(key));
 }
 
 peer_id peer_id::from_ed25519(const std::array<std::uint8_t, 32>& key) {

@@ -31,6 +31,8 @@ struct libp2p_public_key {
   /// Accepts exactly that encoding, so decode followed by encode gives back
   /// the same bytes and therefore the same peer ID.
   static result<libp2p_public_key> decode(std::string_view bytes);
+  /// Our kind of identity: the 33-byte compressed secp256k1 key.
+  static libp2p_public_key secp256k1(const annals::public_key& key);
 
   friend bool operator==(const libp2p_public_key& a, const libp2p_public_key& b) {
     return a.type == b.type && a.data == b.data;

@@ -154,12 +154,7 @@ TEST_CASE("connections in memory agree on Noise and each muxer and carry relay R
       connection_config dc;
       dc.identity = dialer_key;
       dc.muxers = {muxer};
-      dc.expected_remote_key =
-        libp2p_public_key{key_type::secp256k1,
-                          std::string(reinterpret_cast<const char*>(
-                                        listener_key.public_key().compressed().data()),
-                                      33)}
-          .encode();
+      dc.expected_remote_key = libp2p_public_key::secp256k1(listener_key.public_key()).encode();
       connection_config lc;
       lc.identity = listener_key;
       connection dialer(connection::role::dialer, dc, dh);
@@ -204,12 +199,7 @@ TEST_CASE("a dialled peer ID that the remote cannot prove fails in the noise lay
   connection_config dc;
   dc.identity = private_key::generate();
   auto someone_else = private_key::generate();
-  dc.expected_remote_key =
-    libp2p_public_key{key_type::secp256k1,
-                      std::string(reinterpret_cast<const char*>(
-                                    someone_else.public_key().compressed().data()),
-                                  33)}
-      .encode();
+  dc.expected_remote_key = libp2p_public_key::secp256k1(someone_else.public_key()).encode();
   connection_config lc;
   lc.identity = private_key::generate();
   connection dialer(connection::role::dialer, dc, dh);
