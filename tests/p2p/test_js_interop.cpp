@@ -144,3 +144,22 @@ TEST_CASE("a js-waku relay peer dials annals and they exchange messages", "[p2p]
     CHECK(js->out().find("\"reply from annals\"") != std::string::npos);
   }
 }
+
+TEST_CASE("annals forwards between two js-waku peers through its gossipsub mesh", "[p2p][js]") {
+  test::temp_dir dir("js-mesh");
+  inbox box;
+  auto h = start_host(box, {}, {"/ip4/127.0.0.1/tcp/0"});
+  auto address = h->listen_addrs().at(0);
+  // The receiver first, and in annals's mesh before anyone publishes:
+  // gossipsub forwards other peers' messages to mesh peers only.
+  auto receiver = start_js(dir, "js-receiver", {"DIAL=" + address, "EXPECT=1"});
+  require_js(eventually([&] { return h->mesh_peer_count(topic) == 1; }, 30s), *receiver,
+             "the receiving js peer never joined annals's mesh");
+  auto sender = start_js(dir, "js-sender", {"DIAL=" + address, "SEND=through annals"});
+  require_js(eventually([&] { return box.has("through annals"); }, 30s), *sender,
+             "annals got nothing from the sending js peer");
+  require_js(receiver->wait(30s) == std::optional<int>(0), *receiver,
+             "the receiving js peer did not get the forwarded message");
+  CHECK(receiver->out().find("\"through annals\"") != std::string::npos);
+  CHECK(h->stats().gossip.forwarded >= 1);
+}
