@@ -91,6 +91,18 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       ++self->state.received;
       self->state.subscriptions.deliver(self, make_envelope(pubsub_topic, message, bytes));
     },
+    [self](status_atom) {
+      auto s = self->state.host->stats();
+      return std::to_string(s.connected) + " peers; gossip in "
+             + std::to_string(s.gossip.messages_in) + " (" + std::to_string(s.gossip.delivered)
+             + " delivered, " + std::to_string(s.gossip.duplicates) + " duplicate, "
+             + std::to_string(s.gossip.rejected) + " rejected), forwarded "
+             + std::to_string(s.gossip.forwarded) + ", published "
+             + std::to_string(s.gossip.published) + ", dropped for slow peers "
+             + std::to_string(s.rpcs_dropped) + "; handshakes failed "
+             + std::to_string(s.handshakes_failed) + ", connections closed on errors "
+             + std::to_string(s.connections_failed);
+    },
     [self](listen_atom) -> caf::result<std::string, std::vector<std::string>> {
       return {self->state.host->peer_id(), self->state.host->listen_addrs()};
     },

@@ -234,7 +234,8 @@ struct run_system_config : caf::actor_system_config {
   }
 };
 
-void run_node(const std::string& config_file, double seconds, bool until_synced) {
+void run_node(const std::string& config_file, double seconds, bool until_synced,
+              unsigned status_interval) {
   auto c = take(load_run_config(config_file), "config");
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
@@ -331,6 +332,21 @@ void run_node(const std::string& config_file, double seconds, bool until_synced)
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   auto started = std::chrono::steady_clock::now();
+  auto next_status = started + std::chrono::seconds(status_interval);
+  auto print_status = [&] {
+    if (c.libp2p)
+      self->request(caf::actor_cast<libp2p_relay_actor>(relay), 10s, status_atom::value)
+        .receive([&](const std::string& line) { p->line("relay", line); },
+                 [&](const caf::error&) {});
+    for (const auto& id : member_ids)
+      self->request(*node, 10s, status_atom::value, id)
+        .receive([&](const community_status& s) {
+                   p->line("node", id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
+                                     + std::to_string(s.archives) + " archives imported, "
+                                     + std::to_string(s.messages) + " messages");
+                 },
+                 [&](const caf::error&) {});
+  };
   auto synced = [&] {
     for (const auto& id : member_ids) {
       community_status status;
@@ -343,6 +359,10 @@ void run_node(const std::string& config_file, double seconds, bool until_synced)
   };
   while (!stop_requested) {
     std::this_thread::sleep_for(200ms);
+    if (status_interval > 0 && std::chrono::steady_clock::now() >= next_status) {
+      print_status();
+      next_status += std::chrono::seconds(status_interval);
+    }
     if (seconds > 0 && std::chrono::steady_clock::now() - started > std::chrono::duration<double>(seconds)) {
       if (until_synced) {
         shutdown();
@@ -372,6 +392,7 @@ void add_run_command(CLI::App& app) {
   auto file = std::make_shared<std::string>();
   auto seconds = std::make_shared<double>(0);
   auto until_synced = std::make_shared<bool>(false);
+  auto status_interval = std::make_shared<unsigned>(60);
   auto* cmd = app.add_subcommand(
     "run", "Run a node from a TOML config: own and/or join communities, seed their archives, "
            "relay on the Waku network; prints its peer ID and listen multiaddrs");
@@ -380,7 +401,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--until-synced", *until_synced,
                 "Exit 0 once every joined community has imported all archives of a verified "
                 "magnet link (with --seconds: fail if that takes longer)");
-  cmd->callback([=] { run_node(*file, *seconds, *until_synced); });
+  cmd->add_option("--status-interval", *status_interval,
+                  "Print relay counters and sync state every S seconds (0: never)")
+    ->capture_default_str();
+  cmd->callback([=] { run_node(*file, *seconds, *until_synced, *status_interval); });
 }
 
 } // namespace annals::app

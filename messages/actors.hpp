@@ -91,7 +91,9 @@ using libp2p_relay_actor = relay_actor::extend<
   // subscribed pubsub topic (topic, WakuMessage bytes, sender peer ID).
   caf::reacts_to<received_atom, std::string, std::string, std::string>,
   // Our peer ID and listen multiaddrs (with /p2p/).
-  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
+  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>,
+  // One line of counters for operators: peers, messages, refusals, drops.
+  caf::replies_to<status_atom>::with<std::string>>;
 
 // -- signal bus ----------------------------------------------------------------------
 

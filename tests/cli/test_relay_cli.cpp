@@ -124,7 +124,7 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   }
   auto member = start_annals(dir, "member",
                              {"run", "--config", (dir / "member.toml").string(), "--until-synced",
-                              "--seconds", "90"});
+                              "--seconds", "90", "--status-interval", "1"});
   auto listening = member->wait_for_line(
     [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
   INFO(member->err());
@@ -155,6 +155,8 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   // The link came over libp2p from the owner's peer ID, and was verified.
   CHECK(member->out().find("verified the owner's magnet link") != std::string::npos);
   CHECK(member->out().find("connected " ) != std::string::npos);
+  // The periodic status line carries the relay's counters.
+  CHECK(member->out().find("1 peers; gossip in ") != std::string::npos);
 
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
