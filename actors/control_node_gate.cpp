@@ -113,6 +113,8 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
   self->state.relay = std::move(relay);
   self->state.downloader = std::move(downloader);
   self->state.bus = std::move(bus);
+  if (self->state.config.welcome_gap > 0)
+    self->send(self, peers_atom::value);
   return {
     [self](const signal& s) {
       auto* seeding = caf::get_if<history_archives_seeding>(&s);
@@ -137,6 +139,39 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       if (info && !info->last_magnet_uri.empty())
         publish(self, community_id, info->last_magnet_uri);
       arm_republish(self, community_id);
+    },
+    [self](peers_atom) {
+      // republishing holds the communities we control that have a link.
+      auto poll_again = [self] {
+        self->delayed_send(self, self->state.config.peer_poll, peers_atom::value);
+      };
+      self->request(self->state.relay, std::chrono::seconds(10), peers_atom::value)
+        .then(
+          [self, poll_again](const std::vector<std::string>& peers) {
+            auto& st = self->state;
+            bool newcomer = false;
+            for (const auto& p : peers)
+              newcomer = st.known_peers.insert(p).second || newcomer;
+            if (newcomer) {
+              auto now = std::chrono::steady_clock::now();
+              auto gap = std::chrono::seconds(st.config.welcome_gap);
+              for (const auto& community_id : st.republishing) {
+                auto last = st.welcomed.find(community_id);
+                if (last != st.welcomed.end() && now - last->second < gap)
+                  continue;
+                auto community = public_key::from_community_id(community_id);
+                if (!community)
+                  continue;
+                auto info = st.db->get_archive_info(*community);
+                if (!info || info->last_magnet_uri.empty())
+                  continue;
+                st.welcomed[community_id] = now;
+                publish(self, community_id, info->last_magnet_uri);
+              }
+            }
+            poll_again();
+          },
+          [poll_again](const caf::error&) { poll_again(); });
     },
     [self](const waku_envelope& envelope) { receive(self, envelope); },
     [self](join_atom, const std::string& community_id) -> caf::result<bool> {

@@ -6,6 +6,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,6 +22,14 @@ struct control_node_gate_config {
   /// status-go never does, so a member that missed the one announcement
   /// waits a week (status-app#10322).
   std::uint64_t republish_interval = 8 * 3600;
+  /// Announce the current links again when a relay peer appears, at most
+  /// once per this many seconds per community (0 = never): without a Waku
+  /// store, a member that connects after an announcement would otherwise
+  /// wait for the next republish. Off by default: the in-process relay's
+  /// "peers" are its local subscribers, which never miss a link.
+  std::uint64_t welcome_gap = 0;
+  /// How often the relay's peer list is checked for newcomers.
+  std::chrono::milliseconds peer_poll{2000};
 };
 
 struct control_node_gate_state {
@@ -30,6 +39,8 @@ struct control_node_gate_state {
   magnetlink_publisher_actor publisher;
   std::set<std::string> republishing;  // communities with a republish timer
   std::set<std::string> publishing;    // info hashes with a publication in flight
+  std::set<std::string> known_peers;   // relay peers seen so far
+  std::map<std::string, std::chrono::steady_clock::time_point> welcomed;  // by community
 
   // member half
   relay_actor relay;

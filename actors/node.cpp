@@ -351,7 +351,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   downloads.stall_timeout = config.stall_timeout;
   init->downloader = sys.spawn(downloader, downloads, init->db, init->seeder, init->importer,
                                init->bus);
-  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval},
+  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval, config.welcome_gap},
                          init->db, init->publisher, init->relay, init->downloader, init->bus);
   init->config = std::move(config);
   return sys.spawn(node, init);

@@ -42,6 +42,10 @@ struct node_config {
   // archives
   std::uint64_t archive_interval = 7 * 24 * 3600;  // seconds; also the partition
   std::uint64_t republish_interval = 8 * 3600;     // seconds; 0 = never
+  /// Re-announce current links when a relay peer appears, at most this often
+  /// (seconds; 0 = never). For network relays: a member connecting after an
+  /// announcement otherwise waits for the republish. `annals run` uses 60.
+  std::uint64_t welcome_gap = 0;
   std::uint64_t settle = 2;  // seconds a window stays open after its end
 
   // member downloads

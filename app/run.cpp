@@ -48,6 +48,7 @@ struct run_config {
   // archives
   std::uint64_t interval = 7 * 24 * 3600;
   std::uint64_t republish = 8 * 3600;
+  std::uint64_t welcome_gap = 60;
   std::uint64_t settle = 2;
   std::vector<owned_community> owned;
   std::vector<membership_spec> joined;
@@ -164,6 +165,9 @@ result<run_config> load_run_config(const fs::path& file) {
     v = static_cast<std::int64_t>(c.republish);
     ANNALS_TRY(read(*a, "republish_interval", "archives", v));
     c.republish = static_cast<std::uint64_t>(v);
+    v = static_cast<std::int64_t>(c.welcome_gap);
+    ANNALS_TRY(read(*a, "welcome_gap", "archives", v));
+    c.welcome_gap = static_cast<std::uint64_t>(v);
     v = static_cast<std::int64_t>(c.settle);
     ANNALS_TRY(read(*a, "settle", "archives", v));
     c.settle = static_cast<std::uint64_t>(v);
@@ -286,6 +290,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   config.advertise_torrent_address = c.advertise_torrent_address;
   config.archive_interval = c.interval;
   config.republish_interval = c.republish;
+  config.welcome_gap = c.welcome_gap;
   config.settle = c.settle;
   config.relay = relay;
   config.subscribers.push_back(

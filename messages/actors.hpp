@@ -225,6 +225,8 @@ using magnetlink_publisher_actor = caf::typed_actor<
 using control_node_gate_actor = signal_sink_actor::extend<
   // Internal: the republish period of a community elapsed.
   caf::reacts_to<republish_atom, std::string>,
+  // Internal: time to look for relay peers that have not heard our links.
+  caf::reacts_to<peers_atom>,
   // A message on a magnetlinks content topic this gate listens to.
   caf::reacts_to<waku_envelope>,
   // Listens for the magnet links of a joined community; replies once the

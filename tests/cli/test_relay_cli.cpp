@@ -199,3 +199,41 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     CHECK(r.err.find("listen " + taken + ": Address already in use") != std::string::npos);
   }
 }
+
+TEST_CASE("annals run: a member that connects after the announcement still gets the link",
+          "[cli][run]") {
+  temp_dir dir("run-late");
+  auto owner_key = private_key::generate();
+  auto community = owner_key.public_key().community_id();
+  auto torrent = std::string("[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
+                             "advertise_address = true\n");
+  write_file(dir / "owner.toml",
+             "data_dir = \"owner\"\n" + torrent + "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+               + "[archives]\ninterval = 2\nsettle = 1\n"
+               + "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(owner_key.bytes()) + "\"\n"
+               + "channels = [\"general\"]\n[community.traffic]\nmessages = 200\nrate = 5000\n");
+  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
+  auto listening = owner->wait_for_line(
+    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+  REQUIRE(listening);
+  auto owner_addr = listening->substr(listening->find("/ip4/"));
+  // Nobody hears this announcement...
+  REQUIRE(owner->wait_for_line(
+    [](const std::string& l) { return l.find("published the signed magnet link") != std::string::npos; },
+    30s));
+  // ...so the owner announces again when the member's relay connects.
+  write_file(dir / "member.toml",
+             "data_dir = \"member\"\n" + torrent + "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+               + "peers = [\"" + owner_addr + "\"]\n"
+               + "[[community]]\nrole = \"member\"\nid = \"" + community + "\"\n"
+               + "channels = [\"general\"]\n");
+  auto member = start_annals(dir, "member", {"run", "--config", (dir / "member.toml").string(),
+                                             "--until-synced", "--seconds", "60"});
+  auto code = member->wait(60s);
+  INFO("member:\n" << member->out() << member->err());
+  INFO("owner:\n" << owner->out() << owner->err());
+  REQUIRE(code == std::optional<int>(0));
+  CHECK(member->out().find("synced " + community) != std::string::npos);
+  owner->kill(SIGTERM);
+  CHECK(owner->wait(20s) == std::optional<int>(0));
+}
