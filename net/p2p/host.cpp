@@ -481,7 +481,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     });
   }
 
-  void stop() {
+  /// Closes everything on the I/O thread; run() then returns.
+  void stop_async() {
     asio::post(io, [this] {
       stopping = true;
       boost::system::error_code ignored;
@@ -499,6 +500,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       }
       work.reset();
     });
+  }
+
+  void stop() {
+    stop_async();
     if (thread.joinable())
       thread.join();
   }
@@ -507,6 +512,13 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 host::host(std::shared_ptr<impl> impl) : impl_(std::move(impl)) {}
 
 host::~host() {
+  if (impl_->io.get_executor().running_in_this_thread()) {
+    // Destroyed from one of its own callbacks: a thread cannot join itself.
+    // The I/O thread holds the state (see start) until it has wound down.
+    impl_->stop_async();
+    impl_->thread.detach();
+    return;
+  }
   impl_->stop();
 }
 
@@ -532,7 +544,9 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
   for (std::size_t i = 0; i < state->statics.size(); ++i)
     asio::post(state->io, [s = state.get(), i] { s->dial_address(s->statics[i].address, int(i)); });
   asio::post(state->io, [s = state.get()] { s->heartbeat(); });
-  state->thread = std::thread([s = state.get()] { s->io.run(); });
+  // The thread owns a reference too, so the state outlives a host destroyed
+  // from one of its callbacks; it is released when run() returns.
+  state->thread = std::thread([keep = state] { keep->io.run(); });
   return std::unique_ptr<host>(new host(std::move(state)));
 }
 

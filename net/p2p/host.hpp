@@ -3,7 +3,8 @@
 // and runs one gossipsub router over all of them. It owns one I/O thread;
 // the public methods are safe from any other thread (they hop onto the I/O
 // thread), and the callbacks run on the I/O thread, so they must not call
-// back into the host synchronously, nor destroy it.
+// back into the host synchronously (destroying it from a callback is fine:
+// it then winds down on its own thread).
 #pragma once
 
 #include "core/identity.hpp"

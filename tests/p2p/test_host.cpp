@@ -404,3 +404,31 @@ TEST_CASE("hostile peers lose their connection and everyone else is still served
   honest.h->publish(topic, waku_message("still here"));
   CHECK(eventually([&] { return b.received() == 1; }));
 }
+
+TEST_CASE("a host destroyed from its own callback winds down without joining itself",
+          "[p2p][host]") {
+  test_host b(loopback_config());
+  auto addr = b.h->listen_addrs().at(0);
+  std::mutex mutex;
+  std::unique_ptr<host> a;
+  std::atomic<bool> destroyed{false};
+  host_callbacks cb;
+  cb.on_peer = [&](const std::string&, bool connected) {
+    if (!connected)
+      return;
+    std::lock_guard lock(mutex);
+    a.reset();  // on a's own I/O thread
+    destroyed = true;
+  };
+  auto ac = loopback_config();
+  ac.static_peers = {addr};
+  {
+    std::lock_guard lock(mutex);
+    auto started = host::start(ac, cb);
+    REQUIRE(started);
+    a = std::move(*started);
+  }
+  REQUIRE(eventually([&] { return destroyed.load(); }));
+  // b sees a's connection close once a has wound down.
+  CHECK(eventually([&] { return b.h->peers().empty() && b.h->stats().connections_opened >= 1; }));
+}
