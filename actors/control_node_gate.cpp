@@ -123,6 +123,7 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       auto community = public_key::from_community_id(seeding->community_id);
       if (!community || !controls(self, *community))
         return;
+      self->state.controlled.insert(seeding->community_id);
       arm_republish(self, seeding->community_id);
       auto info = self->state.db->get_archive_info(*community);
       if (info && !info->last_magnet_uri.empty()
@@ -149,25 +150,37 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
         .then(
           [self, poll_again](const std::vector<std::string>& peers) {
             auto& st = self->state;
+            auto now = std::chrono::steady_clock::now();
+            // Newcomers since the last poll, including peers that come back.
+            std::set<std::string> current(peers.begin(), peers.end());
             bool newcomer = false;
-            for (const auto& p : peers)
-              newcomer = st.known_peers.insert(p).second || newcomer;
+            for (const auto& p : current)
+              newcomer = newcomer || !st.known_peers.count(p);
+            st.known_peers = std::move(current);
+            auto gap = std::chrono::seconds(st.config.welcome_gap);
             if (newcomer) {
-              auto now = std::chrono::steady_clock::now();
-              auto gap = std::chrono::seconds(st.config.welcome_gap);
-              for (const auto& community_id : st.republishing) {
-                auto last = st.welcomed.find(community_id);
-                if (last != st.welcomed.end() && now - last->second < gap)
-                  continue;
-                auto community = public_key::from_community_id(community_id);
-                if (!community)
-                  continue;
-                auto info = st.db->get_archive_info(*community);
-                if (!info || info->last_magnet_uri.empty())
-                  continue;
-                st.welcomed[community_id] = now;
-                publish(self, community_id, info->last_magnet_uri);
+              // One poll later, so the newcomer's topic subscription has
+              // arrived; never closer than the gap to the last welcome.
+              for (const auto& community_id : st.controlled) {
+                auto due = now + st.config.peer_poll;
+                if (auto last = st.welcomed.find(community_id); last != st.welcomed.end())
+                  due = std::max(due, last->second + gap);
+                st.welcome_due.emplace(community_id, due);  // an earlier due time stays
               }
+            }
+            for (auto it = st.welcome_due.begin(); it != st.welcome_due.end();) {
+              if (it->second > now) {
+                ++it;
+                continue;
+              }
+              if (auto community = public_key::from_community_id(it->first)) {
+                auto info = st.db->get_archive_info(*community);
+                if (info && !info->last_magnet_uri.empty()) {
+                  st.welcomed[it->first] = now;
+                  publish(self, it->first, info->last_magnet_uri);
+                }
+              }
+              it = st.welcome_due.erase(it);
             }
             poll_again();
           },

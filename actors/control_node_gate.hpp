@@ -39,8 +39,10 @@ struct control_node_gate_state {
   magnetlink_publisher_actor publisher;
   std::set<std::string> republishing;  // communities with a republish timer
   std::set<std::string> publishing;    // info hashes with a publication in flight
-  std::set<std::string> known_peers;   // relay peers seen so far
-  std::map<std::string, std::chrono::steady_clock::time_point> welcomed;  // by community
+  std::set<std::string> controlled;    // communities we publish links for
+  std::set<std::string> known_peers;   // relay peers at the last poll
+  std::map<std::string, std::chrono::steady_clock::time_point> welcomed;     // last welcome
+  std::map<std::string, std::chrono::steady_clock::time_point> welcome_due;  // pending
 
   // member half
   relay_actor relay;

@@ -308,6 +308,13 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
     [self](fetch_atom, const std::string& community, const std::string& magnet,
            std::uint64_t clock) {
       auto& state = self->state;
+      // The same link again (a republish or a welcome) while it is being
+      // fetched: keep going, only the clock is newer.
+      if (auto running = state.tasks.find(community);
+          running != state.tasks.end() && running->second.magnet == magnet) {
+        running->second.clock = std::max(running->second.clock, clock);
+        return;
+      }
       // A newer link replaces the running task; the seeder drops its torrent
       // when the new one is added, and stale replies see another generation.
       auto& t = state.tasks[community];

@@ -171,6 +171,12 @@ result<run_config> load_run_config(const fs::path& file) {
     v = static_cast<std::int64_t>(c.settle);
     ANNALS_TRY(read(*a, "settle", "archives", v));
     c.settle = static_cast<std::uint64_t>(v);
+    for (auto key : {"interval", "republish_interval", "welcome_gap", "settle"})
+      if (auto value = (*a)[key].value<std::int64_t>(); value && *value < 0)
+        return make_error(errc::invalid_argument, std::string("archives.") + key
+                                                    + " must not be negative");
+    if (c.interval == 0)
+      return make_error(errc::invalid_argument, "archives.interval must be positive");
   }
 
   if (auto* list = root["community"].as_array()) {
@@ -366,7 +372,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
     std::this_thread::sleep_for(200ms);
     if (status_interval > 0 && std::chrono::steady_clock::now() >= next_status) {
       print_status();
-      next_status += std::chrono::seconds(status_interval);
+      next_status = std::chrono::steady_clock::now() + std::chrono::seconds(status_interval);
     }
     if (seconds > 0 && std::chrono::steady_clock::now() - started > std::chrono::duration<double>(seconds)) {
       if (until_synced) {

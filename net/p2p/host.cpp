@@ -481,9 +481,13 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     });
   }
 
-  /// Closes everything on the I/O thread; run() then returns.
-  void stop_async() {
-    asio::post(io, [this] {
+  /// Closes everything on the I/O thread; run() then returns. `silent`
+  /// drops the callbacks first: after a detached stop the app may already
+  /// have freed what they point to.
+  void stop_async(bool silent = false) {
+    asio::post(io, [this, silent] {
+      if (silent)
+        callbacks = {};
       stopping = true;
       boost::system::error_code ignored;
       for (auto& a : acceptors)
@@ -515,7 +519,7 @@ host::~host() {
   if (impl_->io.get_executor().running_in_this_thread()) {
     // Destroyed from one of its own callbacks: a thread cannot join itself.
     // The I/O thread holds the state (see start) until it has wound down.
-    impl_->stop_async();
+    impl_->stop_async(true);
     impl_->thread.detach();
     return;
   }

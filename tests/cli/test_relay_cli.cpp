@@ -189,6 +189,11 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     CHECK(r.code == 2);
     CHECK(r.err.find("relay.cluster has the wrong type") != std::string::npos);
   }
+  SECTION("negative durations") {
+    auto r = run_with("data_dir = \"n\"\n[archives]\nwelcome_gap = -1\n" + member);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("archives.welcome_gap must not be negative") != std::string::npos);
+  }
   SECTION("relay port in use") {
     auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--seconds", "30"});
     auto addr = subscriber_address(*sub);
