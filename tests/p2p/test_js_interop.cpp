@@ -128,9 +128,12 @@ TEST_CASE("a js-waku relay peer dials annals and they exchange messages", "[p2p]
     auto h = start_host(box, {}, {"/ip4/127.0.0.1/tcp/0"});
     auto address = h->listen_addrs().at(0);
     // js sends first, then waits for one message from us.
+    // SEND_WAIT=mesh: js publishes once we are in its mesh, which also means
+    // its own relay stream to us is open (a subscription alone can arrive
+    // first, and js then publishes to nobody).
     auto js = start_js(dir, "js-" + muxer,
                        {"DIAL=" + address, "SEND=hello from js over " + muxer, "EXPECT=1",
-                        "MUXER=" + muxer});
+                        "MUXER=" + muxer, "SEND_WAIT=mesh"});
     require_js(eventually([&] { return box.has("hello from js over " + muxer); }, 30s), *js,
                "nothing from js");
     require_js(eventually([&] { return h->topic_peer_count(topic) == 1; }, 10s), *js,
@@ -155,7 +158,7 @@ TEST_CASE("annals forwards between two js-waku peers through its gossipsub mesh"
   auto receiver = start_js(dir, "js-receiver", {"DIAL=" + address, "EXPECT=1"});
   require_js(eventually([&] { return h->mesh_peer_count(topic) == 1; }, 30s), *receiver,
              "the receiving js peer never joined annals's mesh");
-  auto sender = start_js(dir, "js-sender", {"DIAL=" + address, "SEND=through annals"});
+  auto sender = start_js(dir, "js-sender", {"DIAL=" + address, "SEND=through annals", "SEND_WAIT=mesh"});
   require_js(eventually([&] { return box.has("through annals"); }, 30s), *sender,
              "annals got nothing from the sending js peer");
   require_js(receiver->wait(30s) == std::optional<int>(0), *receiver,
