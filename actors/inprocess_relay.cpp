@@ -12,11 +12,9 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
     [self](publish_atom, const std::string& pubsub_topic,
            const std::string& bytes) -> caf::result<std::string> {
       // The same checks a js-waku or nwaku peer applies before relaying.
-      auto envelope = prepare_publish(pubsub_topic, bytes, self->state.rejected);
+      auto envelope = publish_locally(self, pubsub_topic, bytes);
       if (!envelope)
         return envelope.error();
-      ++self->state.published;
-      self->state.subscriptions.deliver(self, *envelope);
       return to_hex0x(envelope->hash);
     },
     [self](subscribe_atom, const std::string& pubsub_topic,

@@ -56,12 +56,10 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
   return {
     [self](publish_atom, const std::string& pubsub_topic,
            const std::string& bytes) -> caf::result<std::string> {
-      auto envelope = prepare_publish(pubsub_topic, bytes, self->state.rejected);
+      // gossipsub delivers a node's own messages to its local subscribers too.
+      auto envelope = publish_locally(self, pubsub_topic, bytes);
       if (!envelope)
         return envelope.error();
-      ++self->state.published;
-      // gossipsub delivers a node's own messages to its local subscribers too.
-      self->state.subscriptions.deliver(self, *envelope);
       // Checked above, so only a repeat of the same bytes can fail here.
       self->state.host->publish(pubsub_topic, bytes,
                                 [log = self->state.log](result<std::size_t> sent) {

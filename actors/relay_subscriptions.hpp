@@ -55,6 +55,21 @@ inline caf::expected<waku_envelope> prepare_publish(const std::string& pubsub_to
   return make_envelope(pubsub_topic, message, bytes);
 }
 
+/// What both relays do with a local publish before any network: check the
+/// message (counting a refusal in `state.rejected`), count it, and hand it
+/// to the local sinks, which also get a node's own messages.
+template <class Self>
+caf::expected<waku_envelope> publish_locally(Self* self, const std::string& pubsub_topic,
+                                             const std::string& bytes) {
+  auto& state = self->state;
+  auto envelope = prepare_publish(pubsub_topic, bytes, state.rejected);
+  if (envelope) {
+    ++state.published;
+    state.subscriptions.deliver(self, *envelope);
+  }
+  return envelope;
+}
+
 /// Local sinks and the topics each wants.
 class relay_subscriptions {
 public:

@@ -96,7 +96,7 @@ void run_demo(const demo_options& options) {
   };
   auto spawn_relay = [&](const std::string& who, std::vector<std::string> peers) -> relay_actor {
     if (!libp2p)
-      return relays.empty() ? relay_actor{sys.spawn(inprocess_relay)} : relays.front();
+      return sys.spawn(inprocess_relay);  // the owner's, which every node shares
     p2p::host_config host;
     host.listen = {"/ip4/127.0.0.1/tcp/0"};
     host.static_peers = std::move(peers);

@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -344,29 +345,28 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   std::signal(SIGTERM, on_stop_signal);
   auto started = std::chrono::steady_clock::now();
   auto next_status = started + std::chrono::seconds(status_interval);
+  // The joined communities' state, asked once per use.
+  auto member_statuses = [&] {
+    std::vector<community_status> out;
+    for (const auto& id : member_ids)
+      self->request(*node, 10s, status_atom::value, id)
+        .receive([&](const community_status& s) { out.push_back(s); }, failed);
+    return out;
+  };
   auto print_status = [&] {
     if (c.libp2p)
       self->request(caf::actor_cast<libp2p_relay_actor>(relay), 10s, status_atom::value)
         .receive([&](const std::string& line) { p->line("relay", line); },
                  [&](const caf::error&) {});
-    for (const auto& id : member_ids)
-      self->request(*node, 10s, status_atom::value, id)
-        .receive([&](const community_status& s) {
-                   p->line("node", id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
-                                     + std::to_string(s.archives) + " archives imported, "
-                                     + std::to_string(s.messages) + " messages");
-                 },
-                 [&](const caf::error&) {});
+    for (const auto& s : member_statuses())
+      p->line("node", s.community_id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
+                        + std::to_string(s.archives) + " archives imported, "
+                        + std::to_string(s.messages) + " messages");
   };
-  auto synced = [&] {
-    for (const auto& id : member_ids) {
-      community_status status;
-      self->request(*node, 10s, status_atom::value, id)
-        .receive([&](const community_status& s) { status = s; }, failed);
-      if (status.last_magnet_uri.empty() || status.archives == 0 || status.imported < status.archives)
-        return false;
-    }
-    return true;
+  auto synced = [](const std::vector<community_status>& statuses) {
+    return std::all_of(statuses.begin(), statuses.end(), [](const community_status& s) {
+      return !s.last_magnet_uri.empty() && s.archives > 0 && s.imported >= s.archives;
+    });
   };
   while (!stop_requested) {
     std::this_thread::sleep_for(200ms);
@@ -381,16 +381,14 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
       }
       break;
     }
-    if (until_synced && synced()) {
-      for (const auto& id : member_ids) {
-        self->request(*node, 10s, status_atom::value, id)
-          .receive([&](const community_status& s) {
-                     p->line("node", "synced " + id + ": " + std::to_string(s.archives)
-                                       + " archives, " + std::to_string(s.messages) + " messages");
-                   },
-                   failed);
+    if (until_synced) {
+      auto statuses = member_statuses();
+      if (synced(statuses)) {
+        for (const auto& s : statuses)
+          p->line("node", "synced " + s.community_id + ": " + std::to_string(s.archives)
+                            + " archives, " + std::to_string(s.messages) + " messages");
+        break;
       }
-      break;
     }
   }
   p->line("node", "stopping");
