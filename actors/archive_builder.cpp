@@ -4,6 +4,7 @@
 
 #include "core/archive_builder.hpp"
 #include "net/torrent_file.hpp"
+#include "storage/owner_build.hpp"
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>
@@ -32,31 +33,37 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
 
       self->send(state.bus, publish_atom::value, signal{creating_history_archives{job.community_id}});
       archive_layout layout{state.config.archive_root, job.community_id};
-      build_request request{job.from, job.to, job.partition, channel_topics(**record)};
-      auto report = build_archives(layout, request, state.db->archive_source(*community));
-      if (!report)
-        return to_caf_error(report.error());
-
-      build_outcome outcome{job.community_id, job.from, job.to, report->archives.size(),
-                            report->messages, report->dropped.size(), false};
-      if (!report->archives.empty()) {
+      owner_build_hooks hooks;
+      hooks.write_torrent = [&]() -> result<void> {
         torrent_options options{state.config.trackers, state.config.created_by,
                                 static_cast<std::int64_t>(std::time(nullptr))};
         auto torrent = write_archive_torrent(layout, options);
         if (!torrent)
-          return to_caf_error(torrent.error());
-        if (auto held = state.db->mark_archives_downloaded(*community, report->archives, true); !held)
-          return to_caf_error(held.error());
+          return torrent.error();
+        return {};
+      };
+      hooks.collect_hashes = static_cast<bool>(state.config.observer);
+      owner_build_request request{job.to, job.partition, channel_topics(**record)};
+      auto built = build_owner_archives(layout, *state.db, *community, request, hooks);
+      if (!built)
+        return to_caf_error(built.error());
+
+      const auto& report = built->report;
+      build_outcome outcome{job.community_id, built->from,   built->to,
+                            report.archives.size(), report.messages, report.dropped.size(),
+                            false, built->late_messages, built->left_queued,
+                            built->recovered || !report.archives.empty()};
+      if (!report.archives.empty()) {
         self->send(state.bus, publish_atom::value,
-                   signal{history_archives_created{job.community_id, job.from, job.to}});
+                   signal{history_archives_created{job.community_id, built->from, built->to}});
+        if (state.config.observer && !built->hashes.empty())
+          self->send(state.config.observer,
+                     message_observation{state.config.node_name, job.community_id,
+                                         message_observation::archived, std::move(built->hashes)});
       } else {
         self->send(state.bus, publish_atom::value,
-                   signal{no_history_archives_created{job.community_id, job.from, job.to}});
+                   signal{no_history_archives_created{job.community_id, built->from, built->to}});
       }
-      // status-go records the end date whether or not anything was archived,
-      // so the next build starts where this one stopped.
-      if (auto saved = state.db->set_last_archive_end(*community, job.to); !saved)
-        return to_caf_error(saved.error());
       std::error_code ec;
       outcome.torrent_exists = std::filesystem::exists(layout.torrent_file(), ec);
       return outcome;

@@ -18,6 +18,8 @@ struct archive_builder_config {
   std::filesystem::path archive_root;  // archivedata/ and torrents/ live here
   std::vector<std::string> trackers;   // announce-list of every torrent
   std::string created_by;              // the node identity, as status-go writes it
+  std::string node_name;               // names the node in observations
+  message_observer_actor observer;     // optional: told which messages were archived
 };
 
 /// Wraps the pure archive core. Spawn it detached: a build hashes and writes

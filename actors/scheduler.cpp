@@ -28,20 +28,38 @@ void schedule_tick(self_ptr self, const std::string& community, std::uint64_t de
                      task.generation);
 }
 
-/// Where the next build starts: the last archive's end, else the oldest
-/// stored message on the community's channels; nullopt when there is nothing.
+/// Where the next build's windows start: the last archive's end, else the
+/// oldest message waiting to be archived; nullopt when there is nothing.
 std::optional<std::uint64_t> partition_start(self_ptr self, const public_key& community) {
   auto info = self->state.db->get_archive_info(community);
   if (info && info->last_archive_end > 0)
     return info->last_archive_end;
-  auto record = self->state.db->get_community(community);
-  auto topics = record && *record ? channel_topics(**record) : std::vector<topic4>{};
-  if (topics.empty())
+  auto queue = self->state.db->unarchived(community);
+  if (!queue)
     return std::nullopt;
-  auto oldest = self->state.db->oldest_message_timestamp(community, topics);
-  if (!oldest || !*oldest)
+  auto span = (*queue)->span(UINT64_MAX);
+  if (!span || !*span)
     return std::nullopt;
-  return **oldest;
+  return (*span)->first;
+}
+
+/// Stored messages no build took yet with a timestamp before `end`: late
+/// ones, whose window was built already.
+bool has_due(self_ptr self, const public_key& community, std::uint64_t end) {
+  auto queue = self->state.db->unarchived(community);
+  if (!queue)
+    return false;
+  auto due = (*queue)->any(end);
+  return due && *due;
+}
+
+/// A build a crash interrupted: its index or torrent is not final yet.
+bool build_interrupted(self_ptr self, const public_key& community, const std::string& id) {
+  auto marker = self->state.db->pending_build_commit(community);
+  std::error_code ec;
+  return (marker && *marker)
+         || std::filesystem::exists(
+           archive_layout{self->state.config.archive_root, id}.staged_index_file(), ec);
 }
 
 void seed(self_ptr self, const std::string& community) {
@@ -104,10 +122,16 @@ void start_task(self_ptr self, const std::string& community) {
     build_and_seed(self, community, *start, now - state.config.settle);
     schedule_tick(self, community, interval);
   } else {
-    std::error_code ec;
-    archive_layout layout{state.config.archive_root, community};
-    if (std::filesystem::exists(layout.torrent_file(), ec))
-      seed(self, community);
+    if (build_interrupted(self, *key, community)) {
+      // Finish it before seeding: the torrent on disk may predate it. A
+      // build up to the last end date adds only late messages, if any.
+      build_and_seed(self, community, *start, *start);
+    } else {
+      std::error_code ec;
+      archive_layout layout{state.config.archive_root, community};
+      if (std::filesystem::exists(layout.torrent_file(), ec))
+        seed(self, community);
+    }
     schedule_tick(self, community, interval - elapsed);
   }
 }
@@ -140,8 +164,11 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
       if (!key)
         return;
       auto end = self->state.config.now() - self->state.config.settle;
-      if (auto start = partition_start(self, *key); start && *start < end)
-        build_and_seed(self, community, *start, end);
+      // Late messages (older than the last end date) are built even when no
+      // new window is due, so nothing stored waits for a window that passed.
+      if (auto start = partition_start(self, *key);
+          start && (*start < end || has_due(self, *key, end)))
+        build_and_seed(self, community, *start, std::max(*start, end));
     },
     [self](status_atom) {
       std::vector<std::string> running;

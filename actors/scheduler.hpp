@@ -23,9 +23,11 @@ struct scheduler_config {
   std::uint64_t interval = 7 * 24 * 3600;  // seconds between builds, and the partition
   std::filesystem::path archive_root;      // holds torrents/<communityID>.torrent
   unix_clock now = system_unix_clock();
-  /// A build covers [last end, now - settle): messages still on their way
-  /// (relay hops, the node's 100 ms write batches) belong to the next window
-  /// instead of landing behind an end date that no later build revisits.
+  /// A build's windows cover [last end, now - settle): messages still on
+  /// their way (relay hops, the node's 100 ms write batches) land in the next
+  /// regular window rather than in a late one. Correctness does not depend
+  /// on it: whatever arrives after its window was built is archived by the
+  /// next build as a late message.
   std::uint64_t settle = 2;
 };
 

@@ -57,8 +57,9 @@ private:
 class archive_writer {
 public:
   archive_writer(const archive_layout& layout, pb::WakuMessageArchiveIndex index,
-                 std::uint64_t offset, build_report& report)
-    : layout_(layout), index_(std::move(index)), offset_(offset), report_(report) {}
+                 std::uint64_t offset, build_report& report, bool stage_index)
+    : layout_(layout), index_(std::move(index)), offset_(offset), report_(report),
+      stage_index_(stage_index) {}
 
   std::uint64_t offset() const { return offset_; }
 
@@ -87,7 +88,8 @@ public:
       return {};
     if (auto r = data_->sync(); !r)
       return r;
-    return write_file_atomic(layout_.index_file(), serialize_deterministic(index_));
+    return write_file_atomic(stage_index_ ? layout_.staged_index_file() : layout_.index_file(),
+                             serialize_deterministic(index_));
   }
 
 private:
@@ -119,6 +121,7 @@ private:
   pb::WakuMessageArchiveIndex index_;
   std::uint64_t offset_;
   build_report& report_;
+  bool stage_index_ = false;
   std::optional<append_file> data_;
 };
 
@@ -157,16 +160,16 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   }
 
   build_report report;
-  archive_writer writer(layout, std::move(index), offset, report);
+  archive_writer writer(layout, std::move(index), offset, report, request.stage_index);
   const auto total_windows =
-    request.to > request.from
-      ? static_cast<std::size_t>((request.to - request.from + request.partition - 1)
-                                 / request.partition)
-      : 0;
+    request.late.size()
+    + (request.to > request.from
+         ? static_cast<std::size_t>((request.to - request.from) / request.partition
+                                    + ((request.to - request.from) % request.partition != 0))
+         : 0);
 
-  for (auto from = request.from; from < request.to;) {
-    // min() before adding: from + partition may overflow near UINT64_MAX.
-    auto to = from + std::min(request.partition, request.to - from);
+  // One window: its messages in chunks under the 30 MB cap.
+  auto build_window = [&](std::uint64_t from, std::uint64_t to) -> result<void> {
     chunk_encoder chunk(from, to, request.topics);
     result<void> write_status;
     auto visit = [&](archive_message&& message) {
@@ -195,12 +198,36 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
     }
     if (progress)
       progress(report.windows, total_windows);
+    return {};
+  };
+
+  for (const auto& window : request.late)
+    if (window.from < window.to)
+      if (auto r = build_window(window.from, window.to); !r)
+        return r.error();
+  for (auto from = request.from; from < request.to;) {
+    // min() before adding: from + partition may overflow near UINT64_MAX.
+    auto to = from + std::min(request.partition, request.to - from);
+    if (auto r = build_window(from, to); !r)
+      return r.error();
     from = to;
   }
 
   if (auto r = writer.commit(); !r)
     return r.error();
   return report;
+}
+
+result<void> promote_staged_index(const archive_layout& layout) {
+  return rename_durably(layout.staged_index_file(), layout.index_file());
+}
+
+result<void> discard_staged_index(const archive_layout& layout) {
+  std::error_code ec;
+  std::filesystem::remove(layout.staged_index_file(), ec);
+  if (ec)
+    return make_error(errc::io, layout.staged_index_file().string() + ": remove: " + ec.message());
+  return {};
 }
 
 message_source memory_source(std::vector<archive_message> messages) {

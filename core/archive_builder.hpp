@@ -16,11 +16,30 @@ using message_source = std::function<result<void>(
   std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
   const std::function<void(archive_message&&)>& visit)>;
 
+/// An archive's time range: metadata from/to, unix seconds, `to` exclusive.
+struct archive_window {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+};
+
 struct build_request {
-  std::uint64_t from = 0;  // unix seconds, inclusive
-  std::uint64_t to = 0;    // unix seconds, exclusive
-  std::uint64_t partition = default_partition_seconds;
+  build_request(std::uint64_t from = 0, std::uint64_t to = 0,
+                std::uint64_t partition = default_partition_seconds,
+                std::vector<topic4> topics = {})
+    : from(from), to(to), partition(partition), topics(std::move(topics)) {}
+
+  std::uint64_t from;          // unix seconds, inclusive
+  std::uint64_t to;            // unix seconds, exclusive
+  std::uint64_t partition;
   std::vector<topic4> topics;  // every channel topic of the community
+  /// Windows built before the partitioned [from, to), each as it is (cut
+  /// only by the 30 MB cap): an owner's late messages, whose timestamps lie
+  /// before `from`, go into one such window per build.
+  std::vector<archive_window> late;
+  /// Write the new index to staged_index_file() and leave index_file()
+  /// alone; the caller promotes it (promote_staged_index) once it recorded
+  /// the build, or a restart discards it.
+  bool stage_index = false;
 };
 
 struct built_archive {
@@ -68,6 +87,13 @@ result<build_report> build_archives(const archive_layout& layout,
                                     const build_request& request,
                                     const message_source& source,
                                     const build_progress& progress = {});
+
+/// Makes a staged index the archive set's index (an atomic, durable rename).
+result<void> promote_staged_index(const archive_layout& layout);
+
+/// Removes a staged index of a build that was never recorded; the bytes it
+/// appended to `data` are cut off by the next build.
+result<void> discard_staged_index(const archive_layout& layout);
 
 /// A message_source over messages held in memory (tests, JSONL imports).
 message_source memory_source(std::vector<archive_message> messages);

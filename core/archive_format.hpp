@@ -47,6 +47,9 @@ struct archive_layout {
   std::filesystem::path archive_dir() const { return root / "archivedata" / community_id; }
   std::filesystem::path data_file() const { return archive_dir() / "data"; }
   std::filesystem::path index_file() const { return archive_dir() / "index"; }
+  /// The index of a build that is written but not yet committed (owner
+  /// builds: promoted to index_file() once the store recorded the build).
+  std::filesystem::path staged_index_file() const { return archive_dir() / "index.next"; }
   std::filesystem::path torrent_file() const {
     return root / "torrents" / (community_id + ".torrent");
   }

@@ -101,6 +101,12 @@ result<void> write_file_atomic(const std::filesystem::path& file, std::string_vi
   return sync_dir(dir);
 }
 
+result<void> rename_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return os_error(to, "rename", errno);
+  return sync_dir(to.has_parent_path() ? to.parent_path() : std::filesystem::path("."));
+}
+
 result<append_file> append_file::open(const std::filesystem::path& file, int mode) {
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
   if (fd < 0)

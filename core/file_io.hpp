@@ -19,6 +19,10 @@ result<std::string> read_file_bytes(const std::filesystem::path& file);
 result<void> write_file_atomic(const std::filesystem::path& file, std::string_view bytes,
                                int mode = 0644);
 
+/// Renames `from` over `to` and fsyncs the directory, so the rename survives
+/// a power loss.
+result<void> rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);
+
 /// Creates `dir` and its parents with mode 0700 (status-go's archive dirs).
 result<void> create_private_dirs(const std::filesystem::path& dir);
 

@@ -8,15 +8,22 @@
 //   archive_info    community ‖ field tag(1) → be64 | URI text
 //   archives        community ‖ archive ID text → record::Archive
 //   settings        key → value
+//   unarchived      a message key (as in messages) → "": stored by the owner,
+//                   in no committed archive yet. Written in the batch that
+//                   stores the message and deleted in the batch that commits
+//                   the archive holding it, so every message is archived once.
 #include "storage/store.hpp"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace annals {
@@ -30,6 +37,7 @@ enum column_family : std::size_t {
   cf_archive_info,
   cf_archives,
   cf_settings,
+  cf_unarchived,
   cf_count,
 };
 
@@ -37,13 +45,15 @@ enum column_family : std::size_t {
 // RocksDB refuses to open a database without its "default" family, even
 // though nothing is stored there.
 constexpr const char* column_family_names[cf_count] = {
-  "default", "messages", "message_hashes", "communities", "archive_info", "archives", "settings",
+  "default",  "messages", "message_hashes", "communities",
+  "archive_info", "archives", "settings",       "unarchived",
 };
 
 enum class info_field : char {
   magnetlink_clock = 0x01,
   last_archive_end = 0x02,
   last_magnet_uri = 0x03,
+  build_commit = 0x04,  // record::BuildCommit of a build not yet finished
 };
 
 constexpr std::size_t community_key_size = 33;
@@ -120,6 +130,52 @@ struct store::impl {
   /// Serializes read-modify-write sequences (dedup on insert, keeping the
   /// imported flag) so two writers can't both act on the same stale read.
   std::mutex write_mutex;
+  /// Running counts per community (messages stored, messages queued for
+  /// archiving), counted once from the keys on first use and then kept up
+  /// to date under write_mutex, so status queries do not walk every key.
+  struct running_counts {
+    std::optional<std::uint64_t> messages, unarchived;
+  };
+  mutable std::mutex counts_mutex;
+  mutable std::unordered_map<std::string, running_counts> counts;
+
+  /// Adds to a count that is known; an unknown count is left to be counted.
+  void add_counts(const std::string& community, std::int64_t messages, std::int64_t unarchived) {
+    std::lock_guard lock(counts_mutex);
+    auto it = counts.find(community);
+    if (it == counts.end())
+      return;
+    if (it->second.messages)
+      *it->second.messages += static_cast<std::uint64_t>(messages);
+    if (it->second.unarchived)
+      *it->second.unarchived += static_cast<std::uint64_t>(unarchived);
+  }
+
+  /// The count `field` of `community`, counting the keys of `cf` once.
+  result<std::uint64_t> cached_count(const std::string& community,
+                                     std::optional<std::uint64_t> running_counts::*field,
+                                     column_family cf, std::string_view operation) const {
+    {
+      std::lock_guard lock(counts_mutex);
+      auto it = counts.find(community);
+      if (it != counts.end() && it->second.*field)
+        return *(it->second.*field);
+    }
+    // Writers hold write_mutex while they write and add, so the walk and
+    // the counts they add cannot interleave.
+    std::lock_guard writers(const_cast<std::mutex&>(write_mutex));
+    std::uint64_t n = 0;
+    auto scanned = scan(cf, community, prefix_successor(community), operation,
+                        [&](std::string_view, std::string_view) -> result<bool> {
+                          ++n;
+                          return true;
+                        });
+    if (!scanned)
+      return scanned.error();
+    std::lock_guard lock(counts_mutex);
+    counts[community].*field = n;
+    return n;
+  }
 
   ~impl() {
     if (!db)
@@ -208,7 +264,8 @@ struct store::impl {
   result<insert_stats> stage_messages(const std::string& community,
                                       const std::vector<archive_message>& messages,
                                       rocksdb::WriteBatch& batch,
-                                      std::string_view operation) const {
+                                      std::string_view operation,
+                                      bool queue_for_archive) const {
     insert_stats stats;
     std::unordered_set<std::string_view> staged_hashes;
     pb::WakuMessage proto;
@@ -236,6 +293,9 @@ struct store::impl {
         return r.error();
       if (auto r = put(batch, cf_message_hashes, hash_key, suffix, operation); !r)
         return r.error();
+      if (queue_for_archive)
+        if (auto r = put(batch, cf_unarchived, community + suffix, {}, operation); !r)
+          return r.error();
       ++stats.inserted;
     }
     return stats;
@@ -273,9 +333,18 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
+  // Bounded memory: all memtables together, one small shared block cache.
+  db_options.db_write_buffer_size = options.total_write_buffer_bytes;
+  db_options.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.write_buffer_size = options.write_buffer_bytes;
+  family_options.max_write_buffer_number = 2;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : column_family_names)
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+    descriptors.emplace_back(name, family_options);
 
   auto state = std::make_unique<impl>();
   state->path = dir;
@@ -285,7 +354,52 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   if (!status.ok())
     return state->db_error("open", status);
   state->db.reset(db);
-  return std::unique_ptr<store>(new store(std::move(state)));
+  std::unique_ptr<store> opened(new store(std::move(state)));
+  if (auto migrated = opened->queue_unarchived_of_older_versions(); !migrated)
+    return migrated.error();
+  return opened;
+}
+
+// Stores written before the archive queue existed recorded only an end date:
+// their owner communities' messages from that date on are queued once (what
+// the old scheduler would have built next). Idempotent, so a crash midway
+// just runs it again.
+result<void> store::queue_unarchived_of_older_versions() {
+  constexpr std::string_view marker = "schema.unarchived_queue";
+  auto done = get_setting(marker);
+  if (!done)
+    return done.error();
+  if (*done)
+    return {};
+  auto communities = list_communities();
+  if (!communities)
+    return communities.error();
+  auto& d = *impl_;
+  for (const auto& community : *communities) {
+    if (community.role() != record::Community::OWNER)
+      continue;
+    auto pub = public_key::parse(community.public_key());
+    if (!pub)
+      continue;
+    auto info = get_archive_info(*pub);
+    if (!info)
+      return info.error();
+    auto prefix = community_key(*pub);
+    rocksdb::WriteBatch batch;
+    auto scanned = d.scan(cf_messages, prefix + be64(info->last_archive_end),
+                          prefix_successor(prefix), "queue_unarchived",
+                          [&](std::string_view key, std::string_view) -> result<bool> {
+                            if (auto r = d.put(batch, cf_unarchived, key, {}, "queue_unarchived");
+                                !r)
+                              return r.error();
+                            return true;
+                          });
+    if (!scanned)
+      return scanned.error();
+    if (auto r = d.write(batch, "queue_unarchived"); !r)
+      return r;
+  }
+  return put_setting(marker, "1");
 }
 
 // -- messages -----------------------------------------------------------------
@@ -295,11 +409,14 @@ result<insert_stats> store::insert_messages(const public_key& community,
   auto& d = *impl_;
   std::lock_guard lock(d.write_mutex);
   rocksdb::WriteBatch batch;
-  auto stats = d.stage_messages(community_key(community), messages, batch, "insert_messages");
+  auto key = community_key(community);
+  auto stats = d.stage_messages(key, messages, batch, "insert_messages", true);
   if (!stats)
     return stats;
   if (auto written = d.write(batch, "insert_messages"); !written)
     return written.error();
+  d.add_counts(key, static_cast<std::int64_t>(stats->inserted),
+               static_cast<std::int64_t>(stats->inserted));
   return stats;
 }
 
@@ -359,6 +476,194 @@ store::oldest_message_timestamp(const public_key& community,
   return oldest;
 }
 
+// -- the owner's archive queue -------------------------------------------------
+
+struct unarchived_view::impl {
+  const store::impl* db = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  std::string prefix;  // the community key
+
+  ~impl() {
+    if (snapshot)
+      db->db->ReleaseSnapshot(snapshot);
+  }
+
+  /// Visits the view's queued keys with timestamp in [from, to).
+  template <class Visit>
+  result<void> keys(std::uint64_t from, std::uint64_t to, std::string_view operation,
+                    Visit&& visit) const {
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = snapshot;
+    auto upper = to == UINT64_MAX ? prefix_successor(prefix) : prefix + be64(to);
+    rocksdb::Slice upper_bound = slice(upper);
+    read_options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(
+      db->db->NewIterator(read_options, db->handles[cf_unarchived]));
+    for (it->Seek(slice(prefix + be64(from))); it->Valid(); it->Next()) {
+      auto key = view(it->key());
+      if (key.size() < message_hash_offset)
+        return db->malformed(cf_unarchived, key, "key is shorter than its fixed part");
+      result<bool> more = visit(key);
+      if (!more)
+        return more.error();
+      if (!*more)
+        return {};
+    }
+    if (!it->status().ok())
+      return db->db_error(operation, it->status());
+    return {};
+  }
+};
+
+unarchived_view::unarchived_view(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+unarchived_view::~unarchived_view() = default;
+
+result<std::optional<std::pair<std::uint64_t, std::uint64_t>>>
+unarchived_view::span(std::uint64_t below) const {
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> out;
+  auto scanned = impl_->keys(0, below, "unarchived span", [&](std::string_view key) -> result<bool> {
+    auto ts = read_be64(key.substr(message_timestamp_offset, 8));
+    if (!out)
+      out.emplace(ts, ts);
+    out->second = ts;
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  return out;
+}
+
+result<std::uint64_t> unarchived_view::count(std::uint64_t below) const {
+  std::uint64_t n = 0;
+  auto scanned = impl_->keys(0, below, "unarchived count", [&](std::string_view) -> result<bool> {
+    ++n;
+    return true;
+  });
+  if (!scanned)
+    return scanned.error();
+  return n;
+}
+
+result<bool> unarchived_view::any(std::uint64_t below) const {
+  bool found = false;
+  auto scanned = impl_->keys(0, below, "unarchived any", [&](std::string_view) -> result<bool> {
+    found = true;
+    return false;
+  });
+  if (!scanned)
+    return scanned.error();
+  return found;
+}
+
+message_source unarchived_view::source() const {
+  return [this](std::uint64_t from, std::uint64_t to, const std::vector<topic4>&,
+                const std::function<void(archive_message&&)>& visit) -> result<void> {
+    if (from >= to)
+      return {};
+    const auto& d = *impl_->db;
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = impl_->snapshot;
+    pb::WakuMessage proto;
+    std::string value;
+    return impl_->keys(from, to, "unarchived source", [&](std::string_view key) -> result<bool> {
+      auto status = d.db->Get(read_options, d.handles[cf_messages], slice(key), &value);
+      if (status.IsNotFound())
+        return d.malformed(cf_unarchived, key, "queued for archiving but not stored");
+      if (!status.ok())
+        return d.db_error("unarchived source", status);
+      if (!proto.ParseFromString(value))
+        return d.malformed(cf_messages, key, "value is not a WakuMessage");
+      visit(from_proto(proto));
+      return true;
+    });
+  };
+}
+
+result<std::unique_ptr<unarchived_view>> store::unarchived(const public_key& community) const {
+  auto view_impl = std::make_unique<unarchived_view::impl>();
+  view_impl->db = impl_.get();
+  view_impl->snapshot = impl_->db->GetSnapshot();
+  view_impl->prefix = community_key(community);
+  return std::unique_ptr<unarchived_view>(new unarchived_view(std::move(view_impl)));
+}
+
+result<std::uint64_t> store::count_unarchived(const public_key& community) const {
+  return impl_->cached_count(community_key(community), &impl::running_counts::unarchived,
+                             cf_unarchived, "count_unarchived");
+}
+
+result<void> store::commit_build(const public_key& community, const unarchived_view& view,
+                                 const build_commit& commit) {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  if (view.impl_->prefix != prefix)
+    return make_error(errc::invalid_argument, d.path.string() +
+                                                ": commit_build: the view is of another community");
+  std::lock_guard lock(d.write_mutex);
+  rocksdb::WriteBatch batch;
+  std::int64_t removed = 0;
+  auto staged = view.impl_->keys(0, commit.archived_below, "commit_build",
+                                 [&](std::string_view key) -> result<bool> {
+                                   auto status = batch.Delete(d.handles[cf_unarchived], slice(key));
+                                   if (!status.ok())
+                                     return d.db_error("commit_build", status);
+                                   ++removed;
+                                   return true;
+                                 });
+  if (!staged)
+    return staged;
+  if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::last_archive_end),
+                     be64(commit.archive_end), "commit_build");
+      !r)
+    return r;
+  record::BuildCommit marker;
+  for (const auto& archive : commit.archives) {
+    record::Archive held;
+    held.set_from(archive.entry.metadata().from());
+    held.set_to(archive.entry.metadata().to());
+    held.set_imported(true);  // the owner's own messages are stored already
+    if (auto r = d.put(batch, cf_archives, prefix + archive.id, held.SerializeAsString(),
+                       "commit_build");
+        !r)
+      return r;
+    marker.add_archive_ids(archive.id);
+  }
+  if (!commit.archives.empty())
+    if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::build_commit),
+                       marker.SerializeAsString(), "commit_build");
+        !r)
+      return r;
+  if (auto r = d.write(batch, "commit_build"); !r)
+    return r;
+  d.add_counts(prefix, 0, -removed);
+  return {};
+}
+
+result<std::optional<std::vector<std::string>>>
+store::pending_build_commit(const public_key& community) const {
+  auto& d = *impl_;
+  auto key = info_key(community, info_field::build_commit);
+  auto stored = d.get(cf_archive_info, key, "pending_build_commit");
+  if (!stored)
+    return stored.error();
+  if (!*stored)
+    return std::optional<std::vector<std::string>>{};
+  record::BuildCommit marker;
+  if (!marker.ParseFromString(**stored))
+    return d.malformed(cf_archive_info, key, "value is not a BuildCommit record");
+  return std::optional<std::vector<std::string>>{
+    std::vector<std::string>(marker.archive_ids().begin(), marker.archive_ids().end())};
+}
+
+result<void> store::clear_build_commit(const public_key& community) {
+  auto& d = *impl_;
+  auto status = d.db->Delete(d.write_options, d.handles[cf_archive_info],
+                             slice(info_key(community, info_field::build_commit)));
+  if (!status.ok())
+    return d.db_error("clear_build_commit", status);
+  return {};
+}
+
 result<bool> store::has_message(const public_key& community, std::string_view hash) const {
   auto stored = impl_->get(cf_message_hashes, community_key(community) + std::string(hash),
                            "has_message");
@@ -368,19 +673,10 @@ result<bool> store::has_message(const public_key& community, std::string_view ha
 }
 
 result<std::uint64_t> store::count_messages(const public_key& community) const {
-  auto prefix = community_key(community);
-  std::uint64_t count = 0;
   // message_hashes holds one small entry per message, cheaper to walk than
-  // the messages themselves.
-  auto scanned = impl_->scan(cf_message_hashes, prefix, prefix_successor(prefix),
-                             "count_messages",
-                             [&](std::string_view, std::string_view) -> result<bool> {
-                               ++count;
-                               return true;
-                             });
-  if (!scanned)
-    return scanned.error();
-  return count;
+  // the messages themselves; the walk happens once per community.
+  return impl_->cached_count(community_key(community), &impl::running_counts::messages,
+                             cf_message_hashes, "count_messages");
 }
 
 // -- communities --------------------------------------------------------------
@@ -462,6 +758,8 @@ result<archive_info> store::get_archive_info(const public_key& community) const 
       case info_field::last_magnet_uri:
         info.last_magnet_uri = std::string(value);
         return true;
+      case info_field::build_commit:
+        return true;  // pending_build_commit reads it
       }
       return d.malformed(cf_archive_info, key, "unknown field tag");
     });
@@ -544,7 +842,7 @@ result<insert_stats> store::import_archive_messages(const public_key& community,
                         std::string(archive_id) + " of community " + community.community_id() +
                         " is not recorded; mark it downloaded first");
   rocksdb::WriteBatch batch;
-  auto stats = d.stage_messages(prefix, messages, batch, "import_archive_messages");
+  auto stats = d.stage_messages(prefix, messages, batch, "import_archive_messages", false);
   if (!stats)
     return stats;
   if (archive_done && !(*archive)->imported()) {
@@ -556,6 +854,7 @@ result<insert_stats> store::import_archive_messages(const public_key& community,
   }
   if (auto written = d.write(batch, "import_archive_messages"); !written)
     return written.error();
+  d.add_counts(prefix, static_cast<std::int64_t>(stats->inserted), 0);
   return stats;
 }
 

@@ -19,6 +19,48 @@ struct store_options {
   bool sync_writes = true;
   /// Create the database when the directory is empty.
   bool create_if_missing = true;
+  /// Memory bounds (a node runs beside others; RocksDB's defaults allow
+  /// 64 MiB per column family memtable and an 8 MiB cache per family).
+  std::size_t write_buffer_bytes = 4u << 20;         // one memtable of one family
+  std::size_t total_write_buffer_bytes = 16u << 20;  // every memtable of the store
+  std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
+};
+
+/// A build's consistent view (a RocksDB snapshot) of a community's messages
+/// that are in no archive yet. Messages stored after it was taken are left
+/// for the next build. Destroy it before the store.
+class unarchived_view {
+public:
+  ~unarchived_view();
+  unarchived_view(const unarchived_view&) = delete;
+  unarchived_view& operator=(const unarchived_view&) = delete;
+  /// Oldest and newest timestamp of the view's messages below `below`.
+  result<std::optional<std::pair<std::uint64_t, std::uint64_t>>>
+  span(std::uint64_t below) const;
+  /// The view's messages with timestamp < `below`.
+  result<std::uint64_t> count(std::uint64_t below = UINT64_MAX) const;
+  /// Whether the view holds a message with timestamp < `below`.
+  result<bool> any(std::uint64_t below) const;
+  /// A message_source over the view: every message of [from, to) whatever
+  /// its topic (the topics only name the archive's content topics), in
+  /// (timestamp, topic, hash) order.
+  message_source source() const;
+
+private:
+  friend class store;
+  struct impl;
+  explicit unarchived_view(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// What a finished owner build records, in one synced batch.
+struct build_commit {
+  /// Every message of the view with timestamp below this is now archived.
+  std::uint64_t archived_below = 0;
+  /// The new last_archive_end (where the next regular window starts).
+  std::uint64_t archive_end = 0;
+  /// The archives made, recorded as held and imported.
+  std::vector<built_archive> archives;
 };
 
 /// Per-community archive bookkeeping. The fields are stored under separate
@@ -70,6 +112,22 @@ public:
   oldest_message_timestamp(const public_key& community,
                            const std::vector<topic4>& topics = {}) const;
   result<bool> has_message(const public_key& community, std::string_view hash) const;
+
+  // -- the owner's archive queue (exactly-once archiving) -------------------------
+  /// insert_messages queues every new message; the builder takes a view,
+  /// archives it, and commit_build removes exactly what it archived.
+  result<std::unique_ptr<unarchived_view>> unarchived(const public_key& community) const;
+  /// Messages stored but in no committed archive (live count).
+  result<std::uint64_t> count_unarchived(const public_key& community) const;
+  /// Removes the view's messages below commit.archived_below from the queue,
+  /// records the end date and the archives, and keeps a commit marker (their
+  /// IDs) until clear_build_commit: one synced write, the build's commit point.
+  result<void> commit_build(const public_key& community, const unarchived_view& view,
+                            const build_commit& commit);
+  /// The archive IDs of a committed build whose files are not finished yet.
+  result<std::optional<std::vector<std::string>>>
+  pending_build_commit(const public_key& community) const;
+  result<void> clear_build_commit(const public_key& community);
   result<std::uint64_t> count_messages(const public_key& community) const;
 
   // -- communities ------------------------------------------------------------
@@ -114,8 +172,10 @@ public:
   const std::filesystem::path& path() const;
 
 private:
+  friend class unarchived_view;
   struct impl;
   explicit store(std::unique_ptr<impl> p);
+  result<void> queue_unarchived_of_older_versions();
   std::unique_ptr<impl> impl_;
 };
 

@@ -18,10 +18,13 @@
 #include "core/archive_reader.hpp"
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
+#include "storage/owner_build.hpp"
 #include "storage/store.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <map>
 
 using namespace annals;
 
@@ -133,7 +136,7 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
     self->send(relay, subscribe_atom::value, pubsub_topic(), std::vector<std::string>{},
                sys.spawn(relay_recorder, relayed));
     // The real builder, spawned attached so the coordinator runs it.
-    auto real_builder = sys.spawn(archive_builder, archive_builder_config{dir.path(), {}, "test"},
+    auto real_builder = sys.spawn(archive_builder, archive_builder_config{dir.path(), {}, "test", "owner", {}},
                                   db, bus);
     builder = real_builder;
     seeder = sys.spawn(recording_seeder, dir.path(), seeds, bus);
@@ -174,6 +177,20 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
     traffic.to = to;
     traffic.seed = from;
     REQUIRE(db->insert_messages(pub, make_synthetic_messages(community, traffic)));
+  }
+
+  /// What an earlier run left: every stored message below `to` archived
+  /// (exactly once, through the owner's queue) and the torrent written.
+  void archive_until(std::uint64_t to) {
+    archive_layout layout{dir.path(), id};
+    owner_build_hooks hooks;
+    hooks.write_torrent = [layout]() -> result<void> {
+      auto torrent = write_archive_torrent(layout, {});
+      if (!torrent)
+        return torrent.error();
+      return {};
+    };
+    REQUIRE(build_owner_archives(layout, *db, pub, {to, week, community.channel_topics}, hooks));
   }
 
   /// Moves both clocks (the scheduler's unix time and CAF's timers).
@@ -240,14 +257,15 @@ TEST_CASE_METHOD(owner_fixture, "first build starts at the oldest stored message
 TEST_CASE_METHOD(owner_fixture, "an end date older than the interval builds at once and seeds once",
                  "[actors][scheduler]") {
   store_messages(t0 - 3 * week, t0, 300);
-  REQUIRE(db->set_last_archive_end(pub, t0 - 2 * week));
+  archive_until(t0 - 2 * week);
+  REQUIRE(archives_in_index() == 1);
   spawn_scheduler();
   self->send(sched_actor, start_atom::value, id);
   sched.run();
   REQUIRE(created_ranges().size() == 1);
   CHECK(created_ranges()[0] == std::make_pair(t0 - 2 * week, t0));
-  // Messages before the stored end date belong to earlier builds.
-  CHECK(archives_in_index() == 2);
+  // Messages before the stored end date were archived by the earlier build.
+  CHECK(archives_in_index() == 3);
   // The stale torrent is not seeded before the build: one seed, one link.
   CHECK(seeds->seeded.size() == 1);
   CHECK(count("annals.magnetlinkPublished") == 1);
@@ -256,18 +274,13 @@ TEST_CASE_METHOD(owner_fixture, "an end date older than the interval builds at o
 
 TEST_CASE_METHOD(owner_fixture, "a recent end date seeds the existing torrent and builds at end + interval",
                  "[actors][scheduler]") {
-  store_messages(t0 - 2 * day, t0, 40);
   // An earlier run built and published up to t0 - 2 days.
-  REQUIRE(build_archives(archive_layout{dir.path(), id},
-                         {t0 - 10 * day, t0 - 2 * day, week, community.channel_topics},
-                         db->archive_source(pub)));
   store_messages(t0 - 10 * day, t0 - 2 * day, 40);
-  REQUIRE(build_archives(archive_layout{dir.path(), id},
-                         {t0 - 10 * day, t0 - 2 * day, week, community.channel_topics},
-                         db->archive_source(pub)));
-  auto torrent = write_archive_torrent(archive_layout{dir.path(), id}, {});
+  archive_until(t0 - 2 * day);
+  store_messages(t0 - 2 * day, t0, 40);
+  auto torrent = read_archive_torrent(archive_layout{dir.path(), id}.torrent_file());
   REQUIRE(torrent);
-  REQUIRE(db->set_last_archive_end(pub, t0 - 2 * day));
+  REQUIRE(db->get_archive_info(pub)->last_archive_end == t0 - 2 * day);
   REQUIRE(db->set_magnetlink(pub, 5, torrent->magnet));
 
   spawn_scheduler();
@@ -445,4 +458,102 @@ TEST_CASE_METHOD(owner_fixture, "the clock never goes backwards, and republishin
   CHECK(opened->message.link.magnet_uri == magnet);
   CHECK(opened->message.link.clock > t0 * 1000 + 5001);
   caf::anon_send_exit(republishing, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// How often each stored message of the community is in the archive files.
+std::map<std::string, int> archive_counts(const archive_layout& layout) {
+  std::map<std::string, int> out;
+  auto index = read_index(layout.index_file());
+  REQUIRE(index);
+  for (const auto& [id, entry] : sorted_entries(*index)) {
+    auto archive = read_archive(layout.data_file(), entry);
+    REQUIRE(archive);
+    for (const auto& m : archive->messages())
+      ++out[m.hash()];
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(owner_fixture, "a message stored after its window was built goes into the next build",
+                 "[actors][scheduler][late]") {
+  store_messages(t0 - 8 * day, t0, 80);
+  spawn_scheduler();
+  self->send(sched_actor, start_atom::value, id);
+  sched.run();
+  REQUIRE(created_ranges().size() == 1);
+  CHECK(count("annals.magnetlinkPublished") == 1);
+  // Reaches the owner a day after its window [t0 - 8 days, t0) was built.
+  auto late = make_synthetic_messages(community, {1, t0 - 5 * day, t0 - 5 * day + 1, 64, 64, 1, 7});
+  REQUIRE(db->insert_messages(pub, late));
+  CHECK(db->count_unarchived(pub).value() == 1);
+  advance(week);
+  auto ranges = created_ranges();
+  REQUIRE(ranges.size() == 2);
+  // The build's range starts at the late message: its archive brackets it.
+  CHECK(ranges[1] == std::make_pair(t0 - 5 * day, t0 + week));
+  CHECK(db->count_unarchived(pub).value() == 0);
+  auto counts = archive_counts(archive_layout{dir.path(), id});
+  CHECK(counts[late.front().hash] == 1);
+  CHECK(counts.size() == 81);
+  for (const auto& [hash, n] : counts)
+    CHECK(n == 1);
+  // The new torrent is announced: members learn of the late message.
+  CHECK(count("annals.magnetlinkPublished") == 2);
+}
+
+TEST_CASE_METHOD(owner_fixture, "late messages are built without waiting for a new window",
+                 "[actors][scheduler][late]") {
+  store_messages(t0 - 8 * day, t0, 80);
+  spawn_scheduler(week, 0);
+  self->send(sched_actor, start_atom::value, id);
+  sched.run();
+  REQUIRE(created_ranges().size() == 1);
+  // The clock stands still (the end date is now): only a late message is due.
+  REQUIRE(db->insert_messages(pub, make_synthetic_messages(community, {1, t0 - 60, t0 - 59, 64, 64, 1, 8})));
+  self->send(sched_actor, tick_atom::value, id, std::uint64_t{1});
+  sched.run();
+  REQUIRE(created_ranges().size() == 2);
+  CHECK(created_ranges()[1].first == t0 - 60);
+  CHECK(db->count_unarchived(pub).value() == 0);
+}
+
+TEST_CASE_METHOD(owner_fixture, "a restarted owner finishes a build that crashed after its commit",
+                 "[actors][scheduler][restart]") {
+  store_messages(t0 - 3 * day, t0 - day, 50);
+  archive_until(t0 - 2 * day);
+  store_messages(t0 - day, t0, 30);
+  // The process died right after the store recorded the build: the new
+  // index is still staged, the torrent is the old one.
+  archive_layout layout{dir.path(), id};
+  owner_build_hooks hooks;
+  hooks.write_torrent = []() -> result<void> { return {}; };
+  hooks.after_step = [](owner_build_step s) {
+    if (s == owner_build_step::committed)
+      throw std::runtime_error("crash");
+  };
+  CHECK_THROWS(build_owner_archives(layout, *db, pub, {t0, week, community.channel_topics}, hooks));
+  REQUIRE(db->pending_build_commit(pub).value());
+  REQUIRE(std::filesystem::exists(layout.staged_index_file()));
+  auto stale = read_archive_torrent(layout.torrent_file());
+  REQUIRE(stale);
+
+  spawn_scheduler();
+  self->send(sched_actor, start_atom::value, id);
+  sched.run();
+  // Finished before anything was seeded: one link, for the new torrent.
+  CHECK_FALSE(std::filesystem::exists(layout.staged_index_file()));
+  CHECK_FALSE(db->pending_build_commit(pub).value());
+  auto torrent = read_archive_torrent(layout.torrent_file());
+  REQUIRE(torrent);
+  CHECK(torrent->info_hash != stale->info_hash);
+  REQUIRE(seeds->seeded.size() == 1);
+  CHECK(count("annals.magnetlinkPublished") == 1);
+  auto counts = archive_counts(layout);
+  CHECK(counts.size() == 80);
+  for (const auto& [hash, n] : counts)
+    CHECK(n == 1);
 }

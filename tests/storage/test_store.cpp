@@ -1,5 +1,7 @@
 #include "storage/store.hpp"
 #include "tests/temp_dir.hpp"
+#include "tests/unwrap.hpp"
+#include "tests/storage/store_fixtures.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,21 +13,11 @@
 
 using namespace annals;
 using annals::test::temp_dir;
+using annals::test::require_ok;
+using annals::test::unwrap;
+using annals::test::message;
 
 namespace {
-
-// FAIL throws, so the value is only reached on success.
-template <class T>
-T unwrap(result<T> r) {
-  if (!r)
-    FAIL(r.error().to_string());
-  return std::move(r).value();
-}
-
-void require_ok(const result<void>& r) {
-  if (!r)
-    FAIL(r.error().to_string());
-}
 
 std::unique_ptr<store> open_store(const temp_dir& dir) {
   return unwrap(store::open(dir / "db"));
@@ -37,15 +29,6 @@ constexpr topic4 topic_a{0x0a, 0, 0, 1};
 constexpr topic4 topic_b{0x0b, 0, 0, 2};
 constexpr topic4 topic_c{0x0c, 0, 0, 3};
 
-archive_message message(std::uint64_t timestamp, topic4 topic, std::string hash) {
-  archive_message m;
-  m.timestamp = timestamp;
-  m.topic = topic;
-  m.payload = "payload of " + hash;
-  m.sig = std::string(65, '\x04');
-  m.hash = std::move(hash);
-  return m;
-}
 
 std::vector<std::string> scan_hashes(const store& db, const public_key& community,
                                      std::uint64_t from, std::uint64_t to,

@@ -1,0 +1,148 @@
+#include "storage/owner_build.hpp"
+
+#include "core/archive_reader.hpp"
+#include "storage/store.hpp"
+
+#include <algorithm>
+
+namespace annals {
+
+namespace {
+
+/// The committed IDs must all be in `index_file`; anything else means the
+/// archive files were changed behind the store's back.
+result<void> require_archives(const std::filesystem::path& index_file,
+                              const std::vector<std::string>& ids) {
+  auto index = read_index(index_file);
+  if (!index)
+    return index.error();
+  for (const auto& id : ids)
+    if (!index->archives().count(id))
+      return make_error(errc::verification_failed,
+                        index_file.string() + " lacks archive " + id
+                          + " that the store recorded as committed");
+  return {};
+}
+
+} // namespace
+
+result<bool> recover_owner_build(const archive_layout& layout, store& db,
+                                 const public_key& community,
+                                 const std::function<result<void>()>& write_torrent) {
+  auto marker = db.pending_build_commit(community);
+  if (!marker)
+    return marker.error();
+  std::error_code ec;
+  bool staged = std::filesystem::exists(layout.staged_index_file(), ec);
+  if (!*marker) {
+    if (staged)
+      if (auto r = discard_staged_index(layout); !r)
+        return r.error();
+    return false;
+  }
+  if (staged) {
+    if (auto r = require_archives(layout.staged_index_file(), **marker); !r)
+      return r.error();
+    if (auto r = promote_staged_index(layout); !r)
+      return r.error();
+  }
+  if (auto r = require_archives(layout.index_file(), **marker); !r)
+    return r.error();
+  if (write_torrent)
+    if (auto r = write_torrent(); !r)
+      return r.error();
+  if (auto r = db.clear_build_commit(community); !r)
+    return r.error();
+  return true;
+}
+
+result<owner_build_result> build_owner_archives(const archive_layout& layout, store& db,
+                                                const public_key& community,
+                                                const owner_build_request& request,
+                                                const owner_build_hooks& hooks) {
+  owner_build_result out;
+  auto recovered = recover_owner_build(layout, db, community, hooks.write_torrent);
+  if (!recovered)
+    return recovered.error();
+  out.recovered = *recovered;
+  auto step = [&](owner_build_step s) {
+    if (hooks.after_step)
+      hooks.after_step(s);
+  };
+
+  auto info = db.get_archive_info(community);
+  if (!info)
+    return info.error();
+  auto view = db.unarchived(community);
+  if (!view)
+    return view.error();
+  auto& queue = **view;
+
+  // Where the partitioned windows start: the last end date, else the
+  // oldest queued message (a first build), else nothing before `to`.
+  auto start = info->last_archive_end;
+  if (start == 0) {
+    auto all = queue.span(UINT64_MAX);
+    if (!all)
+      return all.error();
+    start = *all ? std::min((*all)->first, request.to) : request.to;
+  }
+  build_request build{start, request.to, request.partition, request.topics};
+  build.stage_index = true;
+  auto late = queue.span(start);
+  if (!late)
+    return late.error();
+  if (*late) {
+    // One window for every late message of this build, its bounds those of
+    // its messages (`to` exclusive), so metadata still brackets every
+    // timestamp; it overlaps earlier archives' windows.
+    build.late.push_back({(*late)->first, (*late)->second + 1});
+    auto n = queue.count(start);
+    if (!n)
+      return n.error();
+    out.late_messages = *n;
+  }
+
+  auto source = queue.source();
+  if (hooks.collect_hashes) {
+    source = [inner = std::move(source), &out](
+               std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
+               const std::function<void(archive_message&&)>& visit) {
+      return inner(from, to, topics, [&](archive_message&& message) {
+        out.hashes.push_back(message.hash);
+        visit(std::move(message));
+      });
+    };
+  }
+  auto report = build_archives(layout, build, source);
+  if (!report)
+    return report.error();
+  out.report = std::move(*report);
+  out.from = build.late.empty() ? start : std::min(start, build.late.front().from);
+  out.to = std::max(start, request.to);
+  step(owner_build_step::staged);
+
+  build_commit commit{out.to, out.to, out.report.archives};
+  if (auto r = db.commit_build(community, queue, commit); !r)
+    return r.error();
+  step(owner_build_step::committed);
+  if (!out.report.archives.empty()) {
+    if (auto r = promote_staged_index(layout); !r)
+      return r.error();
+    step(owner_build_step::promoted);
+    if (hooks.write_torrent)
+      if (auto r = hooks.write_torrent(); !r)
+        return r.error();
+    step(owner_build_step::torrent_written);
+    if (auto r = db.clear_build_commit(community); !r)
+      return r.error();
+  }
+  view->reset();
+  auto left = db.count_unarchived(community);
+  if (!left)
+    return left.error();
+  out.left_queued = *left;
+  return out;
+}
+
+} // namespace annals
