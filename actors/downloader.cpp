@@ -371,8 +371,9 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
 importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
                                        std::filesystem::path archive_root,
                                        std::shared_ptr<store> db, signal_bus_actor bus,
-                                       std::uint64_t max_rate) {
+                                       std::uint64_t max_rate, import_observer observer) {
   self->state.max_rate = max_rate;
+  self->state.observer = std::move(observer);
   if (max_rate > 0)
     self->state.batch = std::max<std::size_t>(1, std::min<std::size_t>(self->state.batch, max_rate));
   self->state.archive_root = std::move(archive_root);
@@ -426,6 +427,14 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
             if (!inserted)
               return fail(inserted.error().to_string());
             stored += inserted->inserted;
+            if (state.observer.observer) {
+              message_observation seen{state.observer.node, community,
+                                       message_observation::imported, {}};
+              seen.hashes.reserve(batch.size());
+              for (auto& message : batch)
+                seen.hashes.push_back(std::move(message.hash));
+              self->send(state.observer.observer, std::move(seen));
+            }
             pace(batch.size());
             batch.clear();
           }

@@ -32,9 +32,16 @@ void flush(self_ptr self) {
     if (messages.empty())
       continue;
     auto community = public_key::from_community_id(community_id);
-    if (auto stored = state.db->insert_messages(*community, messages); !stored)
+    if (auto stored = state.db->insert_messages(*community, messages); !stored) {
       caf::aout(self) << "node: storing " << messages.size() << " messages of " << community_id
                       << " failed: " << stored.error().to_string() << "\n";
+    } else if (state.config.observer) {
+      message_observation seen{state.config.name, community_id, message_observation::stored, {}};
+      seen.hashes.reserve(messages.size());
+      for (auto& message : messages)
+        seen.hashes.push_back(std::move(message.hash));
+      self->send(state.config.observer, std::move(seen));
+    }
     messages.clear();
   }
 }
@@ -245,6 +252,8 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       status.community_id = community_id;
       if (auto count = db.count_messages(*pub))
         status.messages = *count;
+      if (auto queued = db.count_unarchived(*pub))
+        status.unarchived = *queued;
       if (auto archives = db.list_archives(*pub)) {
         status.archives = archives->size();
         for (const auto& [id, record] : *archives)
@@ -293,6 +302,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<fetch_status>("annals::fetch_status");
   cfg.add_message_type<torrent_meta>("annals::torrent_meta");
   cfg.add_message_type<community_status>("annals::community_status");
+  cfg.add_message_type<message_observation>("annals::message_observation");
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
@@ -324,7 +334,8 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->builder = sys.spawn<caf::detached>(
     archive_builder,
     archive_builder_config{config.data_dir, config.trackers,
-                           to_hex0x(identity->public_key().uncompressed())},
+                           to_hex0x(identity->public_key().uncompressed()), config.name,
+                           config.observer},
     init->db, init->bus);
   seeder_config seeding{config.data_dir, config.advertise_torrent_address, "127.0.0.1"};
   if (auto colon = config.torrent_listen.rfind(':'); colon != std::string::npos) {
@@ -344,7 +355,8 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                                                           system_unix_ms_clock()},
                               init->db, init->relay, init->bus);
   init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus,
-                                            config.import_rate);
+                                            config.import_rate,
+                                            import_observer{config.name, config.observer});
   downloader_config downloads;
   downloads.archive_root = config.data_dir;
   downloads.metadata_timeout = config.metadata_timeout;

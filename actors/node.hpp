@@ -60,6 +60,11 @@ struct node_config {
   std::vector<signal_sink_actor> subscribers;
   /// Unix seconds for the scheduler (tests move it by hand).
   unix_clock now = system_unix_clock();
+  /// Names this node in observations and logs ("owner", "member3").
+  std::string name = "node";
+  /// Optional: told of every batch of messages stored, archived or imported
+  /// (load benches measure per-message latency with it).
+  message_observer_actor observer;
 };
 
 /// A channel of an owned community whose messages this node keeps.

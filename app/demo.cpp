@@ -45,6 +45,8 @@ struct demo_options {
   std::string events;
   std::size_t members = 3;
   std::string relay = "libp2p";  // or "inprocess"
+  double late_share = 0;
+  std::uint64_t late_by = 60;
 };
 
 struct demo_config : caf::actor_system_config {
@@ -55,11 +57,12 @@ struct demo_config : caf::actor_system_config {
   }
 };
 
-/// A blocking request with the demo's error handling.
+/// A blocking request with the demo's error handling. High priority: a
+/// node busy with a backlog of relayed messages still answers at once.
 template <class Reply, class Handle, class OnError, class... Ts>
 Reply ask(caf::scoped_actor& self, const Handle& handle, OnError& on_error, Ts&&... xs) {
   Reply out{};
-  self->request(handle, 10s, std::forward<Ts>(xs)...)
+  self->template request<caf::message_priority::high>(handle, 30s, std::forward<Ts>(xs)...)
     .receive([&](const Reply& reply) { out = reply; },
              [&](const caf::error& err) { on_error(err); });
   return out;
@@ -127,6 +130,7 @@ void run_demo(const demo_options& options) {
   config.advertise_torrent_address = true;
   config.archive_interval = options.interval;
   config.relay = relay;
+  config.name = "owner";
   config.subscribers.push_back(sys.spawn(owner_progress, p, std::string("owner")));
   add_event_writer(sys, config, options.events);
   auto node = spawn_node(sys, config);
@@ -155,6 +159,7 @@ void run_demo(const demo_options& options) {
     auto who = "member" + std::to_string(i + 1);
     node_config member = config;
     member.data_dir = root / who;
+    member.name = who;
     member.subscribers = {sys.spawn(member_progress, p, who)};
     if (libp2p) {
       member.relay = spawn_relay(who, {owner_address});
@@ -188,12 +193,22 @@ void run_demo(const demo_options& options) {
     p->line("owner", "all " + std::to_string(options.members) + " members are connected over libp2p");
   }
 
+  traffic_options traffic{options.messages, options.rate, 8, 200};
+  traffic.late_share = options.late_share;
+  traffic.late_by = options.late_by;
+  traffic.community_id = pub.community_id();
+  std::string late_note;
+  if (options.late_share > 0) {
+    std::ostringstream note;
+    note << "; " << options.late_share * 100 << " % of them up to " << options.late_by
+         << " s late";
+    late_note = note.str();
+  }
   p->line("traffic", "posting " + std::to_string(options.messages) + " messages to "
-                       + std::to_string(options.channels) + " channels; archive interval "
-                       + std::to_string(options.interval) + " s");
+                       + std::to_string(options.channels) + " channels" + late_note
+                       + "; archive interval " + std::to_string(options.interval) + " s");
   auto started = clock_type::now();
-  auto generator = sys.spawn(traffic_generator, community,
-                             traffic_options{options.messages, options.rate, 8, 200}, relay);
+  auto generator = sys.spawn(traffic_generator, community, traffic, relay);
   self->monitor(generator);
   auto deadline = started + std::chrono::seconds(options.seconds);
   bool generated = false;
@@ -201,52 +216,99 @@ void run_demo(const demo_options& options) {
     self->receive([&](const caf::down_msg&) { generated = true; }, caf::after(200ms) >> [] {});
   p->line("traffic", "all messages are on the relay");
 
-  // Converged: the owner archived every message and each member imported
-  // every archive of the owner's current link.
+  // Converged: the owner stored every posted message and archived every
+  // stored one, and each member imported every archive of the owner's
+  // current link and holds exactly the owner's stored set.
+  community_status owner;
   std::vector<community_status> member_status(members.size());
   std::vector<double> member_seconds(members.size(), 0);
+  auto member_done = [&](const community_status& m) {
+    return m.messages == owner.messages && m.imported == m.archives
+           && m.archives == owner.archives && m.last_magnet_uri == owner.last_magnet_uri;
+  };
   auto converged = [&] {
-    auto owner = ask<community_status>(self, *node, failed, status_atom::value, pub.community_id());
-    if (owner.last_magnet_uri.empty())
-      return false;
-    bool all = true;
+    owner = ask<community_status>(self, *node, failed, status_atom::value, pub.community_id());
+    bool owner_done = owner.messages == options.messages && owner.unarchived == 0
+                      && !owner.last_magnet_uri.empty();
+    bool all = owner_done;
     for (std::size_t i = 0; i < members.size(); ++i) {
       member_status[i] =
         ask<community_status>(self, members[i], failed, status_atom::value, pub.community_id());
-      bool done = member_status[i].messages == options.messages
-                  && member_status[i].imported == member_status[i].archives
-                  && member_status[i].last_magnet_uri == owner.last_magnet_uri;
+      bool done = owner_done && member_done(member_status[i]);
       if (done && member_seconds[i] == 0)
         member_seconds[i] = std::chrono::duration<double>(clock_type::now() - started).count();
       all = all && done;
     }
     return all;
   };
+  bool ok = true;
+  auto last_report = clock_type::now();
   while (!converged()) {
     if (clock_type::now() > deadline) {
-      shutdown();
-      fail("members did not converge within " + std::to_string(options.seconds) + " s");
+      ok = false;
+      break;
+    }
+    if (clock_type::now() - last_report > 10s) {
+      last_report = clock_type::now();
+      std::size_t synced = 0;
+      for (const auto& m : member_status)
+        synced += member_done(m) ? 1 : 0;
+      p->line("demo", "owner stored " + std::to_string(owner.messages) + " of "
+                        + std::to_string(options.messages) + ", " + std::to_string(owner.unarchived)
+                        + " not archived yet; " + std::to_string(synced) + " of "
+                        + std::to_string(members.size()) + " members hold them all");
     }
     std::this_thread::sleep_for(200ms);
   }
-  auto owner = ask<community_status>(self, *node, failed, status_atom::value, pub.community_id());
   shutdown();
 
+  // The table, whether or not the run converged: a lagging node is named
+  // with what it lacks.
   std::ostringstream table;
   table << "\n" << std::left << std::setw(10) << "node" << std::right << std::setw(10)
-        << "archives" << std::setw(12) << "messages" << std::setw(16) << "bytes fetched"
-        << std::setw(12) << "ready at s" << "\n"
+        << "archives" << std::setw(12) << "messages" << std::setw(13) << "unarchived"
+        << std::setw(16) << "bytes fetched" << std::setw(12) << "ready at s" << "  lag\n"
         << std::left << std::setw(10) << "owner" << std::right << std::setw(10) << owner.archives
-        << std::setw(12) << owner.messages << std::setw(16) << "-" << std::setw(12) << "-"
-        << "\n";
-  for (std::size_t i = 0; i < members.size(); ++i)
+        << std::setw(12) << owner.messages << std::setw(13) << owner.unarchived << std::setw(16)
+        << "-" << std::setw(12) << "-";
+  if (owner.messages != options.messages)
+    table << "  " << (options.messages - std::min<std::uint64_t>(owner.messages, options.messages))
+          << " posted messages not stored";
+  else if (owner.unarchived > 0)
+    table << "  " << owner.unarchived << " stored messages not archived yet";
+  table << "\n";
+  std::size_t lagging = 0;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const auto& m = member_status[i];
     table << std::left << std::setw(10) << ("member" + std::to_string(i + 1)) << std::right
-          << std::setw(10) << member_status[i].archives << std::setw(12)
-          << member_status[i].messages << std::setw(16) << member_status[i].bytes_fetched
-          << std::setw(12) << std::fixed << std::setprecision(2) << member_seconds[i] << "\n";
+          << std::setw(10) << m.archives << std::setw(12) << m.messages << std::setw(13) << "-"
+          << std::setw(16) << m.bytes_fetched << std::setw(12) << std::fixed
+          << std::setprecision(2) << member_seconds[i];
+    if (!member_done(m)) {
+      ++lagging;
+      table << "  lags by " << (owner.messages > m.messages ? owner.messages - m.messages : 0)
+            << " messages, " << (owner.archives > m.archives ? owner.archives - m.archives : 0)
+            << " archives";
+      if (m.imported < m.archives)
+        table << " (" << (m.archives - m.imported) << " downloaded, not imported)";
+      if (m.last_magnet_uri != owner.last_magnet_uri)
+        table << "; not on the owner's current link";
+    }
+    table << "\n";
+  }
   std::fprintf(p->out, "%s\n", table.str().c_str());
-  p->line("demo", "OK: all " + std::to_string(members.size()) + " members hold exactly the owner's "
-                    + std::to_string(owner.messages) + " archived messages");
+  if (!ok) {
+    if (temporary)
+      fs::remove_all(root);
+    fail("not converged within " + std::to_string(options.seconds) + " s: "
+         + std::to_string(lagging) + " of " + std::to_string(members.size())
+         + " members lag; the owner stored " + std::to_string(owner.messages) + " of "
+         + std::to_string(options.messages) + " posted messages, "
+         + std::to_string(owner.unarchived) + " of them not archived yet");
+  }
+  p->line("demo", "OK: the owner archived all " + std::to_string(owner.messages)
+                    + " stored messages and all " + std::to_string(members.size())
+                    + " members hold exactly them");
   if (temporary)
     fs::remove_all(root);
 }
@@ -271,6 +333,14 @@ void add_demo_command(CLI::App& app) {
                   "libp2p: a Waku relay host per node on 127.0.0.1 (members dial the owner); "
                   "inprocess: one relay inside the process")
     ->check(CLI::IsMember({"libp2p", "inprocess"}))
+    ->capture_default_str();
+  cmd->add_option("--late-share", options->late_share,
+                  "Share of messages (0..1) posted with a timestamp in the past")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  cmd->add_option("--late-by", options->late_by,
+                  "How far in the past a late message's timestamp is, at most (seconds)")
+    ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{365} * 24 * 3600))
     ->capture_default_str();
   cmd->add_option("--events", options->events,
                   "Write status-go signal JSON lines to FILE, or - for stdout");

@@ -31,6 +31,8 @@ struct owned_community {
   std::vector<std::string> channels;
   std::size_t traffic_messages = 0;  // synthetic channel traffic to post (tests, demos)
   double traffic_rate = 1000;
+  double traffic_late_share = 0;     // share of messages with a past timestamp
+  std::uint64_t traffic_late_by = 0; // seconds in the past, at most
 };
 
 struct run_config {
@@ -210,6 +212,17 @@ result<run_config> load_run_config(const fs::path& file) {
           ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
           o.traffic_messages = static_cast<std::size_t>(n);
           ANNALS_TRY(read(*traffic, "rate", where + ".traffic", o.traffic_rate));
+          ANNALS_TRY(read(*traffic, "late_share", where + ".traffic", o.traffic_late_share));
+          std::int64_t late_by = 0;
+          ANNALS_TRY(read(*traffic, "late_by", where + ".traffic", late_by));
+          if (late_by < 0)
+            return make_error(errc::invalid_argument, where + ".traffic.late_by must not be negative");
+          o.traffic_late_by = static_cast<std::uint64_t>(late_by);
+          traffic_options check{o.traffic_messages, o.traffic_rate};
+          check.late_share = o.traffic_late_share;
+          check.late_by = o.traffic_late_by;
+          if (auto bad = check_traffic_options(check))
+            return make_error(errc::invalid_argument, where + ".traffic: " + *bad);
         }
         c.owned.push_back(std::move(o));
       } else if (role == "member") {
@@ -328,8 +341,11 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
     if (o.traffic_messages > 0) {
       auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
       auto community = synthetic_community::from_key(key, o.channels);
-      auto generator = sys.spawn(traffic_generator, community,
-                                 traffic_options{o.traffic_messages, o.traffic_rate, 8, 200}, relay);
+      traffic_options traffic{o.traffic_messages, o.traffic_rate, 8, 200};
+      traffic.late_share = o.traffic_late_share;
+      traffic.late_by = o.traffic_late_by;
+      traffic.community_id = id;
+      auto generator = sys.spawn(traffic_generator, community, traffic, relay);
       helpers.push_back(caf::actor_cast<caf::actor>(generator));
       p->line("traffic", "posting " + std::to_string(o.traffic_messages) + " synthetic messages");
     }

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
     bench_config cfg;
     caf::actor_system sys{cfg};
     auto bus = sys.spawn(signal_bus);
-    auto worker = sys.spawn<caf::detached>(importer, root, db, bus, std::uint64_t{0});
+    auto worker = sys.spawn<caf::detached>(importer, root, db, bus, std::uint64_t{0},
+                                           import_observer{});
     caf::scoped_actor self{sys};
     t = clock_type::now();
     self->request(worker, caf::infinite, import_atom::value, community.id())

@@ -1,5 +1,7 @@
 #include "bench/traffic_generator.hpp"
 
+#include "core/hex.hpp"
+
 #include <caf/all.hpp>
 
 #include <chrono>
@@ -16,7 +18,31 @@ std::int64_t now_ns() {
     .count();
 }
 
+constexpr auto observe_interval = std::chrono::milliseconds(100);
+
+using self_ptr = traffic_generator_actor::stateful_pointer<traffic_generator_state>;
+
+void report_accepted(self_ptr self) {
+  auto& state = self->state;
+  if (state.accepted_hashes.empty() || !state.options.observer)
+    return;
+  self->send(state.options.observer,
+             message_observation{"traffic", state.options.community_id,
+                                 message_observation::posted, std::move(state.accepted_hashes)});
+  state.accepted_hashes.clear();
+}
+
 } // namespace
+
+std::optional<std::string> check_traffic_options(const traffic_options& options) {
+  if (!(options.late_share >= 0 && options.late_share <= 1))
+    return "late share must be between 0 and 1";
+  if (options.late_share > 0 && options.late_by == 0)
+    return "a late share needs a late-by of at least 1 second";
+  if (!(options.per_second > 0))
+    return "rate must be above 0 messages per second";
+  return std::nullopt;
+}
 
 traffic_generator_actor::behavior_type
 traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_state> self,
@@ -28,7 +54,10 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
   state.pubsub_topic = pubsub_topic();
   for (std::size_t i = 0; i < std::max<std::size_t>(options.senders, 1); ++i)
     state.senders.push_back(private_key::generate());
+  state.random.seed(options.seed);
   self->send(self, tick_atom::value);
+  if (options.observer)
+    self->delayed_send(self, observe_interval, flush_atom::value);
   return {
     [self](tick_atom) {
       auto& state = self->state;
@@ -40,6 +69,13 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
         std::string text = "message " + std::to_string(n) + " ";
         text.resize(std::max(text.size(), state.options.payload_size), '.');
         auto ts = now_ns();
+        if (state.options.late_share > 0
+            && std::uniform_real_distribution<double>(0, 1)(state.random) < state.options.late_share) {
+          // Up to late_by seconds in the past, at least one second.
+          auto back = std::uniform_int_distribution<std::uint64_t>(1, state.options.late_by)(state.random);
+          ts -= static_cast<std::int64_t>(back) * 1'000'000'000;
+          ++state.late;
+        }
         auto message = make_channel_waku_message(state.community, channel,
                                                  state.senders[n % state.senders.size()], text, ts);
         if (!message) {
@@ -50,11 +86,18 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
         self->request(state.relay, caf::infinite, publish_atom::value, state.pubsub_topic,
                       message->SerializeAsString())
           .then(
-            [self, seconds](const std::string&) {
-              ++self->state.accepted;
-              self->state.newest = std::max(self->state.newest, seconds);
-              if (self->state.accepted == self->state.options.count)
+            [self, seconds](const std::string& hash_hex) {
+              auto& state = self->state;
+              ++state.accepted;
+              state.newest = std::max(state.newest, seconds);
+              if (state.options.observer) {
+                if (auto hash = from_hex(hash_hex))
+                  state.accepted_hashes.push_back(std::move(*hash));
+              }
+              if (state.accepted == state.options.count) {
+                report_accepted(self);
                 self->quit();
+              }
             },
             [self](const caf::error& err) {
               caf::aout(self) << "traffic: relay refused a message: "
@@ -63,6 +106,12 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
       }
       if (self->state.sent < self->state.options.count)
         self->delayed_send(self, tick_interval, tick_atom::value);
+    },
+    [self](flush_atom) {
+      auto& state = self->state;
+      report_accepted(self);
+      if (state.accepted < state.options.count)
+        self->delayed_send(self, observe_interval, flush_atom::value);
     },
     [self](status_atom) {
       return caf::make_result(self->state.accepted, self->state.newest);

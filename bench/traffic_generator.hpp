@@ -9,22 +9,44 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
 #include <vector>
 
 namespace annals {
 
 struct traffic_options {
-  std::size_t count = 1000;       // messages in all
-  double per_second = 1000;       // pace
-  std::size_t senders = 8;        // distinct member keys signing envelopes
-  std::size_t payload_size = 200; // bytes of message text
+  traffic_options(std::size_t count = 1000, double per_second = 1000, std::size_t senders = 8,
+                  std::size_t payload_size = 200)
+    : count(count), per_second(per_second), senders(senders), payload_size(payload_size) {}
+
+  std::size_t count;          // messages in all
+  double per_second;          // pace
+  std::size_t senders;        // distinct member keys signing envelopes
+  std::size_t payload_size;   // bytes of message text
+  /// A share of the messages (0..1) carries a timestamp up to `late_by`
+  /// seconds in the past, as from senders with skewed clocks or messages
+  /// that reach the owner late through a store query or a slow peer.
+  double late_share = 0;
+  std::uint64_t late_by = 0;
+  std::uint64_t seed = 1;         // which messages are late, and how late
+  /// Optional: told of every message the relay accepted (kind `stored` is
+  /// not used; the generator reports with node "traffic" and kind posted).
+  message_observer_actor observer;
+  std::string community_id;       // names the community in observations
 };
+
+/// Checks traffic options a user typed; an error names the option.
+std::optional<std::string> check_traffic_options(const traffic_options& options);
 
 /// Posts `count` messages round-robin over the community's channels, then
 /// quits (monitor it to learn when it is done).
 using traffic_generator_actor = caf::typed_actor<
   // Internal: post the next batch.
   caf::reacts_to<tick_atom>,
+  // Internal: tell the observer which messages the relay accepted.
+  caf::reacts_to<flush_atom>,
   // Messages the relay accepted so far and the newest timestamp (unix s).
   caf::replies_to<status_atom>::with<std::uint64_t, std::uint64_t>>;
 
@@ -38,6 +60,9 @@ struct traffic_generator_state {
   std::uint64_t sent = 0;      // requests made
   std::uint64_t accepted = 0;  // relay replies
   std::uint64_t newest = 0;
+  std::uint64_t late = 0;      // messages sent with a past timestamp
+  std::mt19937_64 random;
+  std::vector<std::string> accepted_hashes;  // not yet told to the observer
 };
 
 traffic_generator_actor::behavior_type

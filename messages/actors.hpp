@@ -112,6 +112,29 @@ using signal_bus_actor = caf::typed_actor<
   // Removes a subscriber.
   caf::reacts_to<unsubscribe_atom, signal_sink_actor>>;
 
+// -- message observers (load benches, tests) ----------------------------------------
+
+/// What happened to a batch of messages in one node: stored by the owner
+/// (relay traffic kept), put in a committed archive, imported by a member,
+/// or posted (a traffic generator's message accepted by its relay).
+struct message_observation {
+  enum kind_type : std::uint8_t { stored = 0, archived = 1, imported = 2, posted = 3 };
+  std::string node;          // node_config::name
+  std::string community_id;
+  std::uint8_t kind = stored;
+  std::vector<std::string> hashes;  // message hashes (bytes)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_observation& x) {
+  return f(caf::meta::type_name("annals::message_observation"), x.node, x.community_id, x.kind,
+           x.hashes);
+}
+
+/// Receives every observation of the nodes that name it in their config.
+using message_observer_actor = caf::typed_actor<
+  // One batch of messages that reached a stage.
+  caf::reacts_to<message_observation>>;
+
 // -- archive pipeline ------------------------------------------------------------------
 
 /// What the scheduler asks the builder for: status-go's
@@ -135,17 +158,22 @@ struct build_outcome {
   std::uint64_t messages = 0;   // messages in them
   std::uint64_t dropped = 0;    // messages over the 30 MB cap
   bool torrent_exists = false;  // a torrent exists (now or from earlier builds)
+  std::uint64_t late = 0;       // messages older than the previous end date, archived now
+  std::uint64_t queued = 0;     // stored and not archived yet (newer than `to`)
+  bool torrent_changed = false; // this build (or a recovered one) rewrote the torrent
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, build_outcome& x) {
   return f(caf::meta::type_name("annals::build_outcome"), x.community_id, x.from, x.to,
-           x.archives, x.messages, x.dropped, x.torrent_exists);
+           x.archives, x.messages, x.dropped, x.torrent_exists, x.late, x.queued,
+           x.torrent_changed);
 }
 
 /// Builds archives off the actor threads (a detached actor).
 using archive_builder_actor = caf::typed_actor<
-  // Builds [from, to) from the store, rewrites the torrent, records the end
-  // date; emits creating and created or noHistoryArchivesCreated.
+  // Archives every stored message not yet archived with a timestamp below
+  // `to` (late ones in one extra window), rewrites the torrent, commits
+  // crash-safely; emits creating and created or noHistoryArchivesCreated.
   caf::replies_to<build_atom, build_job>::with<build_outcome>>;
 
 /// A fetching torrent as the downloader sees it.
@@ -237,6 +265,7 @@ using control_node_gate_actor = signal_sink_actor::extend<
 struct community_status {
   std::string community_id;
   std::uint64_t messages = 0;          // stored
+  std::uint64_t unarchived = 0;        // owner: stored but in no archive yet
   std::uint64_t archives = 0;          // recorded (built or downloaded)
   std::uint64_t imported = 0;          // archives imported
   std::uint64_t bytes_fetched = 0;     // payload bytes of the last finished download
@@ -246,7 +275,7 @@ struct community_status {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
   return f(caf::meta::type_name("annals::community_status"), x.community_id, x.messages,
-           x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri);
+           x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the

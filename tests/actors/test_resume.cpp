@@ -149,7 +149,8 @@ TEST_CASE("an import rate cap paces the importer", "[actors][member][importer]")
   caf::actor_system sys{cfg};
   auto bus = sys.spawn(signal_bus);
   // 600 messages at 2,000 per second cannot take less than 0.3 s.
-  auto capped = sys.spawn<caf::detached>(importer, dir.path(), db, bus, std::uint64_t{2000});
+  auto capped = sys.spawn<caf::detached>(importer, dir.path(), db, bus, std::uint64_t{2000},
+                                         import_observer{});
   caf::scoped_actor self{sys};
   auto started = std::chrono::steady_clock::now();
   std::uint64_t imported = 0;
