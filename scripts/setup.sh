@@ -19,6 +19,8 @@ packages=(
   # tests/net/test_interop_independent_client.cpp: an independent BitTorrent
   # client and a tracker to introduce it to annals on 127.0.0.1
   aria2 opentracker
+  # annals bench load --report: plots
+  gnuplot-nox
 )
 
 missing=()

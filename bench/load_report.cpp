@@ -1,0 +1,220 @@
+// The JSON summary and the report directory of `annals bench load`: plots
+// are drawn by gnuplot (SVG) from CSV files the report keeps beside them.
+#include "bench/load.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace annals::bench {
+
+namespace {
+
+nlohmann::json latency_json(const latency_summary& l) {
+  return {{"count", l.count}, {"p50", l.p50}, {"p99", l.p99}, {"max", l.max}};
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+} // namespace
+
+std::string load_json(const load_options& options, const load_result& r) {
+  nlohmann::json j;
+  j["posted"] = r.posted;
+  j["stored"] = r.stored;
+  j["archived"] = r.archived;
+  j["lost"] = r.lost;
+  j["lost_messages"] = r.lost_messages;
+  j["duplicated"] = r.duplicated;
+  j["converged"] = r.converged;
+  j["converged_s"] = r.converged_s;
+  j["latency_ms"] = latency_json(r.latency.imported);
+  j["stages_ms"] = {{"post_to_stored", latency_json(r.latency.stored)},
+                    {"post_to_archived", latency_json(r.latency.archived)},
+                    {"post_to_imported", latency_json(r.latency.imported)}};
+  j["peak_rss_mb"] = r.peak_rss_anon_mb;
+  j["peak_rss_file_mb"] = r.peak_rss_file_mb;
+  j["idle_rss_mb"] = r.idle_rss_anon_mb;
+  j["nodes"] = r.nodes;
+  j["peak_rss_per_node_mb"] = r.nodes ? r.peak_rss_anon_mb / static_cast<double>(r.nodes) : 0;
+  j["idle_rss_per_node_mb"] = r.nodes ? r.idle_rss_anon_mb / static_cast<double>(r.nodes) : 0;
+  j["builds"] = r.latency.builds;
+  j["build_seconds"] = r.latency.build_seconds;
+  j["build_rate_msg_s"] =
+    r.latency.build_seconds > 0 ? static_cast<double>(r.latency.archived_messages) / r.latency.build_seconds : 0;
+  auto import_span = (r.latency.last_import_ms - r.latency.first_import_ms) / 1000.0;
+  j["import_rate_msg_s"] =
+    import_span > 0 ? static_cast<double>(r.latency.imported_messages) / import_span : 0;
+  j["posting_s"] = r.posting_s;
+  j["relay"] = r.relay_counters;
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : r.checks)
+    checks.push_back({{"node", c.node},
+                      {"messages", c.messages},
+                      {"missing", c.missing},
+                      {"archived", c.archived},
+                      {"duplicated", c.duplicated},
+                      {"unarchived", c.unarchived}});
+  j["checks"] = checks;
+  j["options"] = {{"communities", options.communities}, {"members", options.members},
+                  {"messages", options.messages},       {"rate", options.rate},
+                  {"late_share", options.late_share},   {"late_by", options.late_by},
+                  {"relay", options.relay},             {"seconds", options.seconds},
+                  {"interval", options.interval}};
+  return j.dump();
+}
+
+std::string write_load_report(const std::filesystem::path& dir, const load_options& options,
+                              const load_result& r) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return dir.string() + ": " + ec.message();
+  {
+    std::ofstream json(dir / "result.json");
+    json << load_json(options, r) << "\n";
+  }
+  // series.csv: one row per sample and node.
+  std::set<std::string> names;
+  for (const auto& s : r.samples)
+    for (const auto& [name, c] : s.nodes)
+      if (name.rfind("owner", 0) == 0 || name.rfind("member", 0) == 0)
+        names.insert(name);
+  {
+    std::ofstream csv(dir / "series.csv");
+    csv << "seconds,node,stored,archived,imported,posted,rss_anon_mb,rss_file_mb\n";
+    for (const auto& s : r.samples)
+      for (const auto& name : names) {
+        auto it = s.nodes.find(name);
+        node_counts c = it == s.nodes.end() ? node_counts{} : it->second;
+        csv << s.seconds << ',' << name << ',' << c.stored << ',' << c.archived << ','
+            << c.imported << ',' << s.posted << ',' << s.rss_anon_mb << ',' << s.rss_file_mb
+            << "\n";
+      }
+  }
+  // Per node, a block gnuplot can index: seconds, stored, archived, imported.
+  {
+    std::ofstream dat(dir / "series.dat");
+    for (const auto& name : names) {
+      dat << "# " << name << "\n";
+      for (const auto& s : r.samples) {
+        auto it = s.nodes.find(name);
+        node_counts c = it == s.nodes.end() ? node_counts{} : it->second;
+        dat << s.seconds << ' ' << c.stored << ' ' << c.archived << ' ' << c.imported << "\n";
+      }
+      dat << "\n\n";
+    }
+  }
+  {
+    std::ofstream mem(dir / "memory.csv");
+    mem << "seconds,rss_anon_mb,rss_file_mb,posted\n";
+    for (const auto& s : r.samples)
+      mem << s.seconds << ',' << s.rss_anon_mb << ',' << s.rss_file_mb << ',' << s.posted << "\n";
+  }
+  {
+    std::ofstream lat(dir / "latency.csv");
+    lat << "quantile,post_to_imported_ms\n";
+    const auto& q = r.latency.imported_quantiles;
+    for (std::size_t i = 0; i < q.size(); ++i)
+      lat << static_cast<double>(i + 1) / static_cast<double>(q.size()) << ',' << q[i] << "\n";
+  }
+  // gnuplot: three SVGs.
+  std::ostringstream gp;
+  gp << "set datafile separator whitespace\n"
+        "set terminal svg size 900,500 dynamic background rgb 'white'\n"
+        "set key outside right\nset grid\n";
+  gp << "set output " << quoted((dir / "messages.svg").string()) << "\n"
+     << "set title 'Messages over time: stored and archived by owners, imported by members'\n"
+        "set xlabel 'seconds since start'\nset ylabel 'messages'\n";
+  gp << "plot ";
+  std::size_t i = 0;
+  bool first = true;
+  for (const auto& name : names) {
+    bool owner = name.rfind("owner", 0) == 0;
+    auto title = [&](const char* what) { return quoted(name + " " + what); };
+    if (!first)
+      gp << ", ";
+    first = false;
+    if (owner)
+      gp << quoted((dir / "series.dat").string()) << " index " << i
+         << " using 1:2 with lines lw 2 title " << title("stored") << ", "
+         << quoted((dir / "series.dat").string()) << " index " << i
+         << " using 1:3 with lines lw 2 dt 2 title " << title("archived");
+    else
+      gp << quoted((dir / "series.dat").string()) << " index " << i
+         << " using 1:4 with lines title " << title("imported");
+    ++i;
+  }
+  gp << "\n";
+  gp << "set datafile separator ','\n"
+     << "set output " << quoted((dir / "latency.svg").string()) << "\n"
+     << "set title 'Post to imported latency, every (member, message) pair: distribution'\n"
+        "set xlabel 'latency (ms)'\nset ylabel 'share of messages at or below'\nset key off\n"
+        "set yrange [0:1]\n"
+     << "plot " << quoted((dir / "latency.csv").string())
+     << " using 2:1 every ::1 with lines lw 2\n";
+  gp << "set output " << quoted((dir / "memory.svg").string()) << "\n"
+     << "set title 'Resident memory of the whole process (all nodes)'\n"
+        "set xlabel 'seconds since start'\nset ylabel 'MiB'\nset key outside right\n"
+        "set autoscale y\n"
+     << "plot " << quoted((dir / "memory.csv").string())
+     << " using 1:2 every ::1 with lines lw 2 title 'anonymous', "
+     << quoted((dir / "memory.csv").string())
+     << " using 1:3 every ::1 with lines lw 2 dt 2 title 'file-backed (mmap)'\n";
+  {
+    std::ofstream script(dir / "plots.gnuplot");
+    script << gp.str();
+  }
+  auto command = "gnuplot " + quoted((dir / "plots.gnuplot").string()) + " 2>"
+                 + quoted((dir / "gnuplot.log").string());
+  std::string plot_error;
+  if (std::system(command.c_str()) != 0)
+    plot_error = "gnuplot failed (is it installed? scripts/setup.sh installs gnuplot-nox); see "
+                 + (dir / "gnuplot.log").string();
+  // index.html
+  {
+    std::ofstream html(dir / "index.html");
+    auto per_node = r.nodes ? r.peak_rss_anon_mb / static_cast<double>(r.nodes) : 0;
+    html << "<!doctype html><html><head><meta charset='utf-8'><title>annals bench load</title>"
+            "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+            "td,th{padding:2px 10px;text-align:right}th{text-align:left}</style></head><body>"
+         << "<h1>annals bench load</h1><p>" << options.communities << " communities &times; "
+         << options.messages << " messages, " << options.members << " members each joining every "
+         << "community, " << options.rate << " msg/s, late share " << options.late_share
+         << " up to " << options.late_by << " s, relay " << options.relay << ".</p>"
+         << "<p><b>" << (r.converged && r.lost == 0 && r.duplicated == 0 ? "PASS" : "FAIL")
+         << "</b>: posted " << r.posted << ", stored " << r.stored << ", archived " << r.archived
+         << ", lost " << r.lost << ", duplicated " << r.duplicated << ", converged "
+         << (r.converged ? "after " + std::to_string(r.converged_s) + " s" : "no") << ".</p>"
+         << "<table><tr><th>post &rarr;</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>";
+    auto row = [&](const char* what, const latency_summary& l) {
+      html << "<tr><th>" << what << "</th><td>" << l.p50 << "</td><td>" << l.p99 << "</td><td>"
+           << l.max << "</td></tr>";
+    };
+    row("stored by the owner", r.latency.stored);
+    row("in a committed archive", r.latency.archived);
+    row("imported by each member", r.latency.imported);
+    html << "</table><p>Peak anonymous RSS " << r.peak_rss_anon_mb << " MiB for " << r.nodes
+         << " nodes (" << per_node << " MiB per node); idle after convergence "
+         << r.idle_rss_anon_mb << " MiB.</p>"
+         << "<h2>Messages over time</h2><img src='messages.svg' width='900'>"
+         << "<h2>Latency distribution</h2><img src='latency.svg' width='900'>"
+         << "<h2>Memory over time</h2><img src='memory.svg' width='900'>"
+         << "<p>Data: <a href='result.json'>result.json</a>, <a href='series.csv'>series.csv</a>, "
+            "<a href='latency.csv'>latency.csv</a>, <a href='memory.csv'>memory.csv</a>.</p>"
+            "</body></html>\n";
+  }
+  return plot_error;
+}
+
+} // namespace annals::bench
