@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <functional>
 
 namespace annals {
 
@@ -62,12 +63,14 @@ bool build_interrupted(self_ptr self, const public_key& community, const std::st
            archive_layout{self->state.config.archive_root, id}.staged_index_file(), ec);
 }
 
-void seed(self_ptr self, const std::string& community) {
+/// Seeds the community's torrent; `done` runs once the seeder answered.
+void seed(self_ptr self, const std::string& community, std::function<void()> done = [] {}) {
   self->request(self->state.seeder, caf::infinite, seed_atom::value, community)
-    .then([](const std::string&) {},
-          [self, community](const caf::error& err) {
+    .then([done](const std::string&) { done(); },
+          [self, community, done](const caf::error& err) {
             caf::aout(self) << "scheduler: seeding " << community
                             << " failed: " << self->system().render(err) << "\n";
+            done();
           });
 }
 
@@ -86,9 +89,17 @@ void build_and_seed(self_ptr self, const std::string& community, std::uint64_t f
         auto it = self->state.tasks.find(community);
         if (it == self->state.tasks.end() || it->second.generation != generation)
           return;  // stopped while building: do not seed
-        it->second.building = false;
-        if (outcome.torrent_exists)
-          seed(self, community);
+        if (!outcome.torrent_exists) {
+          it->second.building = false;
+          return;
+        }
+        // The next build waits until the seeder has read this torrent and
+        // its files: appending to `data` meanwhile would fail its check.
+        seed(self, community, [self, community, generation] {
+          auto task = self->state.tasks.find(community);
+          if (task != self->state.tasks.end() && task->second.generation == generation)
+            task->second.building = false;
+        });
       },
       [self, community, generation](const caf::error& err) {
         auto it = self->state.tasks.find(community);
