@@ -30,8 +30,14 @@ struct actor_link {
   }
 };
 
+/// Hands the I/O thread the current table of what local sinks want.
+void refresh_filter(libp2p_relay_state& st) {
+  st.filter->update(st.subscriptions);
+}
+
 /// Leaves the host's pubsub topics that no local sink wants any more.
 void prune_topics(libp2p_relay_state& st) {
+  refresh_filter(st);
   for (auto it = st.pubsub_topics.begin(); it != st.pubsub_topics.end();) {
     if (st.subscriptions.wants(*it)) {
       ++it;
@@ -44,10 +50,12 @@ void prune_topics(libp2p_relay_state& st) {
 
 libp2p_relay_actor::behavior_type
 libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
-             std::shared_ptr<p2p::host> host, std::function<void(const std::string&)> log) {
+             std::shared_ptr<p2p::host> host, std::function<void(const std::string&)> log,
+             std::shared_ptr<relay_delivery_filter> filter) {
   // The state owns the host: CAF destroys the state when the actor exits,
   // which stops the I/O thread then.
   self->state.host = std::move(host);
+  self->state.filter = std::move(filter);
   self->state.log = std::move(log);
   self->set_down_handler([self](const caf::down_msg& down) {
     self->state.subscriptions.remove(down.source);
@@ -72,6 +80,7 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
            const std::vector<std::string>& content_topics, const relay_sink_actor& sink) {
       if (self->state.subscriptions.add(pubsub_topic, content_topics, sink))
         self->monitor(sink);
+      refresh_filter(self->state);
       if (self->state.pubsub_topics.insert(pubsub_topic).second)
         self->state.host->subscribe(pubsub_topic);
     },
@@ -96,7 +105,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
              + " delivered, " + std::to_string(s.gossip.duplicates) + " duplicate, "
              + std::to_string(s.gossip.rejected) + " rejected), forwarded "
              + std::to_string(s.gossip.forwarded) + ", published "
-             + std::to_string(s.gossip.published) + ", dropped for slow peers "
+             + std::to_string(s.gossip.published) + ", not wanted here "
+             + std::to_string(self->state.filter->not_wanted.load()) + ", dropped for slow peers "
              + std::to_string(s.rpcs_dropped) + "; handshakes failed "
              + std::to_string(s.handshakes_failed) + ", connections closed on errors "
              + std::to_string(s.connections_failed);
@@ -113,9 +123,15 @@ caf::expected<libp2p_relay_actor>
 spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
                    std::function<void(const std::string&)> log) {
   auto link = std::make_shared<actor_link>();
+  auto filter = std::make_shared<relay_delivery_filter>();
   p2p::host_callbacks callbacks;
-  callbacks.on_message = [link](const std::string& topic, const std::string& data,
-                                const std::string& from) {
+  callbacks.on_message = [link, filter](const std::string& topic, const std::string& data,
+                                        const std::string& from) {
+    waku::WakuMessage message;
+    if (message.ParseFromString(data) && !filter->wants(topic, message.content_topic())) {
+      ++filter->not_wanted;
+      return;
+    }
     link->send(received_atom::value, topic, data, from);
   };
   if (!log)
@@ -124,7 +140,7 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)
     return caf::make_error(caf::sec::runtime_error, "relay: " + host.error().to_string());
-  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log);
+  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log, filter);
   {
     std::lock_guard lock(link->mutex);
     link->target = caf::actor_cast<caf::weak_actor_ptr>(actor);

@@ -11,8 +11,11 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,9 +27,40 @@ class host;
 struct host_config;
 } // namespace p2p
 
+/// What the local sinks want, readable from the host's I/O thread: messages
+/// no sink wants are dropped there instead of queueing in the actor's
+/// mailbox (a member wants only magnet links, not every channel message
+/// gossipsub passes through it).
+struct relay_delivery_filter {
+  struct topics {
+    bool every = false;
+    std::set<std::string> content;
+  };
+  std::mutex mutex;
+  std::map<std::string, topics> wanted;      // by pubsub topic
+  std::atomic<std::uint64_t> not_wanted{0};  // accepted by gossipsub, no local sink
+
+  bool wants(const std::string& pubsub_topic, const std::string& content_topic) {
+    std::lock_guard lock(mutex);
+    auto it = wanted.find(pubsub_topic);
+    return it != wanted.end() && (it->second.every || it->second.content.count(content_topic));
+  }
+  void update(const relay_subscriptions& subscriptions) {
+    std::map<std::string, topics> table;
+    for (const auto& e : subscriptions.entries()) {
+      auto& t = table[e.pubsub_topic];
+      t.every = t.every || e.every_content_topic;
+      t.content.insert(e.content_topics.begin(), e.content_topics.end());
+    }
+    std::lock_guard lock(mutex);
+    wanted = std::move(table);
+  }
+};
+
 struct libp2p_relay_state {
   static inline const char* name = "libp2p_relay";
   std::shared_ptr<p2p::host> host;
+  std::shared_ptr<relay_delivery_filter> filter;
   std::function<void(const std::string&)> log;  // from the host's I/O thread too
   relay_subscriptions subscriptions;
   std::set<std::string> pubsub_topics;  // subscribed on the host
