@@ -1,6 +1,7 @@
 #include "actors/archive_builder.hpp"
 
 #include "actors/errors.hpp"
+#include "actors/memory.hpp"
 
 #include "core/archive_builder.hpp"
 #include "net/torrent_file.hpp"
@@ -66,6 +67,7 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
       }
       std::error_code ec;
       outcome.torrent_exists = std::filesystem::exists(layout.torrent_file(), ec);
+      release_free_memory();
       return outcome;
     },
   };

@@ -1,4 +1,5 @@
 #include "actors/downloader.hpp"
+#include "actors/memory.hpp"
 
 #include "core/archive_reader.hpp"
 #include "storage/store.hpp"
@@ -443,6 +444,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
           if (auto marked = state.db->import_archive_messages(*key, id, {}, true); !marked)
             return fail(marked.error().to_string());
       }
+      release_free_memory();
       return stored;
     },
   };
