@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
 
 namespace annals::app {
 
@@ -63,11 +64,24 @@ void add_bench_commands(CLI::App& app) {
       std::fprintf(stderr, "[%7.2fs] load    %s\n", s, text.c_str());
     };
     bench::load_result result;
+    // Nodes may print to stdout (CAF's aout); stdout carries only the JSON.
+    std::fflush(stdout);
+    int json_out = ::dup(STDOUT_FILENO);
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
+    auto restore = [json_out] {
+      std::fflush(stdout);
+      if (json_out >= 0) {
+        ::dup2(json_out, STDOUT_FILENO);
+        ::close(json_out);
+      }
+    };
     try {
       result = bench::run_load(*options, line);
     } catch (const std::exception& e) {
+      restore();
       fail(std::string("bench load: ") + e.what());
     }
+    restore();
     std::printf("%s\n", bench::load_json(*options, result).c_str());
     std::fflush(stdout);
     if (!report->empty()) {

@@ -135,7 +135,7 @@ std::string write_load_report(const std::filesystem::path& dir, const load_optio
         "set key outside right\nset grid\n";
   gp << "set output " << quoted((dir / "messages.svg").string()) << "\n"
      << "set title 'Messages over time: stored and archived by owners, imported by members'\n"
-        "set xlabel 'seconds since start'\nset ylabel 'messages'\n";
+        "set xlabel 'seconds since the first post'\nset ylabel 'messages'\n";
   gp << "plot ";
   std::size_t i = 0;
   bool first = true;
@@ -165,7 +165,7 @@ std::string write_load_report(const std::filesystem::path& dir, const load_optio
      << " using 2:1 every ::1 with lines lw 2\n";
   gp << "set output " << quoted((dir / "memory.svg").string()) << "\n"
      << "set title 'Resident memory of the whole process (all nodes)'\n"
-        "set xlabel 'seconds since start'\nset ylabel 'MiB'\nset key outside right\n"
+        "set xlabel 'seconds since the first post'\nset ylabel 'MiB'\nset key outside right\n"
         "set autoscale y\n"
      << "plot " << quoted((dir / "memory.csv").string())
      << " using 1:2 every ::1 with lines lw 2 title 'anonymous', "

@@ -31,8 +31,14 @@ load_tally::load_tally(std::vector<std::string> members,
 }
 
 stamp load_tally::now() const {
+  std::lock_guard lock(mutex_);
   return std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - start_)
     .count();
+}
+
+void load_tally::restart_clock(std::chrono::steady_clock::time_point start) {
+  std::lock_guard lock(mutex_);
+  start_ = start;
 }
 
 message_times& load_tally::entry(const std::string& hash) {

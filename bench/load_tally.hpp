@@ -71,6 +71,8 @@ public:
   summary summarize_all() const;
 
   stamp now() const;
+  /// Times count from here (the first post); call before any message moves.
+  void restart_clock(std::chrono::steady_clock::time_point start);
 
 private:
   message_times& entry(const std::string& hash);

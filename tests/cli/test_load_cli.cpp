@@ -1,0 +1,71 @@
+// `annals bench load` and `annals demo` with late messages, run as a user
+// runs them: whole processes, real nodes on loopback, their output read back.
+#include "tests/cli/run_annals.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+using namespace annals::test;
+
+TEST_CASE("bench load: every member holds exactly the posted messages, late ones included",
+          "[cli][bench][late]") {
+  temp_dir dir("annals-load-cli");
+  auto report = dir / "report";
+  auto r = run_annals("bench load --communities 2 --members 2 --messages 400 --rate 2000 "
+                      "--late-share 0.25 --late-by 30 --interval 2 --seconds 120 --report "
+                        + report.string(),
+                      dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);  // stdout holds the JSON and nothing else
+  CHECK(j["posted"] == 800);
+  CHECK(j["stored"] == 800);
+  CHECK(j["archived"] == 800);
+  CHECK(j["lost"] == 0);
+  CHECK(j["duplicated"] == 0);
+  CHECK(j["converged"] == true);
+  CHECK(j["converged_s"].get<double>() > 0);
+  // One latency sample per (member, message) pair.
+  CHECK(j["latency_ms"]["count"] == 2 * 800);
+  CHECK(j["latency_ms"]["p50"].get<double>() <= j["latency_ms"]["p99"].get<double>());
+  CHECK(j["latency_ms"]["p99"].get<double>() <= j["latency_ms"]["max"].get<double>());
+  CHECK(j["peak_rss_mb"].get<double>() > 0);
+  for (const auto& check : j["checks"]) {
+    INFO(check.dump());
+    CHECK(check["duplicated"] == 0);
+    CHECK(check["missing"] == 0);
+    CHECK(check["unarchived"] == 0);
+  }
+  CHECK_THAT(r.err, Catch::Contains("OK: every member holds exactly the 800 posted messages"));
+  // The report: the same JSON, the series and gnuplot's plots.
+  CHECK(nlohmann::json::parse(read_file(report / "result.json"))["lost"] == 0);
+  CHECK_THAT(read_file(report / "series.csv"), Catch::StartsWith("seconds,node,stored"));
+  for (const char* plot : {"messages.svg", "latency.svg", "memory.svg"}) {
+    INFO(plot);
+    CHECK_THAT(read_file(report / plot), Catch::Contains("<svg"));
+    CHECK_THAT(read_file(report / "index.html"), Catch::Contains(plot));
+  }
+}
+
+TEST_CASE("demo with late messages converges to the owner's stored set", "[cli][demo][late]") {
+  temp_dir dir("annals-demo-cli");
+  auto r = run_annals("demo --members 2 --messages 1000 --rate 2000 --late-share 0.3 --late-by 60 "
+                      "--relay inprocess --seconds 90",
+                      dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("30 % of them up to 60 s late"));
+  CHECK_THAT(r.out, Catch::Contains("OK: the owner archived all 1000 stored messages and all 2 "
+                                    "members hold exactly them"));
+}
+
+TEST_CASE("late traffic options are checked", "[cli][bench][late]") {
+  temp_dir dir("annals-load-cli");
+  auto share = run_annals("bench load --late-share 1.5", dir);
+  CHECK(share.code == 2);
+  CHECK_THAT(share.err, Catch::Contains("--late-share"));
+  auto by = run_annals("demo --late-by 0", dir);
+  CHECK(by.code == 2);
+  CHECK_THAT(by.err, Catch::Contains("--late-by"));
+}
