@@ -177,10 +177,16 @@ lt::settings_pack make_settings(const torrent_session_options& options) {
   sp.set_bool(lt::settings_pack::close_redundant_connections, false);
   // Bounds how long ~torrent_session blocks on the final tracker announces.
   sp.set_int(lt::settings_pack::stop_tracker_timeout, 1);
+  // No alert_category::storage: with it libtorrent also posts a
+  // cache_flushed_alert whenever a torrent becomes finished (even one with
+  // nothing wanted yet, right after it is added), and those would pass for
+  // the answer to a flush() issued later, before its blocks are written.
+  // The alert that answers torrent_handle::flush_cache() is posted
+  // regardless of the mask, so every `flushed` event answers a flush().
   sp.set_int(lt::settings_pack::alert_mask,
              lt::alert_category::status | lt::alert_category::error |
-               lt::alert_category::connect | lt::alert_category::storage |
-               lt::alert_category::piece_progress | lt::alert_category::file_progress);
+               lt::alert_category::connect | lt::alert_category::piece_progress |
+               lt::alert_category::file_progress);
   if (options.loopback) {
     // uTP on loopback is several times slower than TCP and erratic.
     sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);

@@ -118,7 +118,8 @@ public:
   /// Asks libtorrent to write out every block it has received so far; a
   /// `flushed` event follows. A piece counts as had once it is hash-checked,
   /// which can be before its blocks reach the file, so read the files only
-  /// after `flushed`.
+  /// after `flushed`. Only flush() causes `flushed` events, one per call, in
+  /// call order; one seen before the call says nothing about later blocks.
   result<void> flush(const std::string& info_hash);
   /// Dials a peer for a torrent ("ADDR:PORT").
   result<void> connect_peer(const std::string& info_hash, const std::string& peer);
