@@ -63,11 +63,15 @@ bool have_all(const fetch_status& status, int first, int end) {
   return true;
 }
 
-void want_next(self_ptr self, const std::string& community, task& t) {
-  const auto& archive = t.missing[t.next];
-  self->send(self->state.seeder, want_atom::value, t.info_hash,
-             static_cast<std::int32_t>(archive.first_piece),
-             static_cast<std::int32_t>(archive.end_piece));
+/// Wants every missing archive at once: libtorrent fetches them from all
+/// peers in parallel, and they are recorded and imported oldest first as
+/// their pieces complete (one archive at a time with a poll between each
+/// cost a tick and a flush per archive: seconds for a few dozen archives).
+void want_missing(self_ptr self, task& t) {
+  for (const auto& archive : t.missing)
+    self->send(self->state.seeder, want_atom::value, t.info_hash,
+               static_cast<std::int32_t>(archive.first_piece),
+               static_cast<std::int32_t>(archive.end_piece));
 }
 
 /// The torrent is complete as far as this node wants it: keep it for
@@ -99,34 +103,36 @@ void complete(self_ptr self, const std::string& community) {
       });
 }
 
-/// The archive's pieces are had: record it as downloaded (before importing,
-/// so a crash between the two is resumed at start-up), then import.
-void archive_arrived(self_ptr self, const std::string& community) {
+/// The next `t.ready` archives' pieces are had and flushed: record each as
+/// downloaded, oldest first (before importing, so a crash between the two
+/// is resumed at start-up), then import them.
+void archives_arrived(self_ptr self, const std::string& community) {
   auto& t = self->state.tasks.at(community);
-  const auto& archive = t.missing[t.next];
   auto key = *public_key::from_community_id(community);
   archive_layout layout{self->state.config.archive_root, community};
-  auto decoded = read_archive(layout.data_file(), archive.entry);
-  if (!decoded) {
-    finish(self, community, "archive " + archive.id + ": " + decoded.error().to_string());
-    return;
+  for (; t.ready > 0; --t.ready, ++t.next) {
+    const auto& archive = t.missing[t.next];
+    auto decoded = read_archive(layout.data_file(), archive.entry);
+    if (!decoded) {
+      finish(self, community, "archive " + archive.id + ": " + decoded.error().to_string());
+      return;
+    }
+    built_archive held{archive.id, archive.entry,
+                       static_cast<std::size_t>(decoded->messages_size())};
+    if (auto marked = self->state.db->mark_archives_downloaded(key, {held}); !marked) {
+      finish(self, community, marked.error().to_string());
+      return;
+    }
+    const auto& meta = archive.entry.metadata();
+    emit(self, history_archive_downloaded{community, meta.from(), meta.to()});
   }
-  built_archive held{archive.id, archive.entry,
-                     static_cast<std::size_t>(decoded->messages_size())};
-  if (auto marked = self->state.db->mark_archives_downloaded(key, {held}); !marked) {
-    finish(self, community, marked.error().to_string());
-    return;
-  }
-  const auto& meta = archive.entry.metadata();
-  emit(self, history_archive_downloaded{community, meta.from(), meta.to()});
   self->request(self->state.importer, caf::infinite, import_atom::value, community)
     .then([](std::uint64_t) {}, [](const caf::error&) {});
-  if (++t.next == t.missing.size()) {
+  if (t.next == t.missing.size()) {
     complete(self, community);
     return;
   }
   t.since = steady::now();
-  want_next(self, community, t);
 }
 
 void index_arrived(self_ptr self, const std::string& community) {
@@ -154,8 +160,9 @@ void index_arrived(self_ptr self, const std::string& community) {
   emit(self, downloading_history_archives_started{community});
   t.at = phase::archives;
   t.next = 0;
+  t.ready = 0;
   t.since = steady::now();
-  want_next(self, community, t);
+  want_missing(self, t);
 }
 
 void metadata_arrived(self_ptr self, const std::string& community, const torrent_meta& meta) {
@@ -281,9 +288,17 @@ void advance(self_ptr self, const std::string& community, std::uint64_t generati
               after_flush(self, community, generation, index_arrived);
             return;
           case phase::archives: {
-            const auto& archive = t.missing[t.next];
-            if (have_all(status, archive.first_piece, archive.end_piece))
-              after_flush(self, community, generation, archive_arrived);
+            // Every archive complete from the oldest unrecorded one on: one
+            // flush covers them all.
+            t.ready = 0;
+            for (auto i = t.next; i < t.missing.size(); ++i) {
+              const auto& archive = t.missing[i];
+              if (!have_all(status, archive.first_piece, archive.end_piece))
+                break;
+              ++t.ready;
+            }
+            if (t.ready > 0)
+              after_flush(self, community, generation, archives_arrived);
             return;
           }
         }

@@ -52,7 +52,8 @@ struct downloader_state {
     std::uint64_t downloaded = 0;
     torrent_meta meta;
     std::vector<archive_pieces> missing;
-    std::size_t next = 0;  // index into missing
+    std::size_t next = 0;  // index into missing: the oldest archive not yet recorded
+    std::size_t ready = 0; // archives from `next` on whose pieces are all had
     bool busy = false;     // a request to the seeder is in flight
   };
 
