@@ -273,12 +273,17 @@ load_result run_load(const load_options& options,
       return sample;
     };
     for (;;) {
-      self->receive_while([&] { return generators_done < generators.size(); })(
+      // Takes what the generators reported so far, without waiting.
+      for (bool more = true; more && generators_done < generators.size();)
+        self->receive(
         [&](const caf::down_msg&) {
-          if (++generators_done == generators.size())
+          if (++generators_done == generators.size()) {
             result.posting_s = seconds_since(posting);
+            line("all messages posted in " + fixed(result.posting_s, 2) + " s ("
+                 + fixed(static_cast<double>(expected) / result.posting_s, 0) + " msg/s)");
+          }
         },
-        caf::after(std::chrono::milliseconds(0)) >> [] {});
+        caf::after(std::chrono::milliseconds(0)) >> [&] { more = false; });
       if (clock_type::now() >= next_sample) {
         next_sample += 1s;
         auto sample = take_sample();
