@@ -332,12 +332,13 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
     fail(sys.render(err));
   };
 
-  std::vector<std::string> member_ids;
+  std::vector<std::string> member_ids, owner_ids;
   for (const auto& o : c.owned) {
     std::string id;
     self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels})
       .receive([&](const std::string& community) { id = community; }, failed);
     p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size()) + " channels)");
+    owner_ids.push_back(id);
     if (o.traffic_messages > 0) {
       auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
       auto community = synthetic_community::from_key(key, o.channels);
@@ -378,6 +379,17 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
       p->line("node", s.community_id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
                         + std::to_string(s.archives) + " archives imported, "
                         + std::to_string(s.messages) + " messages");
+    // An owner's history is kept only once archived: what is not yet shows.
+    for (const auto& id : owner_ids)
+      self->request(*node, 10s, status_atom::value, id)
+        .receive(
+          [&](const community_status& s) {
+            p->line("node", s.community_id.substr(0, 10) + "… (owned): "
+                              + std::to_string(s.messages) + " messages stored, "
+                              + std::to_string(s.unarchived) + " not archived yet, "
+                              + std::to_string(s.archives) + " archives");
+          },
+          [&](const caf::error&) {});
   };
   auto synced = [](const std::vector<community_status>& statuses) {
     return std::all_of(statuses.begin(), statuses.end(), [](const community_status& s) {
