@@ -214,7 +214,11 @@ void run_demo(const demo_options& options) {
   bool generated = false;
   while (!generated && clock_type::now() < deadline)
     self->receive([&](const caf::down_msg&) { generated = true; }, caf::after(200ms) >> [] {});
-  p->line("traffic", "all messages are on the relay");
+  if (generated) {
+    p->line("traffic", "all messages are on the relay");
+  } else {
+    p->line("traffic", "still posting at the time limit");
+  }
 
   // Converged: the owner stored every posted message and archived every
   // stored one, and each member imported every archive of the owner's
@@ -260,6 +264,7 @@ void run_demo(const demo_options& options) {
     }
     std::this_thread::sleep_for(200ms);
   }
+  self->send_exit(generator, caf::exit_reason::user_shutdown);  // before its relay
   shutdown();
 
   // The table, whether or not the run converged: a lagging node is named

@@ -100,8 +100,11 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
               }
             },
             [self](const caf::error& err) {
-              caf::aout(self) << "traffic: relay refused a message: "
-                              << self->system().render(err) << "\n";
+              // The first refusal says why; a relay that went away would
+              // otherwise print one line per message still in flight.
+              if (self->state.refused++ == 0)
+                caf::aout(self) << "traffic: relay refused a message: "
+                                << self->system().render(err) << "\n";
             });
       }
       if (self->state.sent < self->state.options.count)

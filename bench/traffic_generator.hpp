@@ -61,6 +61,7 @@ struct traffic_generator_state {
   std::uint64_t accepted = 0;  // relay replies
   std::uint64_t newest = 0;
   std::uint64_t late = 0;      // messages sent with a past timestamp
+  std::uint64_t refused = 0;   // publishes the relay refused
   std::mt19937_64 random;
   std::vector<std::string> accepted_hashes;  // not yet told to the observer
 };

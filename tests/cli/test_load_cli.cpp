@@ -69,3 +69,18 @@ TEST_CASE("late traffic options are checked", "[cli][bench][late]") {
   CHECK(by.code == 2);
   CHECK_THAT(by.err, Catch::Contains("--late-by"));
 }
+
+TEST_CASE("a demo that does not converge still prints its table and names what lags",
+          "[cli][demo]") {
+  temp_dir dir("annals-demo-cli");
+  // 4,000 messages at 500 msg/s cannot be archived and fetched within 3 s.
+  auto r = run_annals("demo --members 2 --messages 4000 --rate 500 --relay inprocess --seconds 3",
+                      dir);
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Catch::Contains("unarchived"));
+  CHECK_THAT(r.out, Catch::Contains("member2"));
+  CHECK_THAT(r.out, Catch::Contains("lags by"));
+  CHECK_THAT(r.err, Catch::Contains("not converged within 3 s"));
+  CHECK_THAT(r.err, Catch::Contains("of 4000 posted messages"));
+}
