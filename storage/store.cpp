@@ -129,7 +129,7 @@ struct store::impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by column_family
   /// Serializes read-modify-write sequences (dedup on insert, keeping the
   /// imported flag) so two writers can't both act on the same stale read.
-  std::mutex write_mutex;
+  mutable std::mutex write_mutex;  // const counting waits for writers too
   /// Running counts per community (messages stored, messages queued for
   /// archiving), counted once from the keys on first use and then kept up
   /// to date under write_mutex, so status queries do not walk every key.
@@ -163,7 +163,7 @@ struct store::impl {
     }
     // Writers hold write_mutex while they write and add, so the walk and
     // the counts they add cannot interleave.
-    std::lock_guard writers(const_cast<std::mutex&>(write_mutex));
+    std::lock_guard writers(write_mutex);
     std::uint64_t n = 0;
     auto scanned = scan(cf, community, prefix_successor(community), operation,
                         [&](std::string_view, std::string_view) -> result<bool> {
