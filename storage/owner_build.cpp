@@ -4,6 +4,7 @@
 #include "storage/store.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace annals {
 
@@ -25,6 +26,28 @@ result<void> require_archives(const std::filesystem::path& index_file,
 }
 
 } // namespace
+
+result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout& layout,
+                                                           store& db,
+                                                           const public_key& community) {
+  std::unordered_set<std::string> archived;
+  std::error_code ec;
+  if (std::filesystem::exists(layout.index_file(), ec)) {
+    auto index = read_index(layout.index_file());
+    if (!index)
+      return index.error();
+    for (const auto& [id, entry] : sorted_entries(*index)) {
+      auto archive = read_archive(layout.data_file(), entry);
+      if (!archive)
+        return make_error(archive.error().code, "archive " + id + ": " + archive.error().message);
+      for (const auto& message : archive->messages())
+        archived.insert(message.hash());
+    }
+  }
+  return db.queue_unarchived_except(community, [&](std::string_view hash) {
+    return archived.count(std::string(hash)) > 0;
+  });
+}
 
 result<bool> recover_owner_build(const archive_layout& layout, store& db,
                                  const public_key& community,
@@ -65,6 +88,20 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   if (!recovered)
     return recovered.error();
   out.recovered = *recovered;
+  // Once per community: stores from before the archive queue may hold
+  // messages that no archive has.
+  auto reconciled_key = "archive_queue.reconciled." + community.community_id();
+  auto reconciled = db.get_setting(reconciled_key);
+  if (!reconciled)
+    return reconciled.error();
+  if (!*reconciled) {
+    auto requeued = queue_messages_missing_from_archives(layout, db, community);
+    if (!requeued)
+      return requeued.error();
+    out.requeued = *requeued;
+    if (auto r = db.put_setting(reconciled_key, "1"); !r)
+      return r.error();
+  }
   auto step = [&](owner_build_step s) {
     if (hooks.after_step)
       hooks.after_step(s);

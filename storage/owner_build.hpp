@@ -49,8 +49,19 @@ struct owner_build_result {
   std::uint64_t late_messages = 0;  // archived in this build's late window
   std::uint64_t left_queued = 0;    // stored, not archived yet (timestamps >= to)
   bool recovered = false;           // an interrupted earlier build was finished first
+  std::uint64_t requeued = 0;       // stored messages found in no archive and queued
   std::vector<std::string> hashes;  // with collect_hashes
 };
+
+/// Queues every stored message of the community that is in none of its
+/// archive files (decoded from `index` and `data`): what a store written
+/// before the archive queue existed lost behind its end dates. Returns how
+/// many were queued. build_owner_archives runs it once per community (a
+/// setting records it); it reads every archive once and holds their message
+/// hashes in memory (about 100 bytes a message).
+result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout& layout,
+                                                           store& db,
+                                                           const public_key& community);
 
 /// Finishes a build a crash interrupted (promotes its index, rewrites the
 /// torrent) or discards an uncommitted staged index. Returns whether an

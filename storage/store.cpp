@@ -354,52 +354,7 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   if (!status.ok())
     return state->db_error("open", status);
   state->db.reset(db);
-  std::unique_ptr<store> opened(new store(std::move(state)));
-  if (auto migrated = opened->queue_unarchived_of_older_versions(); !migrated)
-    return migrated.error();
-  return opened;
-}
-
-// Stores written before the archive queue existed recorded only an end date:
-// their owner communities' messages from that date on are queued once (what
-// the old scheduler would have built next). Idempotent, so a crash midway
-// just runs it again.
-result<void> store::queue_unarchived_of_older_versions() {
-  constexpr std::string_view marker = "schema.unarchived_queue";
-  auto done = get_setting(marker);
-  if (!done)
-    return done.error();
-  if (*done)
-    return {};
-  auto communities = list_communities();
-  if (!communities)
-    return communities.error();
-  auto& d = *impl_;
-  for (const auto& community : *communities) {
-    if (community.role() != record::Community::OWNER)
-      continue;
-    auto pub = public_key::parse(community.public_key());
-    if (!pub)
-      continue;
-    auto info = get_archive_info(*pub);
-    if (!info)
-      return info.error();
-    auto prefix = community_key(*pub);
-    rocksdb::WriteBatch batch;
-    auto scanned = d.scan(cf_messages, prefix + be64(info->last_archive_end),
-                          prefix_successor(prefix), "queue_unarchived",
-                          [&](std::string_view key, std::string_view) -> result<bool> {
-                            if (auto r = d.put(batch, cf_unarchived, key, {}, "queue_unarchived");
-                                !r)
-                              return r.error();
-                            return true;
-                          });
-    if (!scanned)
-      return scanned.error();
-    if (auto r = d.write(batch, "queue_unarchived"); !r)
-      return r;
-  }
-  return put_setting(marker, "1");
+  return std::unique_ptr<store>(new store(std::move(state)));
 }
 
 // -- messages -----------------------------------------------------------------
@@ -590,6 +545,42 @@ result<std::unique_ptr<unarchived_view>> store::unarchived(const public_key& com
 result<std::uint64_t> store::count_unarchived(const public_key& community) const {
   return impl_->cached_count(community_key(community), &impl::running_counts::unarchived,
                              cf_unarchived, "count_unarchived");
+}
+
+result<std::uint64_t>
+store::queue_unarchived_except(const public_key& community,
+                               const std::function<bool(std::string_view)>& archived) {
+  auto& d = *impl_;
+  auto prefix = community_key(community);
+  std::lock_guard lock(d.write_mutex);
+  rocksdb::WriteBatch batch;
+  std::uint64_t queued = 0;
+  std::string existing;
+  auto scanned = d.scan(cf_messages, prefix, prefix_successor(prefix), "queue_unarchived_except",
+                        [&](std::string_view key, std::string_view) -> result<bool> {
+                          if (key.size() < message_hash_offset)
+                            return d.malformed(cf_messages, key,
+                                               "key is shorter than its fixed part");
+                          if (archived(key.substr(message_hash_offset)))
+                            return true;
+                          auto status = d.db->Get(rocksdb::ReadOptions{}, d.handles[cf_unarchived],
+                                                  slice(key), &existing);
+                          if (status.ok())
+                            return true;  // queued already
+                          if (!status.IsNotFound())
+                            return d.db_error("queue_unarchived_except", status);
+                          if (auto r = d.put(batch, cf_unarchived, key, {}, "queue_unarchived_except");
+                              !r)
+                            return r.error();
+                          ++queued;
+                          return true;
+                        });
+  if (!scanned)
+    return scanned.error();
+  if (auto r = d.write(batch, "queue_unarchived_except"); !r)
+    return r.error();
+  d.add_counts(prefix, 0, static_cast<std::int64_t>(queued));
+  return queued;
 }
 
 result<void> store::commit_build(const public_key& community, const unarchived_view& view,

@@ -8,6 +8,7 @@
 #include "proto/store.pb.h"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -119,6 +120,13 @@ public:
   result<std::unique_ptr<unarchived_view>> unarchived(const public_key& community) const;
   /// Messages stored but in no committed archive (live count).
   result<std::uint64_t> count_unarchived(const public_key& community) const;
+  /// Queues every stored message of the community that `archived(hash)`
+  /// says is in no archive and that is not queued yet; returns how many.
+  /// Repairs stores written before the queue existed, whose late messages
+  /// were never archived.
+  result<std::uint64_t>
+  queue_unarchived_except(const public_key& community,
+                          const std::function<bool(std::string_view)>& archived);
   /// Removes the view's messages below commit.archived_below from the queue,
   /// records the end date and the archives, and keeps a commit marker (their
   /// IDs) until clear_build_commit: one synced write, the build's commit point.
@@ -175,7 +183,6 @@ private:
   friend class unarchived_view;
   struct impl;
   explicit store(std::unique_ptr<impl> p);
-  result<void> queue_unarchived_of_older_versions();
   std::unique_ptr<impl> impl_;
 };
 

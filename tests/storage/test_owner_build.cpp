@@ -281,3 +281,43 @@ TEST_CASE("SIGKILL at any step of a build: after a restart every message is arch
   require_exactly_once(*o.db, o.community, o.layout);
   CHECK(stored_hashes(*o.db, o.community).size() == 81);
 }
+
+TEST_CASE("messages an older version left in no archive are queued and archived once",
+          "[store][queue][upgrade]") {
+  owner o;
+  REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 300, 30, "archived-")));
+  o.build(t0 + 300);
+  // What annals did before the queue: late messages stored behind the end
+  // date and never archived (here dropped from the queue by hand).
+  REQUIRE(o.db->insert_messages(o.community, messages(t0 + 10, t0 + 290, 5, "lost-")));
+  {
+    auto view = unwrap(o.db->unarchived(o.community));
+    REQUIRE(o.db->commit_build(o.community, *view, {t0 + 300, t0 + 300, {}}));
+  }
+  REQUIRE(unwrap(o.db->count_unarchived(o.community)) == 0);
+  REQUIRE(archived(o.layout).size() == 30);
+
+  CHECK(unwrap(queue_messages_missing_from_archives(o.layout, *o.db, o.community)) == 5);
+  CHECK(unwrap(o.db->count_unarchived(o.community)) == 5);
+  // Idempotent: queued ones are not queued twice, archived ones never.
+  CHECK(unwrap(queue_messages_missing_from_archives(o.layout, *o.db, o.community)) == 0);
+  auto built = o.build(t0 + 400);
+  CHECK(built.late_messages == 5);
+  require_exactly_once(*o.db, o.community, o.layout);
+}
+
+TEST_CASE("the first build of a community checks its archives for missing messages once",
+          "[store][queue][upgrade]") {
+  owner o;
+  REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 100, 10, "a-")));
+  auto first = o.build(t0 + 100);
+  CHECK(first.requeued == 0);
+  REQUIRE(o.db->insert_messages(o.community, messages(t0 + 100, t0 + 200, 10, "b-")));
+  {
+    auto view = unwrap(o.db->unarchived(o.community));
+    REQUIRE(o.db->commit_build(o.community, *view, {t0 + 200, t0 + 200, {}}));
+  }
+  // Already checked for this community: a later build does not look again.
+  CHECK(o.build(t0 + 300).requeued == 0);
+  CHECK(unwrap(o.db->get_setting("archive_queue.reconciled." + o.community.community_id())));
+}
