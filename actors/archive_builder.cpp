@@ -30,7 +30,7 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
       if (!record)
         return to_caf_error(record.error());
       if (!*record)
-        return caf::make_error(caf::sec::runtime_error, "unknown community " + job.community_id);
+        return to_caf_error(errc::not_found, "unknown community " + job.community_id);
 
       self->send(state.bus, publish_atom::value, signal{creating_history_archives{job.community_id}});
       archive_layout layout{state.config.archive_root, job.community_id};

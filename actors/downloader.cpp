@@ -1,5 +1,6 @@
 #include "actors/downloader.hpp"
 #include "actors/memory.hpp"
+#include "actors/errors.hpp"
 
 #include "core/archive_reader.hpp"
 #include "storage/store.hpp"
@@ -398,21 +399,21 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
   return {
     [self](import_atom, const std::string& community) -> caf::result<std::uint64_t> {
       auto& state = self->state;
-      auto fail = [](const std::string& why) {
-        return caf::make_error(caf::sec::runtime_error, "importer: " + why);
+      auto fail = [](const error& why) {
+        return to_caf_error(why.code, "importer: " + why.message);
       };
       auto key = public_key::from_community_id(community);
       if (!key)
-        return fail(key.error().to_string());
+        return fail(key.error());
       auto pending = state.db->unimported_archives(*key);
       if (!pending)
-        return fail(pending.error().to_string());
+        return fail(pending.error());
       if (pending->empty())
         return std::uint64_t{0};
       archive_layout layout{state.archive_root, community};
       auto index = read_index(layout.index_file());
       if (!index)
-        return fail(index.error().to_string());
+        return fail(index.error());
       std::uint64_t stored = 0;
       // Pacing, when capped: a detached actor may sleep without stalling others.
       auto started = std::chrono::steady_clock::now();
@@ -427,10 +428,11 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
       for (const auto& id : *pending) {
         auto entry = index->archives().find(id);
         if (entry == index->archives().end())
-          return fail("archive " + id + " is recorded but not in " + layout.index_file().string());
+          return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
+                                                     + layout.index_file().string()));
         auto archive = read_archive(layout.data_file(), entry->second);
         if (!archive)
-          return fail("archive " + id + ": " + archive.error().to_string());
+          return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
         self->send(state.bus, publish_atom::value,
                    signal{importing_history_archive_messages{community}});
         std::vector<archive_message> batch;
@@ -441,7 +443,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
           if (batch.size() == state.batch || last) {
             auto inserted = state.db->import_archive_messages(*key, id, batch, last);
             if (!inserted)
-              return fail(inserted.error().to_string());
+              return fail(inserted.error());
             stored += inserted->inserted;
             if (state.observer.observer) {
               message_observation seen{state.observer.node, community,
@@ -457,7 +459,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
         }
         if (total == 0)
           if (auto marked = state.db->import_archive_messages(*key, id, {}, true); !marked)
-            return fail(marked.error().to_string());
+            return fail(marked.error());
       }
       release_free_memory();
       return stored;

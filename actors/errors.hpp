@@ -1,16 +1,40 @@
-// The one place where a core `annals::error` crosses into CAF.
+// The one place where a core `annals::error` crosses into CAF: annals' own
+// error category, so the code (disk full, forged, malformed, ...) survives
+// actor boundaries and a caller can act on it without parsing text.
 #pragma once
 
 #include "core/result.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/error.hpp>
-#include <caf/sec.hpp>
+#include <caf/fwd.hpp>
+#include <caf/make_message.hpp>
+
+#include <optional>
+#include <string>
 
 namespace annals {
 
-/// The cause and detail travel as the error's message ("malformed: ...").
+/// The CAF error category of annals' errc codes.
+inline constexpr caf::atom_value error_category = caf::atom("annals");
+
+/// The code travels as errc + 1 (CAF reserves 0 for "no error"), the
+/// detail as the error's context.
 inline caf::error to_caf_error(const error& err) {
-  return caf::make_error(caf::sec::runtime_error, err.to_string());
+  return caf::error(static_cast<std::uint8_t>(static_cast<int>(err.code) + 1), error_category,
+                    caf::make_message(err.message));
 }
+
+inline caf::error to_caf_error(errc code, std::string message) {
+  return to_caf_error(make_error(code, std::move(message)));
+}
+
+/// The core error an actor replied with; nullopt for CAF's own errors
+/// (timeouts, a receiver that went down).
+std::optional<error> from_caf_error(const caf::error& err);
+
+/// Lets `actor_system::render` print annals errors as "cause: detail";
+/// register_types calls it.
+void add_error_category(caf::actor_system_config& cfg);
 
 } // namespace annals

@@ -1,5 +1,7 @@
 #include "actors/libp2p_relay.hpp"
 
+#include "actors/errors.hpp"
+
 #include "net/p2p/host.hpp"
 
 #include <caf/all.hpp>
@@ -139,7 +141,7 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
   callbacks.on_log = log;
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)
-    return caf::make_error(caf::sec::runtime_error, "relay: " + host.error().to_string());
+    return to_caf_error(host.error().code, "relay: " + host.error().message);
   auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log, filter);
   {
     std::lock_guard lock(link->mutex);

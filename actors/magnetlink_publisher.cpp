@@ -31,21 +31,22 @@ magnetlink_publisher(magnetlink_publisher_actor::stateful_pointer<magnetlink_pub
     [self](publish_atom, const std::string& community_id,
            const std::string& magnet) -> caf::result<std::uint64_t> {
       auto& state = self->state;
-      auto fail = [](const std::string& why) {
-        return caf::make_error(caf::sec::runtime_error, "magnetlink publisher: " + why);
+      auto fail = [](const error& why) {
+        return to_caf_error(why.code, "magnetlink publisher: " + why.message);
       };
       auto community = public_key::from_community_id(community_id);
       if (!community)
-        return fail(community.error().to_string());
+        return fail(community.error());
       auto record = state.db->get_community(*community);
       if (!record || !*record)
-        return fail("unknown community " + community_id);
+        return fail(make_error(errc::not_found, "unknown community " + community_id));
       auto key = private_key::from_bytes((*record)->private_key());
       if (!key || key->public_key() != *community)
-        return fail("this node does not hold the private key of " + community_id);
+        return fail(make_error(errc::invalid_argument,
+                               "this node does not hold the private key of " + community_id));
       auto info = state.db->get_archive_info(*community);
       if (!info)
-        return fail(info.error().to_string());
+        return fail(info.error());
       // A clock never goes backwards, even when the wall clock does: members
       // drop a link whose clock is below the last one they accepted.
       auto now_ms = state.config.now_ms();
@@ -54,7 +55,7 @@ magnetlink_publisher(magnetlink_publisher_actor::stateful_pointer<magnetlink_pub
                                                   static_cast<std::int64_t>(now_ms) * 1'000'000,
                                                   state.config.installation_id);
       if (!message)
-        return fail(message.error().to_string());
+        return fail(message.error());
       auto topic = community_pubsub_topic(**record);
       auto rp = self->make_response_promise<std::uint64_t>();
       self->request(state.relay, caf::infinite, publish_atom::value, topic,

@@ -222,8 +222,8 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
         return to_caf_error(pub.error());
       auto existing = self->state.db->get_community(*pub);
       if (existing && *existing && (*existing)->role() == record::Community::OWNER)
-        return caf::make_error(caf::sec::runtime_error,
-                               "this node controls " + spec.community_id + "; it cannot join it");
+        return to_caf_error(errc::conflict,
+                            "this node controls " + spec.community_id + "; it cannot join it");
       record::Community community;
       community.set_public_key(std::string(as_view(pub->compressed())));
       for (const auto& id : spec.channel_ids) {
@@ -293,6 +293,7 @@ result<private_key> load_identity(const std::filesystem::path& file) {
 } // namespace
 
 void register_types(caf::actor_system_config& cfg) {
+  add_error_category(cfg);
   cfg.add_message_type<signal>("annals::signal");
   cfg.add_message_type<waku_envelope>("annals::waku_envelope");
   cfg.add_message_type<build_job>("annals::build_job");
@@ -303,6 +304,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<torrent_meta>("annals::torrent_meta");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");
+}
+
+node_system_config::node_system_config(std::size_t threads) {
+  register_types(*this);
+  set("scheduler.max-threads", threads);
+  set("logger.verbosity", caf::atom("quiet"));
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {

@@ -8,6 +8,7 @@
 #include "core/status_envelope.hpp"
 #include "messages/actors.hpp"
 
+#include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -24,9 +25,18 @@ namespace annals {
 
 class store;
 
-/// Adds every annals message type to the config; call before the
-/// actor_system exists (CAF 0.17 cannot register types later).
+/// Adds every annals message type and annals' error category to the
+/// config; call before the actor_system exists (CAF 0.17 cannot register
+/// types later).
 void register_types(caf::actor_system_config& cfg);
+
+/// The actor system config of a process that runs annals nodes (the
+/// `annals` binary, benches, tests, the embedding example): every type
+/// registered, CAF's own logger quiet, `threads` scheduler threads. A host
+/// with its own config calls register_types instead.
+struct node_system_config : caf::actor_system_config {
+  explicit node_system_config(std::size_t threads = 2);
+};
 
 struct node_config {
   std::filesystem::path data_dir;  // db/, identity.key, archivedata/, torrents/

@@ -58,8 +58,8 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       if (!torrent)
         return to_caf_error(torrent.error());
       if (torrent->name != community)
-        return caf::make_error(caf::sec::runtime_error,
-                               layout.torrent_file().string() + " names " + torrent->name);
+        return to_caf_error(errc::verification_failed,
+                            layout.torrent_file().string() + " names " + torrent->name);
       auto current = state.seeding.find(community);
       // status-go unseeds before every create-and-seed; a changed torrent
       // replaces the old one here.
@@ -150,7 +150,7 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       auto& state = self->state;
       auto it = state.seeding.find(community);
       if (it == state.seeding.end())
-        return caf::make_error(caf::sec::runtime_error, "no torrent of " + community);
+        return to_caf_error(errc::not_found, "no torrent of " + community);
       archive_layout layout{state.config.archive_root, community};
       if (auto dir = create_private_dirs(layout.torrent_file().parent_path()); !dir)
         return to_caf_error(dir.error());

@@ -24,6 +24,13 @@ inline constexpr int exit_bad_input = 2;
   throw CLI::RuntimeError("annals: " + message, code);
 }
 
+/// The one mapping from error codes to exit statuses: input that does not
+/// parse, is invalid or names nothing is bad input (2), the rest failed work (1).
+inline int exit_code_for(errc code) {
+  bool input = code == errc::malformed || code == errc::invalid_argument || code == errc::not_found;
+  return input ? exit_bad_input : exit_failure;
+}
+
 /// Unwraps a result or fails the command; bad-input error codes map to 2.
 template <class T>
 T take(result<T> r, const std::string& context = {}) {
@@ -31,9 +38,7 @@ T take(result<T> r, const std::string& context = {}) {
     auto err = r.error();
     if (!context.empty())
       err.message = context + ": " + err.message;
-    bool input = err.code == errc::malformed || err.code == errc::invalid_argument
-                 || err.code == errc::not_found;
-    fail(err, input ? exit_bad_input : exit_failure);
+    fail(err, exit_code_for(err.code));
   }
   return std::move(*r);
 }

@@ -10,6 +10,7 @@
 #include "net/p2p/host.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
+#include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
 #include "bench/traffic_generator.hpp"
@@ -49,13 +50,6 @@ struct demo_options {
   std::uint64_t late_by = 60;
 };
 
-struct demo_config : caf::actor_system_config {
-  demo_config() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 /// A blocking request with the demo's error handling. High priority: a
 /// node busy with a backlog of relayed messages still answers at once.
@@ -83,7 +77,7 @@ void run_demo(const demo_options& options) {
     p->out = stderr;  // stdout carries the JSON events
   p->line("demo", "data in " + root.string() + (temporary ? " (removed at exit)" : ""));
 
-  demo_config cfg;
+  node_system_config cfg;
   caf::actor_system sys{cfg};
   // The owner's relay; with libp2p each member gets its own, dialling it.
   std::vector<relay_actor> relays;
@@ -106,7 +100,7 @@ void run_demo(const demo_options& options) {
     host.agent_version = "annals-demo";
     auto spawned = spawn_libp2p_relay(sys, host, relay_log(who));
     if (!spawned)
-      fail(who + ": " + sys.render(spawned.error()));
+      fail(sys, spawned.error(), who);
     return *spawned;
   };
   auto relay = spawn_relay("owner", {});
@@ -118,7 +112,7 @@ void run_demo(const demo_options& options) {
                  owner_address = addrs.at(0);
                  p->line("owner", "Waku relay peer " + id + " on " + owner_address);
                },
-               [&](const caf::error& err) { fail(sys.render(err)); });
+               [&](const caf::error& err) { fail(sys, err); });
   }
   auto community = synthetic_community::make(options.channels, 2026);
   auto pub = community.key.public_key();
@@ -135,7 +129,7 @@ void run_demo(const demo_options& options) {
   add_event_writer(sys, config, options.events);
   auto node = spawn_node(sys, config);
   if (!node)
-    fail(sys.render(node.error()));
+    fail(sys, node.error());
   std::vector<node_actor> members;
   caf::scoped_actor self{sys};
   auto shutdown = [&] {
@@ -149,7 +143,7 @@ void run_demo(const demo_options& options) {
   };
   auto failed = [&](const caf::error& err) {
     shutdown();
-    fail(sys.render(err));
+    fail(sys, err);
   };
   ask<std::string>(self, *node, failed, create_atom::value,
                    community_spec{to_hex(community.key.bytes()), community.channel_ids});
@@ -168,7 +162,7 @@ void run_demo(const demo_options& options) {
     auto spawned = spawn_node(sys, member);
     if (!spawned) {
       shutdown();
-      fail(who + ": " + sys.render(spawned.error()));
+      fail(sys, spawned.error(), who);
     }
     members.push_back(*spawned);
     ask<std::string>(self, *spawned, failed, join_atom::value,

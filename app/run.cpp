@@ -5,6 +5,7 @@
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
+#include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
 #include "bench/traffic_generator.hpp"
@@ -250,13 +251,6 @@ extern "C" void on_stop_signal(int) {
   stop_requested = true;
 }
 
-struct run_system_config : caf::actor_system_config {
-  run_system_config() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 void run_node(const std::string& config_file, double seconds, bool until_synced,
               unsigned status_interval) {
@@ -266,7 +260,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   if (ec)
     fail("data_dir " + c.data_dir.string() + ": " + ec.message());
   auto p = std::make_shared<progress>();
-  run_system_config cfg;
+  node_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
@@ -282,7 +276,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
       p->line("relay", line);
     });
     if (!spawned)
-      fail(sys.render(spawned.error()));
+      fail(sys, spawned.error());
     std::string id;
     std::vector<std::string> addrs;
     self->request(*spawned, 10s, listen_atom::value)
@@ -290,7 +284,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
                  id = peer;
                  addrs = listening;
                },
-               [&](const caf::error& err) { fail(sys.render(err)); });
+               [&](const caf::error& err) { fail(sys, err); });
     p->line("relay", "peer ID " + id);
     for (const auto& a : addrs)
       p->line("relay", "listening " + a);
@@ -319,7 +313,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   add_event_writer(sys, config, c.events);
   auto node = spawn_node(sys, config);
   if (!node)
-    fail(sys.render(node.error()));
+    fail(sys, node.error());
   std::vector<caf::actor> helpers;
   auto shutdown = [&] {
     for (auto& h : helpers)
@@ -329,7 +323,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   };
   auto failed = [&](const caf::error& err) {
     shutdown();
-    fail(sys.render(err));
+    fail(sys, err);
   };
 
   std::vector<std::string> member_ids, owner_ids;

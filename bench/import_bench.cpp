@@ -37,13 +37,6 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
-struct bench_config : caf::actor_system_config {
-  bench_config() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 } // namespace
 
@@ -109,7 +102,7 @@ int main(int argc, char** argv) {
   std::uint64_t imported = 0;
   double import_s = 0;
   {
-    bench_config cfg;
+    node_system_config cfg;
     caf::actor_system sys{cfg};
     auto bus = sys.spawn(signal_bus);
     auto worker = sys.spawn<caf::detached>(importer, root, db, bus, std::uint64_t{0},

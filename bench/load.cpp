@@ -26,13 +26,6 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-struct load_system_config : caf::actor_system_config {
-  load_system_config() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
 
 /// Hands every observation to the tally.
 message_observer_actor::behavior_type load_observer(message_observer_actor::pointer,
@@ -120,7 +113,7 @@ load_result run_load(const load_options& options,
     return std::chrono::duration<double>(clock_type::now() - t).count();
   };
   {
-    load_system_config cfg;
+    node_system_config cfg;
     caf::actor_system sys{cfg};
     caf::scoped_actor self{sys};
     auto observer = sys.spawn(load_observer, tally);

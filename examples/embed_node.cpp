@@ -22,11 +22,12 @@ namespace {
 using namespace annals;
 using namespace std::chrono_literals;
 
-/// The host's configuration: its own options plus annals' message types.
+/// The host's configuration: its own options plus annals' message types and
+/// error category (a process that only runs nodes can use
+/// annals::node_system_config instead).
 struct host_config : caf::actor_system_config {
   host_config() {
     register_types(*this);
-    set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
   }
 };

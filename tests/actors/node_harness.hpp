@@ -74,13 +74,7 @@ inline bool wait_for(const std::function<bool()>& done, std::chrono::seconds lim
   return true;
 }
 
-struct integration_config : caf::actor_system_config {
-  integration_config() {
-    register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
+using integration_config = node_system_config;
 
 /// node_config for a loopback node with a short interval.
 inline node_config loopback_node(const std::filesystem::path& dir, relay_actor relay,

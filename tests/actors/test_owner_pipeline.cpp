@@ -34,9 +34,7 @@ constexpr std::uint64_t day = 24 * 3600;
 constexpr std::uint64_t week = 7 * day;
 constexpr std::uint64_t t0 = 1'800'000'000;
 
-struct test_config : caf::actor_system_config {
-  test_config() { register_types(*this); }
-};
+using test_config = node_system_config;
 
 /// What the stand-in seeder was asked to do.
 struct seeder_log {

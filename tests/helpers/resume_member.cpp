@@ -16,13 +16,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: resume_member DATA_DIR COMMUNITY_ID\n";
     return 2;
   }
-  struct config : caf::actor_system_config {
-    config() {
-      register_types(*this);
-      set("scheduler.max-threads", 2);
-      set("logger.verbosity", caf::atom("quiet"));
-    }
-  } cfg;
+  annals::node_system_config cfg;
   caf::actor_system sys{cfg};
   node_config node_cfg;
   node_cfg.data_dir = argv[1];
