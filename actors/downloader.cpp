@@ -1,5 +1,4 @@
 #include "actors/downloader.hpp"
-#include "actors/memory.hpp"
 #include "actors/errors.hpp"
 
 #include "core/archive_reader.hpp"
@@ -8,8 +7,6 @@
 #include <caf/all.hpp>
 
 #include <sys/statvfs.h>
-
-#include <thread>
 
 namespace annals {
 
@@ -381,88 +378,6 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
     [self](progress_atom, const std::string& community) {
       auto it = self->state.bytes_fetched.find(community);
       return it == self->state.bytes_fetched.end() ? std::uint64_t{0} : it->second;
-    },
-  };
-}
-
-importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
-                                       std::filesystem::path archive_root,
-                                       std::shared_ptr<store> db, signal_bus_actor bus,
-                                       std::uint64_t max_rate, import_observer observer) {
-  self->state.max_rate = max_rate;
-  self->state.observer = std::move(observer);
-  if (max_rate > 0)
-    self->state.batch = std::max<std::size_t>(1, std::min<std::size_t>(self->state.batch, max_rate));
-  self->state.archive_root = std::move(archive_root);
-  self->state.db = std::move(db);
-  self->state.bus = std::move(bus);
-  return {
-    [self](import_atom, const std::string& community) -> caf::result<std::uint64_t> {
-      auto& state = self->state;
-      auto fail = [](const error& why) {
-        return to_caf_error(why.code, "importer: " + why.message);
-      };
-      auto key = public_key::from_community_id(community);
-      if (!key)
-        return fail(key.error());
-      auto pending = state.db->unimported_archives(*key);
-      if (!pending)
-        return fail(pending.error());
-      if (pending->empty())
-        return std::uint64_t{0};
-      archive_layout layout{state.archive_root, community};
-      auto index = read_index(layout.index_file());
-      if (!index)
-        return fail(index.error());
-      std::uint64_t stored = 0;
-      // Pacing, when capped: a detached actor may sleep without stalling others.
-      auto started = std::chrono::steady_clock::now();
-      std::uint64_t written = 0;
-      auto pace = [&](std::size_t batch_size) {
-        written += batch_size;
-        if (state.max_rate == 0)
-          return;
-        auto due = started + std::chrono::microseconds(written * 1'000'000 / state.max_rate);
-        std::this_thread::sleep_until(due);
-      };
-      for (const auto& id : *pending) {
-        auto entry = index->archives().find(id);
-        if (entry == index->archives().end())
-          return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
-                                                     + layout.index_file().string()));
-        auto archive = read_archive(layout.data_file(), entry->second);
-        if (!archive)
-          return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
-        self->send(state.bus, publish_atom::value,
-                   signal{importing_history_archive_messages{community}});
-        std::vector<archive_message> batch;
-        const auto total = archive->messages_size();
-        for (int i = 0; i < total; ++i) {
-          batch.push_back(from_proto(archive->messages(i)));
-          bool last = i + 1 == total;
-          if (batch.size() == state.batch || last) {
-            auto inserted = state.db->import_archive_messages(*key, id, batch, last);
-            if (!inserted)
-              return fail(inserted.error());
-            stored += inserted->inserted;
-            if (state.observer.observer) {
-              message_observation seen{state.observer.node, community,
-                                       message_observation::imported, {}};
-              seen.hashes.reserve(batch.size());
-              for (auto& message : batch)
-                seen.hashes.push_back(std::move(message.hash));
-              self->send(state.observer.observer, std::move(seen));
-            }
-            pace(batch.size());
-            batch.clear();
-          }
-        }
-        if (total == 0)
-          if (auto marked = state.db->import_archive_messages(*key, id, {}, true); !marked)
-            return fail(marked.error());
-      }
-      release_free_memory();
-      return stored;
     },
   };
 }

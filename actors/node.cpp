@@ -5,6 +5,7 @@
 #include "actors/archive_builder.hpp"
 #include "actors/control_node_gate.hpp"
 #include "actors/downloader.hpp"
+#include "actors/importer.hpp"
 #include "actors/inprocess_relay.hpp"
 #include "actors/magnetlink_publisher.hpp"
 #include "actors/seeder.hpp"

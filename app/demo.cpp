@@ -13,7 +13,7 @@
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"

@@ -8,7 +8,7 @@
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 #include "core/hex.hpp"
 #include "net/p2p/host.hpp"
 

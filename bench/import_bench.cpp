@@ -9,6 +9,7 @@
 // holds one archive (about 30 MB) at a time, never the whole `data` file
 // (status-go's import used 3 GB for less, status-app#10026).
 #include "actors/downloader.hpp"
+#include "actors/importer.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
 #include "core/archive_builder.hpp"

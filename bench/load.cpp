@@ -3,7 +3,7 @@
 #include "actors/inprocess_relay.hpp"
 #include "actors/libp2p_relay.hpp"
 #include "actors/node.hpp"
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/p2p/host.hpp"
 #include "storage/store.hpp"

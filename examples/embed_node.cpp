@@ -9,7 +9,7 @@
 // seeded and announced them.
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 
 #include <caf/all.hpp>
 

@@ -4,7 +4,7 @@
 
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>

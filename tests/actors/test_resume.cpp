@@ -1,6 +1,7 @@
 // Kill a member mid-import (a real process, SIGKILL) and start it again:
 // every message is present exactly once and every archive ends imported.
 #include "actors/downloader.hpp"
+#include "actors/importer.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
 #include "core/archive_builder.hpp"

@@ -1,4 +1,4 @@
-#include "bench/traffic_generator.hpp"
+#include "actors/traffic_generator.hpp"
 
 #include "core/hex.hpp"
 

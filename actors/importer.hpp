@@ -1,0 +1,47 @@
+// The member's importer: downloaded archives into the store, one at a time.
+#pragma once
+
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace annals {
+
+class store;
+
+/// Who hears of imported messages (load benches); no observer by default.
+struct import_observer {
+  std::string node;
+  message_observer_actor observer;
+};
+
+struct importer_state {
+  static inline const char* name = "importer";
+  std::filesystem::path archive_root;
+  std::shared_ptr<store> db;
+  signal_bus_actor bus;
+  std::size_t batch = 5000;  // messages per write batch
+  /// Messages per second at most; 0 = as fast as the disk allows. status-go
+  /// imports 10 per second by default; an operator sharing a slow disk with
+  /// other services may want a cap.
+  std::uint64_t max_rate = 0;
+  import_observer observer;
+};
+
+/// Imports downloaded archives one at a time, never the whole `data` file:
+/// memory is bounded by one archive (at most about 30 MB). Each archive's
+/// last batch and its imported flag are one write, so a crash re-imports at
+/// most that archive, and dedup by hash keeps every message once. Spawn it
+/// detached: importing blocks on disk.
+importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
+                                       std::filesystem::path archive_root,
+                                       std::shared_ptr<store> db, signal_bus_actor bus,
+                                       std::uint64_t max_rate, import_observer observer);
+
+} // namespace annals
