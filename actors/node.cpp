@@ -148,20 +148,8 @@ result<record::Community> owned_community(const community_spec& spec) {
       return parsed.error();
     key = *parsed;
   }
-  auto pub = key.public_key();
-  record::Community community;
-  community.set_public_key(std::string(as_view(pub.compressed())));
+  auto community = community_record(key.public_key(), spec.channel_ids, record::Community::OWNER);
   community.set_private_key(std::string(as_view(key.bytes())));
-  for (const auto& id : spec.channel_ids) {
-    auto* channel = community.add_channels();
-    channel->set_id(id);
-    channel->set_topic(std::string(as_view(chat_topic(channel_chat_id(pub.community_id(), id)))));
-  }
-  community.set_shard_cluster(default_shard_cluster);
-  community.set_shard_index(default_shard_index);
-  community.set_joined(true);
-  community.set_role(record::Community::OWNER);
-  community.set_archives_enabled(true);
   return community;
 }
 
@@ -225,19 +213,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       if (existing && *existing && (*existing)->role() == record::Community::OWNER)
         return to_caf_error(errc::conflict,
                             "this node controls " + spec.community_id + "; it cannot join it");
-      record::Community community;
-      community.set_public_key(std::string(as_view(pub->compressed())));
-      for (const auto& id : spec.channel_ids) {
-        auto* channel = community.add_channels();
-        channel->set_id(id);
-        channel->set_topic(
-          std::string(as_view(chat_topic(channel_chat_id(spec.community_id, id)))));
-      }
-      community.set_shard_cluster(default_shard_cluster);
-      community.set_shard_index(default_shard_index);
-      community.set_joined(true);
-      community.set_role(record::Community::MEMBER);
-      community.set_archives_enabled(true);
+      auto community = community_record(*pub, spec.channel_ids, record::Community::MEMBER);
       if (auto saved = self->state.db->put_community(community); !saved)
         return to_caf_error(saved.error());
       auto joined = self->make_response_promise<std::string>();

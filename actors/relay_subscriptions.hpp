@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/status_envelope.hpp"
+#include "core/waku_rule.hpp"
 #include "messages/actors.hpp"
 #include "proto/waku_message.pb.h"
 
@@ -18,20 +19,13 @@
 
 namespace annals {
 
-/// js-waku and nwaku drop relay messages above 150 KiB.
-inline constexpr std::size_t max_waku_message_size = 150 * 1024;
-
-/// Why `bytes` may not go on the relay, or nullopt when it may; `message`
-/// receives the decoded WakuMessage.
+/// Why `bytes` may not go on the relay, or nullopt when it may (the relay
+/// rule of core/waku_rule); `message` receives the decoded WakuMessage.
 inline std::optional<std::string> check_waku_message(const std::string& bytes,
                                                      waku::WakuMessage& message) {
-  if (bytes.size() > max_waku_message_size)
-    return "message of " + std::to_string(bytes.size()) + " bytes exceeds the "
-           + std::to_string(max_waku_message_size) + "-byte relay limit";
-  if (!message.ParseFromString(bytes))
-    return std::string("bytes are not a WakuMessage");
-  if (message.payload().empty() || message.content_topic().empty())
-    return std::string("WakuMessage without payload or content topic");
+  auto check = check_relay_message(bytes, message);
+  if (check.verdict == waku_check::reject)
+    return check.reason;
   return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 //                   stores the message and deleted in the batch that commits
 //                   the archive holding it, so every message is archived once.
 #include "storage/store.hpp"
+#include "core/topics.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -897,6 +898,25 @@ result<std::optional<std::string>> store::get_setting(std::string_view key) cons
 
 result<void> store::put_setting(std::string_view key, std::string_view value) {
   return impl_->put(cf_settings, key, value, "put_setting");
+}
+
+record::Community community_record(const public_key& community,
+                                   const std::vector<std::string>& channel_ids,
+                                   record::Community::Role role) {
+  record::Community out;
+  out.set_public_key(std::string(as_view(community.compressed())));
+  for (const auto& id : channel_ids) {
+    auto* channel = out.add_channels();
+    channel->set_id(id);
+    channel->set_topic(
+      std::string(as_view(chat_topic(channel_chat_id(community.community_id(), id)))));
+  }
+  out.set_shard_cluster(default_shard_cluster);
+  out.set_shard_index(default_shard_index);
+  out.set_joined(true);
+  out.set_role(role);
+  out.set_archives_enabled(true);
+  return out;
 }
 
 std::vector<topic4> channel_topics(const record::Community& community) {

@@ -78,6 +78,13 @@ struct insert_stats {
   std::size_t duplicates = 0;  // same community and hash already stored
 };
 
+/// A joined community's record with archives enabled, status-go's default
+/// shard and each channel's topic (chat ID = community ID + channel ID);
+/// an owner's caller adds the private key.
+::annals::record::Community community_record(const public_key& community,
+                                             const std::vector<std::string>& channel_ids,
+                                             ::annals::record::Community::Role role);
+
 /// The 4-byte topics of a community record's channels (malformed ones skipped).
 std::vector<topic4> channel_topics(const ::annals::record::Community& community);
 

@@ -1,5 +1,7 @@
 #include "net/p2p/host.hpp"
 
+#include "core/waku_rule.hpp"
+
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "proto/waku_message.pb.h"
@@ -22,7 +24,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::string_view relay_keepalive_topic = "/relay-ping/1/ping/null";
 
 struct tcp_target {
   tcp::endpoint endpoint;
@@ -85,16 +86,16 @@ std::string endpoint_multiaddr_bytes(const tcp::endpoint& ep) {
 
 gossip_validator waku_validator(std::size_t max_bytes) {
   return [max_bytes](const std::string&, const std::string& data) {
-    if (data.size() > max_bytes)
-      return validation::reject;
     annals::waku::WakuMessage msg;
-    if (!msg.ParseFromString(data))
-      return validation::reject;
-    if (msg.content_topic() == relay_keepalive_topic)
-      return validation::ignore;
-    if (msg.content_topic().empty() || msg.payload().empty())
-      return validation::reject;
-    return validation::accept;
+    switch (check_relay_message(data, msg, max_bytes).verdict) {
+      case waku_check::accept:
+        return validation::accept;
+      case waku_check::ignore:
+        return validation::ignore;
+      case waku_check::reject:
+        break;
+    }
+    return validation::reject;
   };
 }
 
