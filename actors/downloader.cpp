@@ -163,15 +163,10 @@ void index_arrived(self_ptr self, const std::string& community) {
   want_missing(self, t);
 }
 
-void metadata_arrived(self_ptr self, const std::string& community, const torrent_meta& meta) {
+void metadata_arrived(self_ptr self, const std::string& community, const torrent_summary& meta) {
   auto& state = self->state;
   auto& t = state.tasks.at(community);
-  torrent_summary summary;
-  summary.name = meta.name;
-  summary.data_size = meta.data_size;
-  summary.index_size = meta.index_size;
-  summary.piece_count = meta.piece_count;
-  if (auto ok = check_torrent_for_fetch(summary, community, state.config.limits); !ok) {
+  if (auto ok = check_torrent_for_fetch(meta, community, state.config.limits); !ok) {
     // A hostile torrent: drop it before a single piece is wanted.
     self->send(state.seeder, unseed_atom::value, community);
     finish(self, community, "torrent refused: " + ok.error().to_string());
@@ -268,7 +263,7 @@ void advance(self_ptr self, const std::string& community, std::uint64_t generati
             t.busy = true;
             self->request(self->state.seeder, caf::infinite, metadata_atom::value, t.info_hash)
               .then(
-                [self, community, generation](const torrent_meta& meta) {
+                [self, community, generation](const torrent_summary& meta) {
                   auto it = self->state.tasks.find(community);
                   if (it == self->state.tasks.end() || it->second.generation != generation)
                     return;

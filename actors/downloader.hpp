@@ -50,7 +50,7 @@ struct downloader_state {
     int attempts = 1;
     std::chrono::steady_clock::time_point since;  // phase start or last progress
     std::uint64_t downloaded = 0;
-    torrent_meta meta;
+    torrent_summary meta;
     std::vector<archive_pieces> missing;
     std::size_t next = 0;  // index into missing: the oldest archive not yet recorded
     std::size_t ready = 0; // archives from `next` on whose pieces are all had

@@ -278,7 +278,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<community_spec>("annals::community_spec");
   cfg.add_message_type<membership_spec>("annals::membership_spec");
   cfg.add_message_type<fetch_status>("annals::fetch_status");
-  cfg.add_message_type<torrent_meta>("annals::torrent_meta");
+  cfg.add_message_type<torrent_summary>("annals::torrent_summary");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");
 }

@@ -132,12 +132,11 @@ seeder_actor::behavior_type seeder(seeder_actor::stateful_pointer<seeder_state> 
       }
       return status;
     },
-    [self](metadata_atom, const std::string& hash) -> caf::result<torrent_meta> {
+    [self](metadata_atom, const std::string& hash) -> caf::result<torrent_summary> {
       auto summary = self->state.session->metadata_summary(hash);
       if (!summary)
         return to_caf_error(summary.error());
-      return torrent_meta{summary->name, summary->data_size, summary->index_size,
-                          summary->piece_count};
+      return std::move(*summary);
     },
     [self](flush_atom, const std::string& hash) -> caf::result<bool> {
       if (auto flushed = self->state.session->flush(hash); !flushed)

@@ -5,8 +5,7 @@
 #pragma once
 
 #include "core/archive_format.hpp"
-// Only the plain torrent_summary struct; nothing here calls into annals_net.
-#include "net/torrent_file.hpp"
+#include "core/torrent_summary.hpp"
 
 #include <cstdint>
 #include <set>

@@ -6,6 +6,7 @@
 //   publisher --WakuMessage on <communityID>-magnetlinks--> relay
 #pragma once
 
+#include "core/torrent_summary.hpp"
 #include "messages/signals.hpp"
 
 #include <caf/atom.hpp>
@@ -187,18 +188,12 @@ typename Inspector::result_type inspect(Inspector& f, fetch_status& x) {
   return f(caf::meta::type_name("annals::fetch_status"), x.has_metadata, x.downloaded, x.pieces);
 }
 
-/// The shape of a torrent whose metadata arrived, already checked against
-/// status-go's rules (name, files data and index, piece length).
-struct torrent_meta {
-  std::string name;
-  std::uint64_t data_size = 0;
-  std::uint64_t index_size = 0;
-  std::uint64_t piece_count = 0;
-};
+/// A torrent whose metadata arrived, already checked against status-go's
+/// rules (name, files data and index, piece length) by the session.
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, torrent_meta& x) {
-  return f(caf::meta::type_name("annals::torrent_meta"), x.name, x.data_size, x.index_size,
-           x.piece_count);
+typename Inspector::result_type inspect(Inspector& f, torrent_summary& x) {
+  return f(caf::meta::type_name("annals::torrent_summary"), x.info_hash, x.name, x.data_size,
+           x.index_size, x.piece_count, x.trackers, x.magnet);
 }
 
 /// Owns the node's libtorrent session: seeding and fetching both go through it.
@@ -218,7 +213,7 @@ using seeder_actor = caf::typed_actor<
   // Metadata known, bytes received and pieces had of a torrent.
   caf::replies_to<progress_atom, std::string>::with<fetch_status>,
   // The torrent's checked shape once its metadata arrived.
-  caf::replies_to<metadata_atom, std::string>::with<torrent_meta>,
+  caf::replies_to<metadata_atom, std::string>::with<torrent_summary>,
   // Replies once every block received so far is in the files.
   caf::replies_to<flush_atom, std::string>::with<bool>,
   // Writes the torrent of a community to torrents/<communityID>.torrent.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/torrent_summary.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -21,16 +22,6 @@ struct torrent_options {
   std::vector<std::string> trackers;  // one tier each, in this order
   std::string created_by;             // status-go: owner identity key hex
   std::int64_t creation_date = 0;     // unix s; 0 = omit (reproducible bytes)
-};
-
-struct torrent_summary {
-  std::string info_hash;      // 40 lowercase hex (v1, SHA-1 of the info dict)
-  std::string name;           // the community ID
-  std::uint64_t data_size = 0;
-  std::uint64_t index_size = 0;
-  std::uint64_t piece_count = 0;
-  std::vector<std::string> trackers;
-  std::string magnet;         // magnet_link(info_hash, name, trackers)
 };
 
 /// Hashes `data` and `index` of `layout` and writes layout.torrent_file()

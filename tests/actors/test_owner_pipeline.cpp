@@ -67,7 +67,7 @@ seeder_actor::behavior_type recording_seeder(seeder_actor::pointer self,
     [](progress_atom, const std::string&) -> caf::result<fetch_status> {
       return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
     },
-    [](metadata_atom, const std::string&) -> caf::result<torrent_meta> {
+    [](metadata_atom, const std::string&) -> caf::result<torrent_summary> {
       return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
     },
     [](flush_atom, const std::string&) -> caf::result<bool> {
