@@ -5,6 +5,7 @@
 #include "core/hex.hpp"
 #include "core/status_envelope.hpp"
 #include "net/p2p/host.hpp"
+#include "net/p2p/probe.hpp"
 #include "proto/waku_message.pb.h"
 
 #include <nlohmann/json.hpp>

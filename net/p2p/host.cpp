@@ -4,6 +4,7 @@
 
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/peer_id.hpp"
+#include "net/p2p/tcp_target.hpp"
 #include "proto/waku_message.pb.h"
 
 #include <boost/asio.hpp>
@@ -23,54 +24,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-
-struct tcp_target {
-  tcp::endpoint endpoint;
-  std::optional<p2p::peer_id> peer;
-};
-
-result<tcp_target> parse_tcp_target(const std::string& text) {
-  auto addr = multiaddr::parse(text);
-  if (!addr)
-    return make_error(errc::invalid_argument, "multiaddr " + text + ": " + addr.error().message);
-  tcp_target target;
-  std::optional<asio::ip::address> ip;
-  std::optional<unsigned short> port;
-  for (const auto& c : addr->components()) {
-    switch (c.protocol) {
-      case multiaddr_protocol::ip4: {
-        asio::ip::address_v4::bytes_type b;
-        std::copy(c.value.begin(), c.value.end(), b.begin());
-        ip = asio::ip::address_v4(b);
-        break;
-      }
-      case multiaddr_protocol::ip6: {
-        asio::ip::address_v6::bytes_type b;
-        std::copy(c.value.begin(), c.value.end(), b.begin());
-        ip = asio::ip::address_v6(b);
-        break;
-      }
-      case multiaddr_protocol::tcp:
-        port = static_cast<unsigned short>((static_cast<unsigned char>(c.value[0]) << 8)
-                                           | static_cast<unsigned char>(c.value[1]));
-        break;
-      case multiaddr_protocol::p2p: {
-        auto id = peer_id::from_bytes(c.value);
-        if (!id)
-          return make_error(errc::invalid_argument, "multiaddr " + text + ": " + id.error().message);
-        target.peer = *id;
-        break;
-      }
-      case multiaddr_protocol::ws:
-        return make_error(errc::unsupported, "multiaddr " + text + ": /ws is not supported, use TCP");
-    }
-  }
-  if (!ip || !port)
-    return make_error(errc::invalid_argument, "multiaddr " + text + ": needs /ip4 or /ip6 and /tcp");
-  target.endpoint = tcp::endpoint(*ip, *port);
-  return target;
-}
 
 std::string endpoint_multiaddr(const tcp::endpoint& ep) {
   return std::string(ep.address().is_v4() ? "/ip4/" : "/ip6/") + ep.address().to_string() + "/tcp/"
@@ -637,136 +590,6 @@ host_stats host::stats() const {
     out.gossip = s->router.counters();
     return out;
   });
-}
-
-// -- probe ---------------------------------------------------------------------------
-
-namespace {
-
-struct probe_handler : connection_handler {
-  std::optional<identify_info> identify;
-  std::string muxer;
-  bool established = false;
-  std::optional<std::string> refusal;  // e.g. the peer answered "na" to identify
-  void on_note(const std::string& text) override {
-    if (!refusal)
-      refusal = text;
-  }
-  void on_established(const p2p::peer_id&, const std::string& m) override {
-    established = true;
-    muxer = m;
-  }
-  void on_relay_rpc(std::string) override {}
-  void on_identify(const identify_info& info) override { identify = info; }
-};
-
-} // namespace
-
-result<probe_report> probe(const std::string& address, const private_key& identity,
-                           std::chrono::milliseconds timeout, std::vector<std::string> muxers) {
-  auto target = parse_tcp_target(address);
-  if (!target)
-    return target.error();
-  asio::io_context io;
-  tcp::socket socket(io);
-  asio::steady_timer deadline(io);
-  std::optional<annals::error> failure;
-  probe_handler handler;
-  connection_config cc;
-  cc.identity = identity;
-  cc.muxers = std::move(muxers);
-  cc.relay = false;
-  if (target->peer) {
-    auto key = target->peer->public_key();
-    if (!key)
-      return make_error(errc::invalid_argument, "the /p2p/ ID does not embed a public key");
-    cc.expected_remote_key = key->encode();
-  }
-  connection conn(connection::role::dialer, cc, handler);
-  std::array<char, 64 * 1024> buffer{};
-  std::string stage = "tcp";
-  bool identify_requested = false;
-
-  auto finish = [&](std::optional<annals::error> err) {
-    if (err && !failure)
-      failure = std::move(err);
-    boost::system::error_code ignored;
-    socket.close(ignored);
-    deadline.cancel();
-  };
-  std::function<void()> read_more;
-  auto write_out = [&] {
-    auto out = conn.take_output();
-    if (!out.empty()) {
-      boost::system::error_code ec;
-      asio::write(socket, asio::buffer(out), ec);
-      if (ec)
-        finish(make_error(errc::io, std::string(to_string(conn.layer())) + ": write: " + ec.message()));
-    }
-  };
-  read_more = [&] {
-    socket.async_read_some(asio::buffer(buffer), [&](const boost::system::error_code& ec, std::size_t n) {
-      if (ec) {
-        if (ec != asio::error::operation_aborted)
-          finish(make_error(errc::io, std::string(handler.established ? "identify" : to_string(conn.layer()))
-                                        + ": " + (ec == asio::error::eof ? "peer closed the connection"
-                                                                         : ec.message())));
-        return;
-      }
-      auto r = conn.on_bytes(std::string_view(buffer.data(), n));
-      if (!r) {
-        finish(r.error());
-        return;
-      }
-      if (handler.established && !identify_requested) {
-        identify_requested = true;
-        conn.request_identify();
-      }
-      write_out();
-      if (handler.identify) {
-        finish(std::nullopt);
-        return;
-      }
-      if (handler.refusal) {
-        finish(make_error(errc::unsupported, "identify: " + *handler.refusal));
-        return;
-      }
-      if (socket.is_open())
-        read_more();
-    });
-  };
-  deadline.expires_after(timeout);
-  deadline.async_wait([&](const boost::system::error_code& ec) {
-    if (ec)
-      return;
-    std::string layer = stage == "tcp" ? "tcp"
-                        : handler.established ? "identify"
-                                              : to_string(conn.layer());
-    finish(make_error(errc::io, layer + ": no answer within " + std::to_string(timeout.count()) + " ms"));
-  });
-  socket.async_connect(target->endpoint, [&](const boost::system::error_code& ec) {
-    if (ec) {
-      if (ec != asio::error::operation_aborted)
-        finish(make_error(errc::io, "tcp: " + ec.message()));
-      return;
-    }
-    stage = "upgrade";
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto first = conn.start();
-    asio::write(socket, asio::buffer(first), ignored);
-    read_more();
-  });
-  io.run();
-  if (failure)
-    return *failure;
-  if (!handler.identify)
-    return make_error(errc::io, "identify: no answer");
-  probe_report report;
-  report.peer_id = conn.remote()->to_string();
-  report.muxer = handler.muxer;
-  report.identify = *handler.identify;
-  return report;
 }
 
 } // namespace annals::p2p

@@ -225,4 +225,34 @@ std::string multiaddr::to_bytes() const {
   return out;
 }
 
+result<tcp_address> parse_tcp_address(std::string_view text) {
+  auto addr = multiaddr::parse(text);
+  auto named = [&](const std::string& why) { return "multiaddr " + std::string(text) + ": " + why; };
+  if (!addr)
+    return make_error(errc::invalid_argument, named(addr.error().message));
+  tcp_address out;
+  bool has_port = false;
+  for (const auto& c : addr->components()) {
+    switch (c.protocol) {
+      case multiaddr_protocol::ip4:
+      case multiaddr_protocol::ip6:
+        out.ip = c.value;
+        break;
+      case multiaddr_protocol::tcp:
+        out.port = static_cast<std::uint16_t>((static_cast<unsigned char>(c.value[0]) << 8)
+                                              | static_cast<unsigned char>(c.value[1]));
+        has_port = true;
+        break;
+      case multiaddr_protocol::p2p:
+        out.peer = c.value;
+        break;
+      case multiaddr_protocol::ws:
+        return make_error(errc::unsupported, named("/ws is not supported, use TCP"));
+    }
+  }
+  if (out.ip.empty() || !has_port)
+    return make_error(errc::invalid_argument, named("needs /ip4 or /ip6 and /tcp"));
+  return out;
+}
+
 } // namespace annals::p2p

@@ -52,4 +52,15 @@ private:
   std::vector<multiaddr_component> components_;
 };
 
+/// What a TCP dial needs from a multiaddr: "/ip4|ip6/ADDR/tcp/PORT[/p2p/ID]".
+struct tcp_address {
+  std::string ip;  // 4 or 16 address bytes
+  std::uint16_t port = 0;
+  std::string peer;  // the /p2p/ peer-id multihash bytes, empty when not named
+};
+
+/// Parses a dialable or listenable TCP multiaddr; /ws is refused as
+/// unsupported, a missing address or port as invalid. Errors name `text`.
+result<tcp_address> parse_tcp_address(std::string_view text);
+
 } // namespace annals::p2p

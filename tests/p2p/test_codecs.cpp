@@ -333,3 +333,28 @@ TEST_CASE("decoders survive random bytes", "[p2p]") {
   }
   SUCCEED("no crash");
 }
+
+TEST_CASE("a TCP multiaddr gives the address, port and peer a dial needs", "[p2p]") {
+  using annals::p2p::parse_tcp_address;
+  auto v4 = parse_tcp_address("/ip4/127.0.0.1/tcp/60000");
+  REQUIRE(v4);
+  CHECK(v4->ip == std::string("\x7f\x00\x00\x01", 4));
+  CHECK(v4->port == 60000);
+  CHECK(v4->peer.empty());
+
+  auto id = annals::p2p::peer_id::from_secp256k1(annals::private_key::generate().public_key());
+  auto v6 = parse_tcp_address("/ip6/::1/tcp/1/p2p/" + id.to_string());
+  REQUIRE(v6);
+  CHECK(v6->ip.size() == 16);
+  CHECK(v6->port == 1);
+  CHECK(annals::p2p::peer_id::from_bytes(v6->peer)->to_string() == id.to_string());
+
+  auto no_port = parse_tcp_address("/ip4/10.0.0.1");
+  REQUIRE_FALSE(no_port);
+  CHECK(no_port.error().code == annals::errc::invalid_argument);
+  CHECK_THAT(no_port.error().message, Catch::Contains("/ip4/10.0.0.1"));
+  auto ws = parse_tcp_address("/ip4/127.0.0.1/tcp/8000/ws");
+  REQUIRE_FALSE(ws);
+  CHECK(ws.error().code == annals::errc::unsupported);
+  CHECK(parse_tcp_address("not a multiaddr").error().code == annals::errc::invalid_argument);
+}

@@ -3,6 +3,7 @@
 // hostile peers a public node meets).
 #include "net/p2p/connection.hpp"
 #include "net/p2p/host.hpp"
+#include "net/p2p/probe.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "proto/libp2p.pb.h"
 #include "proto/waku_message.pb.h"
