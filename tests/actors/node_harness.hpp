@@ -5,6 +5,7 @@
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
 #include "actors/traffic_generator.hpp"
+#include "tests/eventually.hpp"
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
@@ -64,14 +65,10 @@ inline relay_sink_actor::behavior_type relay_log(relay_sink_actor::pointer,
   }};
 }
 
-inline bool wait_for(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
+/// Whole nodes on real threads: the shared poll, with room for slow CI.
+inline bool wait_for(const std::function<bool()>& done,
+                     std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  return eventually(done, limit);
 }
 
 using integration_config = node_system_config;
