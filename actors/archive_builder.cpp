@@ -50,10 +50,9 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
         return to_caf_error(built.error());
 
       const auto& report = built->report;
-      build_outcome outcome{job.community_id, built->from,   built->to,
+      build_outcome outcome{job.community_id,       built->from,     built->to,
                             report.archives.size(), report.messages, report.dropped.size(),
-                            false, built->late_messages, built->left_queued,
-                            built->recovered || !report.archives.empty()};
+                            false};
       if (!report.archives.empty()) {
         self->send(state.bus, publish_atom::value,
                    signal{history_archives_created{job.community_id, built->from, built->to}});

@@ -29,6 +29,11 @@ inline caf::error to_caf_error(errc code, std::string message) {
   return to_caf_error(make_error(code, std::move(message)));
 }
 
+/// The same code, the detail after `context` ("importer: ...").
+inline caf::error to_caf_error(const error& err, const std::string& context) {
+  return to_caf_error(err.code, context + ": " + err.message);
+}
+
 /// The core error an actor replied with; nullopt for CAF's own errors
 /// (timeouts, a receiver that went down).
 std::optional<error> from_caf_error(const caf::error& err);

@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/memory.hpp"
+#include "actors/observation.hpp"
 
 #include "core/archive_reader.hpp"
 #include "storage/store.hpp"
@@ -27,9 +28,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
   return {
     [self](import_atom, const std::string& community) -> caf::result<std::uint64_t> {
       auto& state = self->state;
-      auto fail = [](const error& why) {
-        return to_caf_error(why.code, "importer: " + why.message);
-      };
+      auto fail = [](const error& why) { return to_caf_error(why, "importer"); };
       auto key = public_key::from_community_id(community);
       if (!key)
         return fail(key.error());
@@ -73,14 +72,8 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
             if (!inserted)
               return fail(inserted.error());
             stored += inserted->inserted;
-            if (state.observer.observer) {
-              message_observation seen{state.observer.node, community,
-                                       message_observation::imported, {}};
-              seen.hashes.reserve(batch.size());
-              for (auto& message : batch)
-                seen.hashes.push_back(std::move(message.hash));
-              self->send(state.observer.observer, std::move(seen));
-            }
+            observe(self, state.observer.observer, state.observer.node, community,
+                    message_observation::imported, batch);
             pace(batch.size());
             batch.clear();
           }

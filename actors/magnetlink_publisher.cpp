@@ -31,9 +31,7 @@ magnetlink_publisher(magnetlink_publisher_actor::stateful_pointer<magnetlink_pub
     [self](publish_atom, const std::string& community_id,
            const std::string& magnet) -> caf::result<std::uint64_t> {
       auto& state = self->state;
-      auto fail = [](const error& why) {
-        return to_caf_error(why.code, "magnetlink publisher: " + why.message);
-      };
+      auto fail = [](const error& why) { return to_caf_error(why, "magnetlink publisher"); };
       auto community = public_key::from_community_id(community_id);
       if (!community)
         return fail(community.error());

@@ -8,6 +8,7 @@
 #include "actors/importer.hpp"
 #include "actors/inprocess_relay.hpp"
 #include "actors/magnetlink_publisher.hpp"
+#include "actors/observation.hpp"
 #include "actors/seeder.hpp"
 #include "actors/signal_bus.hpp"
 #include "net/torrent_file.hpp"
@@ -36,12 +37,9 @@ void flush(self_ptr self) {
     if (auto stored = state.db->insert_messages(*community, messages); !stored) {
       caf::aout(self) << "node: storing " << messages.size() << " messages of " << community_id
                       << " failed: " << stored.error().to_string() << "\n";
-    } else if (state.config.observer) {
-      message_observation seen{state.config.name, community_id, message_observation::stored, {}};
-      seen.hashes.reserve(messages.size());
-      for (auto& message : messages)
-        seen.hashes.push_back(std::move(message.hash));
-      self->send(state.config.observer, std::move(seen));
+    } else {
+      observe(self, state.config.observer, state.config.name, community_id,
+              message_observation::stored, messages);
     }
     messages.clear();
   }

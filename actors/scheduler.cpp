@@ -29,29 +29,22 @@ void schedule_tick(self_ptr self, const std::string& community, std::uint64_t de
                      task.generation);
 }
 
+/// The timestamp of the oldest stored message no build took yet.
+std::optional<std::uint64_t> oldest_queued(self_ptr self, const public_key& community) {
+  auto queue = self->state.db->unarchived(community);
+  if (!queue)
+    return std::nullopt;
+  auto oldest = (*queue)->oldest();
+  return oldest ? *oldest : std::nullopt;
+}
+
 /// Where the next build's windows start: the last archive's end, else the
 /// oldest message waiting to be archived; nullopt when there is nothing.
 std::optional<std::uint64_t> partition_start(self_ptr self, const public_key& community) {
   auto info = self->state.db->get_archive_info(community);
   if (info && info->last_archive_end > 0)
     return info->last_archive_end;
-  auto queue = self->state.db->unarchived(community);
-  if (!queue)
-    return std::nullopt;
-  auto span = (*queue)->span(UINT64_MAX);
-  if (!span || !*span)
-    return std::nullopt;
-  return (*span)->first;
-}
-
-/// Stored messages no build took yet with a timestamp before `end`: late
-/// ones, whose window was built already.
-bool has_due(self_ptr self, const public_key& community, std::uint64_t end) {
-  auto queue = self->state.db->unarchived(community);
-  if (!queue)
-    return false;
-  auto due = (*queue)->any(end);
-  return due && *due;
+  return oldest_queued(self, community);
 }
 
 /// A build a crash interrupted: its index or torrent is not final yet.
@@ -74,15 +67,15 @@ void seed(self_ptr self, const std::string& community, std::function<void()> don
           });
 }
 
-/// status-go's CreateAndSeedHistoryArchive for [from, to).
-void build_and_seed(self_ptr self, const std::string& community, std::uint64_t from,
-                    std::uint64_t to) {
+/// status-go's CreateAndSeedHistoryArchive up to `to` (from the last end
+/// date, late messages included).
+void build_and_seed(self_ptr self, const std::string& community, std::uint64_t to) {
   auto& task = self->state.tasks[community];
   if (task.building)
     return;
   task.building = true;
   auto generation = task.generation;
-  build_job job{community, from, to, self->state.config.interval};
+  build_job job{community, to, self->state.config.interval};
   self->request(self->state.builder, caf::infinite, build_atom::value, job)
     .then(
       [self, community, generation](const build_outcome& outcome) {
@@ -130,13 +123,13 @@ void start_task(self_ptr self, const std::string& community) {
   if (elapsed >= interval) {
     // The build seeds its result; seeding the stale torrent first would
     // announce a link that is replaced moments later (status-go sends both).
-    build_and_seed(self, community, *start, now - state.config.settle);
+    build_and_seed(self, community, now - state.config.settle);
     schedule_tick(self, community, interval);
   } else {
     if (build_interrupted(self, *key, community)) {
       // Finish it before seeding: the torrent on disk may predate it. A
       // build up to the last end date adds only late messages, if any.
-      build_and_seed(self, community, *start, *start);
+      build_and_seed(self, community, *start);
     } else {
       std::error_code ec;
       archive_layout layout{state.config.archive_root, community};
@@ -177,9 +170,12 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
       auto end = self->state.config.now() - self->state.config.settle;
       // Late messages (older than the last end date) are built even when no
       // new window is due, so nothing stored waits for a window that passed.
-      if (auto start = partition_start(self, *key);
-          start && (*start < end || has_due(self, *key, end)))
-        build_and_seed(self, community, *start, std::max(*start, end));
+      auto late_due = [&] {
+        auto oldest = oldest_queued(self, *key);
+        return oldest && *oldest < end;
+      };
+      if (auto start = partition_start(self, *key); start && (*start < end || late_due()))
+        build_and_seed(self, community, std::max(*start, end));
     },
     [self](status_atom) {
       std::vector<std::string> running;

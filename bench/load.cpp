@@ -332,11 +332,7 @@ load_result run_load(const load_options& options,
   // The independent check: the files, not the nodes' status.
   line("checking every node's store and the owners' archive files");
   result.latency = tally->summarize_all();
-  std::unordered_map<std::string, std::vector<std::string>> posted;  // community -> hashes
-  {
-    auto by_community = tally->posted_hashes();
-    posted = std::move(by_community);
-  }
+  auto posted = tally->posted_hashes();  // community ID -> hashes
   for (const auto& [c, hashes] : posted)
     result.posted += hashes.size();
   std::unordered_set<std::string> lost_anywhere;
@@ -350,8 +346,6 @@ load_result run_load(const load_options& options,
     auto stored = stored_hashes(**db, pub, entries);
     check.messages = stored.size();
     result.stored += stored.size();
-    if (auto queued = (*db)->count_unarchived(pub))
-      check.unarchived = *queued;
     archive_layout layout{root / owner_names[k], communities[k].id()};
     std::unordered_map<std::string, std::uint32_t> in_archives;
     std::error_code ec;
@@ -371,11 +365,9 @@ load_result run_load(const load_options& options,
       check.duplicated += n - 1;
     for (const auto& hash : posted[communities[k].id()])
       check.archived += in_archives.count(hash);
-    // Stored but not in any archive file, whatever the queue says.
-    std::uint64_t unarchived = 0;
+    // Stored but in no archive file, whatever the node's queue says.
     for (const auto& [hash, n] : stored)
-      unarchived += in_archives.count(hash) ? 0 : 1;
-    check.unarchived = std::max(check.unarchived, unarchived);
+      check.unarchived += in_archives.count(hash) ? 0 : 1;
     result.archived += check.archived;
     result.duplicated += check.duplicated;
     result.checks.push_back(check);

@@ -139,35 +139,32 @@ using message_observer_actor = caf::typed_actor<
 // -- archive pipeline ------------------------------------------------------------------
 
 /// What the scheduler asks the builder for: status-go's
-/// CreateHistoryArchiveTorrentFromDB(community, topics, from, to, partition).
+/// CreateHistoryArchiveTorrentFromDB(community, topics, from, to, partition),
+/// where `from` is the builder's to know: the last end date, and every
+/// message still waiting to be archived below `to`.
 struct build_job {
   std::string community_id;
-  std::uint64_t from = 0;  // unix s
-  std::uint64_t to = 0;
+  std::uint64_t to = 0;  // unix s, exclusive
   std::uint64_t partition = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, build_job& x) {
-  return f(caf::meta::type_name("annals::build_job"), x.community_id, x.from, x.to, x.partition);
+  return f(caf::meta::type_name("annals::build_job"), x.community_id, x.to, x.partition);
 }
 
 struct build_outcome {
   std::string community_id;
-  std::uint64_t from = 0;
-  std::uint64_t to = 0;
+  std::uint64_t from = 0;       // the oldest window built (a late one included)
+  std::uint64_t to = 0;         // the new end date
   std::uint64_t archives = 0;   // new archives
   std::uint64_t messages = 0;   // messages in them
   std::uint64_t dropped = 0;    // messages over the 30 MB cap
   bool torrent_exists = false;  // a torrent exists (now or from earlier builds)
-  std::uint64_t late = 0;       // messages older than the previous end date, archived now
-  std::uint64_t queued = 0;     // stored and not archived yet (newer than `to`)
-  bool torrent_changed = false; // this build (or a recovered one) rewrote the torrent
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, build_outcome& x) {
   return f(caf::meta::type_name("annals::build_outcome"), x.community_id, x.from, x.to,
-           x.archives, x.messages, x.dropped, x.torrent_exists, x.late, x.queued,
-           x.torrent_changed);
+           x.archives, x.messages, x.dropped, x.torrent_exists);
 }
 
 /// Builds archives off the actor threads (a detached actor).

@@ -84,10 +84,8 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
                                                 const owner_build_request& request,
                                                 const owner_build_hooks& hooks) {
   owner_build_result out;
-  auto recovered = recover_owner_build(layout, db, community, hooks.write_torrent);
-  if (!recovered)
+  if (auto recovered = recover_owner_build(layout, db, community, hooks.write_torrent); !recovered)
     return recovered.error();
-  out.recovered = *recovered;
   // Once per community: stores from before the archive queue may hold
   // messages that no archive has.
   auto reconciled_key = "archive_queue.reconciled." + community.community_id();
@@ -119,10 +117,10 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   // oldest queued message (a first build), else nothing before `to`.
   auto start = info->last_archive_end;
   if (start == 0) {
-    auto all = queue.span(UINT64_MAX);
-    if (!all)
-      return all.error();
-    start = *all ? std::min((*all)->first, request.to) : request.to;
+    auto oldest = queue.oldest();
+    if (!oldest)
+      return oldest.error();
+    start = *oldest ? std::min(**oldest, request.to) : request.to;
   }
   build_request build{start, request.to, request.partition, request.topics};
   build.stage_index = true;
@@ -133,11 +131,8 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
     // One window for every late message of this build, its bounds those of
     // its messages (`to` exclusive), so metadata still brackets every
     // timestamp; it overlaps earlier archives' windows.
-    build.late.push_back({(*late)->first, (*late)->second + 1});
-    auto n = queue.count(start);
-    if (!n)
-      return n.error();
-    out.late_messages = *n;
+    build.late.push_back({(*late)->oldest, (*late)->newest + 1});
+    out.late_messages = (*late)->count;
   }
 
   auto source = queue.source();

@@ -48,7 +48,6 @@ struct owner_build_result {
   std::uint64_t to = 0;             // the new end date
   std::uint64_t late_messages = 0;  // archived in this build's late window
   std::uint64_t left_queued = 0;    // stored, not archived yet (timestamps >= to)
-  bool recovered = false;           // an interrupted earlier build was finished first
   std::uint64_t requeued = 0;       // stored messages found in no archive and queued
   std::vector<std::string> hashes;  // with collect_hashes
 };

@@ -212,12 +212,15 @@ struct store::impl {
   }
 
   /// Visits the keys in [lower, upper) of `cf` in order, from one consistent
-  /// view; an empty `upper` means up to the end. `visit(key, value)` returns
-  /// false to stop early, or an error to abort the scan with it.
+  /// view (`snapshot`'s when given); an empty `upper` means up to the end.
+  /// `visit(key, value)` returns false to stop early, or an error to abort
+  /// the scan with it.
   template <class Visit>
   result<void> scan(column_family cf, const std::string& lower, const std::string& upper,
-                    std::string_view operation, Visit&& visit) const {
+                    std::string_view operation, Visit&& visit,
+                    const rocksdb::Snapshot* snapshot = nullptr) const {
     rocksdb::ReadOptions read_options;
+    read_options.snapshot = snapshot;
     rocksdb::Slice upper_bound = slice(upper);
     if (!upper.empty())
       read_options.iterate_upper_bound = &upper_bound;
@@ -300,6 +303,27 @@ struct store::impl {
       ++stats.inserted;
     }
     return stats;
+  }
+
+  /// Adds to `batch` a record per archive (its window; `imported` sets the
+  /// flag, an existing record keeps its own).
+  result<void> stage_archive_records(rocksdb::WriteBatch& batch, const std::string& community,
+                                     const std::vector<built_archive>& archives, bool imported,
+                                     std::string_view operation) const {
+    for (const auto& archive : archives) {
+      auto key = community + archive.id;
+      auto stored = get_archive(key, operation);
+      if (!stored)
+        return stored.error();
+      record::Archive updated = stored->value_or(record::Archive{});
+      updated.set_from(archive.entry.metadata().from());
+      updated.set_to(archive.entry.metadata().to());
+      if (imported)
+        updated.set_imported(true);
+      if (auto r = put(batch, cf_archives, key, updated.SerializeAsString(), operation); !r)
+        return r;
+    }
+    return {};
   }
 
   result<std::optional<record::Archive>> get_archive(std::string_view key,
@@ -398,40 +422,6 @@ result<void> store::scan_messages(const public_key& community, std::uint64_t fro
                 });
 }
 
-message_source store::archive_source(const public_key& community) const {
-  // Captures `this`: the source is only valid while the store is alive.
-  return [this, community](std::uint64_t from, std::uint64_t to,
-                           const std::vector<topic4>& topics,
-                           const std::function<void(archive_message&&)>& visit) {
-    return scan_messages(community, from, to, topics, visit);
-  };
-}
-
-result<std::optional<std::uint64_t>>
-store::oldest_message_timestamp(const public_key& community,
-                                const std::vector<topic4>& topics) const {
-  auto& d = *impl_;
-  auto prefix = community_key(community);
-  topic_filter filter(topics);
-  std::optional<std::uint64_t> oldest;
-  // No topic index: with a filter this walks forward to the first match,
-  // which is immediate when the filter covers the community's channels.
-  auto scanned = d.scan(cf_messages, prefix, prefix_successor(prefix),
-                        "oldest_message_timestamp",
-                        [&](std::string_view key, std::string_view) -> result<bool> {
-                          if (key.size() < message_hash_offset)
-                            return d.malformed(cf_messages, key,
-                                               "key is shorter than its fixed part");
-                          if (!filter.admits(key.substr(message_topic_offset, 4)))
-                            return true;
-                          oldest = read_be64(key.substr(message_timestamp_offset, 8));
-                          return false;
-                        });
-  if (!scanned)
-    return scanned.error();
-  return oldest;
-}
-
 // -- the owner's archive queue -------------------------------------------------
 
 struct unarchived_view::impl {
@@ -448,67 +438,46 @@ struct unarchived_view::impl {
   template <class Visit>
   result<void> keys(std::uint64_t from, std::uint64_t to, std::string_view operation,
                     Visit&& visit) const {
-    rocksdb::ReadOptions read_options;
-    read_options.snapshot = snapshot;
     auto upper = to == UINT64_MAX ? prefix_successor(prefix) : prefix + be64(to);
-    rocksdb::Slice upper_bound = slice(upper);
-    read_options.iterate_upper_bound = &upper_bound;
-    std::unique_ptr<rocksdb::Iterator> it(
-      db->db->NewIterator(read_options, db->handles[cf_unarchived]));
-    for (it->Seek(slice(prefix + be64(from))); it->Valid(); it->Next()) {
-      auto key = view(it->key());
-      if (key.size() < message_hash_offset)
-        return db->malformed(cf_unarchived, key, "key is shorter than its fixed part");
-      result<bool> more = visit(key);
-      if (!more)
-        return more.error();
-      if (!*more)
-        return {};
-    }
-    if (!it->status().ok())
-      return db->db_error(operation, it->status());
-    return {};
+    return db->scan(
+      cf_unarchived, prefix + be64(from), upper, operation,
+      [&](std::string_view key, std::string_view) -> result<bool> {
+        if (key.size() < message_hash_offset)
+          return db->malformed(cf_unarchived, key, "key is shorter than its fixed part");
+        return visit(key);
+      },
+      snapshot);
   }
 };
 
 unarchived_view::unarchived_view(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 unarchived_view::~unarchived_view() = default;
 
-result<std::optional<std::pair<std::uint64_t, std::uint64_t>>>
-unarchived_view::span(std::uint64_t below) const {
-  std::optional<std::pair<std::uint64_t, std::uint64_t>> out;
-  auto scanned = impl_->keys(0, below, "unarchived span", [&](std::string_view key) -> result<bool> {
-    auto ts = read_be64(key.substr(message_timestamp_offset, 8));
-    if (!out)
-      out.emplace(ts, ts);
-    out->second = ts;
-    return true;
-  });
+result<std::optional<std::uint64_t>> unarchived_view::oldest() const {
+  std::optional<std::uint64_t> out;
+  auto scanned = impl_->keys(0, UINT64_MAX, "unarchived oldest",
+                             [&](std::string_view key) -> result<bool> {
+                               out = read_be64(key.substr(message_timestamp_offset, 8));
+                               return false;
+                             });
   if (!scanned)
     return scanned.error();
   return out;
 }
 
-result<std::uint64_t> unarchived_view::count(std::uint64_t below) const {
-  std::uint64_t n = 0;
-  auto scanned = impl_->keys(0, below, "unarchived count", [&](std::string_view) -> result<bool> {
-    ++n;
+result<std::optional<queued_span>> unarchived_view::span(std::uint64_t below) const {
+  std::optional<queued_span> out;
+  auto scanned = impl_->keys(0, below, "unarchived span", [&](std::string_view key) -> result<bool> {
+    auto ts = read_be64(key.substr(message_timestamp_offset, 8));
+    if (!out)
+      out.emplace(queued_span{ts, ts, 0});
+    out->newest = ts;
+    ++out->count;
     return true;
   });
   if (!scanned)
     return scanned.error();
-  return n;
-}
-
-result<bool> unarchived_view::any(std::uint64_t below) const {
-  bool found = false;
-  auto scanned = impl_->keys(0, below, "unarchived any", [&](std::string_view) -> result<bool> {
-    found = true;
-    return false;
-  });
-  if (!scanned)
-    return scanned.error();
-  return found;
+  return out;
 }
 
 message_source unarchived_view::source() const {
@@ -608,18 +577,12 @@ result<void> store::commit_build(const public_key& community, const unarchived_v
                      be64(commit.archive_end), "commit_build");
       !r)
     return r;
+  // The owner's own archives hold messages it stored already: imported.
+  if (auto r = d.stage_archive_records(batch, prefix, commit.archives, true, "commit_build"); !r)
+    return r;
   record::BuildCommit marker;
-  for (const auto& archive : commit.archives) {
-    record::Archive held;
-    held.set_from(archive.entry.metadata().from());
-    held.set_to(archive.entry.metadata().to());
-    held.set_imported(true);  // the owner's own messages are stored already
-    if (auto r = d.put(batch, cf_archives, prefix + archive.id, held.SerializeAsString(),
-                       "commit_build");
-        !r)
-      return r;
+  for (const auto& archive : commit.archives)
     marker.add_archive_ids(archive.id);
-  }
   if (!commit.archives.empty())
     if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::build_commit),
                        marker.SerializeAsString(), "commit_build");
@@ -799,21 +762,10 @@ result<void> store::mark_archives_downloaded(const public_key& community,
   auto prefix = community_key(community);
   std::lock_guard lock(d.write_mutex);
   rocksdb::WriteBatch batch;
-  for (const auto& archive : archives) {
-    auto key = prefix + archive.id;
-    auto stored = d.get_archive(key, "mark_archives_downloaded");
-    if (!stored)
-      return stored.error();
-    record::Archive updated = stored->value_or(record::Archive{});
-    updated.set_from(archive.entry.metadata().from());
-    updated.set_to(archive.entry.metadata().to());
-    if (imported)
-      updated.set_imported(true);
-    if (auto r = d.put(batch, cf_archives, key, updated.SerializeAsString(),
-                       "mark_archives_downloaded");
-        !r)
-      return r;
-  }
+  if (auto r = d.stage_archive_records(batch, prefix, archives, imported,
+                                       "mark_archives_downloaded");
+      !r)
+    return r;
   return d.write(batch, "mark_archives_downloaded");
 }
 

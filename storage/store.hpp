@@ -27,6 +27,14 @@ struct store_options {
   std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
 };
 
+/// Queued messages below some timestamp: how many, and their oldest and
+/// newest timestamps.
+struct queued_span {
+  std::uint64_t oldest = 0;
+  std::uint64_t newest = 0;
+  std::uint64_t count = 0;
+};
+
 /// A build's consistent view (a RocksDB snapshot) of a community's messages
 /// that are in no archive yet. Messages stored after it was taken are left
 /// for the next build. Destroy it before the store.
@@ -35,13 +43,10 @@ public:
   ~unarchived_view();
   unarchived_view(const unarchived_view&) = delete;
   unarchived_view& operator=(const unarchived_view&) = delete;
-  /// Oldest and newest timestamp of the view's messages below `below`.
-  result<std::optional<std::pair<std::uint64_t, std::uint64_t>>>
-  span(std::uint64_t below) const;
-  /// The view's messages with timestamp < `below`.
-  result<std::uint64_t> count(std::uint64_t below = UINT64_MAX) const;
-  /// Whether the view holds a message with timestamp < `below`.
-  result<bool> any(std::uint64_t below) const;
+  /// The timestamp of the view's oldest message (reads one key).
+  result<std::optional<std::uint64_t>> oldest() const;
+  /// The view's messages with timestamp < `below`, in one pass.
+  result<std::optional<queued_span>> span(std::uint64_t below) const;
   /// A message_source over the view: every message of [from, to) whatever
   /// its topic (the topics only name the archive's content topics), in
   /// (timestamp, topic, hash) order.
@@ -112,13 +117,6 @@ public:
   result<void> scan_messages(const public_key& community, std::uint64_t from,
                              std::uint64_t to, const std::vector<topic4>& topics,
                              const std::function<void(archive_message&&)>& visit) const;
-  /// A message_source for build_archives over this community's messages. It
-  /// refers to this store and must not be called after the store is destroyed.
-  message_source archive_source(const public_key& community) const;
-  /// Timestamp of the oldest stored message on `topics` (all when empty).
-  result<std::optional<std::uint64_t>>
-  oldest_message_timestamp(const public_key& community,
-                           const std::vector<topic4>& topics = {}) const;
   result<bool> has_message(const public_key& community, std::string_view hash) const;
 
   // -- the owner's archive queue (exactly-once archiving) -------------------------

@@ -38,7 +38,7 @@ TEST_CASE("an actor's refusal keeps its code and renders as cause and detail",
   caf::scoped_actor self{sys};
   caf::error refused;
   self->request(builder, std::chrono::seconds(10), build_atom::value,
-                build_job{unknown, 0, 100, 10})
+                build_job{unknown, 100, 10})
     .receive([](const build_outcome&) { FAIL("built archives of an unknown community"); },
              [&](const caf::error& err) { refused = err; });
   auto code = from_caf_error(refused);

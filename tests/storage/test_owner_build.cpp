@@ -135,14 +135,17 @@ TEST_CASE("a build's view leaves messages stored after it for the next build", "
   auto view = unwrap(o.db->unarchived(o.community));
   // Arrives during the build, inside the window being built.
   REQUIRE(o.db->insert_messages(o.community, {message(t0 + 20, "during")}));
-  CHECK(unwrap(view->count()) == 10);
+  CHECK(unwrap(view->span(UINT64_MAX))->count == 10);
   REQUIRE(o.db->commit_build(o.community, *view, {t0 + 100, t0 + 100, {}}));
   view.reset();
   CHECK(unwrap(o.db->count_unarchived(o.community)) == 1);
   auto again = unwrap(o.db->unarchived(o.community));
   auto span = unwrap(again->span(UINT64_MAX));
   REQUIRE(span);
-  CHECK(span->first == t0 + 20);
+  CHECK(span->oldest == t0 + 20);
+  CHECK(span->newest == t0 + 20);
+  CHECK(span->count == 1);
+  CHECK(unwrap(again->oldest()) == std::optional<std::uint64_t>{t0 + 20});
 }
 
 TEST_CASE("late messages go into a later archive, each message into exactly one",

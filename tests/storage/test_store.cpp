@@ -193,35 +193,10 @@ TEST_CASE("scan_messages returns the window in (timestamp, topic, hash) order", 
     CHECK(seen[0].sig == expected.sig);
     CHECK(seen[0].hash == expected.hash);
   }
-  SECTION("archive_source scans the same messages") {
-    auto source = db->archive_source(community);
-    std::vector<std::string> hashes;
-    require_ok(source(100, 201, {topic_a}, [&](archive_message&& m) { hashes.push_back(m.hash); }));
-    CHECK(hashes == std::vector<std::string>{"m-200", "z-200"});
-  }
   SECTION("the other community sees only its own") {
     CHECK(scan_hashes(*db, other, 0, UINT64_MAX) ==
           std::vector<std::string>{"other-100", "other-200", "other-300"});
   }
-}
-
-TEST_CASE("oldest_message_timestamp", "[store]") {
-  temp_dir dir;
-  auto db = open_store(dir);
-  auto community = new_community();
-
-  CHECK_FALSE(unwrap(db->oldest_message_timestamp(community)).has_value());
-
-  unwrap(db->insert_messages(community, {message(500, topic_b, "b"), message(300, topic_a, "a"),
-                                         message(700, topic_c, "c")}));
-  unwrap(db->insert_messages(new_community(), {message(1, topic_a, "elsewhere")}));
-
-  CHECK(unwrap(db->oldest_message_timestamp(community)) == std::optional<std::uint64_t>{300});
-  CHECK(unwrap(db->oldest_message_timestamp(community, {topic_b, topic_c})) ==
-        std::optional<std::uint64_t>{500});
-  CHECK(unwrap(db->oldest_message_timestamp(community, {topic_c})) ==
-        std::optional<std::uint64_t>{700});
-  CHECK_FALSE(unwrap(db->oldest_message_timestamp(community, {topic4{9, 9, 9, 9}})).has_value());
 }
 
 TEST_CASE("communities round trip", "[store]") {
