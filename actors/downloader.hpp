@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/fetch_plan.hpp"
+#include "core/member_fetch.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
-#include <vector>
 
 namespace annals {
 
@@ -19,47 +19,31 @@ class store;
 
 struct downloader_config {
   std::filesystem::path archive_root;  // archivedata/ and torrents/
-  /// status-go waits 20 s for metadata and retries once.
-  std::chrono::seconds metadata_timeout{20};
-  int metadata_attempts = 2;
-  /// No byte received for this long while pieces are wanted ends the task;
-  /// status-go waits forever (status-app#10322).
-  std::chrono::seconds stall_timeout{60};
+  member_fetch_options fetch;
   std::chrono::milliseconds tick{250};
-  fetch_limits limits;
-  /// Kept free on the disk beyond what the torrent needs (status-app#9404).
-  std::uint64_t disk_headroom = 64ull << 20;
 };
 
-/// status-go's downloadAndImportHistoryArchives, member side, one task per
-/// community, driven by a timer so no wait is unbounded:
-///   metadata (timeout, retry) -> hostile-torrent checks -> free disk check
-///   -> index first -> index checks -> missing archives by ID set
-///   -> each archive's pieces, oldest first -> recorded as downloaded
-///   -> importer; at the end the torrent is saved for re-seeding.
+/// status-go's downloadAndImportHistoryArchives, member side: one task per
+/// community, each a member_fetch (core/member_fetch.hpp) driven by a timer
+/// against the distribution backend, so no wait is unbounded. Archives are
+/// recorded as downloaded as they arrive, oldest first (before importing,
+/// so a crash between the two is resumed at start-up), then imported; at the
+/// end the backend keeps the set for serving and the link is remembered.
+/// Time is the actor clock's, so tests run it on virtual time.
 struct downloader_state {
   static inline const char* name = "downloader";
 
-  enum class phase { metadata, index, archives };
   struct task {
     std::uint64_t generation = 0;
     std::string magnet;
     std::uint64_t clock = 0;
-    std::string info_hash;
-    phase at = phase::metadata;
-    int attempts = 1;
-    std::chrono::steady_clock::time_point since;  // phase start or last progress
-    std::uint64_t downloaded = 0;
-    torrent_summary meta;
-    std::vector<archive_pieces> missing;
-    std::size_t next = 0;  // index into missing: the oldest archive not yet recorded
-    std::size_t ready = 0; // archives from `next` on whose pieces are all had
-    bool busy = false;     // a request to the seeder is in flight
+    std::optional<member_fetch> fetch;
+    bool busy = false;  // a request to the backend is in flight
   };
 
   downloader_config config;
   std::shared_ptr<store> db;
-  seeder_actor seeder;
+  archive_distribution_actor distribution;
   importer_actor importer;
   signal_bus_actor bus;
   std::map<std::string, task> tasks;
@@ -69,7 +53,7 @@ struct downloader_state {
 
 downloader_actor::behavior_type
 downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader_config config,
-           std::shared_ptr<store> db, seeder_actor seeder, importer_actor importer,
-           signal_bus_actor bus);
+           std::shared_ptr<store> db, archive_distribution_actor distribution,
+           importer_actor importer, signal_bus_actor bus);
 
 } // namespace annals

@@ -9,7 +9,7 @@
 #include "actors/inprocess_relay.hpp"
 #include "actors/magnetlink_publisher.hpp"
 #include "actors/observation.hpp"
-#include "actors/seeder.hpp"
+#include "actors/torrent_distribution.hpp"
 #include "actors/signal_bus.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
@@ -127,7 +127,7 @@ void start_membership(self_ptr self, const std::string& community_id,
           });
   std::error_code ec;
   if (std::filesystem::exists(archive_layout{state.config.data_dir, community_id}.torrent_file(), ec))
-    self->request(state.seeder, caf::infinite, seed_atom::value, community_id)
+    self->request(state.distribution, caf::infinite, seed_atom::value, community_id)
       .then([](const std::string&) {},
             [self, community_id](const caf::error& err) {
               caf::aout(self) << "node: re-seeding " << community_id
@@ -155,7 +155,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   self->state = std::move(*init);
   auto& state = self->state;
   for (const auto& child : std::vector<caf::actor_addr>{
-         state.bus.address(), state.builder.address(), state.seeder.address(),
+         state.bus.address(), state.builder.address(), state.distribution.address(),
          state.scheduler.address(), state.publisher.address(), state.gate.address(),
          state.downloader.address(), state.importer.address()})
     self->link_to(child);
@@ -275,8 +275,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<build_outcome>("annals::build_outcome");
   cfg.add_message_type<community_spec>("annals::community_spec");
   cfg.add_message_type<membership_spec>("annals::membership_spec");
-  cfg.add_message_type<fetch_status>("annals::fetch_status");
-  cfg.add_message_type<torrent_summary>("annals::torrent_summary");
+  cfg.add_message_type<archive_set_summary>("annals::archive_set_summary");
+  cfg.add_message_type<fetch_progress>("annals::fetch_progress");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");
 }
@@ -319,18 +319,19 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                            to_hex0x(identity->public_key().uncompressed()), config.name,
                            config.observer},
     init->db, init->bus);
-  seeder_config seeding{config.data_dir, config.advertise_torrent_address, "127.0.0.1"};
+  torrent_distribution_config seeding{config.data_dir, config.advertise_torrent_address, "127.0.0.1"};
   if (auto colon = config.torrent_listen.rfind(':'); colon != std::string::npos) {
     auto host = config.torrent_listen.substr(0, colon);
     if (host != "0.0.0.0" && host != "[::]")
       seeding.advertised_host = host;
   }
-  init->seeder = sys.spawn(seeder, seeding,
-                           std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
+  init->distribution =
+    sys.spawn(torrent_distribution, seeding,
+              std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
   init->scheduler = sys.spawn(scheduler,
                               scheduler_config{config.archive_interval, config.data_dir, config.now,
                                                config.settle},
-                              init->db, init->builder, init->seeder);
+                              init->db, init->builder, init->distribution);
   init->publisher = sys.spawn(magnetlink_publisher,
                               magnetlink_publisher_config{*identity,
                                                           to_hex(identity->public_key().compressed()),
@@ -341,9 +342,9 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                                             import_observer{config.name, config.observer});
   downloader_config downloads;
   downloads.archive_root = config.data_dir;
-  downloads.metadata_timeout = config.metadata_timeout;
-  downloads.stall_timeout = config.stall_timeout;
-  init->downloader = sys.spawn(downloader, downloads, init->db, init->seeder, init->importer,
+  downloads.fetch.locate_timeout = config.metadata_timeout;
+  downloads.fetch.stall_timeout = config.stall_timeout;
+  init->downloader = sys.spawn(downloader, downloads, init->db, init->distribution, init->importer,
                                init->bus);
   init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval, config.welcome_gap},
                          init->db, init->publisher, init->relay, init->downloader, init->bus);

@@ -92,7 +92,7 @@ struct node_state {
   signal_bus_actor bus;
   relay_actor relay;
   archive_builder_actor builder;
-  seeder_actor seeder;
+  archive_distribution_actor distribution;
   scheduler_actor scheduler;
   magnetlink_publisher_actor publisher;
   control_node_gate_actor gate;

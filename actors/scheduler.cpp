@@ -56,9 +56,9 @@ bool build_interrupted(self_ptr self, const public_key& community, const std::st
            archive_layout{self->state.config.archive_root, id}.staged_index_file(), ec);
 }
 
-/// Seeds the community's torrent; `done` runs once the seeder answered.
+/// Seeds the community's torrent; `done` runs once the distribution backend answered.
 void seed(self_ptr self, const std::string& community, std::function<void()> done = [] {}) {
-  self->request(self->state.seeder, caf::infinite, seed_atom::value, community)
+  self->request(self->state.distribution, caf::infinite, seed_atom::value, community)
     .then([done](const std::string&) { done(); },
           [self, community, done](const caf::error& err) {
             caf::aout(self) << "scheduler: seeding " << community
@@ -86,7 +86,7 @@ void build_and_seed(self_ptr self, const std::string& community, std::uint64_t t
           it->second.building = false;
           return;
         }
-        // The next build waits until the seeder has read this torrent and
+        // The next build waits until the distribution backend has read this torrent and
         // its files: appending to `data` meanwhile would fail its check.
         seed(self, community, [self, community, generation] {
           auto task = self->state.tasks.find(community);
@@ -144,11 +144,12 @@ void start_task(self_ptr self, const std::string& community) {
 
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_config config,
-          std::shared_ptr<store> db, archive_builder_actor builder, seeder_actor seeder) {
+          std::shared_ptr<store> db, archive_builder_actor builder,
+          archive_distribution_actor distribution) {
   self->state.config = std::move(config);
   self->state.db = std::move(db);
   self->state.builder = std::move(builder);
-  self->state.seeder = std::move(seeder);
+  self->state.distribution = std::move(distribution);
   return {
     [self](start_atom, const std::string& community) {
       if (self->state.tasks.count(community))
@@ -157,7 +158,7 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
     },
     [self](stop_atom, const std::string& community) {
       if (self->state.tasks.erase(community) > 0)
-        self->send(self->state.seeder, unseed_atom::value, community);
+        self->send(self->state.distribution, unseed_atom::value, community);
     },
     [self](tick_atom, const std::string& community, std::uint64_t generation) {
       auto it = self->state.tasks.find(community);

@@ -42,7 +42,7 @@ struct scheduler_state {
   scheduler_config config;
   std::shared_ptr<store> db;
   archive_builder_actor builder;
-  seeder_actor seeder;
+  archive_distribution_actor distribution;
   std::map<std::string, task> tasks;
   std::uint64_t generations = 0;
 };
@@ -56,6 +56,7 @@ struct scheduler_state {
 /// community runs at a time; a tick that finds one running is skipped.
 scheduler_actor::behavior_type
 scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_config config,
-          std::shared_ptr<store> db, archive_builder_actor builder, seeder_actor seeder);
+          std::shared_ptr<store> db, archive_builder_actor builder,
+          archive_distribution_actor distribution);
 
 } // namespace annals

@@ -1,14 +1,20 @@
 // `annals archive seed|fetch`: the owner seeding a built archive directory,
-// and a member fetching a community's archives the way status-go's
-// DownloadHistoryArchivesByMagnetlink does (metadata, index first, then the
-// archives oldest first), with the checks and time limits status-go lacks.
+// and a member fetching a community's archives with the node's own member
+// sequence (metadata, index first, then the archives oldest first), with the
+// checks and time limits status-go lacks.
+#include "actors/node.hpp"
+#include "actors/signal_bus.hpp"
+#include "actors/torrent_distribution.hpp"
+#include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "core/archive_reader.hpp"
-#include "core/fetch_plan.hpp"
 #include "core/file_io.hpp"
 #include "core/identity.hpp"
+#include "core/member_fetch.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
+
+#include <caf/all.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +24,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
+#include <optional>
+#include <thread>
 
 namespace annals::app {
 
@@ -48,11 +55,6 @@ bool is_loopback_host(const std::string& host) {
 /// dial it.
 bool is_unspecified_host(const std::string& host) {
   return host == "0.0.0.0" || host == "[::]";
-}
-
-/// Whether pieces [first, end) are all set in `have`.
-bool have_all(const std::vector<bool>& have, int first, int end) {
-  return std::all_of(have.begin() + first, have.begin() + end, [](bool piece) { return piece; });
 }
 
 double seconds_since(steady::time_point start) {
@@ -193,102 +195,37 @@ std::string expected_community(const std::string& source, bool from_magnet) {
   return name;
 }
 
-/// One member fetch of one torrent: the session, the deadline of the whole
-/// command and what the peers last said, for the error when time runs out.
-class fetch_run {
-public:
-  /// Whether a phase is complete, given the torrent's progress and the
-  /// events of the last poll.
-  using done_test =
-    std::function<bool(const torrent_progress&, const std::vector<torrent_event>&)>;
-
-  fetch_run(torrent_session& session, std::string hash, steady::time_point started,
-            std::chrono::seconds timeout)
-    : session_(session), hash_(std::move(hash)), timeout_(timeout), deadline_(started + timeout) {}
-
-  /// Polls the session until `done` holds, or until `until` or the command's
-  /// deadline passes (false). Fails the command when the torrent itself
-  /// stops with an error; errors that peers cause (a piece failing its hash)
-  /// are only reported, as libtorrent asks another peer.
-  bool wait(steady::time_point until, const done_test& done) {
-    until = std::min(until, deadline_);
-    for (;;) {
-      auto events = session_.poll(poll_interval);
-      for (const auto& event : events) {
-        if (event.what == torrent_event::kind::error)
-          std::cerr << "annals: warning: " << event.message << "\n";
-        else if (event.what == torrent_event::kind::peer_disconnected)
-          last_peer_error_ = event.message;
-      }
-      auto progress = take_fetched(session_.progress(hash_), hash_);
-      if (!progress.error.empty())
-        fail(make_error(errc::io, hash_ + ": fetch stopped: " + progress.error));
-      if (done(progress, events))
-        return true;
-      if (steady::now() >= until)
-        return false;
-    }
+/// Stops the actors of a command when it ends, however it ends, so the
+/// actor system's destructor does not wait on them.
+struct stop_actors {
+  std::vector<caf::actor> actors;
+  ~stop_actors() {
+    for (auto& actor : actors)
+      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   }
-  bool wait(const done_test& done) { return wait(deadline_, done); }
-
-  /// Whether the command's --timeout has passed.
-  bool expired() const { return steady::now() >= deadline_; }
-
-  /// Ends the command after a wait returned false while doing `what`.
-  [[noreturn]] void fail_waiting(const std::string& what) const {
-    auto message = "timed out " + what;
-    if (expired())
-      message += " (--timeout " + std::to_string(timeout_.count()) + " s)";
-    if (!last_peer_error_.empty())
-      message += "; last peer error: " + last_peer_error_;
-    fail(make_error(errc::io, message));
-  }
-
-  /// Waits for the torrent's metadata (there at once for a .torrent; from
-  /// peers for a magnet link), retrying once as status-go does after its
-  /// 20 s: the `peers` are dialled again and the wait repeats.
-  void wait_for_metadata(std::chrono::seconds attempt, const std::vector<std::string>& peers) {
-    auto has_metadata = [](const torrent_progress& progress, const auto&) {
-      return progress.has_metadata;
-    };
-    if (wait(steady::now() + attempt, has_metadata))
-      return;
-    if (!expired()) {
-      std::cerr << "no metadata after " << attempt.count() << " s; dialling " << peers.size()
-                << " --peer address(es) again\n";
-      for (const auto& peer : peers)
-        take(session_.connect_peer(hash_, peer));
-      if (wait(steady::now() + attempt, has_metadata))
-        return;
-    }
-    fail_waiting("waiting for the torrent's metadata from peers" +
-                 (expired() ? "" : ", " + std::to_string(attempt.count()) + " s twice"));
-  }
-
-  /// Which pieces are complete and hash-checked.
-  std::vector<bool> pieces() const { return take_fetched(session_.have_pieces(hash_), hash_); }
-
-  /// Waits until every block received so far is in the files, which a piece
-  /// being hash-checked does not imply.
-  bool flush() {
-    take_fetched(session_.flush(hash_), hash_);
-    return wait([](const torrent_progress&, const std::vector<torrent_event>& events) {
-      return std::any_of(events.begin(), events.end(), [](const torrent_event& e) {
-        return e.what == torrent_event::kind::flushed;
-      });
-    });
-  }
-
-private:
-  torrent_session& session_;
-  std::string hash_;
-  std::chrono::seconds timeout_;
-  steady::time_point deadline_;
-  std::string last_peer_error_;
 };
 
+/// Asks the distribution backend; a failed reply ends the command.
+template <class Reply, class... Ts>
+Reply ask_backend(caf::actor_system& sys, caf::scoped_actor& self,
+                  const archive_distribution_actor& backend, const std::string& context,
+                  Ts&&... xs) {
+  std::optional<Reply> out;
+  caf::error failed;
+  self->request(backend, std::chrono::seconds(30), std::forward<Ts>(xs)...)
+    .receive([&](Reply& reply) { out = std::move(reply); },
+             [&](caf::error& err) { failed = std::move(err); });
+  if (!out)
+    fail(sys, failed, context);
+  return std::move(*out);
+}
+
+/// A member's fetch into a fresh directory: the same member sequence
+/// (core/member_fetch) and BitTorrent backend (actors/torrent_distribution)
+/// as a node's downloader, with nothing recorded in a store.
 void run_fetch(const fetch_options& options) {
   auto started = steady::now();
+  auto deadline = started + std::chrono::seconds(options.timeout);
   bool from_magnet = options.source.rfind("magnet:", 0) == 0;
   auto expected = expected_community(options.source, from_magnet);
   archive_layout layout{options.out, expected};
@@ -298,100 +235,113 @@ void run_fetch(const fetch_options& options) {
                               [](const auto& peer) { return is_loopback_host(host_of(peer)); });
   auto session = take(torrent_session::start(loopback ? loopback_session_options()
                                                       : torrent_session_options{}));
-  // Nothing is wanted until the checks below pass (download_all = false).
-  auto save_path = layout.archive_dir().parent_path();
-  auto hash =
-    from_magnet ? take(session->fetch(options.source, save_path, options.peers, false))
-                : take(session->fetch_torrent_file(options.source, save_path, options.peers, false));
-  fetch_run run(*session, hash, started, std::chrono::seconds(options.timeout));
-
+  node_system_config config;
+  caf::actor_system sys{config};
+  auto bus = sys.spawn(signal_bus);
+  auto backend = sys.spawn(torrent_distribution, torrent_distribution_config{options.out},
+                           std::shared_ptr<torrent_session>(std::move(session)), bus);
+  stop_actors stop{{caf::actor_cast<caf::actor>(backend), caf::actor_cast<caf::actor>(bus)}};
+  caf::scoped_actor self{sys};
+  auto source = from_magnet ? options.source : std::filesystem::absolute(options.source).string();
+  auto start = [&] {
+    return ask_backend<std::string>(sys, self, backend, "cannot fetch " + options.source,
+                                    fetch_atom::value, expected, source, options.peers);
+  };
+  auto hash = start();
   std::cerr << "fetching " << expected << " (info hash " << hash << ") into " << options.out
             << "\n";
-  run.wait_for_metadata(std::chrono::seconds(options.metadata_timeout), options.peers);
-  const std::string refused = "refused before fetching any piece";
-  auto torrent = take_fetched(session->metadata_summary(hash), refused);
-  take_fetched(check_torrent_for_fetch(torrent, expected, fetch_limits{}), refused);
-  take(create_private_dirs(layout.archive_dir()));
 
-  // The index first, as status-go does: it says which pieces hold archives.
-  std::cerr << "fetching the index (" << torrent.index_size << " bytes)\n";
-  take(session->want_file(hash, 1));
-  auto index_first = static_cast<int>(torrent.data_size / archive_piece_length);
-  auto piece_count = static_cast<int>(torrent.piece_count);
-  auto index_fetched = [&](const auto&, const auto&) {
-    return have_all(run.pieces(), index_first, piece_count);
-  };
-  if (!run.wait(index_fetched))
-    run.fail_waiting("fetching the index");
-  if (!run.flush())
-    run.fail_waiting("writing the index");
-  auto index = take_fetched(read_index(layout.index_file()), "fetched index");
-  take_fetched(check_index_for_torrent(index, torrent.data_size), "fetched index");
-
-  // A fresh directory holds no archive yet. All are wanted at once, which
-  // keeps every connection busy; status-go waits for each archive before it
-  // asks for the next. libtorrent's piece picker decides the actual order.
-  auto archives = missing_archives(index, {});
-  for (const auto& archive : archives)
-    take(session->want_pieces(hash, archive.first_piece, archive.end_piece));
-  std::cerr << "fetching " << archives.size() << " archives (" << torrent.data_size
-            << " bytes)\n";
-  // Progress counted from the pieces had, in the same step as the archives:
-  // libtorrent's byte counters lag behind its piece bitfield. Archive
-  // pieces are whole pieces, as `data` is piece-aligned.
-  std::uint64_t wanted_bytes = torrent.index_size;
-  for (const auto& archive : archives)
-    wanted_bytes += archive.entry.size();
-  std::size_t archives_done = 0;
-  std::uint64_t reported_bytes = 0;
+  member_fetch_options limits;
+  limits.locate_timeout = std::chrono::seconds(options.metadata_timeout);
+  member_fetch fetch(expected, options.out, {}, limits, steady::now());
+  fetch_progress progress;
+  std::uint64_t wanted_bytes = 0;
   auto next_report = steady::now();
-  auto all_fetched = [&](const auto&, const auto&) {
-    auto have = run.pieces();
-    std::uint64_t fetched_bytes = torrent.index_size;
-    archives_done = 0;
-    for (const auto& archive : archives) {
-      auto had = std::count(have.begin() + archive.first_piece, have.begin() + archive.end_piece,
-                            true);
-      fetched_bytes += static_cast<std::uint64_t>(had) * archive_piece_length;
-      archives_done += had == archive.end_piece - archive.first_piece ? 1 : 0;
-    }
-    bool done = archives_done == archives.size();
-    if (fetched_bytes != reported_bytes && (done || steady::now() >= next_report)) {
-      std::cerr << "fetched " << fetched_bytes * 100 / wanted_bytes << "% (" << fetched_bytes
-                << " of " << wanted_bytes << " bytes), " << archives_done << " of "
-                << archives.size() << " archives\n";
-      reported_bytes = fetched_bytes;
-      next_report = steady::now() + fetch_progress_interval;
-    }
-    return done;
+  auto report = [&](bool done) {
+    if (wanted_bytes == 0 || (!done && steady::now() < next_report))
+      return;
+    auto bytes = done ? wanted_bytes : std::min(progress.wanted_done, wanted_bytes);
+    std::cerr << "fetched " << bytes * 100 / wanted_bytes << "% (" << bytes << " of "
+              << wanted_bytes << " bytes), " << fetch.recorded() << " of "
+              << fetch.missing().size() << " archives\n";
+    next_report = steady::now() + fetch_progress_interval;
   };
-  if (!run.wait(all_fetched))
-    run.fail_waiting("with " + std::to_string(archives_done) + " of " +
-                     std::to_string(archives.size()) + " archives fetched");
-  if (!run.flush())
-    run.fail_waiting("writing the archives");
+  for (bool complete = false; !complete;) {
+    if (steady::now() >= deadline) {
+      auto message = "timed out " + std::string(fetch.at() == member_fetch::phase::locate
+                                                  ? "waiting for the archive set's metadata"
+                                                  : "with " + std::to_string(fetch.recorded())
+                                                      + " of "
+                                                      + std::to_string(fetch.missing().size())
+                                                      + " archives fetched")
+                     + " (--timeout " + std::to_string(options.timeout) + " s)";
+      if (!progress.peer_error.empty())
+        message += "; last peer error: " + progress.peer_error;
+      fail(make_error(errc::io, message));
+    }
+    std::this_thread::sleep_for(poll_interval);
+    progress = ask_backend<fetch_progress>(sys, self, backend, hash, progress_atom::value,
+                                           expected);
+    auto step = fetch.advance(progress, steady::now());
+    switch (step.kind) {
+      case member_step::wait:
+        report(false);
+        break;
+      case member_step::relocate:
+        std::cerr << "no metadata after " << options.metadata_timeout << " s; dialling "
+                  << options.peers.size() << " --peer address(es) again\n";
+        start();
+        break;
+      case member_step::want_index:
+        take(create_private_dirs(layout.archive_dir()));
+        std::cerr << "fetching the index (" << fetch.summary().index_size << " bytes)\n";
+        self->send(backend, index_atom::value, expected);
+        break;
+      case member_step::want_archives:
+        wanted_bytes = fetch.summary().index_size;
+        for (const auto& archive : fetch.missing())
+          wanted_bytes += archive.entry.size();
+        // All at once, which keeps every connection busy; status-go waits
+        // for each archive before it asks for the next.
+        std::cerr << "fetching " << step.ids.size() << " archives (" << fetch.summary().data_size
+                  << " bytes)\n";
+        self->send(backend, want_atom::value, expected, std::move(step.ids));
+        break;
+      case member_step::record:
+        report(step.last);
+        complete = step.last;
+        break;
+      case member_step::complete:
+        complete = true;
+        break;
+      case member_step::refuse:
+        fail(make_error(errc::verification_failed, "refused before fetching any piece: "
+                                                     + step.reason));
+      case member_step::fail:
+        fail(make_error(errc::io, step.reason));
+    }
+  }
 
   // The fetched directory is a complete archive set, so it can be inspected
   // and seeded like a built one.
-  take(session->save_torrent_file(hash, layout.torrent_file()));
-  auto report = take_fetched(verify_archive_dir(layout.archive_dir()), "fetched archives");
-  for (const auto& problem : report.problems)
+  ask_backend<bool>(sys, self, backend, "saving the torrent", save_atom::value, expected);
+  auto verified = take_fetched(verify_archive_dir(layout.archive_dir()), "fetched archives");
+  for (const auto& problem : verified.problems)
     std::cerr << "annals: verification failed: " << problem << "\n";
-  if (!report.ok())
-    fail(make_error(errc::verification_failed, std::to_string(report.problems.size()) +
+  if (!verified.ok())
+    fail(make_error(errc::verification_failed, std::to_string(verified.problems.size()) +
                                                  " problem(s) in the fetched archives"));
   take_fetched(verify_archive_torrent_files(layout), "fetched files");
 
   std::size_t messages = 0;
-  for (const auto& archive : report.archives)
+  for (const auto& archive : verified.archives)
     messages += archive.message_count;
-  auto fetched = take_fetched(session->progress(hash), hash);
   std::cout << json{{"community_id", expected},
                     {"info_hash", hash},
                     {"archive_dir", layout.archive_dir().string()},
-                    {"archives", report.archives.size()},
+                    {"archives", verified.archives.size()},
                     {"messages", messages},
-                    {"bytes_downloaded", fetched.total_download},
+                    {"bytes_downloaded", progress.received},
                     {"seconds", seconds_since(started)}}
                  .dump(2)
             << "\n";

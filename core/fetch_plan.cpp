@@ -16,26 +16,26 @@ std::string bytes_text(std::uint64_t bytes) { return std::to_string(bytes) + " b
 
 } // namespace
 
-result<void> check_torrent_for_fetch(const torrent_summary& torrent,
-                                     std::string_view expected_community_id,
-                                     const fetch_limits& limits) {
-  if (torrent.name != expected_community_id)
+result<void> check_archive_set_for_fetch(const archive_set_summary& set,
+                                         std::string_view expected_community_id,
+                                         const fetch_limits& limits) {
+  if (set.name != expected_community_id)
     return make_error(errc::verification_failed,
-                      "torrent is named \"" + torrent.name + "\", not the expected community " +
+                      "archive set is named \"" + set.name + "\", not the expected community " +
                         std::string(expected_community_id));
-  if (torrent.index_size == 0)
-    return make_error(errc::verification_failed, "torrent's index is empty");
-  if (torrent.data_size > limits.max_data_size)
+  if (set.index_size == 0)
+    return make_error(errc::verification_failed, "archive set's index is empty");
+  if (set.data_size > limits.max_data_size)
     return make_error(errc::verification_failed,
-                      "torrent's data is " + bytes_text(torrent.data_size) +
+                      "archive set's data is " + bytes_text(set.data_size) +
                         ", above the limit of " + bytes_text(limits.max_data_size));
-  if (torrent.index_size > limits.max_index_size)
+  if (set.index_size > limits.max_index_size)
     return make_error(errc::verification_failed,
-                      "torrent's index is " + bytes_text(torrent.index_size) +
+                      "archive set's index is " + bytes_text(set.index_size) +
                         ", above the limit of " + bytes_text(limits.max_index_size));
-  if (torrent.data_size % L != 0)
+  if (set.data_size % L != 0)
     return make_error(errc::verification_failed,
-                      "torrent's data is " + bytes_text(torrent.data_size) +
+                      "archive set's data is " + bytes_text(set.data_size) +
                         ", not a multiple of the piece length " + std::to_string(L));
   return ok_result();
 }

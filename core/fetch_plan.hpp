@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/archive_format.hpp"
-#include "core/torrent_summary.hpp"
+#include "core/distribution.hpp"
 
 #include <cstdint>
 #include <set>
@@ -25,15 +25,15 @@ struct fetch_limits {
   std::uint64_t max_index_size = 64ull << 20;
 };
 
-/// Checks made on a torrent's metadata before any piece is wanted, on top of
-/// the shape rules that read_archive_torrent / check_archive_info_dict
-/// applied: the name is the community the member expects (status-go saves
-/// into DataDir/<name>/ and reads the index from DataDir/<communityID>/),
-/// `index` is not empty, both files are within `limits`, and `data` is
-/// piece-aligned. The error names the rule.
-result<void> check_torrent_for_fetch(const torrent_summary& torrent,
-                                     std::string_view expected_community_id,
-                                     const fetch_limits& limits);
+/// Checks made on an archive set's shape before any of it is wanted, on top
+/// of the backend's own shape rules (BitTorrent: check_archive_info_dict):
+/// the name is the community the member expects (status-go saves into
+/// DataDir/<name>/ and reads the index from DataDir/<communityID>/), `index`
+/// is not empty, both files are within `limits`, and `data` is made of whole
+/// pieces, as status-go pads every archive. The error names the rule.
+result<void> check_archive_set_for_fetch(const archive_set_summary& set,
+                                         std::string_view expected_community_id,
+                                         const fetch_limits& limits);
 
 /// Checks a fetched index before its archives' pieces are wanted: every ID is
 /// keccak-256 of its entry, offsets and sizes are whole pieces, each archive
@@ -56,7 +56,7 @@ struct archive_pieces {
 /// compares only the counts (len(existing) == len(index)), so a member that
 /// holds as many archives as the index lists, but not the same ones, fetches
 /// nothing; this compares the ID sets. Expects an index that passed
-/// check_index_for_torrent for a torrent that passed check_torrent_for_fetch,
+/// check_index_for_torrent for a set that passed check_archive_set_for_fetch,
 /// so every piece number fits an int.
 std::vector<archive_pieces> missing_archives(const pb::WakuMessageArchiveIndex& index,
                                              const std::set<std::string>& held_ids);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace annals {
@@ -65,6 +66,19 @@ result<std::string> read_file_bytes(const std::filesystem::path& file) {
   }
   ::close(fd);
   return out;
+}
+
+std::optional<std::uint64_t> free_disk_bytes(const std::filesystem::path& path) {
+  auto at = path.empty() ? std::filesystem::path(".") : path;
+  std::error_code ec;
+  while (!std::filesystem::exists(at, ec) && at.has_parent_path() && at.parent_path() != at)
+    at = at.parent_path();
+  if (!std::filesystem::exists(at, ec) && at.is_relative())
+    at = ".";
+  struct statvfs st;
+  if (::statvfs(at.c_str(), &st) != 0)
+    return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 result<void> create_private_dirs(const std::filesystem::path& dir) {

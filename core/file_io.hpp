@@ -5,7 +5,9 @@
 
 #include "core/result.hpp"
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +27,10 @@ result<void> rename_durably(const std::filesystem::path& from, const std::filesy
 
 /// Creates `dir` and its parents with mode 0700 (status-go's archive dirs).
 result<void> create_private_dirs(const std::filesystem::path& dir);
+
+/// Bytes an unprivileged writer may still use on the file system holding
+/// `path` (or its nearest existing parent); nullopt when it cannot be told.
+std::optional<std::uint64_t> free_disk_bytes(const std::filesystem::path& path);
 
 /// An append-only file: writes go to the end, sync() makes them durable.
 class append_file {

@@ -1,12 +1,15 @@
 // Every typed actor interface of a node, and the messages between them. The
 // pipeline mirrors status-go's signal-and-subscription flow:
 //   relay --envelope--> node (stores channel messages)
-//   scheduler --build--> archive builder --signals--> bus; scheduler --seed--> seeder
-//   seeder --historyArchivesSeeding--> bus --> control-node gate --publish--> publisher
+//   scheduler --build--> archive builder --signals--> bus
+//   scheduler --seed--> distribution (BitTorrent) --historyArchivesSeeding--> bus
+//   bus --> control-node gate --publish--> publisher
 //   publisher --WakuMessage on <communityID>-magnetlinks--> relay
+//   relay --> gate (member) --fetch--> downloader --fetch/want/progress--> distribution
+//   downloader --import--> importer
 #pragma once
 
-#include "core/torrent_summary.hpp"
+#include "core/distribution.hpp"
 #include "messages/signals.hpp"
 
 #include <caf/atom.hpp>
@@ -39,7 +42,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using want_atom = caf::atom_constant<caf::atom("want")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
-using metadata_atom = caf::atom_constant<caf::atom("metadata")>;
+using index_atom = caf::atom_constant<caf::atom("index")>;
 using save_atom = caf::atom_constant<caf::atom("save")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
@@ -174,48 +177,48 @@ using archive_builder_actor = caf::typed_actor<
   // crash-safely; emits creating and created or noHistoryArchivesCreated.
   caf::replies_to<build_atom, build_job>::with<build_outcome>>;
 
-/// A fetching torrent as the downloader sees it.
-struct fetch_status {
-  bool has_metadata = false;
-  std::uint64_t downloaded = 0;  // payload bytes received
-  std::string pieces;            // one byte per piece: 1 = had and hash-checked
-};
+/// What a distribution backend reports of one community's fetch.
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, fetch_status& x) {
-  return f(caf::meta::type_name("annals::fetch_status"), x.has_metadata, x.downloaded, x.pieces);
+typename Inspector::result_type inspect(Inspector& f, archive_set_summary& x) {
+  return f(caf::meta::type_name("annals::archive_set_summary"), x.name, x.data_size,
+           x.index_size);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fetch_progress& x) {
+  return f(caf::meta::type_name("annals::fetch_progress"), x.located, x.summary, x.refusal,
+           x.failure, x.peer_error, x.received, x.wanted_done, x.index_ready, x.ready);
 }
 
-/// A torrent whose metadata arrived, already checked against status-go's
-/// rules (name, files data and index, piece length) by the session.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, torrent_summary& x) {
-  return f(caf::meta::type_name("annals::torrent_summary"), x.info_hash, x.name, x.data_size,
-           x.index_size, x.piece_count, x.trackers, x.magnet);
-}
-
-/// Owns the node's libtorrent session: seeding and fetching both go through it.
-using seeder_actor = caf::typed_actor<
-  // Seeds the community's torrent from the node's archive directory (re-adds
-  // it when it changed); replies with the magnet link; emits seeding.
+/// The distribution seam: how a community's archive directory reaches its
+/// members. Everything is keyed by community ID and archive ID, never by a
+/// backend's own handles, so the owner's scheduler, the member's downloader
+/// and `annals archive fetch` work with any backend. BitTorrent is the
+/// first (actors/torrent_distribution); status-go's Codex backend (one CID
+/// per archive) would be a second behind the same handlers.
+using archive_distribution_actor = caf::typed_actor<
+  // Owner: serves the community's archive directory (re-reads it when it
+  // changed); replies with the locator members fetch it by (a magnet link);
+  // emits historyArchivesSeeding.
   caf::replies_to<seed_atom, std::string>::with<std::string>,
-  // Drops the community's torrent; emits unseeded when one was seeded.
+  // Stops serving or fetching the community; emits historyArchivesUnseeded
+  // when it was served.
   caf::reacts_to<unseed_atom, std::string>,
-  // Internal: drain libtorrent's alerts.
-  caf::reacts_to<poll_atom>,
-  // Starts fetching a community's torrent by magnet link with nothing wanted
-  // yet (replacing any torrent of that community); replies with the info hash.
-  caf::replies_to<fetch_atom, std::string, std::string>::with<std::string>,
-  // Wants the pieces [first, end) of a fetching torrent.
-  caf::reacts_to<want_atom, std::string, std::int32_t, std::int32_t>,
-  // Metadata known, bytes received and pieces had of a torrent.
-  caf::replies_to<progress_atom, std::string>::with<fetch_status>,
-  // The torrent's checked shape once its metadata arrived.
-  caf::replies_to<metadata_atom, std::string>::with<torrent_summary>,
-  // Replies once every block received so far is in the files.
-  caf::replies_to<flush_atom, std::string>::with<bool>,
-  // Writes the torrent of a community to torrents/<communityID>.torrent.
+  // Member: starts fetching the community's archive set by locator (a
+  // magnet link or a .torrent file), nothing wanted yet, replacing any
+  // earlier fetch of it; the peers ("ADDR:PORT") are dialled directly.
+  // Replies with the fetch's ID (an info hash).
+  caf::replies_to<fetch_atom, std::string, std::string, std::vector<std::string>>::with<
+    std::string>,
+  // Member: wants the index of the community's set (once it is located).
+  caf::reacts_to<index_atom, std::string>,
+  // Member: wants these archives, by ID, of the fetched index.
+  caf::reacts_to<want_atom, std::string, std::vector<std::string>>,
+  // Member: where the community's fetch stands.
+  caf::replies_to<progress_atom, std::string>::with<fetch_progress>,
+  // Member: the fetch holds what was wanted; keep serving it after a
+  // restart (BitTorrent: writes torrents/<communityID>.torrent).
   caf::replies_to<save_atom, std::string>::with<bool>,
-  // Address the session listens on ("127.0.0.1:PORT").
+  // One line for operators: where it listens and what it serves.
   caf::replies_to<status_atom>::with<std::string>>;
 
 /// status-go's interval tasks, one per owned community.

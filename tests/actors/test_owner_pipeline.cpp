@@ -1,6 +1,6 @@
 // The owner pipeline under CAF's deterministic coordinator: a 7-day interval
 // runs in microseconds. Real RocksDB, real archive builder and files, real
-// envelope bytes; only the libtorrent session is replaced by a seeder that
+// envelope bytes; only the libtorrent session is replaced by a distribution backend that
 // reads the real torrent file (libtorrent's own timers cannot run on virtual
 // time; the session is tested against real sockets elsewhere).
 #define CAF_TEST_NO_MAIN
@@ -36,17 +36,17 @@ constexpr std::uint64_t t0 = 1'800'000'000;
 
 using test_config = node_system_config;
 
-/// What the stand-in seeder was asked to do.
+/// What the stand-in distribution backend was asked to do.
 struct seeder_log {
   std::vector<std::string> seeded;    // community IDs, in order
   std::vector<std::string> unseeded;
 };
 
 /// Seeds by reading the real torrent file and answering its magnet link.
-seeder_actor::behavior_type recording_seeder(seeder_actor::pointer self,
-                                             std::filesystem::path root,
-                                             std::shared_ptr<seeder_log> log,
-                                             signal_bus_actor bus) {
+archive_distribution_actor::behavior_type
+recording_seeder(archive_distribution_actor::pointer self, std::filesystem::path root,
+                 std::shared_ptr<seeder_log> log, signal_bus_actor bus) {
+  auto fetched = [] { return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched"); };
   return {
     [=](seed_atom, const std::string& community) -> caf::result<std::string> {
       auto torrent = read_archive_torrent(archive_layout{root, community}.torrent_file());
@@ -57,25 +57,14 @@ seeder_actor::behavior_type recording_seeder(seeder_actor::pointer self,
       return torrent->magnet;
     },
     [=](unseed_atom, const std::string& community) { log->unseeded.push_back(community); },
-    [](poll_atom) {},
     [](status_atom) { return std::string("127.0.0.1:0"); },
     // The owner pipeline never fetches; a call here is a test failure.
-    [](fetch_atom, const std::string&, const std::string&) -> caf::result<std::string> {
-      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
-    },
-    [](want_atom, const std::string&, std::int32_t, std::int32_t) {},
-    [](progress_atom, const std::string&) -> caf::result<fetch_status> {
-      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
-    },
-    [](metadata_atom, const std::string&) -> caf::result<torrent_summary> {
-      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
-    },
-    [](flush_atom, const std::string&) -> caf::result<bool> {
-      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
-    },
-    [](save_atom, const std::string&) -> caf::result<bool> {
-      return caf::make_error(caf::sec::unexpected_message, "owner pipeline fetched");
-    },
+    [=](fetch_atom, const std::string&, const std::string&,
+        const std::vector<std::string>&) -> caf::result<std::string> { return fetched(); },
+    [](index_atom, const std::string&) {},
+    [](want_atom, const std::string&, const std::vector<std::string>&) {},
+    [=](progress_atom, const std::string&) -> caf::result<fetch_progress> { return fetched(); },
+    [=](save_atom, const std::string&) -> caf::result<bool> { return fetched(); },
   };
 }
 
@@ -108,7 +97,7 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
   signal_bus_actor bus;
   relay_actor relay;
   archive_builder_actor builder;
-  seeder_actor seeder;
+  archive_distribution_actor seeder;
   scheduler_actor sched_actor;
   magnetlink_publisher_actor publisher;
   control_node_gate_actor gate;

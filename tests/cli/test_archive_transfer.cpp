@@ -288,7 +288,7 @@ TEST_CASE("archive fetch refuses a hostile torrent before asking for any piece",
   SECTION("another community's name") {
     auto other = "0x03" + std::string(64, 'd');
     hash = seed_hostile(**seeder, dir / "seed", other, archive_files);
-    rule = "torrent is named \"" + other + "\", not the expected community " + expected;
+    rule = "archive set is named \"" + other + "\", not the expected community " + expected;
   }
   SECTION("an extra file") {
     auto files = archive_files;
@@ -339,8 +339,8 @@ TEST_CASE("archive fetch names bad input and unreachable peers", "[cli][transfer
                          dir);
   CHECK(unreachable.code == 1);
   CHECK_THAT(unreachable.err,
-             Catch::Contains("timed out waiting for the torrent's metadata from peers, 1 s "
-                             "twice") &&
+             Catch::Contains("timed out waiting for the archive set's metadata from peers, 1 s "
+                             "2 times") &&
                Catch::Contains("127.0.0.1:1: connection refused"));
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
   CHECK_FALSE(holds_bytes(out));

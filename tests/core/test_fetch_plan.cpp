@@ -50,14 +50,8 @@ struct index_fixture {
   }
 };
 
-torrent_summary summary_of(std::uint64_t data_size, std::uint64_t index_size) {
-  torrent_summary s;
-  s.info_hash = std::string(40, 'a');
-  s.name = community;
-  s.data_size = data_size;
-  s.index_size = index_size;
-  s.piece_count = (data_size + index_size + L - 1) / L;
-  return s;
+archive_set_summary summary_of(std::uint64_t data_size, std::uint64_t index_size) {
+  return {community, data_size, index_size};
 }
 
 std::string fault(const result<void>& checked) {
@@ -68,34 +62,34 @@ std::string fault(const result<void>& checked) {
 
 } // namespace
 
-TEST_CASE("check_torrent_for_fetch refuses torrents a member must not fetch", "[fetch_plan]") {
+TEST_CASE("check_archive_set_for_fetch refuses archive sets a member must not fetch", "[fetch_plan]") {
   fetch_limits limits;
   CHECK(limits.max_data_size == 64ull << 30);
   CHECK(limits.max_index_size == 64ull << 20);
-  CHECK(check_torrent_for_fetch(summary_of(3 * L, 500), community, limits));
+  CHECK(check_archive_set_for_fetch(summary_of(3 * L, 500), community, limits));
 
   SECTION("named after another community") {
     auto other = "0x03" + std::string(64, 'd');
-    CHECK_THAT(fault(check_torrent_for_fetch(summary_of(3 * L, 500), other, limits)),
+    CHECK_THAT(fault(check_archive_set_for_fetch(summary_of(3 * L, 500), other, limits)),
                Catch::Contains("named \"" + community + "\", not the expected community " + other));
   }
   SECTION("empty index") {
-    CHECK_THAT(fault(check_torrent_for_fetch(summary_of(3 * L, 0), community, limits)),
+    CHECK_THAT(fault(check_archive_set_for_fetch(summary_of(3 * L, 0), community, limits)),
                Catch::Contains("index is empty"));
   }
   SECTION("data above its cap") {
     limits.max_data_size = 2 * L;
-    CHECK_THAT(fault(check_torrent_for_fetch(summary_of(3 * L, 500), community, limits)),
+    CHECK_THAT(fault(check_archive_set_for_fetch(summary_of(3 * L, 500), community, limits)),
                Catch::Contains("data is 307200 bytes, above the limit of 204800 bytes"));
-    CHECK(check_torrent_for_fetch(summary_of(2 * L, 500), community, limits));
+    CHECK(check_archive_set_for_fetch(summary_of(2 * L, 500), community, limits));
   }
   SECTION("index above its cap") {
     limits.max_index_size = 499;
-    CHECK_THAT(fault(check_torrent_for_fetch(summary_of(3 * L, 500), community, limits)),
+    CHECK_THAT(fault(check_archive_set_for_fetch(summary_of(3 * L, 500), community, limits)),
                Catch::Contains("index is 500 bytes, above the limit of 499 bytes"));
   }
   SECTION("data not piece-aligned") {
-    CHECK_THAT(fault(check_torrent_for_fetch(summary_of(3 * L - 1, 500), community, limits)),
+    CHECK_THAT(fault(check_archive_set_for_fetch(summary_of(3 * L - 1, 500), community, limits)),
                Catch::Contains("not a multiple of the piece length"));
   }
 }

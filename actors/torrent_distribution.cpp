@@ -1,0 +1,274 @@
+#include "actors/torrent_distribution.hpp"
+
+#include "actors/errors.hpp"
+
+#include "core/archive_format.hpp"
+#include "core/archive_reader.hpp"
+#include "core/fetch_plan.hpp"
+#include "core/file_io.hpp"
+#include "net/torrent_file.hpp"
+#include "net/torrent_session.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace annals {
+
+namespace {
+
+constexpr auto alert_poll_interval = std::chrono::milliseconds(200);
+
+using self_ptr = torrent_distribution_actor::stateful_pointer<torrent_distribution_state>;
+using fetch_entry = torrent_distribution_state::fetch_entry;
+
+void emit(self_ptr self, signal s) {
+  self->send(self->state.bus, publish_atom::value, std::move(s));
+}
+
+/// Drops the community's current torrent from the session, if any.
+void drop(self_ptr self, const std::string& community) {
+  auto& state = self->state;
+  state.fetches.erase(community);
+  auto it = state.torrents.find(community);
+  if (it == state.torrents.end())
+    return;
+  if (auto removed = state.session->remove(it->second); !removed)
+    caf::aout(self) << "torrent distribution: " << removed.error().to_string() << "\n";
+  state.torrents.erase(it);
+}
+
+std::string listen_address(self_ptr self) {
+  return self->state.config.advertised_host + ":"
+         + std::to_string(self->state.session->listen_port());
+}
+
+fetch_entry* fetch_of_hash(self_ptr self, const std::string& info_hash) {
+  for (auto& [community, entry] : self->state.fetches)
+    if (entry.info_hash == info_hash)
+      return &entry;
+  return nullptr;
+}
+
+bool have_all(const std::vector<bool>& have, int first, int end) {
+  if (first < 0 || end > static_cast<int>(have.size()))
+    return false;
+  return std::all_of(have.begin() + first, have.begin() + end, [](bool had) { return had; });
+}
+
+/// Learns the torrent's shape once libtorrent has the metadata; a torrent
+/// that breaks status-go's shape rules is refused, never wanted.
+void learn_metadata(self_ptr self, fetch_entry& entry) {
+  if (entry.summary || !entry.refusal.empty())
+    return;
+  auto summary = self->state.session->metadata_summary(entry.info_hash);
+  if (!summary) {
+    entry.refusal = summary.error().message;
+    return;
+  }
+  entry.summary = archive_set_summary{summary->name, summary->data_size, summary->index_size};
+  entry.piece_count = summary->piece_count;
+}
+
+/// Flushes what became complete since the last flush, so it is readable
+/// after the `flushed` event; one flush at a time per torrent.
+result<void> flush_completed(self_ptr self, fetch_entry& entry) {
+  if (entry.flushing || !entry.summary || (!entry.index_wanted && entry.wanted.empty()))
+    return ok_result();
+  auto have = self->state.session->have_pieces(entry.info_hash);
+  if (!have)
+    return have.error();
+  auto index_first = static_cast<int>(entry.summary->data_size / archive_piece_length);
+  bool index = entry.index_wanted && !entry.index_ready
+               && have_all(*have, index_first, static_cast<int>(entry.piece_count));
+  std::set<std::string> archives;
+  for (const auto& [id, pieces] : entry.wanted)
+    if (!entry.ready.count(id) && have_all(*have, pieces.first, pieces.second))
+      archives.insert(id);
+  if (!index && archives.empty())
+    return ok_result();
+  if (auto flushed = self->state.session->flush(entry.info_hash); !flushed)
+    return flushed.error();
+  entry.flushing = true;
+  entry.flushing_index = index;
+  entry.flushing_archives = std::move(archives);
+  return ok_result();
+}
+
+} // namespace
+
+torrent_distribution_state::~torrent_distribution_state() = default;
+
+torrent_distribution_actor::behavior_type
+torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distribution_state> self,
+                     torrent_distribution_config config, std::shared_ptr<torrent_session> session,
+                     signal_bus_actor bus) {
+  self->state.config = std::move(config);
+  self->state.session = std::move(session);
+  self->state.bus = std::move(bus);
+  self->send(self, poll_atom::value);
+  return {
+    [self](seed_atom, const std::string& community) -> caf::result<std::string> {
+      auto& state = self->state;
+      archive_layout layout{state.config.archive_root, community};
+      auto torrent = read_archive_torrent(layout.torrent_file());
+      if (!torrent)
+        return to_caf_error(torrent.error());
+      if (torrent->name != community)
+        return to_caf_error(errc::verification_failed,
+                            layout.torrent_file().string() + " names " + torrent->name);
+      auto current = state.torrents.find(community);
+      // status-go unseeds before every create-and-seed; a changed torrent
+      // replaces the old one here.
+      if (current != state.torrents.end() && current->second != torrent->info_hash)
+        drop(self, community);
+      if (!state.torrents.count(community)) {
+        auto added = state.session->seed(layout.torrent_file(), layout.root / "archivedata");
+        if (!added)
+          return to_caf_error(added.error());
+        state.torrents[community] = torrent->info_hash;
+      }
+      std::vector<std::string> peers;
+      if (state.config.advertise_address)
+        peers.push_back(listen_address(self));
+      auto magnet = magnet_link(torrent->info_hash, torrent->name, torrent->trackers, peers);
+      emit(self, history_archives_seeding{community, magnet});
+      return magnet;
+    },
+    [self](unseed_atom, const std::string& community) {
+      if (!self->state.torrents.count(community))
+        return;
+      drop(self, community);
+      emit(self, history_archives_unseeded{community});
+    },
+    [self](fetch_atom, const std::string& community, const std::string& locator,
+           const std::vector<std::string>& peers) -> caf::result<std::string> {
+      auto& state = self->state;
+      drop(self, community);
+      auto save_path = archive_layout{state.config.archive_root, community}.root / "archivedata";
+      // Nothing is wanted until the member asks (download_all = false).
+      auto hash = locator.rfind("magnet:", 0) == 0
+                    ? state.session->fetch(locator, save_path, peers, false)
+                    : state.session->fetch_torrent_file(locator, save_path, peers, false);
+      if (!hash)
+        return to_caf_error(hash.error());
+      state.torrents[community] = *hash;
+      state.fetches[community].info_hash = *hash;
+      return *hash;
+    },
+    [self](index_atom, const std::string& community) {
+      auto it = self->state.fetches.find(community);
+      if (it == self->state.fetches.end() || !it->second.summary)
+        return;
+      auto& entry = it->second;
+      entry.index_wanted = true;
+      auto first = static_cast<int>(entry.summary->data_size / archive_piece_length);
+      if (auto wanted = self->state.session->want_pieces(entry.info_hash, first,
+                                                         static_cast<int>(entry.piece_count));
+          !wanted)
+        entry.peer_error = wanted.error().to_string();
+    },
+    [self](want_atom, const std::string& community, const std::vector<std::string>& ids) {
+      auto it = self->state.fetches.find(community);
+      if (it == self->state.fetches.end() || !it->second.index_ready)
+        return;
+      auto& entry = it->second;
+      auto index =
+        read_index(archive_layout{self->state.config.archive_root, community}.index_file());
+      if (!index) {
+        entry.peer_error = index.error().to_string();
+        return;
+      }
+      std::map<std::string, std::pair<int, int>> pieces;
+      for (const auto& archive : missing_archives(*index, {}))
+        pieces[archive.id] = {archive.first_piece, archive.end_piece};
+      for (const auto& id : ids) {
+        auto found = pieces.find(id);
+        if (found == pieces.end() || entry.wanted.count(id))
+          continue;
+        entry.wanted.insert(*found);
+        if (auto wanted = self->state.session->want_pieces(entry.info_hash, found->second.first,
+                                                           found->second.second);
+            !wanted)
+          entry.peer_error = wanted.error().to_string();
+      }
+    },
+    [self](progress_atom, const std::string& community) -> caf::result<fetch_progress> {
+      auto it = self->state.fetches.find(community);
+      if (it == self->state.fetches.end())
+        return to_caf_error(errc::not_found, "no fetch of " + community);
+      auto& entry = it->second;
+      auto progress = self->state.session->progress(entry.info_hash);
+      if (!progress)
+        return to_caf_error(progress.error());
+      fetch_progress out;
+      out.received = progress->total_download;
+      out.wanted_done = progress->total_wanted_done;
+      out.failure = progress->error;
+      if (progress->has_metadata)
+        learn_metadata(self, entry);
+      if (auto flushed = flush_completed(self, entry); !flushed)
+        out.failure = flushed.error().to_string();
+      out.located = entry.summary.has_value();
+      if (entry.summary)
+        out.summary = *entry.summary;
+      out.refusal = entry.refusal;
+      out.peer_error = entry.peer_error;
+      out.index_ready = entry.index_ready;
+      out.ready.assign(entry.ready.begin(), entry.ready.end());
+      return out;
+    },
+    [self](save_atom, const std::string& community) -> caf::result<bool> {
+      auto& state = self->state;
+      auto it = state.torrents.find(community);
+      if (it == state.torrents.end())
+        return to_caf_error(errc::not_found, "no torrent of " + community);
+      archive_layout layout{state.config.archive_root, community};
+      if (auto dir = create_private_dirs(layout.torrent_file().parent_path()); !dir)
+        return to_caf_error(dir.error());
+      if (auto saved = state.session->save_torrent_file(it->second, layout.torrent_file()); !saved)
+        return to_caf_error(saved.error());
+      // From now on the torrent is one this node serves.
+      state.fetches.erase(community);
+      return true;
+    },
+    [self](status_atom) { return listen_address(self); },
+    [self](poll_atom) {
+      auto& state = self->state;
+      for (const auto& event : state.session->poll(std::chrono::milliseconds(0))) {
+        auto* entry = fetch_of_hash(self, event.info_hash);
+        switch (event.what) {
+          case torrent_event::kind::flushed:
+            if (entry && entry->flushing) {
+              entry->flushing = false;
+              entry->index_ready = entry->index_ready || entry->flushing_index;
+              entry->ready.insert(entry->flushing_archives.begin(),
+                                  entry->flushing_archives.end());
+              entry->flushing_archives.clear();
+            }
+            break;
+          case torrent_event::kind::peer_disconnected:
+            if (entry)
+              entry->peer_error = event.message;
+            break;
+          case torrent_event::kind::error:
+            ++state.torrent_errors;
+            // A fetch reports it with its progress (a piece failing its
+            // hash is retried from another peer); a served torrent here.
+            if (entry)
+              entry->peer_error = event.message;
+            else
+              caf::aout(self) << "torrent distribution: torrent " << event.info_hash << ": "
+                              << event.message << "\n";
+            break;
+          default:
+            break;
+        }
+      }
+      self->delayed_send(self, alert_poll_interval, poll_atom::value);
+    },
+  };
+}
+
+} // namespace annals

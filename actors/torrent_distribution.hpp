@@ -1,0 +1,74 @@
+// The BitTorrent backend of the distribution seam (archive_distribution_actor
+// in messages/actors.hpp): the only actor that touches the libtorrent session,
+// for seeding and fetching alike. Pieces, info hashes, write-cache flushes
+// and metadata stay in here; members see archive IDs and readiness.
+#pragma once
+
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace annals {
+
+class torrent_session;
+
+/// The distribution interface plus libtorrent's alert drain.
+using torrent_distribution_actor = archive_distribution_actor::extend<
+  // Internal: drain libtorrent's alerts.
+  caf::reacts_to<poll_atom>>;
+
+struct torrent_distribution_config {
+  std::filesystem::path archive_root;  // archivedata/ and torrents/
+  /// Put this session's own address in published magnet links (x.pe), so
+  /// peers find it without DHT or trackers (loopback, private networks).
+  bool advertise_address = false;
+  std::string advertised_host = "127.0.0.1";
+};
+
+struct torrent_distribution_state {
+  static inline const char* name = "torrent-distribution";
+
+  /// A member's fetch of one community's torrent.
+  struct fetch_entry {
+    std::string info_hash;
+    std::optional<archive_set_summary> summary;  // once the metadata passed its checks
+    std::uint64_t piece_count = 0;
+    std::string refusal;
+    std::string peer_error;
+    bool index_wanted = false;
+    bool index_ready = false;                       // had and flushed
+    std::map<std::string, std::pair<int, int>> wanted;  // archive ID -> pieces [first, end)
+    std::set<std::string> ready;                    // had and flushed
+    /// What the flush in flight covers: libtorrent reports a piece as had
+    /// once it is hash-checked, which can be before its blocks are in the
+    /// file; they are readable after the flush that follows.
+    bool flushing = false;
+    bool flushing_index = false;
+    std::set<std::string> flushing_archives;
+  };
+
+  torrent_distribution_config config;
+  std::shared_ptr<torrent_session> session;
+  signal_bus_actor bus;
+  std::map<std::string, std::string> torrents;  // community ID -> info hash (seeded or fetched)
+  std::map<std::string, fetch_entry> fetches;   // community ID -> member fetch
+  std::uint64_t torrent_errors = 0;
+  ~torrent_distribution_state();
+};
+
+/// `session` is started by the caller, so a port that is taken fails the
+/// node's start with the port's name instead of killing an actor later.
+torrent_distribution_actor::behavior_type
+torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distribution_state> self,
+                     torrent_distribution_config config, std::shared_ptr<torrent_session> session,
+                     signal_bus_actor bus);
+
+} // namespace annals
