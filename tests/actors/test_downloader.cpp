@@ -1,0 +1,299 @@
+// The member's downloader on CAF's deterministic coordinator: 20 s metadata
+// timeouts and 60 s stalls run in microseconds. Real RocksDB, real archive
+// files and the real importer; only the distribution backend is a stand-in
+// of a few handlers that hands out an owner's files on the test's script
+// (BitTorrent itself is tested against real sockets in test_member).
+#include <caf/test/dsl.hpp>
+
+#include "actors/downloader.hpp"
+#include "actors/importer.hpp"
+#include "actors/node.hpp"
+#include "actors/signal_bus.hpp"
+#include "core/archive_builder.hpp"
+#include "core/synthetic.hpp"
+#include "storage/store.hpp"
+#include "tests/temp_dir.hpp"
+#include "tests/unwrap.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace annals;
+using namespace std::chrono_literals;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t day = 24 * 3600;
+constexpr std::uint64_t t0 = 1'800'000'000;
+
+/// What the stand-in backend serves and what it was asked.
+struct fake_network {
+  archive_layout owner;  // the owner's built archive set
+  fs::path member_root;  // where fetched files go
+  std::set<std::string> locatable;    // locators whose metadata peers have
+  std::set<std::string> deliverable;  // archive IDs peers deliver
+  std::string claimed_name;           // the set's name; empty: the community
+  std::vector<std::string> calls;     // "fetch <locator>", "index", "want <n>", "save", "unseed"
+  std::map<std::string, std::string> current;   // community -> locator
+  std::map<std::string, bool> index_wanted;
+  std::map<std::string, std::set<std::string>> wanted;
+
+  fs::path member_file(const std::string& community, const char* name) const {
+    return archive_layout{member_root, community}.archive_dir() / name;
+  }
+
+  void copy_to_member(const std::string& community, const fs::path& from, const char* name) {
+    fs::create_directories(member_file(community, name).parent_path());
+    fs::copy_file(from, member_file(community, name), fs::copy_options::overwrite_existing);
+  }
+
+  fetch_progress progress(const std::string& community) {
+    fetch_progress out;
+    if (!locatable.count(current[community]))
+      return out;
+    out.located = true;
+    out.summary = {claimed_name.empty() ? community : claimed_name,
+                   fs::file_size(owner.data_file()), fs::file_size(owner.index_file())};
+    if (index_wanted[community]) {
+      copy_to_member(community, owner.index_file(), "index");
+      out.index_ready = true;
+      out.received += out.summary.index_size;
+    }
+    for (const auto& id : wanted[community])
+      if (deliverable.count(id))
+        out.ready.push_back(id);
+    if (!out.ready.empty()) {
+      copy_to_member(community, owner.data_file(), "data");
+      out.received += out.ready.size() * 1000;
+    }
+    return out;
+  }
+};
+
+archive_distribution_actor::behavior_type fake_backend(archive_distribution_actor::pointer,
+                                                       std::shared_ptr<fake_network> net) {
+  return {
+    [=](seed_atom, const std::string&) -> caf::result<std::string> {
+      return caf::make_error(caf::sec::unexpected_message, "a member does not seed");
+    },
+    [=](unseed_atom, const std::string&) { net->calls.push_back("unseed"); },
+    [=](fetch_atom, const std::string& community, const std::string& locator,
+        const std::vector<std::string>&) {
+      net->calls.push_back("fetch " + locator);
+      net->current[community] = locator;
+      net->index_wanted[community] = false;
+      net->wanted[community].clear();
+      return std::string(40, 'f');
+    },
+    [=](index_atom, const std::string& community) {
+      net->calls.push_back("index");
+      net->index_wanted[community] = true;
+    },
+    [=](want_atom, const std::string& community, const std::vector<std::string>& ids) {
+      net->calls.push_back("want " + std::to_string(ids.size()));
+      net->wanted[community].insert(ids.begin(), ids.end());
+    },
+    [=](progress_atom, const std::string& community) { return net->progress(community); },
+    [=](save_atom, const std::string&) {
+      net->calls.push_back("save");
+      return true;
+    },
+    [](status_atom) { return std::string("fake"); },
+  };
+}
+
+signal_sink_actor::behavior_type signal_recorder(signal_sink_actor::pointer,
+                                                 std::shared_ptr<std::vector<signal>> out) {
+  return {[=](const signal& s) { out->push_back(s); }};
+}
+
+struct member_fixture : test_coordinator_fixture<node_system_config> {
+  test::temp_dir dir{"annals-downloader"};
+  synthetic_community community = synthetic_community::make(1, 7);
+  public_key key = community.key.public_key();
+  std::string id = key.community_id();
+  std::shared_ptr<store> db;
+  std::shared_ptr<fake_network> net = std::make_shared<fake_network>();
+  std::shared_ptr<std::vector<signal>> signals = std::make_shared<std::vector<signal>>();
+  std::vector<std::string> archive_ids;  // oldest first
+  std::size_t messages = 0;
+  downloader_actor member;
+
+  member_fixture() {
+    db = std::shared_ptr<store>(std::move(*store::open(dir / "member" / "db")));
+    // Three weekly archives of real messages.
+    net->owner = archive_layout{dir / "owner", id};
+    net->member_root = dir / "member";
+    synthetic_traffic traffic;
+    traffic.count = 90;
+    traffic.from = t0;
+    traffic.to = t0 + 21 * day;
+    auto stored = make_synthetic_messages(community, traffic);
+    messages = stored.size();
+    auto built = build_archives(net->owner,
+                                build_request{t0, t0 + 21 * day, 7 * day, community.channel_topics},
+                                memory_source(stored));
+    REQUIRE(built);
+    REQUIRE(built->archives.size() == 3);
+    for (const auto& archive : built->archives)
+      archive_ids.push_back(archive.id);
+
+    auto bus = sys.spawn(signal_bus);
+    self->send(bus, subscribe_atom::value, sys.spawn(signal_recorder, signals));
+    auto backend = sys.spawn(fake_backend, net);
+    auto importer_actor_ = sys.spawn(importer, net->member_root, db, bus, std::uint64_t{0},
+                                     import_observer{});
+    downloader_config config;
+    config.archive_root = net->member_root;
+    config.fetch.disk_headroom = 0;
+    member = sys.spawn(downloader, config, db, backend, importer_actor_, bus);
+    sched.run();
+  }
+
+  ~member_fixture() override {
+    caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Moves virtual time in the downloader's ticks, running what became due.
+  void advance(std::chrono::milliseconds span) {
+    for (std::chrono::milliseconds at{0}; at < span; at += 250ms) {
+      advance_time(250ms);
+      sched.run();
+    }
+  }
+
+  void fetch(const std::string& magnet, std::uint64_t clock = 1) {
+    self->send(member, fetch_atom::value, id, magnet, clock);
+    sched.run();
+  }
+
+  bool running() {
+    std::vector<std::string> tasks;
+    self->send(member, status_atom::value);
+    sched.run();
+    self->receive([&](const std::vector<std::string>& running) { tasks = running; });
+    return !tasks.empty();
+  }
+
+  template <class Signal>
+  std::vector<Signal> signals_of() const {
+    std::vector<Signal> out;
+    for (const auto& s : *signals)
+      if (auto* x = caf::get_if<Signal>(&s))
+        out.push_back(*x);
+    return out;
+  }
+
+  std::set<std::string> recorded_ids() const {
+    std::set<std::string> ids;
+    for (const auto& [archive, record] : test::unwrap(db->list_archives(key)))
+      ids.insert(archive);
+    return ids;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every missing archive, "
+                                 "records them oldest first and imports every message",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a"};
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  fetch("magnet:a");
+  advance(2s);
+
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index", "want 3", "save"});
+  CHECK_FALSE(running());
+  auto downloaded = signals_of<history_archive_downloaded>();
+  REQUIRE(downloaded.size() == 3);
+  CHECK(std::is_sorted(downloaded.begin(), downloaded.end(),
+                       [](const auto& a, const auto& b) { return a.from < b.from; }));
+  CHECK(signals_of<downloading_history_archives_started>().size() == 1);
+  CHECK(signals_of<downloading_history_archives_finished>().size() == 1);
+  CHECK(recorded_ids() == std::set<std::string>(archive_ids.begin(), archive_ids.end()));
+  for (const auto& [archive, record] : test::unwrap(db->list_archives(key)))
+    CHECK(record.imported());
+  CHECK(*db->count_messages(key) == messages);
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:a");
+}
+
+TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task ends after 40 s",
+                 "[actors][member][downloader]") {
+  fetch("magnet:nobody");
+  advance(19s);
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:nobody"});
+  advance(2s);
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:nobody", "fetch magnet:nobody"});
+  CHECK(running());
+  advance(20s);
+  CHECK_FALSE(running());
+  CHECK(signals_of<downloading_history_archives_finished>().size() == 1);
+  CHECK(signals_of<downloading_history_archives_started>().empty());
+  CHECK(recorded_ids().empty());
+  CHECK(db->get_archive_info(key)->last_magnet_uri.empty());
+}
+
+TEST_CASE_METHOD(member_fixture, "a stalled download ends after 60 s keeping what arrived, and "
+                                 "the next link fetches only the rest",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a", "magnet:b"};
+  net->deliverable = {archive_ids[0]};
+  fetch("magnet:a");
+  advance(2s);
+  CHECK(recorded_ids() == std::set<std::string>{archive_ids[0]});
+  CHECK(running());
+  advance(57s);  // under 60 s since the last byte
+  CHECK(running());
+  advance(3s);
+  CHECK_FALSE(running());
+  CHECK(db->get_archive_info(key)->last_magnet_uri.empty());  // not processed
+
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  fetch("magnet:b", 2);
+  advance(2s);
+  CHECK(net->calls.back() == "save");
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "want 2") == 1);
+  CHECK(recorded_ids().size() == 3);
+  CHECK(*db->count_messages(key) == messages);
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:b");
+}
+
+TEST_CASE_METHOD(member_fixture, "a newer link replaces a download still waiting; the same link "
+                                 "again keeps the running one",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:b"};
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  fetch("magnet:a", 1);
+  advance(5s);
+  fetch("magnet:a", 2);  // a republish: no new task
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a"});
+  fetch("magnet:b", 3);
+  advance(2s);
+  CHECK(net->calls
+        == std::vector<std::string>{"fetch magnet:a", "fetch magnet:b", "index", "want 3", "save"});
+  CHECK(recorded_ids().size() == 3);
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:b");
+  // The replaced task's timers are stale: nothing more happens.
+  advance(45s);
+  CHECK(net->calls.size() == 5);
+  CHECK(signals_of<downloading_history_archives_finished>().size() == 1);
+}
+
+TEST_CASE_METHOD(member_fixture, "a set named after another community is dropped before anything "
+                                 "is wanted",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a"};
+  net->claimed_name = private_key::generate().public_key().community_id();
+  fetch("magnet:a");
+  advance(1s);
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "unseed"});
+  CHECK_FALSE(running());
+  CHECK(recorded_ids().empty());
+  CHECK_FALSE(fs::exists(net->member_file(id, "index")));
+}
