@@ -7,7 +7,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
-#include "tests/cli/run_annals.hpp"
+#include "tests/app/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>

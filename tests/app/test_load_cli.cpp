@@ -1,6 +1,6 @@
 // `annals bench load` and `annals demo` with late messages, run as a user
 // runs them: whole processes, real nodes on loopback, their output read back.
-#include "tests/cli/run_annals.hpp"
+#include "tests/app/run_annals.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // an operator does from a shell, over the real libp2p stack.
 #include "core/identity.hpp"
 #include "core/hex.hpp"
-#include "tests/cli/run_annals.hpp"
+#include "tests/app/run_annals.hpp"
 #include "tests/process.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,7 +1,7 @@
 // `annals magnetlink encode|decode` as a user runs it.
 #include "core/identity.hpp"
 #include "core/keccak.hpp"
-#include "tests/cli/run_annals.hpp"
+#include "tests/app/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
