@@ -1,6 +1,5 @@
 #include "net/p2p/connection.hpp"
 
-#include "proto/libp2p.pb.h"
 #include "net/p2p/gossipsub.hpp"
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/multistream.hpp"
@@ -9,6 +8,7 @@
 #include "net/p2p/varint.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace annals::p2p {
 
@@ -24,41 +24,21 @@ const char* to_string(connection_layer layer) {
 
 namespace {
 
-/// A ping stream echoes 32-byte blocks; anything else is not a ping.
-constexpr std::size_t ping_size = 32;
-/// Identify and metadata messages are small; a peer sending more is broken.
-constexpr std::size_t max_control_message = 64 * 1024;
-
-enum class stream_purpose { inbound, relay_out, identify_out };
+enum class stream_purpose { inbound, relay_out, request_out };
 
 struct stream_state {
   stream_purpose purpose;
   std::unique_ptr<multistream_negotiator> select;
   std::string protocol;  // once negotiated
-  frame_reader reader;
-  std::string ping_buffer;
+  frame_reader reader;   // request_out: the answer
+  std::string request;   // request_out: framed, sent once negotiated
+  std::function<void(result<std::string>)> on_answer;  // request_out, until answered
+  std::unique_ptr<stream_protocol_handler> handler;  // inbound: the protocol's
   bool local_closed = false;
 
   stream_state(stream_purpose p, std::unique_ptr<multistream_negotiator> s, std::size_t max_frame)
       : purpose(p), select(std::move(s)), reader(max_frame) {}
 };
-
-std::string identify_message(const connection_config& config) {
-  pb::Identify id;
-  id.set_protocolversion("ipfs/0.1.0");
-  id.set_agentversion(config.agent_version);
-  id.set_publickey(libp2p_public_key::secp256k1(config.identity.public_key()).encode());
-  for (const auto& addr : config.listen_addrs)
-    id.add_listenaddrs(addr);
-  if (!config.observed_addr.empty())
-    id.set_observedaddr(config.observed_addr);
-  id.add_protocols(std::string(identify_protocol));
-  id.add_protocols(std::string(ping_protocol));
-  id.add_protocols(std::string(waku_metadata_protocol));
-  if (config.relay)
-    id.add_protocols(std::string(waku_relay_protocol));
-  return id.SerializeAsString();
-}
 
 } // namespace
 
@@ -83,11 +63,42 @@ struct connection::impl {
   bool relay_out_ready = false;
   int relay_out_attempts = 0;   // since the last successful negotiation
   bool relay_out_abandoned = false;
-  std::optional<stream_handle> relay_in;  // the peer's relay stream (one per connection)
+  protocol_table protocols;  // what we serve on streams the peer opens
   std::string relay_pending;  // framed RPCs waiting for the relay stream
 
   impl(connection& c, role r, connection_config cfg, connection_handler& h)
-      : self(c), my_role(r), config(std::move(cfg)), handler(h) {}
+      : self(c), my_role(r), config(std::move(cfg)), handler(h) {
+    protocols = builtin_protocols(config, handler);
+    for (const auto& [id, how] : config.protocols)
+      protocols[id] = how;
+    protocols[std::string(identify_protocol)] =
+      identify_responder(identify_message(config, protocols));
+  }
+
+  /// What a protocol handler does to its stream, applied once it returns.
+  struct inbound_io final : stream_io {
+    impl& c;
+    stream_handle h;
+    bool closed = false;
+    bool reset_requested = false;
+    inbound_io(impl& c, stream_handle h) : c(c), h(h) {}
+    void write(std::string_view bytes) override { (void)c.mux->write(h, bytes); }
+    void close() override { closed = true; }
+    void reset() override { reset_requested = true; }
+    void note(const std::string& text) override { c.handler.on_note(text); }
+  };
+
+  void settle(const inbound_io& io) {
+    if (io.reset_requested) {
+      drop_stream(io.h, true);
+      return;
+    }
+    auto it = streams.find(io.h);
+    if (io.closed && it != streams.end() && !it->second.local_closed) {
+      mux->close(io.h);
+      it->second.local_closed = true;
+    }
+  }
 
   bool dialer() const { return my_role == role::dialer; }
 
@@ -243,19 +254,30 @@ struct connection::impl {
     (void)mux->write(h, first);
   }
 
-  void open_identify_stream() {
+  void open_request_stream(const std::string& protocol, std::optional<std::string> message,
+                           std::size_t max_answer,
+                           std::function<void(result<std::string>)> on_answer) {
     auto h = mux->open_stream();
-    auto d = std::make_unique<multistream_dialer>(
-      std::vector<std::string>{std::string(identify_protocol)});
+    auto d = std::make_unique<multistream_dialer>(std::vector<std::string>{protocol});
     auto first = d->start();
-    streams.emplace(h, stream_state(stream_purpose::identify_out, std::move(d), max_control_message));
+    auto& s = streams.emplace(h, stream_state(stream_purpose::request_out, std::move(d), max_answer))
+                .first->second;
+    if (message)
+      s.request = frame(*message);
+    s.on_answer = std::move(on_answer);
     (void)mux->write(h, first);
   }
 
   void drop_stream(stream_handle h, bool reset) {
     if (reset)
       mux->reset(h);
-    streams.erase(h);
+    auto it = streams.find(h);
+    if (it == streams.end())
+      return;
+    auto unanswered = std::move(it->second.on_answer);
+    streams.erase(it);
+    if (unanswered)
+      unanswered(make_error(errc::io, "the stream ended before an answer"));
     if (relay_out == h) {
       relay_out.reset();
       relay_out_ready = false;
@@ -282,11 +304,10 @@ struct connection::impl {
   }
 
   std::vector<std::string> served_protocols() const {
-    std::vector<std::string> p{std::string(identify_protocol), std::string(ping_protocol),
-                               std::string(waku_metadata_protocol)};
-    if (config.relay)
-      p.emplace_back(waku_relay_protocol);
-    return p;
+    std::vector<std::string> served;
+    for (const auto& [id, how] : protocols)
+      served.push_back(id);
+    return served;
   }
 
   result<void> on_event(muxer_event& ev) {
@@ -329,9 +350,13 @@ struct connection::impl {
       auto reply = s.select->feed(bytes);
       if (!reply) {
         const char* what = s.purpose == stream_purpose::relay_out      ? "our relay stream"
-                           : s.purpose == stream_purpose::identify_out ? "our identify request"
+                           : s.purpose == stream_purpose::request_out  ? "our request"
                                                                        : "an inbound stream";
-        handler.on_note(std::string("negotiating ") + what + " failed: " + reply.error().message);
+        auto failed = std::string("negotiating ") + what + " failed: " + reply.error().message;
+        if (s.on_answer)
+          std::exchange(s.on_answer, {})(make_error(errc::unsupported, failed));
+        else
+          handler.on_note(failed);
         drop_stream(h, true);
         return ok_result();
       }
@@ -363,95 +388,61 @@ struct connection::impl {
       handler.on_relay_ready();
       return ok_result();
     }
-    if (s.purpose == stream_purpose::inbound) {
-      if (s.protocol == identify_protocol) {
-        (void)mux->write(h, frame(identify_message(config)));
-        mux->close(h);
-        s.local_closed = true;
-      } else if (s.protocol == waku_relay_protocol) {
-        // gossipsub uses one stream per direction; more would each hold a
-        // reader of up to max_rpc bytes for nothing.
-        if (relay_in && streams.count(*relay_in)) {
-          handler.on_note("refused a second inbound relay stream");
-          drop_stream(h, true);
-          return ok_result();
-        }
-        relay_in = h;
-        // The peer's relay stream carries whole RPCs up to our cap.
-        s.reader = frame_reader(config.max_rpc);
-      }
+    if (s.purpose == stream_purpose::request_out) {
+      if (!s.request.empty())
+        (void)mux->write(h, std::exchange(s.request, {}));
+      return ok_result();
     }
+    if (s.purpose != stream_purpose::inbound)
+      return ok_result();
+    auto served = protocols.find(s.protocol);
+    std::size_t open = 0;
+    for (const auto& [other, state] : streams)
+      open += state.handler && state.protocol == s.protocol ? 1 : 0;
+    if (served == protocols.end() || open >= served->second.max_streams) {
+      handler.on_note("refused an inbound " + s.protocol + " stream: "
+                      + (served == protocols.end()
+                           ? std::string("not served")
+                           : "at most " + std::to_string(served->second.max_streams)
+                               + " per connection"));
+      drop_stream(h, true);
+      return ok_result();
+    }
+    inbound_io io(*this, h);
+    s.handler = served->second.open(io);
+    settle(io);
     return ok_result();
   }
 
   result<void> on_protocol_bytes(stream_handle h, stream_state& s, std::string_view bytes) {
     if (s.purpose == stream_purpose::relay_out)
       return ok_result();  // nothing is expected back on our own relay stream
-    if (s.protocol == ping_protocol) {
-      s.ping_buffer.append(bytes);
-      while (s.ping_buffer.size() >= ping_size) {
-        (void)mux->write(h, std::string_view(s.ping_buffer).substr(0, ping_size));
-        s.ping_buffer.erase(0, ping_size);
-      }
+    if (s.purpose == stream_purpose::inbound) {
+      if (!s.handler)
+        return ok_result();
+      inbound_io io(*this, h);
+      if (auto r = s.handler->on_bytes(io, bytes); !r)
+        return layer_error(r.error().code, r.error().message);
+      settle(io);
       return ok_result();
     }
-    if (s.protocol == identify_protocol && s.purpose == stream_purpose::inbound)
-      return ok_result();
+    // Our request: one answer, then the stream is done.
     s.reader.feed(bytes);
-    while (true) {
-      auto next = s.reader.next();
-      if (!next) {
-        if (s.protocol == waku_relay_protocol)
-          return layer_error(errc::invalid_argument,
-                             "relay RPC frame refused: " + next.error().message);
-        handler.on_note(s.protocol + ": " + next.error().message);
-        drop_stream(h, true);
-        return ok_result();
-      }
-      if (!*next)
-        return ok_result();
-      if (s.protocol == waku_relay_protocol) {
-        handler.on_relay_rpc(std::move(**next));
-      } else if (s.protocol == waku_metadata_protocol) {
-        pb::WakuMetadata request;
-        if (!request.ParseFromString(**next)) {
-          handler.on_note("metadata: request does not parse");
-          drop_stream(h, true);
-          return ok_result();
-        }
-        pb::WakuMetadata response;
-        response.set_cluster_id(config.cluster_id);
-        for (auto shard : config.shards)
-          response.add_shards(shard);
-        (void)mux->write(h, frame(response.SerializeAsString()));
-        mux->close(h);
-        s.local_closed = true;
-        handler.on_metadata(request.cluster_id(),
-                            {request.shards().begin(), request.shards().end()});
-        return ok_result();
-      } else if (s.protocol == identify_protocol && s.purpose == stream_purpose::identify_out) {
-        pb::Identify id;
-        if (!id.ParseFromString(**next)) {
-          handler.on_note("identify: answer does not parse");
-          drop_stream(h, true);
-          return ok_result();
-        }
-        identify_info info;
-        info.agent_version = id.agentversion();
-        info.protocol_version = id.protocolversion();
-        info.protocols.assign(id.protocols().begin(), id.protocols().end());
-        for (const auto& a : id.listenaddrs())
-          if (auto m = multiaddr::from_bytes(a))
-            info.listen_addrs.push_back(m->to_string());
-        if (id.has_observedaddr())
-          if (auto m = multiaddr::from_bytes(id.observedaddr()))
-            info.observed_addr = m->to_string();
-        handler.on_identify(info);
-        drop_stream(h, false);
-        mux->close(h);
-        return ok_result();
-      }
+    auto next = s.reader.next();
+    if (next && !*next)
+      return ok_result();
+    auto answered = std::exchange(s.on_answer, {});
+    if (!next) {
+      drop_stream(h, true);
+      if (answered)
+        answered(make_error(errc::invalid_argument, "answer refused: " + next.error().message));
+      return ok_result();
     }
+    drop_stream(h, false);
+    mux->close(h);
+    if (answered)
+      answered(std::move(**next));
+    return ok_result();
   }
 
   // -- entry points --------------------------------------------------------------
@@ -530,10 +521,33 @@ result<void> connection::send_relay_rpc(std::string_view rpc) {
   return ok_result();
 }
 
+void connection::request(const std::string& protocol, std::optional<std::string> message,
+                         std::size_t max_answer,
+                         std::function<void(result<std::string>)> on_answer) {
+  if (!established()) {
+    on_answer(make_error(errc::io, "connection not established"));
+    return;
+  }
+  impl_->open_request_stream(protocol, std::move(message), max_answer, std::move(on_answer));
+  (void)impl_->flush_muxer();
+}
+
 void connection::request_identify() {
   if (!established())
     return;
-  impl_->open_identify_stream();
+  auto* events = &impl_->handler;
+  impl_->open_request_stream(std::string(identify_protocol), std::nullopt, max_control_message,
+                             [events](result<std::string> answer) {
+                               if (!answer) {
+                                 events->on_note("identify: " + answer.error().message);
+                                 return;
+                               }
+                               auto info = parse_identify(*answer);
+                               if (!info)
+                                 events->on_note(info.error().message);
+                               else
+                                 events->on_identify(*info);
+                             });
   (void)impl_->flush_muxer();
 }
 

@@ -1,7 +1,8 @@
 // One libp2p connection as Waku relay peers speak it, without the socket:
 //
 //   multistream-select -> /noise -> Noise XX -> multistream-select -> muxer
-//     per stream: multistream-select -> relay | identify | ping | metadata
+//     per stream: multistream-select -> a protocol of the table
+//                 (net/p2p/stream_protocol.hpp: relay, identify, ping, metadata)
 //
 // The host feeds raw TCP bytes to on_bytes() and writes take_output(); what
 // the connection learns (the remote peer, relay RPCs, identify answers)
@@ -14,9 +15,11 @@
 #include "core/result.hpp"
 #include "net/p2p/muxer.hpp"
 #include "net/p2p/peer_id.hpp"
+#include "net/p2p/stream_protocol.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,6 +57,9 @@ struct connection_config {
   bool relay = true;
   /// Per-stream caps of the muxer (mplex frame size, yamux send queue).
   muxer_limits limits;
+  /// Protocols served beside the built-ins (builtin_protocols), by ID; an
+  /// entry here replaces a built-in of the same ID.
+  protocol_table protocols;
 };
 
 /// What identify told us about the remote.
@@ -111,6 +117,12 @@ public:
   result<void> send_relay_rpc(std::string_view rpc);
   /// Opens an identify stream; the answer arrives as on_identify.
   void request_identify();
+  /// A request-response protocol (Waku store, light push): opens a stream
+  /// of `protocol`, sends `message` framed (nothing when absent) and hands
+  /// the peer's one framed answer of at most `max_answer` bytes, or why
+  /// there is none, to `on_answer`, from within on_bytes().
+  void request(const std::string& protocol, std::optional<std::string> message,
+               std::size_t max_answer, std::function<void(result<std::string>)> on_answer);
   /// Bytes queued on the relay stream that have not reached take_output()
   /// because that stream is still being negotiated.
   std::size_t pending_relay_bytes() const;

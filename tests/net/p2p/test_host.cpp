@@ -1,0 +1,504 @@
+// The libp2p connection pipeline and host: in memory first (every layer,
+// both muxers), then real TCP on 127.0.0.1 (mesh forwarding, probe, and the
+// hostile peers a public node meets).
+#include "net/p2p/connection.hpp"
+#include "net/p2p/host.hpp"
+#include "net/p2p/probe.hpp"
+#include "net/p2p/peer_id.hpp"
+#include "net/p2p/varint.hpp"
+#include "proto/libp2p.pb.h"
+#include "proto/waku_message.pb.h"
+#include "tests/eventually.hpp"
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+using namespace annals;
+using namespace annals::p2p;
+using namespace std::chrono_literals;
+using annals::test::eventually;
+
+namespace {
+
+struct recording_handler : connection_handler {
+  std::optional<peer_id> remote;
+  std::string muxer;
+  std::vector<std::string> rpcs;
+  std::optional<identify_info> identify;
+  bool relay_ready = false;
+  void on_established(const peer_id& r, const std::string& m) override {
+    remote = r;
+    muxer = m;
+  }
+  void on_relay_ready() override { relay_ready = true; }
+  void on_relay_rpc(std::string rpc) override { rpcs.push_back(std::move(rpc)); }
+  void on_identify(const identify_info& info) override { identify = info; }
+};
+
+/// Moves bytes between two connections until neither has anything to say.
+void pump(connection& a, connection& b, std::size_t chunk = 0) {
+  for (int round = 0; round < 100; ++round) {
+    auto ab = a.take_output();
+    auto ba = b.take_output();
+    if (ab.empty() && ba.empty())
+      return;
+    auto feed = [&](connection& to, const std::string& bytes) {
+      if (chunk == 0) {
+        REQUIRE(to.on_bytes(bytes));
+        return;
+      }
+      for (std::size_t i = 0; i < bytes.size(); i += chunk)
+        REQUIRE(to.on_bytes(std::string_view(bytes).substr(i, chunk)));
+    };
+    feed(b, ab);
+    feed(a, ba);
+  }
+  FAIL("connections never went quiet");
+}
+
+std::string waku_message(const std::string& payload, const std::string& content_topic = "/test/1/a/proto") {
+  waku::WakuMessage m;
+  m.set_payload(payload);
+  m.set_content_topic(content_topic);
+  m.set_timestamp(1);
+  return m.SerializeAsString();
+}
+
+/// A host with its messages and log collected for the test thread.
+struct test_host {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<std::string> log;
+  std::unique_ptr<host> h;
+
+  explicit test_host(host_config config) {
+    host_callbacks cb;
+    cb.on_message = [this](const std::string& t, const std::string& d, const std::string&) {
+      std::lock_guard lock(mutex);
+      messages.emplace_back(t, d);
+    };
+    cb.on_log = [this](const std::string& line) {
+      std::lock_guard lock(mutex);
+      log.push_back(line);
+    };
+    auto started = host::start(std::move(config), std::move(cb));
+    REQUIRE(started);
+    h = std::move(*started);
+  }
+  std::size_t received() {
+    std::lock_guard lock(mutex);
+    return messages.size();
+  }
+  bool logged(const std::string& needle) {
+    std::lock_guard lock(mutex);
+    for (const auto& l : log)
+      if (l.find(needle) != std::string::npos)
+        return true;
+    return false;
+  }
+};
+
+host_config loopback_config() {
+  host_config c;
+  c.listen = {"/ip4/127.0.0.1/tcp/0"};
+  c.reconnect_initial = 100ms;
+  return c;
+}
+
+
+/// A raw TCP client for sending bytes a real peer never would.
+struct raw_client {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket{io};
+  explicit raw_client(const std::string& multiaddr_text) {
+    // /ip4/127.0.0.1/tcp/PORT/p2p/...
+    auto tcp_pos = multiaddr_text.find("/tcp/");
+    auto port = std::stoi(multiaddr_text.substr(tcp_pos + 5));
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  /// Errors are ignored: the host may close the socket mid-write, which is
+  /// what some tests provoke.
+  void send(const std::string& bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(bytes), ec);
+  }
+  /// True when the host closed the socket within `timeout`.
+  bool closed_by_peer(std::chrono::milliseconds timeout) {
+    socket.non_blocking(true);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      boost::system::error_code ec;
+      socket.read_some(boost::asio::buffer(buf), ec);
+      if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+        return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+};
+
+} // namespace
+
+TEST_CASE("connections in memory agree on Noise and each muxer and carry relay RPCs both ways",
+          "[p2p][connection]") {
+  for (std::string muxer : {"/yamux/1.0.0", "/mplex/6.7.0"}) {
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+      CAPTURE(muxer, chunk);
+      auto dialer_key = private_key::generate();
+      auto listener_key = private_key::generate();
+      recording_handler dh, lh;
+      connection_config dc;
+      dc.identity = dialer_key;
+      dc.muxers = {muxer};
+      dc.expected_remote_key = libp2p_public_key::secp256k1(listener_key.public_key()).encode();
+      connection_config lc;
+      lc.identity = listener_key;
+      connection dialer(connection::role::dialer, dc, dh);
+      connection listener(connection::role::listener, lc, lh);
+      auto dialer_hello = dialer.start();
+      REQUIRE(dialer.on_bytes(listener.start()));
+      REQUIRE(listener.on_bytes(dialer_hello));
+      // RPCs queued before the relay stream exists must not be lost.
+      REQUIRE(dialer.send_relay_rpc("early"));
+      pump(dialer, listener, chunk);
+      REQUIRE(dialer.established());
+      REQUIRE(listener.established());
+      CHECK(dh.muxer == muxer);
+      CHECK(lh.muxer == muxer);
+      REQUIRE(dh.remote);
+      CHECK(*dh.remote == peer_id::from_secp256k1(listener_key.public_key()));
+      CHECK(*lh.remote == peer_id::from_secp256k1(dialer_key.public_key()));
+      CHECK(dh.relay_ready);
+      CHECK(lh.relay_ready);
+      REQUIRE(listener.send_relay_rpc("from listener"));
+      REQUIRE(dialer.send_relay_rpc(std::string(200000, 'x')));
+      pump(dialer, listener, chunk == 1 ? 4096 : chunk);
+      REQUIRE(lh.rpcs.size() == 2);
+      CHECK(lh.rpcs[0] == "early");
+      CHECK(lh.rpcs[1] == std::string(200000, 'x'));
+      REQUIRE(dh.rpcs.size() == 1);
+      CHECK(dh.rpcs[0] == "from listener");
+      // identify answers with our key, protocols and relay.
+      dialer.request_identify();
+      pump(dialer, listener);
+      REQUIRE(dh.identify);
+      CHECK(dh.identify->agent_version == "annals");
+      CHECK(std::count(dh.identify->protocols.begin(), dh.identify->protocols.end(),
+                       std::string(waku_relay_protocol)) == 1);
+    }
+  }
+}
+
+TEST_CASE("a dialled peer ID that the remote cannot prove fails in the noise layer",
+          "[p2p][connection]") {
+  recording_handler dh, lh;
+  connection_config dc;
+  dc.identity = private_key::generate();
+  auto someone_else = private_key::generate();
+  dc.expected_remote_key = libp2p_public_key::secp256k1(someone_else.public_key()).encode();
+  connection_config lc;
+  lc.identity = private_key::generate();
+  connection dialer(connection::role::dialer, dc, dh);
+  connection listener(connection::role::listener, lc, lh);
+  auto dialer_hello = dialer.start();
+  REQUIRE(dialer.on_bytes(listener.start()));
+  REQUIRE(listener.on_bytes(dialer_hello));
+  std::optional<annals::error> failure;
+  for (int i = 0; i < 10 && !failure; ++i) {
+    if (auto r = listener.on_bytes(dialer.take_output()); !r)
+      break;
+    if (auto r = dialer.on_bytes(listener.take_output()); !r)
+      failure = r.error();
+  }
+  REQUIRE(failure);
+  CHECK(failure->message.rfind("noise: ", 0) == 0);
+  CHECK_FALSE(dialer.established());
+}
+
+TEST_CASE("garbage instead of multistream fails the security layer", "[p2p][connection]") {
+  recording_handler lh;
+  connection_config lc;
+  lc.identity = private_key::generate();
+  connection listener(connection::role::listener, lc, lh);
+  (void)listener.start();
+  auto r = listener.on_bytes(std::string("\x13GET / HTTP/1.1\r\nHost: x\r\n\r\n", 28));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("multistream (security)") == 0);
+}
+
+TEST_CASE("three hosts in a line: a message from one end reaches the other through the mesh",
+          "[p2p][host]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  test_host b(loopback_config());
+  auto b_addr = b.h->listen_addrs().at(0);
+  auto ca = loopback_config();
+  ca.static_peers = {b_addr};
+  auto cc = loopback_config();
+  cc.static_peers = {b_addr};
+  cc.muxers = {"/mplex/6.7.0"};  // the middle host speaks both muxers at once
+  test_host a(ca);
+  test_host c(cc);
+  for (auto* t : {&a, &b, &c})
+    t->h->subscribe(topic);
+  REQUIRE(eventually([&] { return b.h->topic_peer_count(topic) == 2; }));
+  REQUIRE(eventually([&] { return b.h->mesh_peer_count(topic) == 2; }));
+  REQUIRE(a.h->topic_peer_count(topic) == 1);
+  CHECK(a.h->peers() == std::vector<std::string>{b.h->peer_id()});
+  auto msg = waku_message("over the mesh");
+  std::atomic<int> recipients{-1};
+  a.h->publish(topic, msg, [&](result<std::size_t> r) { recipients = r ? int(*r) : -2; });
+  REQUIRE(eventually([&] { return c.received() == 1; }));
+  CHECK(recipients == 1);
+  CHECK(b.received() == 1);
+  CHECK(c.messages[0].second == msg);
+  CHECK(a.received() == 0);  // gossipsub does not echo a publisher's message to it
+  CHECK(b.h->stats().gossip.forwarded >= 1);
+  // The same bytes again are a duplicate everywhere: refused at the source.
+  std::atomic<int> again{0};
+  a.h->publish(topic, msg, [&](result<std::size_t> r) { again = r ? 1 : 2; });
+  REQUIRE(eventually([&] { return again != 0; }));
+  CHECK(again == 2);
+}
+
+TEST_CASE("a static peer that restarts is redialled", "[p2p][host]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  auto key = private_key::generate();
+  auto first = loopback_config();
+  first.identity = key;
+  auto b = std::make_unique<test_host>(first);
+  auto addr = b->h->listen_addrs().at(0);
+  auto ac = loopback_config();
+  ac.static_peers = {addr};
+  test_host a(ac);
+  REQUIRE(eventually([&] { return a.h->peers().size() == 1; }));
+  b.reset();
+  REQUIRE(eventually([&] { return a.h->peers().empty(); }));
+  auto again = loopback_config();
+  again.identity = key;
+  again.listen = {addr.substr(0, addr.find("/p2p/"))};
+  test_host b2(again);
+  b2.h->subscribe(topic);
+  REQUIRE(eventually([&] { return a.h->topic_peer_count(topic) == 1; }, 15s));
+  CHECK(a.logged("redialling"));
+}
+
+TEST_CASE("probe reports identify, and names the layer that failed", "[p2p][host][probe]") {
+  test_host b(loopback_config());
+  auto addr = b.h->listen_addrs().at(0);
+  auto report = probe(addr, private_key::generate(), 5s);
+  REQUIRE(report);
+  CHECK(report->peer_id == b.h->peer_id());
+  CHECK(report->identify.agent_version == "annals");
+  CHECK(std::count(report->identify.protocols.begin(), report->identify.protocols.end(),
+                   std::string(waku_metadata_protocol)) == 1);
+  CHECK(report->identify.observed_addr.rfind("/ip4/127.0.0.1/tcp/", 0) == 0);
+
+  // Nobody listening: tcp.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor closed(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto port = closed.local_endpoint().port();
+  closed.close();
+  auto refused = probe("/ip4/127.0.0.1/tcp/" + std::to_string(port), private_key::generate(), 2s);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.rfind("tcp: ", 0) == 0);
+
+  // The right address but another peer ID: noise.
+  auto other = peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+  auto wrong = probe(addr.substr(0, addr.find("/p2p/")) + "/p2p/" + other, private_key::generate(), 5s);
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error().message.rfind("noise: ", 0) == 0);
+}
+
+TEST_CASE("hostile peers lose their connection and everyone else is still served",
+          "[p2p][host][hostile]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  auto bc = loopback_config();
+  bc.handshake_timeout = 500ms;
+  test_host b(bc);
+  b.h->subscribe(topic);
+  auto addr = b.h->listen_addrs().at(0);
+
+  SECTION("garbage before the handshake") {
+    raw_client raw(addr);
+    raw.send(std::string(64, '\xff'));
+    CHECK(raw.closed_by_peer(3s));
+    CHECK(eventually([&] { return b.logged("multistream (security)"); }));
+  }
+  SECTION("garbage during the handshake") {
+    raw_client raw(addr);
+    // A valid proposal of /noise, then a Noise frame that is not a key.
+    std::string hello = std::string("\x13/multistream/1.0.0\n\x07/noise\n", 28);
+    raw.send(hello + std::string("\x00\x05hello", 7));
+    CHECK(raw.closed_by_peer(3s));
+    CHECK(eventually([&] { return b.logged("noise"); }));
+  }
+  SECTION("a stalled handshake") {
+    raw_client raw(addr);
+    CHECK(raw.closed_by_peer(3s));
+    CHECK(eventually([&] { return b.logged("handshake timed out"); }));
+  }
+  SECTION("a dialled address whose peer is someone else") {
+    auto other = peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+    auto ac = loopback_config();
+    ac.static_peers = {addr.substr(0, addr.find("/p2p/")) + "/p2p/" + other};
+    ac.reconnect_initial = 10s;
+    test_host a(ac);
+    CHECK(eventually([&] { return a.h->stats().handshakes_failed >= 1; }));
+    CHECK(a.logged("noise"));
+    CHECK(a.h->peers().empty());
+  }
+  SECTION("an oversized relay frame after the handshake") {
+    auto ac = loopback_config();
+    ac.static_peers = {addr};
+    ac.reconnect_initial = 10s;  // stay away once thrown out
+    test_host a(ac);
+    REQUIRE(eventually([&] { return a.h->topic_peer_count(topic) == 1; }));
+    // A WakuMessage over the 150 KiB cap is refused by the router first...
+    std::atomic<int> big{0};
+    a.h->publish(topic, waku_message(std::string(200 * 1024, 'x')),
+                 [&](result<std::size_t> r) { big = r ? 1 : 2; });
+    REQUIRE(eventually([&] { return big != 0; }));
+    CHECK(big == 2);
+    // ...and a frame over the RPC cap from a peer that skips that check
+    // costs it the connection.
+    struct sender : connection_handler {
+      bool up = false;
+      void on_established(const peer_id&, const std::string&) override { up = true; }
+      void on_relay_rpc(std::string) override {}
+    } handler;
+    connection_config rc;
+    rc.identity = private_key::generate();
+    connection rogue(connection::role::dialer, rc, handler);
+    raw_client raw(addr);
+    raw.send(rogue.start());
+    raw.socket.non_blocking(false);
+    char buf[65536];
+    while (!rogue.established()) {
+      auto n = raw.socket.read_some(boost::asio::buffer(buf));
+      REQUIRE(rogue.on_bytes(std::string_view(buf, n)));
+      raw.send(rogue.take_output());
+    }
+    REQUIRE(rogue.send_relay_rpc(std::string(2 << 20, 'z')));
+    // The RPC waits for the relay stream's negotiation, then goes out.
+    while (true) {
+      raw.send(rogue.take_output());
+      if (rogue.pending_relay_bytes() == 0)
+        break;
+      auto n = raw.socket.read_some(boost::asio::buffer(buf));
+      REQUIRE(rogue.on_bytes(std::string_view(buf, n)));
+    }
+    CHECK(raw.closed_by_peer(5s));
+    CHECK(eventually([&] { return b.logged("relay RPC frame refused"); }));
+    CHECK(b.h->stats().connections_failed >= 1);
+  }
+  // Whatever happened above, an honest peer still gets through.
+  auto hc = loopback_config();
+  hc.static_peers = {addr};
+  test_host honest(hc);
+  honest.h->subscribe(topic);
+  REQUIRE(eventually([&] { return b.h->topic_peer_count(topic) >= 1 && honest.h->topic_peer_count(topic) == 1; }));
+  honest.h->publish(topic, waku_message("still here"));
+  CHECK(eventually([&] { return b.received() == 1; }));
+}
+
+TEST_CASE("a host destroyed from its own callback winds down without joining itself",
+          "[p2p][host]") {
+  test_host b(loopback_config());
+  auto addr = b.h->listen_addrs().at(0);
+  std::mutex mutex;
+  std::unique_ptr<host> a;
+  std::atomic<bool> destroyed{false};
+  host_callbacks cb;
+  cb.on_peer = [&](const std::string&, bool connected) {
+    if (!connected)
+      return;
+    std::lock_guard lock(mutex);
+    a.reset();  // on a's own I/O thread
+    destroyed = true;
+  };
+  auto ac = loopback_config();
+  ac.static_peers = {addr};
+  {
+    std::lock_guard lock(mutex);
+    auto started = host::start(ac, cb);
+    REQUIRE(started);
+    a = std::move(*started);
+  }
+  REQUIRE(eventually([&] { return destroyed.load(); }));
+  // b sees a's connection close once a has wound down.
+  CHECK(eventually([&] { return b.h->peers().empty() && b.h->stats().connections_opened >= 1; }));
+}
+
+namespace {
+
+/// A protocol a test registers: answers each framed request in upper case.
+class shouting_handler : public stream_protocol_handler {
+public:
+  result<void> on_bytes(stream_io& io, std::string_view bytes) override {
+    reader_.feed(bytes);
+    auto next = reader_.next();
+    if (!next || !*next)
+      return ok_result();
+    auto answer = **next;
+    std::transform(answer.begin(), answer.end(), answer.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    io.write(frame(answer));
+    io.close();
+    return ok_result();
+  }
+
+private:
+  frame_reader reader_{1024};
+};
+
+} // namespace
+
+TEST_CASE("a protocol registered in the table is served, listed by identify and requested",
+          "[p2p][connection]") {
+  const std::string shout = "/annals/test/shout/1.0.0";
+  recording_handler dh, lh;
+  connection_config dc;
+  dc.identity = private_key::generate();
+  connection_config lc;
+  lc.identity = private_key::generate();
+  lc.protocols[shout].open = [](stream_io&) { return std::make_unique<shouting_handler>(); };
+  connection dialer(connection::role::dialer, dc, dh);
+  connection listener(connection::role::listener, lc, lh);
+  auto dialer_hello = dialer.start();
+  REQUIRE(dialer.on_bytes(listener.start()));
+  REQUIRE(listener.on_bytes(dialer_hello));
+  pump(dialer, listener);
+  REQUIRE(dialer.established());
+
+  std::vector<std::string> answers;
+  std::vector<std::string> failures;
+  auto collect = [&](result<std::string> answer) {
+    if (answer)
+      answers.push_back(*answer);
+    else
+      failures.push_back(answer.error().message);
+  };
+  dialer.request(shout, std::string("history"), 1024, collect);
+  dialer.request("/annals/test/unknown/1.0.0", std::string("hello"), 1024, collect);
+  dialer.request_identify();
+  pump(dialer, listener);
+  CHECK(answers == std::vector<std::string>{"HISTORY"});
+  REQUIRE(failures.size() == 1);
+  CHECK_THAT(failures[0], Catch::Contains("negotiating our request failed"));
+  REQUIRE(dh.identify);
+  CHECK(std::count(dh.identify->protocols.begin(), dh.identify->protocols.end(), shout) == 1);
+  CHECK(std::count(dh.identify->protocols.begin(), dh.identify->protocols.end(),
+                   std::string(identify_protocol)) == 1);
+  // Still a working relay connection.
+  REQUIRE(dialer.send_relay_rpc("after"));
+  pump(dialer, listener);
+  CHECK(lh.rpcs == std::vector<std::string>{"after"});
+}
