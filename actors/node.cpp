@@ -288,19 +288,19 @@ node_system_config::node_system_config(std::size_t threads) {
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
-  auto db = store::open(config.data_dir / "db");
+  auto db = store::open(config.data_dir / "db", config.store);
   if (!db)
     return to_caf_error(db.error());
   auto identity = load_identity(config.data_dir / "identity.key");
   if (!identity)
     return to_caf_error(identity.error());
 
-  torrent_session_options torrent = config.torrent_loopback ? loopback_session_options()
+  torrent_session_options torrent = config.torrent.loopback ? loopback_session_options()
                                                             : torrent_session_options{};
-  torrent.listen = config.torrent_listen;
-  if (!config.torrent_loopback) {
-    torrent.dht = config.dht;
-    torrent.trackers = config.use_trackers;
+  torrent.listen = config.torrent.listen;
+  if (!config.torrent.loopback) {
+    torrent.dht = config.torrent.dht;
+    torrent.trackers = config.torrent.use_trackers;
   }
   auto session = torrent_session::start(torrent);
   if (!session)
@@ -315,13 +315,13 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->relay = config.relay ? config.relay : sys.spawn(inprocess_relay);
   init->builder = sys.spawn<caf::detached>(
     archive_builder,
-    archive_builder_config{config.data_dir, config.trackers,
+    archive_builder_config{config.data_dir, config.torrent.trackers,
                            to_hex0x(identity->public_key().uncompressed()), config.name,
                            config.observer},
     init->db, init->bus);
-  torrent_distribution_config seeding{config.data_dir, config.advertise_torrent_address, "127.0.0.1"};
-  if (auto colon = config.torrent_listen.rfind(':'); colon != std::string::npos) {
-    auto host = config.torrent_listen.substr(0, colon);
+  torrent_distribution_config seeding{config.data_dir, config.torrent.advertise_address, "127.0.0.1"};
+  if (auto colon = config.torrent.listen.rfind(':'); colon != std::string::npos) {
+    auto host = config.torrent.listen.substr(0, colon);
     if (host != "0.0.0.0" && host != "[::]")
       seeding.advertised_host = host;
   }
@@ -329,8 +329,8 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
     sys.spawn(torrent_distribution, seeding,
               std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
   init->scheduler = sys.spawn(scheduler,
-                              scheduler_config{config.archive_interval, config.data_dir, config.now,
-                                               config.settle},
+                              scheduler_config{config.archives.interval, config.data_dir, config.now,
+                                               config.archives.settle},
                               init->db, init->builder, init->distribution);
   init->publisher = sys.spawn(magnetlink_publisher,
                               magnetlink_publisher_config{*identity,
@@ -338,15 +338,15 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                                                           system_unix_ms_clock()},
                               init->db, init->relay, init->bus);
   init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus,
-                                            config.import_rate,
+                                            config.archives.import_rate,
                                             import_observer{config.name, config.observer});
   downloader_config downloads;
   downloads.archive_root = config.data_dir;
-  downloads.fetch.locate_timeout = config.metadata_timeout;
-  downloads.fetch.stall_timeout = config.stall_timeout;
+  downloads.fetch.locate_timeout = config.archives.metadata_timeout;
+  downloads.fetch.stall_timeout = config.archives.stall_timeout;
   init->downloader = sys.spawn(downloader, downloads, init->db, init->distribution, init->importer,
                                init->bus);
-  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.republish_interval, config.welcome_gap},
+  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.archives.republish_interval, config.archives.welcome_gap},
                          init->db, init->publisher, init->relay, init->downloader, init->bus);
   init->config = std::move(config);
   return sys.spawn(node, init);

@@ -7,6 +7,7 @@
 #include "core/identity.hpp"
 #include "core/status_envelope.hpp"
 #include "messages/actors.hpp"
+#include "storage/store_options.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
@@ -38,32 +39,38 @@ struct node_system_config : caf::actor_system_config {
   explicit node_system_config(std::size_t threads = 2);
 };
 
-struct node_config {
-  std::filesystem::path data_dir;  // db/, identity.key, archivedata/, torrents/
-
-  // BitTorrent
-  std::string torrent_listen = "0.0.0.0:0";  // ADDR:PORT; port 0 picks one
-  bool torrent_loopback = false;             // TCP only, many peers per IP, no DHT/LSD
+/// [torrent]: the BitTorrent distribution backend.
+struct torrent_settings {
+  std::string listen = "0.0.0.0:0";   // ADDR:PORT; port 0 picks one
+  bool loopback = false;              // TCP only, many peers per IP, no DHT/LSD
   bool dht = true;
   bool use_trackers = true;
-  std::vector<std::string> trackers;         // announce-list of new torrents
-  bool advertise_torrent_address = false;    // x.pe=<listen> in published links
+  std::vector<std::string> trackers;  // announce-list of new torrents
+  bool advertise_address = false;     // x.pe=<listen> in published links
+};
 
-  // archives
-  std::uint64_t archive_interval = 7 * 24 * 3600;  // seconds; also the partition
-  std::uint64_t republish_interval = 8 * 3600;     // seconds; 0 = never
+/// [archives]: the owner's builds and links, the member's downloads.
+struct archive_settings {
+  std::uint64_t interval = 7 * 24 * 3600;     // seconds; also the partition
+  std::uint64_t republish_interval = 8 * 3600;  // seconds; 0 = never
   /// Re-announce current links when a relay peer appears, at most this often
   /// (seconds; 0 = never). For network relays: a member connecting after an
   /// announcement otherwise waits for the republish. `annals run` uses 60.
   std::uint64_t welcome_gap = 0;
   std::uint64_t settle = 2;  // seconds a window stays open after its end
-
-  // member downloads
   std::chrono::seconds metadata_timeout{20};
   std::chrono::seconds stall_timeout{60};
   std::uint64_t import_rate = 0;  // messages per second; 0 = no limit
+};
 
-  /// The relay to use; a default handle makes the node spawn its own
+/// A node's settings, grouped as `annals run`'s TOML groups them.
+struct node_config {
+  std::filesystem::path data_dir;  // db/, identity.key, archivedata/, torrents/
+  torrent_settings torrent;
+  archive_settings archives;
+  store_options store;  // RocksDB under data_dir/db
+
+  /// The relay to use ([relay] configures the libp2p one `annals run` spawns); a default handle makes the node spawn its own
   /// in-process relay (then only this node is on it).
   relay_actor relay;
   /// Subscribed before anything starts, so no signal is missed.

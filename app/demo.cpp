@@ -119,10 +119,10 @@ void run_demo(const demo_options& options) {
 
   node_config config;
   config.data_dir = root / "owner";
-  config.torrent_listen = "127.0.0.1:0";
-  config.torrent_loopback = true;
-  config.advertise_torrent_address = true;
-  config.archive_interval = options.interval;
+  config.torrent.listen = "127.0.0.1:0";
+  config.torrent.loopback = true;
+  config.torrent.advertise_address = true;
+  config.archives.interval = options.interval;
   config.relay = relay;
   config.name = "owner";
   config.subscribers.push_back(sys.spawn(owner_progress, p, std::string("owner")));

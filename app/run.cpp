@@ -36,24 +36,23 @@ struct owned_community {
   std::uint64_t traffic_late_by = 0; // seconds in the past, at most
 };
 
+/// `annals run` re-announces links to relay peers that appear (a network
+/// relay's members connect after announcements).
+archive_settings run_archive_defaults() {
+  archive_settings archives;
+  archives.welcome_gap = 60;
+  return archives;
+}
+
 struct run_config {
   fs::path data_dir;
   std::string events;
-  // torrent
-  std::string torrent_listen = "0.0.0.0:0";
-  bool torrent_loopback = false;
-  bool dht = true;
-  std::vector<std::string> trackers;
-  bool advertise_torrent_address = false;
+  torrent_settings torrent;
   // relay
   bool libp2p = true;
   fs::path relay_key_file;
   p2p::host_config relay;
-  // archives
-  std::uint64_t interval = 7 * 24 * 3600;
-  std::uint64_t republish = 8 * 3600;
-  std::uint64_t welcome_gap = 60;
-  std::uint64_t settle = 2;
+  archive_settings archives = run_archive_defaults();
   std::vector<owned_community> owned;
   std::vector<membership_spec> joined;
 };
@@ -118,12 +117,13 @@ result<run_config> load_run_config(const fs::path& file) {
     c.events = resolve(c.events).string();
 
   if (auto* t = root["torrent"].as_table()) {
-    ANNALS_TRY(read(*t, "listen", "torrent", c.torrent_listen));
-    ANNALS_TRY(read(*t, "loopback", "torrent", c.torrent_loopback));
-    ANNALS_TRY(read(*t, "dht", "torrent", c.dht));
-    ANNALS_TRY(read_list(*t, "trackers", "torrent", c.trackers));
-    ANNALS_TRY(read(*t, "advertise_address", "torrent", c.advertise_torrent_address));
+    ANNALS_TRY(read(*t, "listen", "torrent", c.torrent.listen));
+    ANNALS_TRY(read(*t, "loopback", "torrent", c.torrent.loopback));
+    ANNALS_TRY(read(*t, "dht", "torrent", c.torrent.dht));
+    ANNALS_TRY(read_list(*t, "trackers", "torrent", c.torrent.trackers));
+    ANNALS_TRY(read(*t, "advertise_address", "torrent", c.torrent.advertise_address));
   }
+  c.torrent.use_trackers = !c.torrent.trackers.empty();
   std::string relay_key = "relay.key";
   if (auto* r = root["relay"].as_table()) {
     std::string mode = "libp2p";
@@ -163,23 +163,19 @@ result<run_config> load_run_config(const fs::path& file) {
   c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
 
   if (auto* a = root["archives"].as_table()) {
-    std::int64_t v = static_cast<std::int64_t>(c.interval);
-    ANNALS_TRY(read(*a, "interval", "archives", v));
-    c.interval = static_cast<std::uint64_t>(v);
-    v = static_cast<std::int64_t>(c.republish);
-    ANNALS_TRY(read(*a, "republish_interval", "archives", v));
-    c.republish = static_cast<std::uint64_t>(v);
-    v = static_cast<std::int64_t>(c.welcome_gap);
-    ANNALS_TRY(read(*a, "welcome_gap", "archives", v));
-    c.welcome_gap = static_cast<std::uint64_t>(v);
-    v = static_cast<std::int64_t>(c.settle);
-    ANNALS_TRY(read(*a, "settle", "archives", v));
-    c.settle = static_cast<std::uint64_t>(v);
+    for (auto [key, field] : {std::pair{"interval", &c.archives.interval},
+                              std::pair{"republish_interval", &c.archives.republish_interval},
+                              std::pair{"welcome_gap", &c.archives.welcome_gap},
+                              std::pair{"settle", &c.archives.settle}}) {
+      auto v = static_cast<std::int64_t>(*field);
+      ANNALS_TRY(read(*a, key, "archives", v));
+      *field = static_cast<std::uint64_t>(v);
+    }
     for (auto key : {"interval", "republish_interval", "welcome_gap", "settle"})
       if (auto value = (*a)[key].value<std::int64_t>(); value && *value < 0)
         return make_error(errc::invalid_argument, std::string("archives.") + key
                                                     + " must not be negative");
-    if (c.interval == 0)
+    if (c.archives.interval == 0)
       return make_error(errc::invalid_argument, "archives.interval must be positive");
   }
 
@@ -296,16 +292,8 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
 
   node_config config;
   config.data_dir = c.data_dir;
-  config.torrent_listen = c.torrent_listen;
-  config.torrent_loopback = c.torrent_loopback;
-  config.dht = c.dht;
-  config.use_trackers = !c.trackers.empty();
-  config.trackers = c.trackers;
-  config.advertise_torrent_address = c.advertise_torrent_address;
-  config.archive_interval = c.interval;
-  config.republish_interval = c.republish;
-  config.welcome_gap = c.welcome_gap;
-  config.settle = c.settle;
+  config.torrent = c.torrent;
+  config.archives = c.archives;
   config.relay = relay;
   config.subscribers.push_back(
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))

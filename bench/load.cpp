@@ -158,10 +158,10 @@ load_result run_load(const load_options& options,
       node_config config;
       config.data_dir = root / name;
       config.name = name;
-      config.torrent_listen = "127.0.0.1:0";
-      config.torrent_loopback = true;
-      config.advertise_torrent_address = true;
-      config.archive_interval = options.interval;
+      config.torrent.listen = "127.0.0.1:0";
+      config.torrent.loopback = true;
+      config.torrent.advertise_address = true;
+      config.archives.interval = options.interval;
       config.relay = std::move(relay);
       config.observer = observer;
       return config;

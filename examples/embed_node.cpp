@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
 
   node_config config;
   config.data_dir = data_dir;
-  config.torrent_listen = "127.0.0.1:0";
-  config.torrent_loopback = true;
-  config.archive_interval = 2;  // seconds, for the example
+  config.torrent.listen = "127.0.0.1:0";
+  config.torrent.loopback = true;
+  config.archives.interval = 2;  // seconds, for the example
   config.relay = sys.spawn(inprocess_relay);
   config.subscribers.push_back(sys.spawn(host_listener, announced));
   auto node = spawn_node(sys, config);

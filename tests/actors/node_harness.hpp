@@ -78,12 +78,12 @@ inline node_config loopback_node(const std::filesystem::path& dir, relay_actor r
                                  std::uint64_t interval = 2) {
   node_config config;
   config.data_dir = dir;
-  config.torrent_listen = "127.0.0.1:0";
-  config.torrent_loopback = true;
-  config.advertise_torrent_address = true;
-  config.archive_interval = interval;
-  config.republish_interval = 0;
-  config.settle = 1;
+  config.torrent.listen = "127.0.0.1:0";
+  config.torrent.loopback = true;
+  config.torrent.advertise_address = true;
+  config.archives.interval = interval;
+  config.archives.republish_interval = 0;
+  config.archives.settle = 1;
   config.relay = std::move(relay);
   return config;
 }

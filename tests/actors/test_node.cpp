@@ -33,7 +33,7 @@ struct owner_run {
                      magnetlinks_chat_id(community.community_id())))},
                    sys.spawn(relay_log, log));
     auto config = loopback_node(data_dir, relay, interval);
-    config.settle = 2;
+    config.archives.settle = 2;
     node = start_node(sys, config, log);
   }
 
@@ -137,8 +137,8 @@ TEST_CASE("a taken torrent port fails the node's start and names the port",
   caf::actor_system sys{cfg};
   node_config config;
   config.data_dir = dir.path();
-  config.torrent_listen = "127.0.0.1:" + port;
-  config.torrent_loopback = true;
+  config.torrent.listen = "127.0.0.1:" + port;
+  config.torrent.loopback = true;
   auto node = spawn_node(sys, config);
   REQUIRE_FALSE(node);
   CHECK(sys.render(node.error()).find("127.0.0.1:" + port) != std::string::npos);

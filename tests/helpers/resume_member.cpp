@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   node_config node_cfg;
   node_cfg.data_dir = argv[1];
-  node_cfg.torrent_listen = "127.0.0.1:0";
-  node_cfg.torrent_loopback = true;
+  node_cfg.torrent.listen = "127.0.0.1:0";
+  node_cfg.torrent.loopback = true;
   auto node = spawn_node(sys, node_cfg);
   if (!node) {
     std::cerr << sys.render(node.error()) << "\n";

@@ -1,0 +1,22 @@
+// How a node's RocksDB store is opened: a small header, so the node's
+// config can carry it without RocksDB or protobuf.
+#pragma once
+
+#include <cstddef>
+
+namespace annals {
+
+struct store_options {
+  /// fsync the WAL on every write: an acknowledged write survives a power
+  /// loss, not only a process crash. Bulk writes pay this once per batch.
+  bool sync_writes = true;
+  /// Create the database when the directory is empty.
+  bool create_if_missing = true;
+  /// Memory bounds (a node runs beside others; RocksDB's defaults allow
+  /// 64 MiB per column family memtable and an 8 MiB cache per family).
+  std::size_t write_buffer_bytes = 4u << 20;         // one memtable of one family
+  std::size_t total_write_buffer_bytes = 16u << 20;  // every memtable of the store
+  std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
+};
+
+} // namespace annals
