@@ -11,11 +11,8 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
   return {
     [self](publish_atom, const std::string& pubsub_topic,
            const std::string& bytes) -> caf::result<std::string> {
-      // The same checks a js-waku or nwaku peer applies before relaying.
-      auto envelope = publish_locally(self, pubsub_topic, bytes);
-      if (!envelope)
-        return envelope.error();
-      return to_hex0x(envelope->hash);
+      // In-process: the local sinks are every node.
+      return publish_locally(self, pubsub_topic, bytes, [](const waku_envelope&) {});
     },
     [self](subscribe_atom, const std::string& pubsub_topic,
            const std::vector<std::string>& content_topics, const relay_sink_actor& sink) {

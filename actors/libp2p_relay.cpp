@@ -66,17 +66,14 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
   return {
     [self](publish_atom, const std::string& pubsub_topic,
            const std::string& bytes) -> caf::result<std::string> {
-      // gossipsub delivers a node's own messages to its local subscribers too.
-      auto envelope = publish_locally(self, pubsub_topic, bytes);
-      if (!envelope)
-        return envelope.error();
-      // Checked above, so only a repeat of the same bytes can fail here.
-      self->state.host->publish(pubsub_topic, bytes,
-                                [log = self->state.log](result<std::size_t> sent) {
-                                  if (!sent)
-                                    log("publish refused: " + sent.error().to_string());
-                                });
-      return to_hex0x(envelope->hash);
+      return publish_locally(self, pubsub_topic, bytes, [&](const waku_envelope&) {
+        // Checked already, so only a repeat of the same bytes can fail here.
+        self->state.host->publish(pubsub_topic, bytes,
+                                  [log = self->state.log](result<std::size_t> sent) {
+                                    if (!sent)
+                                      log("publish refused: " + sent.error().to_string());
+                                  });
+      });
     },
     [self](subscribe_atom, const std::string& pubsub_topic,
            const std::vector<std::string>& content_topics, const relay_sink_actor& sink) {

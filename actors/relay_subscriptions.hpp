@@ -8,6 +8,7 @@
 #include "proto/waku_message.pb.h"
 
 #include <caf/expected.hpp>
+#include <caf/result.hpp>
 #include <caf/sec.hpp>
 
 #include <algorithm>
@@ -49,19 +50,21 @@ inline caf::expected<waku_envelope> prepare_publish(const std::string& pubsub_to
   return make_envelope(pubsub_topic, message, bytes);
 }
 
-/// What both relays do with a local publish before any network: check the
-/// message (counting a refusal in `state.rejected`), count it, and hand it
-/// to the local sinks, which also get a node's own messages.
-template <class Self>
-caf::expected<waku_envelope> publish_locally(Self* self, const std::string& pubsub_topic,
-                                             const std::string& bytes) {
+/// A relay's publish handler: checks the message as a js-waku or nwaku peer
+/// does (counting a refusal in `state.rejected`), counts it, hands it to the
+/// local sinks (which also get a node's own messages, as go-libp2p-pubsub
+/// delivers them), then to `send` for the network; replies with its hash.
+template <class Self, class Send>
+caf::result<std::string> publish_locally(Self* self, const std::string& pubsub_topic,
+                                         const std::string& bytes, Send send) {
   auto& state = self->state;
   auto envelope = prepare_publish(pubsub_topic, bytes, state.rejected);
-  if (envelope) {
-    ++state.published;
-    state.subscriptions.deliver(self, *envelope);
-  }
-  return envelope;
+  if (!envelope)
+    return envelope.error();
+  ++state.published;
+  state.subscriptions.deliver(self, *envelope);
+  send(*envelope);
+  return to_hex0x(envelope->hash);
 }
 
 /// Local sinks and the topics each wants.

@@ -61,15 +61,16 @@ protected:
     return make_error(code, std::string(protocol()) + ": " + detail);
   }
 
-  /// The stream a write may go to: known, not reset, not closed by us.
-  template <class Streams>
-  result<typename Streams::mapped_type*> writable(Streams& streams, stream_handle stream) const {
+  /// Runs `write` on the stream when a write may go to it: known, not
+  /// reset, not closed by us.
+  template <class Streams, class Write>
+  result<void> write_to(Streams& streams, stream_handle stream, Write write) const {
     auto it = streams.find(stream);
     if (it == streams.end())
       return usage_error(errc::invalid_argument, "write on an unknown or reset stream");
     if (it->second.local_closed)
       return usage_error(errc::invalid_argument, "write after close");
-    return &it->second;
+    return write(it->second);
   }
 
   muxer_limits limits_;
@@ -98,18 +99,16 @@ public:
   }
 
   result<void> write(stream_handle stream, std::string_view data) override {
-    auto found = writable(streams_, stream);
-    if (!found)
-      return found.error();
-    auto& s = **found;
-    // Our receive limit doubles as the send chunk: the spec caps every
-    // implementation at 1 MiB, and a smaller configured limit is then
-    // honoured by an identical peer too.
-    auto chunk = std::max<std::size_t>(1, std::min(limits_.max_frame, spec_max_frame));
-    auto f = s.local ? flag::message_initiator : flag::message_receiver;
-    for (std::size_t at = 0; at < data.size(); at += chunk)
-      send_frame(s.id, f, data.substr(at, chunk));
-    return ok_result();
+    return write_to(streams_, stream, [&](auto& s) -> result<void> {
+      // Our receive limit doubles as the send chunk: the spec caps every
+      // implementation at 1 MiB, and a smaller configured limit is then
+      // honoured by an identical peer too.
+      auto chunk = std::max<std::size_t>(1, std::min(limits_.max_frame, spec_max_frame));
+      auto f = s.local ? flag::message_initiator : flag::message_receiver;
+      for (std::size_t at = 0; at < data.size(); at += chunk)
+        send_frame(s.id, f, data.substr(at, chunk));
+      return ok_result();
+    });
   }
 
   void close(stream_handle stream) override {
@@ -281,18 +280,16 @@ public:
   }
 
   result<void> write(stream_handle stream, std::string_view data) override {
-    auto found = writable(streams_, stream);
-    if (!found)
-      return found.error();
-    auto& s = **found;
-    // What exceeds the peer's window waits in `pending`; bounding it keeps a
-    // peer that never reads from growing our memory without limit.
-    if (s.pending.size() + data.size() > s.send_window + limits_.max_pending_send)
-      return usage_error(errc::io, "send queue full: the peer is not reading stream " +
-                                       std::to_string(s.id));
-    s.pending.append(data);
-    flush(s);
-    return ok_result();
+    return write_to(streams_, stream, [&](auto& s) -> result<void> {
+      // What exceeds the peer's window waits in `pending`; bounding it keeps
+      // a peer that never reads from growing our memory without limit.
+      if (s.pending.size() + data.size() > s.send_window + limits_.max_pending_send)
+        return usage_error(errc::io, "send queue full: the peer is not reading stream " +
+                                         std::to_string(s.id));
+      s.pending.append(data);
+      flush(s);
+      return ok_result();
+    });
   }
 
   void close(stream_handle stream) override {
