@@ -16,14 +16,10 @@ json event_of(const std::string& community_id) {
 struct to_json_visitor {
   using result_type = json;
 
-  template <class T>
-  json range(const T& x) const {
-    return {{"type", T::type}, {"event", {{"communityId", x.community_id}, {"from", x.from}, {"to", x.to}}}};
+  template <const char* Type, const char* Name>
+  json operator()(const window_signal<Type, Name>& x) const {
+    return {{"type", Type}, {"event", {{"communityId", x.community_id}, {"from", x.from}, {"to", x.to}}}};
   }
-
-  json operator()(const history_archives_created& x) const { return range(x); }
-  json operator()(const no_history_archives_created& x) const { return range(x); }
-  json operator()(const history_archive_downloaded& x) const { return range(x); }
   json operator()(const history_archives_protocol& x) const {
     return {{"type", x.enabled ? "community.historyArchivesProtocolEnabled"
                                : "community.historyArchivesProtocolDisabled"},

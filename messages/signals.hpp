@@ -12,91 +12,73 @@
 
 namespace annals {
 
+/// A signal that names only its community, as status-go's events of that
+/// type do. `Type` is status-go's signal type, `Name` the CAF type name.
+template <const char* Type, const char* Name>
+struct community_signal {
+  static constexpr const char* type = Type;
+  std::string community_id;
+};
+template <class Inspector, const char* Type, const char* Name>
+typename Inspector::result_type inspect(Inspector& f, community_signal<Type, Name>& x) {
+  return f(caf::meta::type_name(Name), x.community_id);
+}
+
+/// A signal about the archive window [from, to) (unix s) of a community.
+template <const char* Type, const char* Name>
+struct window_signal {
+  static constexpr const char* type = Type;
+  std::string community_id;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+};
+template <class Inspector, const char* Type, const char* Name>
+typename Inspector::result_type inspect(Inspector& f, window_signal<Type, Name>& x) {
+  return f(caf::meta::type_name(Name), x.community_id, x.from, x.to);
+}
+
+namespace signal_names {
+inline constexpr char creating[] = "community.creatingHistoryArchives";
+inline constexpr char creating_caf[] = "annals::creating_history_archives";
+inline constexpr char created[] = "community.historyArchivesCreated";
+inline constexpr char created_caf[] = "annals::history_archives_created";
+inline constexpr char none_created[] = "community.noHistoryArchivesCreated";
+inline constexpr char none_created_caf[] = "annals::no_history_archives_created";
+inline constexpr char unseeded[] = "community.historyArchivesUnseeded";
+inline constexpr char unseeded_caf[] = "annals::history_archives_unseeded";
+inline constexpr char started[] = "community.downloadingHistoryArchivesStarted";
+inline constexpr char started_caf[] = "annals::downloading_history_archives_started";
+inline constexpr char downloaded[] = "community.historyArchiveDownloaded";
+inline constexpr char downloaded_caf[] = "annals::history_archive_downloaded";
+inline constexpr char importing[] = "community.importingHistoryArchiveMessages";
+inline constexpr char importing_caf[] = "annals::importing_history_archive_messages";
+inline constexpr char finished[] = "community.downloadingHistoryArchivesFinished";
+inline constexpr char finished_caf[] = "annals::downloading_history_archives_finished";
+} // namespace signal_names
+
 /// Archive creation for the community started.
-struct creating_history_archives {
-  static constexpr const char* type = "community.creatingHistoryArchives";
-  std::string community_id;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, creating_history_archives& x) {
-  return f(caf::meta::type_name("annals::creating_history_archives"), x.community_id);
-}
-
+using creating_history_archives =
+  community_signal<signal_names::creating, signal_names::creating_caf>;
 /// At least one archive was written for [from, to).
-struct history_archives_created {
-  static constexpr const char* type = "community.historyArchivesCreated";
-  std::string community_id;
-  std::uint64_t from = 0;  // unix s
-  std::uint64_t to = 0;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, history_archives_created& x) {
-  return f(caf::meta::type_name("annals::history_archives_created"), x.community_id, x.from, x.to);
-}
-
+using history_archives_created = window_signal<signal_names::created, signal_names::created_caf>;
 /// [from, to) held nothing to archive.
-struct no_history_archives_created {
-  static constexpr const char* type = "community.noHistoryArchivesCreated";
-  std::string community_id;
-  std::uint64_t from = 0;  // unix s
-  std::uint64_t to = 0;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, no_history_archives_created& x) {
-  return f(caf::meta::type_name("annals::no_history_archives_created"), x.community_id, x.from, x.to);
-}
-
+using no_history_archives_created =
+  window_signal<signal_names::none_created, signal_names::none_created_caf>;
 /// The community's torrent was dropped.
-struct history_archives_unseeded {
-  static constexpr const char* type = "community.historyArchivesUnseeded";
-  std::string community_id;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, history_archives_unseeded& x) {
-  return f(caf::meta::type_name("annals::history_archives_unseeded"), x.community_id);
-}
-
+using history_archives_unseeded =
+  community_signal<signal_names::unseeded, signal_names::unseeded_caf>;
 /// The index arrived and names archives this node lacks.
-struct downloading_history_archives_started {
-  static constexpr const char* type = "community.downloadingHistoryArchivesStarted";
-  std::string community_id;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, downloading_history_archives_started& x) {
-  return f(caf::meta::type_name("annals::downloading_history_archives_started"), x.community_id);
-}
-
+using downloading_history_archives_started =
+  community_signal<signal_names::started, signal_names::started_caf>;
 /// One archive, covering [from, to), is complete on disk.
-struct history_archive_downloaded {
-  static constexpr const char* type = "community.historyArchiveDownloaded";
-  std::string community_id;
-  std::uint64_t from = 0;  // unix s
-  std::uint64_t to = 0;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, history_archive_downloaded& x) {
-  return f(caf::meta::type_name("annals::history_archive_downloaded"), x.community_id, x.from, x.to);
-}
-
+using history_archive_downloaded =
+  window_signal<signal_names::downloaded, signal_names::downloaded_caf>;
 /// An archive's messages are being imported.
-struct importing_history_archive_messages {
-  static constexpr const char* type = "community.importingHistoryArchiveMessages";
-  std::string community_id;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, importing_history_archive_messages& x) {
-  return f(caf::meta::type_name("annals::importing_history_archive_messages"), x.community_id);
-}
-
+using importing_history_archive_messages =
+  community_signal<signal_names::importing, signal_names::importing_caf>;
 /// The download task ended (also on error).
-struct downloading_history_archives_finished {
-  static constexpr const char* type = "community.downloadingHistoryArchivesFinished";
-  std::string community_id;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, downloading_history_archives_finished& x) {
-  return f(caf::meta::type_name("annals::downloading_history_archives_finished"), x.community_id);
-}
+using downloading_history_archives_finished =
+  community_signal<signal_names::finished, signal_names::finished_caf>;
 
 /// A torrent of the community is being seeded. status-go's event carries only
 /// the community ID; the magnet link rides along for the control-node gate.
