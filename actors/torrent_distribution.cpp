@@ -148,7 +148,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       drop(self, community);
       auto save_path = archive_layout{state.config.archive_root, community}.root / "archivedata";
       // Nothing is wanted until the member asks (download_all = false).
-      auto hash = locator.rfind("magnet:", 0) == 0
+      auto hash = is_magnet_link(locator)
                     ? state.session->fetch(locator, save_path, peers, false)
                     : state.session->fetch_torrent_file(locator, save_path, peers, false);
       if (!hash)

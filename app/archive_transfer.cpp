@@ -226,7 +226,7 @@ Reply ask_backend(caf::actor_system& sys, caf::scoped_actor& self,
 void run_fetch(const fetch_options& options) {
   auto started = steady::now();
   auto deadline = started + std::chrono::seconds(options.timeout);
-  bool from_magnet = options.source.rfind("magnet:", 0) == 0;
+  bool from_magnet = is_magnet_link(options.source);
   auto expected = expected_community(options.source, from_magnet);
   archive_layout layout{options.out, expected};
 

@@ -48,6 +48,9 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
 /// 32-char base32 hash); nullopt when it has none.
 std::optional<std::string> magnet_info_hash(std::string_view magnet);
 
+/// Whether `locator` is a magnet link (rather than a .torrent file's path).
+inline bool is_magnet_link(std::string_view locator) { return locator.rfind("magnet:", 0) == 0; }
+
 /// The dn (display name) of a magnet link, unescaped; nullopt when the link
 /// has none or is not a magnet link. status-go's dn is the community ID.
 std::optional<std::string> magnet_name(std::string_view magnet);
