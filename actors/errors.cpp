@@ -7,7 +7,7 @@ namespace annals {
 
 namespace {
 
-constexpr int errc_count = static_cast<int>(errc::conflict) + 1;
+constexpr int errc_count = static_cast<int>(errc::missing_key) + 1;
 
 std::optional<errc> code_of(std::uint8_t value) {
   if (value == 0 || value > errc_count)

@@ -15,6 +15,7 @@ const char* to_string(errc code) {
     case errc::not_found: return "not found";
     case errc::io: return "i/o error";
     case errc::conflict: return "conflict";
+    case errc::missing_key: return "missing key";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class errc {
   not_found,          // a file, key or record that should exist does not
   io,                 // the operating system refused (disk full, permissions, port in use)
   conflict,           // the operation would overwrite something it must not
+  missing_key,        // encrypted bytes whose key this node does not hold
 };
 
 const char* to_string(errc code);

@@ -14,7 +14,8 @@ using namespace annals;
 
 TEST_CASE("a core error code survives the trip through CAF", "[actors][errors]") {
   for (auto code : {errc::invalid_argument, errc::malformed, errc::verification_failed,
-                    errc::unsupported, errc::not_found, errc::io, errc::conflict}) {
+                    errc::unsupported, errc::not_found, errc::io, errc::conflict,
+                    errc::missing_key}) {
     auto back = from_caf_error(to_caf_error(code, "detail"));
     REQUIRE(back);
     CHECK(back->code == code);

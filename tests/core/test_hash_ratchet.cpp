@@ -1,0 +1,219 @@
+// The hash ratchet checked against an independent implementation: Crypto++'s
+// Keccak-256 and AES-GCM (annals' core uses its own Keccak and OpenSSL).
+#include "core/hash_ratchet.hpp"
+#include "core/hex.hpp"
+#include "proto/protocol_message.pb.h"
+#include "proto/status_archive.pb.h"
+#include "tests/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <cryptopp/aes.h>
+#include <cryptopp/filters.h>
+#include <cryptopp/gcm.h>
+#include <cryptopp/keccak.h>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+using namespace annals;
+
+namespace {
+
+std::string crypto_keccak(const std::string& data) {
+  CryptoPP::Keccak_256 h;
+  std::string out(32, '\0');
+  h.CalculateDigest(reinterpret_cast<CryptoPP::byte*>(out.data()),
+                    reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size());
+  return out;
+}
+
+/// ct ‖ tag ‖ nonce, as status-go's DecryptSymmetric reads it.
+std::string crypto_gcm_open(const std::string& key, const std::string& wire) {
+  auto nonce = wire.substr(wire.size() - 12);
+  auto sealed = wire.substr(0, wire.size() - 12);
+  CryptoPP::GCM<CryptoPP::AES>::Decryption d;
+  d.SetKeyWithIV(reinterpret_cast<const CryptoPP::byte*>(key.data()), key.size(),
+                 reinterpret_cast<const CryptoPP::byte*>(nonce.data()), nonce.size());
+  std::string plain;
+  CryptoPP::StringSource(sealed, true,
+                         new CryptoPP::AuthenticatedDecryptionFilter(
+                           d, new CryptoPP::StringSink(plain),
+                           CryptoPP::AuthenticatedDecryptionFilter::DEFAULT_FLAGS, 16));
+  return plain;
+}
+
+hr_key fixed_key() {
+  hr_key k;
+  k.group_id = *from_hex("02" + std::string(64, 'a'));  // 33 bytes, like a community key
+  k.timestamp_ms = 1'700'000'000'123;
+  for (std::size_t i = 0; i < k.key.size(); ++i)
+    k.key[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  return k;
+}
+
+std::string le64(std::uint64_t v) {
+  std::string out;
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::string be64(std::uint64_t v) {
+  auto out = le64(v);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("hash-ratchet key IDs and message keys match an independent Keccak",
+          "[hash_ratchet]") {
+  auto k = fixed_key();
+  std::string key_bytes(as_view(k.key));
+  CHECK(k.key_id() == crypto_keccak(k.group_id + le64(k.timestamp_ms) + key_bytes));
+  CHECK(k.key_id() != crypto_keccak(k.group_id + be64(k.timestamp_ms) + key_bytes));
+  CHECK(k.deprecated_key_id() == static_cast<std::uint32_t>(1'700'000'000'123ull));
+  auto h1 = crypto_keccak(key_bytes);
+  auto h3 = crypto_keccak(crypto_keccak(h1));
+  CHECK(std::string(as_view(hr_message_key(k.key, 1))) == h1);
+  CHECK(std::string(as_view(hr_message_key(k.key, 3))) == h3);
+}
+
+TEST_CASE("a sealed archive is status-go's envelope and opens with an independent AES-GCM",
+          "[hash_ratchet]") {
+  auto k = fixed_key();
+  auto installation = hr_installation_id();
+  CHECK(installation.size() == 36);
+  CHECK(installation[0] == 'f');
+  CHECK(installation[14] == '4');
+  auto sealed = hr_seal("archive bytes", k, 5, installation);
+  REQUIRE(sealed);
+  CHECK(is_hash_ratchet_message(*sealed));
+
+  encryption::HashRatchetEnvelope envelope;
+  REQUIRE(envelope.ParseFromString(*sealed));
+  CHECK(envelope.installation_id() == installation);
+  REQUIRE(envelope.encrypted_message().size() == 1);
+  const auto& entry = envelope.encrypted_message().at("none");
+  CHECK(entry.hr_header().seq_no() == 5);
+  CHECK(entry.hr_header().group_id() == k.group_id);
+  CHECK(entry.hr_header().key_id() == k.key_id());
+  CHECK(entry.hr_header().deprecated_key_id() == k.deprecated_key_id());
+  CHECK_FALSE(entry.hr_header().has_keys());
+  std::string key_bytes(as_view(k.key));
+  auto message_key = crypto_keccak(crypto_keccak(crypto_keccak(crypto_keccak(crypto_keccak(key_bytes)))));
+  CHECK(crypto_gcm_open(message_key, entry.payload()) == "archive bytes");
+
+  // status-go tries a plain WakuMessageArchive first and decrypts only when
+  // that parse fails: the installation ID's first byte makes it fail.
+  status::WakuMessageArchive plain;
+  CHECK_FALSE(plain.ParseFromString(*sealed));
+
+  SECTION("sequence number 0 and the ratchet limit are refused") {
+    CHECK_FALSE(hr_seal("x", k, 0, installation));
+    CHECK_FALSE(hr_seal("x", k, 100'000, installation));
+  }
+}
+
+TEST_CASE("hr_open tells a missing key, a wrong key and changed bytes apart", "[hash_ratchet]") {
+  auto k = fixed_key();
+  auto sealed = *hr_seal("the index", k, 1, hr_installation_id());
+  hr_keyring ring;
+  ring.add(k);
+  auto opened = hr_open(sealed, ring);
+  REQUIRE(opened);
+  CHECK(opened->plaintext == "the index");
+  CHECK(opened->seq_no == 1);
+
+  SECTION("missing") {
+    auto r = hr_open(sealed, hr_keyring{});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::missing_key);
+    CHECK_THAT(r.error().message, Catch::Contains(to_hex(k.key_id()))
+                                    && Catch::Contains(to_hex0x(k.group_id)));
+  }
+  SECTION("wrong: same group and timestamp, other bytes") {
+    auto wrong = k;
+    wrong.key[0] ^= 1;
+    hr_keyring other;
+    other.add(wrong);
+    auto r = hr_open(sealed, other);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::verification_failed);
+  }
+  SECTION("a changed byte") {
+    encryption::HashRatchetEnvelope envelope;
+    REQUIRE(envelope.ParseFromString(sealed));
+    auto& payload = *(*envelope.mutable_encrypted_message())["none"].mutable_payload();
+    payload[3] = static_cast<char>(payload[3] ^ 0x40);
+    auto r = hr_open(envelope.SerializeAsString(), ring);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::verification_failed);
+  }
+  SECTION("an old-format header: no key ID, found by group and timestamp") {
+    encryption::HashRatchetEnvelope envelope;
+    REQUIRE(envelope.ParseFromString(sealed));
+    (*envelope.mutable_encrypted_message())["none"].mutable_hr_header()->clear_key_id();
+    auto r = hr_open(envelope.SerializeAsString(), ring);
+    REQUIRE(r);
+    CHECK(r->plaintext == "the index");
+  }
+  SECTION("not an encrypted message") {
+    status::WakuMessageArchive plain;
+    plain.set_version(1);
+    plain.mutable_metadata()->set_from(1);
+    CHECK_FALSE(is_hash_ratchet_message(plain.SerializeAsString()));
+    CHECK(hr_open(plain.SerializeAsString(), ring).error().code == errc::malformed);
+    CHECK_FALSE(is_hash_ratchet_message("\xff\xff\xff"));
+  }
+}
+
+TEST_CASE("keys files append without duplicates, load with line numbers, and take status-go's "
+          "key blob",
+          "[hash_ratchet]") {
+  test::temp_dir dir("annals-hr-keys");
+  auto file = dir / "keys.jsonl";
+  auto k = fixed_key();
+  hr_keyring none;
+  auto fresh = make_hr_key(k.group_id, k.timestamp_ms, none);
+  CHECK(fresh.timestamp_ms == k.timestamp_ms + 10);
+  REQUIRE(*append_hr_keys(file, {k, fresh}) == 2);
+  CHECK(*append_hr_keys(file, {k}) == 0);
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto ring = load_hr_keys(file);
+  REQUIRE(ring);
+  CHECK(ring->size() == 2);
+  CHECK(ring->newest(k.group_id)->key_id() == fresh.key_id());
+  // A newer key than "now" pushes the next one past it.
+  CHECK(make_hr_key(k.group_id, k.timestamp_ms, *ring).timestamp_ms == fresh.timestamp_ms + 1);
+
+  std::ofstream(file, std::ios::app) << "{\"group_id\": \"0x02\", \"key\": \"zz\"}\n";
+  auto broken = load_hr_keys(file);
+  REQUIRE_FALSE(broken);
+  CHECK_THAT(broken.error().message, Catch::Contains(file.string() + ":3:"));
+  CHECK(load_hr_keys(dir / "absent").error().code == errc::not_found);
+
+  encryption::HRHeader blob;
+  blob.set_group_id(k.group_id);
+  auto* key = blob.mutable_keys()->add_keys();
+  key->set_key(std::string(as_view(k.key)));
+  key->set_timestamp(k.timestamp_ms);
+  key->set_deprecated_key_id(k.deprecated_key_id());
+  auto parsed = parse_hr_key_blob(blob.SerializeAsString());
+  REQUIRE(parsed);
+  REQUIRE(parsed->size() == 1);
+  CHECK((*parsed)[0].key_id() == k.key_id());
+  CHECK_FALSE(parse_hr_key_blob("garbage"));
+}
+
+TEST_CASE("sequence numbers survive a restart and never repeat", "[hash_ratchet]") {
+  test::temp_dir dir("annals-hr-seq");
+  auto id = fixed_key().key_id();
+  CHECK(*hr_sequence(dir / "seq").next(id) == 1);
+  CHECK(*hr_sequence(dir / "seq").next(id) == 2);
+  CHECK(*hr_sequence(dir / "seq").next(std::string(32, 'x')) == 1);
+  CHECK(*hr_sequence(dir / "seq").next(id) == 3);
+}
