@@ -29,10 +29,17 @@ public:
     cap_size_ += message.cap_size();
   }
 
-  /// Serializes the chunk as the archive at `offset` and starts a new one.
-  encoded_archive finish(std::uint64_t offset) {
+  /// Serializes the chunk as the archive at `offset` (sealed with `cipher`
+  /// when there is one) and starts a new one.
+  result<encoded_archive> finish(std::uint64_t offset, const archive_cipher* cipher) {
     encoded_archive out;
     out.bytes = archive_.SerializeAsString();
+    if (cipher) {
+      auto sealed = cipher->seal(out.bytes);
+      if (!sealed)
+        return sealed.error();
+      out.bytes = std::move(*sealed);
+    }
     auto padded = pad_archive(out.bytes.size());
     auto& entry = out.archive.entry;
     *entry.mutable_metadata() = archive_.metadata();
@@ -57,9 +64,18 @@ private:
 class archive_writer {
 public:
   archive_writer(const archive_layout& layout, pb::WakuMessageArchiveIndex index,
-                 std::uint64_t offset, build_report& report, bool stage_index)
+                 std::uint64_t offset, build_report& report, bool stage_index,
+                 const archive_cipher* cipher)
     : layout_(layout), index_(std::move(index)), offset_(offset), report_(report),
-      stage_index_(stage_index) {}
+      stage_index_(stage_index), cipher_(cipher) {}
+
+  /// Seals and appends the chunk at the current end.
+  result<void> append(chunk_encoder& chunk) {
+    auto archive = chunk.finish(offset_, cipher_);
+    if (!archive)
+      return archive.error();
+    return append(std::move(*archive));
+  }
 
   std::uint64_t offset() const { return offset_; }
 
@@ -88,8 +104,17 @@ public:
       return {};
     if (auto r = data_->sync(); !r)
       return r;
+    auto bytes = serialize_deterministic(index_);
+    if (cipher_) {
+      // status-go re-encrypts the whole index at every build, under the
+      // group's newest key; older archives keep the key they were sealed with.
+      auto sealed = cipher_->seal(bytes);
+      if (!sealed)
+        return sealed.error();
+      bytes = std::move(*sealed);
+    }
     return write_file_atomic(stage_index_ ? layout_.staged_index_file() : layout_.index_file(),
-                             serialize_deterministic(index_));
+                             bytes);
   }
 
 private:
@@ -122,6 +147,7 @@ private:
   std::uint64_t offset_;
   build_report& report_;
   bool stage_index_ = false;
+  const archive_cipher* cipher_ = nullptr;
   std::optional<append_file> data_;
 };
 
@@ -134,7 +160,7 @@ encoded_archive encode_archive(std::uint64_t from, std::uint64_t to,
   chunk_encoder chunk(from, to, topics);
   for (const auto& message : messages)
     chunk.add(message);
-  return chunk.finish(offset);
+  return std::move(*chunk.finish(offset, nullptr));
 }
 
 result<build_report> build_archives(const archive_layout& layout, const build_request& request,
@@ -151,7 +177,8 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   if (std::filesystem::exists(layout.index_file(), ec)) {
     // Never append to an index that does not parse: rewriting it would
     // forget every archive it describes.
-    auto existing = read_index(layout.index_file());
+    auto existing = read_index(layout.index_file(),
+                               request.cipher ? &request.cipher->keys : nullptr);
     if (!existing)
       return existing.error();
     index = std::move(*existing);
@@ -160,7 +187,8 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   }
 
   build_report report;
-  archive_writer writer(layout, std::move(index), offset, report, request.stage_index);
+  archive_writer writer(layout, std::move(index), offset, report, request.stage_index,
+                        request.cipher.get());
   const auto total_windows =
     request.late.size()
     + (request.to > request.from
@@ -181,7 +209,7 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
         return;
       }
       if (!chunk.empty() && chunk.cap_size() + size > max_archive_payload)
-        write_status = writer.append(chunk.finish(writer.offset()));
+        write_status = writer.append(chunk);
       chunk.add(message);
     };
     if (auto scanned = source(from, to, request.topics, visit); !scanned)
@@ -193,7 +221,7 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
     // dropped; an empty chunk is skipped here instead.
     if (chunk.empty()) {
       ++report.empty_windows;
-    } else if (auto r = writer.append(chunk.finish(writer.offset())); !r) {
+    } else if (auto r = writer.append(chunk); !r) {
       return r.error();
     }
     if (progress)

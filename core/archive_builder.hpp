@@ -4,8 +4,10 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/hash_ratchet.hpp"
 
 #include <functional>
+#include <memory>
 
 namespace annals {
 
@@ -36,6 +38,10 @@ struct build_request {
   /// only by the 30 MB cap): an owner's late messages, whose timestamps lie
   /// before `from`, go into one such window per build.
   std::vector<archive_window> late;
+  /// A token-gated community's archives: each archive and the index sealed
+  /// (sizes, padding and IDs over the sealed bytes, as status-go), and the
+  /// existing index opened, with its keys. Null: in clear.
+  std::shared_ptr<const archive_cipher> cipher;
   /// Write the new index to staged_index_file() and leave index_file()
   /// alone; the caller promotes it (promote_staged_index) once it recorded
   /// the build, or a restart discards it.

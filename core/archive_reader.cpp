@@ -69,8 +69,18 @@ private:
   std::filesystem::path file_;
 };
 
+/// Opens a hash-ratchet message with `keys` (none: the error names the key).
+result<std::string> open_encrypted(std::string_view bytes, const hr_keyring* keys) {
+  static const hr_keyring no_keys;
+  auto opened = hr_open(bytes, keys ? *keys : no_keys);
+  if (!opened)
+    return opened.error();
+  return std::move(opened->plaintext);
+}
+
 result<pb::WakuMessageArchive> decode_archive(const data_reader& data,
-                                              const pb::WakuMessageArchiveIndexMetadata& entry) {
+                                              const pb::WakuMessageArchiveIndexMetadata& entry,
+                                              const hr_keyring* keys) {
   if (entry.padding() > entry.size())
     return make_error(errc::verification_failed,
                       "padding " + std::to_string(entry.padding()) + " exceeds size "
@@ -78,12 +88,18 @@ result<pb::WakuMessageArchive> decode_archive(const data_reader& data,
   auto bytes = data.read(entry.offset(), entry.size() - entry.padding());
   if (!bytes)
     return bytes.error();
+  if (is_hash_ratchet_message(*bytes)) {
+    auto opened = open_encrypted(*bytes, keys);
+    if (!opened)
+      return make_error(opened.error().code, "encrypted archive at offset "
+                                               + std::to_string(entry.offset()) + ": "
+                                               + opened.error().message);
+    bytes = std::move(opened);
+  }
   pb::WakuMessageArchive archive;
   if (!archive.ParseFromString(*bytes) || !archive.has_metadata())
-    return make_error(errc::malformed,
-                      "bytes at offset " + std::to_string(entry.offset())
-                        + " are not a WakuMessageArchive (encrypted archives of token-gated "
-                          "communities are not supported)");
+    return make_error(errc::malformed, "bytes at offset " + std::to_string(entry.offset())
+                                         + " are not a WakuMessageArchive");
   return archive;
 }
 
@@ -100,37 +116,44 @@ bool all_zero(const std::string& bytes) {
 
 } // namespace
 
-result<pb::WakuMessageArchiveIndex> parse_index(std::string_view bytes) {
+result<pb::WakuMessageArchiveIndex> parse_index(std::string_view bytes, const hr_keyring* keys) {
   if (bytes.empty())
     return make_error(errc::malformed, "index is empty");
   pb::WakuMessageArchiveIndex index;
   if (!index.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return make_error(errc::malformed, "index is not a WakuMessageArchiveIndex protobuf");
-  if (index.archives().empty())
-    // status-go reads a non-empty index without archives as a hash-ratchet
-    // encrypted ProtocolMessage (token-gated communities).
-    return make_error(errc::unsupported,
-                      "index lists no archives in clear text; encrypted indexes of token-gated "
-                      "communities are not supported");
+  if (!index.archives().empty())
+    return index;
+  // status-go reads a non-empty index without archives as a hash-ratchet
+  // encrypted ProtocolMessage (token-gated communities).
+  if (!is_hash_ratchet_message(bytes))
+    return make_error(errc::malformed, "index lists no archives and is not encrypted either");
+  auto opened = open_encrypted(bytes, keys);
+  if (!opened)
+    return make_error(opened.error().code, "encrypted index: " + opened.error().message);
+  if (!index.ParseFromString(*opened) || index.archives().empty())
+    return make_error(errc::malformed, "encrypted index holds no WakuMessageArchiveIndex");
   return index;
 }
 
-result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& index_file) {
+result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& index_file,
+                                               const hr_keyring* keys) {
   auto bytes = read_file_bytes(index_file);
   if (!bytes)
     return bytes.error();
-  auto index = parse_index(*bytes);
+  auto index = parse_index(*bytes, keys);
   if (!index)
     return make_error(index.error().code, index_file.string() + ": " + index.error().message);
   return index;
 }
 
 result<pb::WakuMessageArchive> read_archive(const std::filesystem::path& data_file,
-                                            const pb::WakuMessageArchiveIndexMetadata& entry) {
+                                            const pb::WakuMessageArchiveIndexMetadata& entry,
+                                            const hr_keyring* keys) {
   auto data = data_reader::open(data_file);
   if (!data)
     return data.error();
-  return decode_archive(*data, entry);
+  return decode_archive(*data, entry, keys);
 }
 
 std::vector<std::pair<std::string, pb::WakuMessageArchiveIndexMetadata>>
@@ -144,8 +167,8 @@ sorted_entries(const pb::WakuMessageArchiveIndex& index) {
 }
 
 result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
-                                         bool decode) {
-  auto index = read_index(archive_dir / "index");
+                                         bool decode, const hr_keyring* keys) {
+  auto index = read_index(archive_dir / "index", keys);
   if (!index)
     return index.error();
   auto data = data_reader::open(archive_dir / "data");
@@ -189,7 +212,7 @@ result<verify_report> verify_archive_dir(const std::filesystem::path& archive_di
       else if (!all_zero(*pad))
         problem("padding holds non-zero bytes");
       if (decode) {
-        auto archive = decode_archive(*data, entry);
+        auto archive = decode_archive(*data, entry, keys);
         if (!archive) {
           problem(archive.error().message);
         } else {

@@ -3,19 +3,28 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/hash_ratchet.hpp"
 
 #include <optional>
 
 namespace annals {
 
-/// Parses `index` bytes. An empty file, bytes that are not an index, and an
-/// encrypted (hash-ratchet) index each get their own error.
-result<pb::WakuMessageArchiveIndex> parse_index(std::string_view bytes);
-result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& index_file);
+/// Parses `index` bytes. An empty file and bytes that are not an index each
+/// get their own error. A token-gated community's index (a hash-ratchet
+/// ProtocolMessage, which status-go tells by its parse as an index listing
+/// no archive) is opened with `keys`; without the key the error is
+/// missing_key, naming it.
+result<pb::WakuMessageArchiveIndex> parse_index(std::string_view bytes,
+                                                const hr_keyring* keys = nullptr);
+result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& index_file,
+                                               const hr_keyring* keys = nullptr);
 
-/// Reads archive `entry` from `data` (offset, size - padding) and decodes it.
+/// Reads archive `entry` from `data` (offset, size - padding) and decodes it;
+/// an encrypted archive (told by its structure: field 101) is opened with
+/// `keys`.
 result<pb::WakuMessageArchive> read_archive(const std::filesystem::path& data_file,
-                                            const pb::WakuMessageArchiveIndexMetadata& entry);
+                                            const pb::WakuMessageArchiveIndexMetadata& entry,
+                                            const hr_keyring* keys = nullptr);
 
 /// Index entries ordered by (offset), the order they were appended.
 std::vector<std::pair<std::string, pb::WakuMessageArchiveIndexMetadata>>
@@ -41,6 +50,6 @@ struct verify_report {
 /// its entry claims. With `decode` false the archives' contents are not
 /// parsed (structure only).
 result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
-                                         bool decode = true);
+                                         bool decode = true, const hr_keyring* keys = nullptr);
 
 } // namespace annals

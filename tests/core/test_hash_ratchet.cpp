@@ -1,9 +1,13 @@
 // The hash ratchet checked against an independent implementation: Crypto++'s
 // Keccak-256 and AES-GCM (annals' core uses its own Keccak and OpenSSL).
 #include "core/hash_ratchet.hpp"
+#include "core/archive_builder.hpp"
+#include "core/archive_reader.hpp"
+#include "core/file_io.hpp"
 #include "core/hex.hpp"
 #include "proto/protocol_message.pb.h"
 #include "proto/status_archive.pb.h"
+#include "tests/core/archive_fixtures.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -216,4 +220,97 @@ TEST_CASE("sequence numbers survive a restart and never repeat", "[hash_ratchet]
   CHECK(*hr_sequence(dir / "seq").next(id) == 2);
   CHECK(*hr_sequence(dir / "seq").next(std::string(32, 'x')) == 1);
   CHECK(*hr_sequence(dir / "seq").next(id) == 3);
+}
+
+namespace {
+
+/// The key IDs the archives of `dir` were sealed with, oldest first.
+std::vector<std::string> archive_key_ids(const archive_layout& layout, const hr_keyring& keys) {
+  std::vector<std::string> ids;
+  auto index = read_index(layout.index_file(), &keys);
+  REQUIRE(index);
+  auto data = read_file_bytes(layout.data_file());
+  REQUIRE(data);
+  for (const auto& [id, entry] : sorted_entries(*index)) {
+    auto bytes = data->substr(entry.offset(), entry.size() - entry.padding());
+    auto opened = hr_open(bytes, keys);
+    REQUIRE(opened);
+    ids.push_back(opened->key_id);
+  }
+  return ids;
+}
+
+} // namespace
+
+TEST_CASE("an encrypted archive set: sealed archives and index, rotation, missing keys",
+          "[hash_ratchet][builder]") {
+  using namespace annals::test;
+  test::temp_dir dir("annals-hr-build");
+  archive_layout layout{dir.path(), "0x02" + std::string(64, 'e')};
+  auto group = *from_hex(layout.community_id);
+  hr_keyring ring;
+  auto first = make_hr_key(group, 1'700'000'000'000, ring);
+  ring.add(first);
+  auto cipher = std::make_shared<archive_cipher>();
+  cipher->keys = ring;
+  cipher->group_id = group;
+  cipher->installation_id = hr_installation_id();
+  auto seq = std::make_shared<hr_sequence>(dir / "seq");
+  cipher->next_seq = [seq](const std::string& id) { return seq->next(id); };
+
+  std::vector<archive_message> messages;
+  for (std::uint64_t d = 0; d < 3; ++d)
+    for (int i = 0; i < 5; ++i)
+      messages.push_back(make_message(t0 + d * day + static_cast<std::uint64_t>(i), topic_a, 200,
+                                      static_cast<char>('a' + i)));
+  build_request request(t0, t0 + 3 * day, day, {topic_a});
+  request.cipher = cipher;
+  auto built = build_archives(layout, request, memory_source(messages));
+  REQUIRE(built);
+  REQUIRE(built->archives.size() == 3);
+
+  // Sealed: the plain parse finds nothing, the structure says encrypted.
+  auto index_bytes = *read_file_bytes(layout.index_file());
+  CHECK(is_hash_ratchet_message(index_bytes));
+  auto verified = verify_archive_dir(layout.archive_dir(), true, &ring);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+  std::size_t stored = 0;
+  for (const auto& archive : verified->archives)
+    stored += archive.message_count;
+  CHECK(stored == messages.size());
+  // IDs and sizes are over the sealed bytes, as status-go computes them.
+  for (const auto& archive : built->archives)
+    CHECK(archive.entry.size() % archive_piece_length == 0);
+
+  auto no_keys = read_index(layout.index_file());
+  REQUIRE_FALSE(no_keys);
+  CHECK(no_keys.error().code == errc::missing_key);
+  CHECK_THAT(no_keys.error().message, Catch::Contains(to_hex(first.key_id())));
+
+  // Rotation: a newer key seals what is built next and the rewritten index;
+  // the older archives keep the key they were sealed with.
+  auto second = make_hr_key(group, first.timestamp_ms, ring);
+  ring.add(second);
+  cipher->keys = ring;
+  for (int i = 0; i < 5; ++i)
+    messages.push_back(make_message(t0 + 3 * day + static_cast<std::uint64_t>(i), topic_a));
+  build_request later(t0 + 3 * day, t0 + 4 * day, day, {topic_a});
+  later.cipher = cipher;
+  REQUIRE(build_archives(layout, later, memory_source(messages)));
+  CHECK(archive_key_ids(layout, ring)
+        == std::vector<std::string>{first.key_id(), first.key_id(), first.key_id(),
+                                    second.key_id()});
+  CHECK(hr_open(*read_file_bytes(layout.index_file()), ring)->key_id == second.key_id());
+  // Sequence numbers: 3 archives + index under the first key, 1 + index under the second.
+  CHECK(*seq->next(first.key_id()) == 5);
+  CHECK(*seq->next(second.key_id()) == 3);
+
+  // A member holding only the newer key reads the index but not the old archives.
+  hr_keyring newer_only;
+  newer_only.add(second);
+  auto partial = verify_archive_dir(layout.archive_dir(), true, &newer_only);
+  REQUIRE(partial);
+  CHECK(partial->problems.size() == 3);
+  CHECK_THAT(partial->problems[0], Catch::Contains("missing key") || Catch::Contains("no key"));
 }
