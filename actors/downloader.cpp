@@ -134,7 +134,7 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       emit(self, downloading_history_archives_started{community});
       // Every missing archive at once: the backend fetches them from all
       // peers in parallel; they are recorded oldest first as they arrive.
-      self->send(distribution, want_atom::value, community, std::move(step.ids));
+      self->send(distribution, want_atom::value, community, std::move(step.slots));
       return;
     case member_step::record:
       if (record(self, community, step.archives) && step.last)

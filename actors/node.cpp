@@ -277,6 +277,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<membership_spec>("annals::membership_spec");
   cfg.add_message_type<archive_set_summary>("annals::archive_set_summary");
   cfg.add_message_type<fetch_progress>("annals::fetch_progress");
+  cfg.add_message_type<archive_slot>("annals::archive_slot");
+  cfg.add_message_type<std::vector<archive_slot>>("std::vector<annals::archive_slot>");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");
 }

@@ -3,8 +3,6 @@
 #include "actors/errors.hpp"
 
 #include "core/archive_format.hpp"
-#include "core/archive_reader.hpp"
-#include "core/fetch_plan.hpp"
 #include "core/file_io.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
@@ -169,27 +167,23 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
           !wanted)
         entry.peer_error = wanted.error().to_string();
     },
-    [self](want_atom, const std::string& community, const std::vector<std::string>& ids) {
+    [self](want_atom, const std::string& community, const std::vector<archive_slot>& slots) {
       auto it = self->state.fetches.find(community);
-      if (it == self->state.fetches.end() || !it->second.index_ready)
+      if (it == self->state.fetches.end() || !it->second.summary)
         return;
       auto& entry = it->second;
-      auto index =
-        read_index(archive_layout{self->state.config.archive_root, community}.index_file());
-      if (!index) {
-        entry.peer_error = index.error().to_string();
-        return;
-      }
-      std::map<std::string, std::pair<int, int>> pieces;
-      for (const auto& archive : missing_archives(*index, {}))
-        pieces[archive.id] = {archive.first_piece, archive.end_piece};
-      for (const auto& id : ids) {
-        auto found = pieces.find(id);
-        if (found == pieces.end() || entry.wanted.count(id))
+      constexpr auto L = archive_piece_length;
+      for (const auto& slot : slots) {
+        // The member checked the index against the torrent; these bounds
+        // keep a mistake from wanting pieces outside `data`.
+        if (entry.wanted.count(slot.id) || slot.offset % L != 0 || slot.size % L != 0
+            || slot.offset + slot.size > entry.summary->data_size)
           continue;
-        entry.wanted.insert(*found);
-        if (auto wanted = self->state.session->want_pieces(entry.info_hash, found->second.first,
-                                                           found->second.second);
+        std::pair<int, int> pieces{static_cast<int>(slot.offset / L),
+                                   static_cast<int>((slot.offset + slot.size) / L)};
+        entry.wanted.emplace(slot.id, pieces);
+        if (auto wanted = self->state.session->want_pieces(entry.info_hash, pieces.first,
+                                                           pieces.second);
             !wanted)
           entry.peer_error = wanted.error().to_string();
       }

@@ -303,9 +303,9 @@ void run_fetch(const fetch_options& options) {
           wanted_bytes += archive.entry.size();
         // All at once, which keeps every connection busy; status-go waits
         // for each archive before it asks for the next.
-        std::cerr << "fetching " << step.ids.size() << " archives (" << fetch.summary().data_size
+        std::cerr << "fetching " << step.slots.size() << " archives (" << fetch.summary().data_size
                   << " bytes)\n";
-        self->send(backend, want_atom::value, expected, std::move(step.ids));
+        self->send(backend, want_atom::value, expected, std::move(step.slots));
         break;
       case member_step::record:
         report(step.last);

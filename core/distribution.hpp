@@ -18,6 +18,14 @@ struct archive_set_summary {
   std::uint64_t index_size = 0;  // bytes of `index`
 };
 
+/// Where an archive lies in the set's `data` file, by the (checked) index: a
+/// backend fetches it without reading the index, which may be encrypted.
+struct archive_slot {
+  std::string id;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;  // padding included
+};
+
 /// Where one community's fetch stands in a backend.
 struct fetch_progress {
   /// The set's shape is known and passed the backend's own shape rules.

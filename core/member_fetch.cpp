@@ -83,9 +83,13 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
   if (at_ == phase::index) {
     if (!progress.index_ready)
       return step(member_step::wait);
-    auto index = read_index(archive_layout{archive_root_, community_id_}.index_file());
-    if (!index)
-      return end(member_step::fail, "fetched index: " + index.error().to_string());
+    auto index = read_index(archive_layout{archive_root_, community_id_}.index_file(),
+                            options_.keys.get());
+    if (!index) {
+      auto failed = end(member_step::fail, "fetched index: " + index.error().to_string());
+      failed.code = index.error().code;
+      return failed;
+    }
     if (auto checked = check_index_for_torrent(*index, summary_.data_size); !checked)
       return end(member_step::fail, "fetched index: " + checked.error().message);
     missing_ = missing_archives(*index, held_);
@@ -95,7 +99,7 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
     since_ = now;
     auto s = step(member_step::want_archives);
     for (const auto& archive : missing_)
-      s.ids.push_back(archive.id);
+      s.slots.push_back({archive.id, archive.entry.offset(), archive.entry.size()});
     return s;
   }
   // Recorded oldest first: an archive that arrived before an older one

@@ -11,9 +11,11 @@
 
 #include "core/distribution.hpp"
 #include "core/fetch_plan.hpp"
+#include "core/hash_ratchet.hpp"
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +30,8 @@ struct member_fetch_options {
   /// fetch; status-go waits forever (status-app#10322).
   std::chrono::seconds stall_timeout{60};
   fetch_limits limits;
+  /// A token-gated community's keys: its index and archives are encrypted.
+  std::shared_ptr<const hr_keyring> keys;
   /// Kept free on the disk beyond what the set needs (status-app#9404).
   std::uint64_t disk_headroom = 64ull << 20;
 };
@@ -38,7 +42,7 @@ struct member_step {
     wait,           // nothing yet; ask again later
     relocate,       // start the fetch again (re-dial the peers)
     want_index,     // want the index
-    want_archives,  // want `ids` (fetching starts: downloadingHistoryArchivesStarted)
+    want_archives,  // want `slots` (fetching starts: downloadingHistoryArchivesStarted)
     record,         // `archives` arrived, oldest first: record them, then import
     complete,       // everything wanted is held: keep serving it
     refuse,         // the set must not be fetched: drop it; `reason` names the rule
@@ -46,7 +50,8 @@ struct member_step {
   };
   kind_type kind = wait;
   std::string reason;
-  std::vector<std::string> ids;
+  errc code = errc::io;  // fail: why, e.g. missing_key
+  std::vector<archive_slot> slots;        // want_archives
   std::vector<archive_pieces> archives;
   /// With `record`: these were the last archives, so the fetch is complete.
   bool last = false;

@@ -184,6 +184,10 @@ typename Inspector::result_type inspect(Inspector& f, archive_set_summary& x) {
            x.index_size);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, archive_slot& x) {
+  return f(caf::meta::type_name("annals::archive_slot"), x.id, x.offset, x.size);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_progress& x) {
   return f(caf::meta::type_name("annals::fetch_progress"), x.located, x.summary, x.refusal,
            x.failure, x.peer_error, x.received, x.wanted_done, x.index_ready, x.ready);
@@ -211,8 +215,9 @@ using archive_distribution_actor = caf::typed_actor<
     std::string>,
   // Member: wants the index of the community's set (once it is located).
   caf::reacts_to<index_atom, std::string>,
-  // Member: wants these archives, by ID, of the fetched index.
-  caf::reacts_to<want_atom, std::string, std::vector<std::string>>,
+  // Member: wants these archives of the fetched index (ID and place in
+  // `data`, so a backend never reads the index, which may be encrypted).
+  caf::reacts_to<want_atom, std::string, std::vector<archive_slot>>,
   // Member: where the community's fetch stands.
   caf::replies_to<progress_atom, std::string>::with<fetch_progress>,
   // Member: the fetch holds what was wanted; keep serving it after a

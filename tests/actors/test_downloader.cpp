@@ -94,9 +94,10 @@ archive_distribution_actor::behavior_type fake_backend(archive_distribution_acto
       net->calls.push_back("index");
       net->index_wanted[community] = true;
     },
-    [=](want_atom, const std::string& community, const std::vector<std::string>& ids) {
-      net->calls.push_back("want " + std::to_string(ids.size()));
-      net->wanted[community].insert(ids.begin(), ids.end());
+    [=](want_atom, const std::string& community, const std::vector<archive_slot>& slots) {
+      net->calls.push_back("want " + std::to_string(slots.size()));
+      for (const auto& slot : slots)
+        net->wanted[community].insert(slot.id);
     },
     [=](progress_atom, const std::string& community) { return net->progress(community); },
     [=](save_atom, const std::string&) {

@@ -62,7 +62,7 @@ recording_seeder(archive_distribution_actor::pointer self, std::filesystem::path
     [=](fetch_atom, const std::string&, const std::string&,
         const std::vector<std::string>&) -> caf::result<std::string> { return fetched(); },
     [](index_atom, const std::string&) {},
-    [](want_atom, const std::string&, const std::vector<std::string>&) {},
+    [](want_atom, const std::string&, const std::vector<archive_slot>&) {},
     [=](progress_atom, const std::string&) -> caf::result<fetch_progress> { return fetched(); },
     [=](save_atom, const std::string&) -> caf::result<bool> { return fetched(); },
   };
