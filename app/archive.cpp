@@ -28,6 +28,7 @@ struct build_options {
   std::vector<std::string> trackers;
   std::vector<std::string> topics;
   std::string out;
+  std::string keys_file;  // token-gated: encrypt with the community's newest key
 };
 
 std::vector<topic4> archive_topics(const build_options& options,
@@ -62,6 +63,9 @@ void run_build(const build_options& options) {
 
   archive_layout layout{options.out, key.public_key().community_id()};
   build_request request{options.from, options.to, options.partition, topics};
+  if (!options.keys_file.empty())
+    request.cipher = take(open_archive_cipher(layout.community_id, options.keys_file, options.out),
+                          "--keys");
   auto started = std::chrono::steady_clock::now();
   auto report = take(build_archives(layout, request, memory_source(std::move(messages)),
                                     [](std::size_t done, std::size_t total) {
@@ -93,14 +97,19 @@ void run_build(const build_options& options) {
   std::cout << summary.magnet << "\n";
 }
 
-int run_inspect(const std::string& dir, const std::string& community, bool structure_only) {
+int run_inspect(const std::string& dir, const std::string& community, bool structure_only,
+                const std::string& keys_file) {
   auto layout = take(resolve_layout(dir, community));
+  std::optional<hr_keyring> keys;
+  if (!keys_file.empty())
+    keys = take(load_hr_keys(keys_file), "--keys");
   // An archive directory copied out of its layout still verifies; only the
   // torrent lookup needs the layout.
   auto archive_dir = std::filesystem::exists(std::filesystem::path(dir) / "index")
                        ? std::filesystem::path(dir)
                        : layout.archive_dir();
-  auto report = take(verify_archive_dir(archive_dir, !structure_only), archive_dir.string());
+  auto report = take(verify_archive_dir(archive_dir, !structure_only, keys ? &*keys : nullptr),
+                     archive_dir.string());
 
   json out;
   out["community_id"] = layout.community_id;
@@ -196,18 +205,23 @@ void add_archive_commands(CLI::App& app) {
                     "Content topics of the archives (0x + 8 hex); default: the input's topics")
     ->delimiter(',');
   build->add_option("--out", b->out, "Output root: archivedata/<id>/ and torrents/")->required();
+  build->add_option("--keys", b->keys_file,
+                    "Keys file of a token-gated community: encrypt each archive and the index "
+                    "with its newest key, as status-go does");
   build->callback([b] { run_build(*b); });
 
   auto dir = std::make_shared<std::string>();
   auto community = std::make_shared<std::string>();
   auto structure_only = std::make_shared<bool>(false);
+  auto keys = std::make_shared<std::string>();
   auto* inspect = archive->add_subcommand(
     "inspect", "Print an archive directory's index as JSON and verify it (exit 1 when it fails)");
   inspect->add_option("DIR", *dir, "Archive directory, or a root with archivedata/")->required();
   inspect->add_option("--community", *community, "Community ID when DIR holds several");
   inspect->add_flag("--structure-only", *structure_only, "Do not decode archive contents");
-  inspect->callback([dir, community, structure_only] {
-    if (int code = run_inspect(*dir, *community, *structure_only); code != 0)
+  inspect->add_option("--keys", *keys, "Keys file to open a token-gated community's archives");
+  inspect->callback([dir, community, structure_only, keys] {
+    if (int code = run_inspect(*dir, *community, *structure_only, *keys); code != 0)
       throw CLI::RuntimeError("", code);
   });
   add_archive_transfer_commands(*archive);

@@ -155,6 +155,7 @@ struct fetch_options {
   std::vector<std::string> peers;
   unsigned timeout = 120;
   unsigned metadata_timeout = 20;
+  std::string keys_file;
 };
 
 /// Everything fetched comes from peers, so any fault in it is a failed
@@ -253,6 +254,8 @@ void run_fetch(const fetch_options& options) {
 
   member_fetch_options limits;
   limits.locate_timeout = std::chrono::seconds(options.metadata_timeout);
+  if (!options.keys_file.empty())
+    limits.keys = std::make_shared<const hr_keyring>(take(load_hr_keys(options.keys_file), "--keys"));
   member_fetch fetch(expected, options.out, {}, limits, steady::now());
   fetch_progress progress;
   std::uint64_t wanted_bytes = 0;
@@ -318,14 +321,15 @@ void run_fetch(const fetch_options& options) {
         fail(make_error(errc::verification_failed, "refused before fetching any piece: "
                                                      + step.reason));
       case member_step::fail:
-        fail(make_error(errc::io, step.reason));
+        fail(make_error(step.code, step.reason), exit_failure);
     }
   }
 
   // The fetched directory is a complete archive set, so it can be inspected
   // and seeded like a built one.
   ask_backend<bool>(sys, self, backend, "saving the torrent", save_atom::value, expected);
-  auto verified = take_fetched(verify_archive_dir(layout.archive_dir()), "fetched archives");
+  auto verified = take_fetched(verify_archive_dir(layout.archive_dir(), true, limits.keys.get()),
+                               "fetched archives");
   for (const auto& problem : verified.problems)
     std::cerr << "annals: verification failed: " << problem << "\n";
   if (!verified.ok())
@@ -380,6 +384,8 @@ void add_archive_transfer_commands(CLI::App& archive) {
                     "Seconds to wait for a magnet link's metadata, tried twice (status-go: 20)")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
+  fetch->add_option("--keys", f->keys_file,
+                    "Keys file to open a token-gated community's index and archives");
   fetch->callback([f] { run_fetch(*f); });
 }
 

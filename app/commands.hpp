@@ -58,6 +58,7 @@ result<archive_layout> resolve_layout(const std::filesystem::path& dir,
                                       const std::string& community);
 
 void add_keygen_command(CLI::App& app);
+void add_hrkey_commands(CLI::App& app);
 void add_archive_commands(CLI::App& app);
 /// `archive seed` and `archive fetch`, registered on the `archive` group.
 void add_archive_transfer_commands(CLI::App& archive);

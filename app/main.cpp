@@ -6,6 +6,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("annals 0.1.0"));
   annals::app::add_keygen_command(app);
+  annals::app::add_hrkey_commands(app);
   annals::app::add_archive_commands(app);
   annals::app::add_demo_command(app);
   annals::app::add_magnetlink_commands(app);

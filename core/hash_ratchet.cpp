@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 namespace annals {
 
@@ -282,9 +283,37 @@ result<std::uint32_t> hr_sequence::next(const std::string& key_id) {
                       "hash-ratchet key " + id.substr(0, 16) + "… has used "
                         + std::to_string(last) + " sequence numbers; add a newer key");
   state[id] = last + 1;
+  if (auto dir = create_private_dirs(file_.parent_path()); !dir)
+    return dir.error();
   if (auto written = write_file_atomic(file_, state.dump() + "\n", 0600); !written)
     return written.error();
   return static_cast<std::uint32_t>(last + 1);
+}
+
+std::filesystem::path hr_sequence_file(const std::filesystem::path& root,
+                                       const std::string& community_id) {
+  return root / "hash-ratchet" / (community_id + ".seq");
+}
+
+result<std::shared_ptr<archive_cipher>> open_archive_cipher(const std::string& community_id,
+                                                            const std::filesystem::path& keys_file,
+                                                            const std::filesystem::path& root) {
+  auto group = from_hex(community_id);
+  if (!group || group->size() != 33)
+    return make_error(errc::invalid_argument, community_id + " is not a community ID");
+  auto keys = load_hr_keys(keys_file);
+  if (!keys)
+    return keys.error();
+  if (!keys->newest(*group))
+    return make_error(errc::missing_key, keys_file.string() + " holds no key of community "
+                                           + community_id + " (annals hrkey new or import)");
+  auto cipher = std::make_shared<archive_cipher>();
+  cipher->keys = std::move(*keys);
+  cipher->group_id = std::move(*group);
+  cipher->installation_id = hr_installation_id();
+  auto sequence = std::make_shared<hr_sequence>(hr_sequence_file(root, community_id));
+  cipher->next_seq = [sequence](const std::string& key_id) { return sequence->next(key_id); };
+  return cipher;
 }
 
 result<std::string> archive_cipher::seal(std::string_view plaintext) const {

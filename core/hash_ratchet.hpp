@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -132,5 +133,18 @@ struct archive_cipher {
   result<std::string> seal(std::string_view plaintext) const;
   result<std::string> open(std::string_view bytes) const;
 };
+
+/// Where an archive root keeps a community's sequence numbers (beside
+/// archivedata/, not inside the torrent's directory).
+std::filesystem::path hr_sequence_file(const std::filesystem::path& root,
+                                       const std::string& community_id);
+
+/// A token-gated community's cipher: the keys of `keys_file`, the group
+/// (the community's 33-byte key) sealing with its newest one, sequence
+/// numbers in hr_sequence_file(root, community). Fails naming the file, or
+/// with missing_key when the file holds no key of the group.
+result<std::shared_ptr<archive_cipher>> open_archive_cipher(const std::string& community_id,
+                                                            const std::filesystem::path& keys_file,
+                                                            const std::filesystem::path& root);
 
 } // namespace annals
