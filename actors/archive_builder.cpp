@@ -5,6 +5,7 @@
 
 #include "core/archive_builder.hpp"
 #include "net/torrent_file.hpp"
+#include "storage/community_keys.hpp"
 #include "storage/owner_build.hpp"
 #include "storage/store.hpp"
 
@@ -45,6 +46,10 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
       };
       hooks.collect_hashes = static_cast<bool>(state.config.observer);
       owner_build_request request{job.to, job.partition, channel_topics(**record)};
+      auto cipher = community_cipher(**record, state.config.archive_root);
+      if (!cipher)
+        return to_caf_error(cipher.error(), "archive builder");
+      request.cipher = std::move(*cipher);
       auto built = build_owner_archives(layout, *state.db, *community, request, hooks);
       if (!built)
         return to_caf_error(built.error());

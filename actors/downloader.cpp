@@ -2,6 +2,7 @@
 #include "actors/errors.hpp"
 
 #include "core/archive_reader.hpp"
+#include "storage/community_keys.hpp"
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>
@@ -49,6 +50,30 @@ void finish(self_ptr self, const std::string& community, const std::string& fail
           });
 }
 
+std::filesystem::file_time_type changed_at(const std::filesystem::path& file) {
+  std::error_code ec;
+  return std::filesystem::last_write_time(file, ec);
+}
+
+/// A key is missing: say which, end the task, and wait for the keys file
+/// to change before fetching the link again.
+void park(self_ptr self, const std::string& community, const error& why) {
+  auto* t = &self->state.tasks.at(community);
+  emit(self, archive_key_missing{community, hr_missing_key_id(why)});
+  auto key = public_key::from_community_id(community);
+  std::filesystem::path keys_file;
+  if (key)
+    if (auto record = self->state.db->get_community(*key); record && *record)
+      keys_file = (*record)->keys_file();
+  self->state.parked[community] =
+    downloader_state::parked_fetch{t->magnet, t->clock, keys_file, changed_at(keys_file)};
+  finish(self, community, why.message);
+  if (!self->state.polling) {
+    self->state.polling = true;
+    self->delayed_send(self, self->state.config.keys_poll, poll_atom::value);
+  }
+}
+
 /// Everything wanted is held: the backend keeps serving it after a restart,
 /// and the link is remembered as processed.
 void complete(self_ptr self, const std::string& community, std::uint64_t generation) {
@@ -79,8 +104,13 @@ bool record(self_ptr self, const std::string& community,
             const std::vector<archive_pieces>& archives) {
   auto key = *public_key::from_community_id(community);
   archive_layout layout{self->state.config.archive_root, community};
+  auto keys = self->state.tasks.at(community).keys;
   for (const auto& archive : archives) {
-    auto decoded = read_archive(layout.data_file(), archive.entry);
+    auto decoded = read_archive(layout.data_file(), archive.entry, keys.get());
+    if (!decoded && decoded.error().code == errc::missing_key) {
+      park(self, community, decoded.error());
+      return false;
+    }
     if (!decoded) {
       finish(self, community, "archive " + archive.id + ": " + decoded.error().to_string());
       return false;
@@ -149,7 +179,10 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       finish(self, community, "refused: " + step.reason);
       return;
     case member_step::fail:
-      finish(self, community, step.reason);
+      if (step.code == errc::missing_key)
+        park(self, community, error{step.code, step.reason});
+      else
+        finish(self, community, step.reason);
       return;
   }
 }
@@ -187,6 +220,12 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
     [self](fetch_atom, const std::string& community, const std::string& magnet,
            std::uint64_t clock) {
       auto& state = self->state;
+      // The same link again while it waits for a key: nothing changed, so
+      // trying again would fail the same way.
+      if (auto parked = state.parked.find(community);
+          parked != state.parked.end() && parked->second.magnet == magnet
+          && changed_at(parked->second.keys_file) == parked->second.keys_changed)
+        return;
       // The same link again (a republish or a welcome) while it is being
       // fetched: keep going, only the clock is newer.
       if (auto running = state.tasks.find(community);
@@ -196,10 +235,22 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       }
       auto key = public_key::from_community_id(community);
       std::set<std::string> held;
-      if (key)
+      std::shared_ptr<const hr_keyring> keys;
+      if (key) {
         if (auto archives = state.db->list_archives(*key))
           for (const auto& [id, record] : *archives)
             held.insert(id);
+        if (auto record = state.db->get_community(*key); record && *record) {
+          auto loaded = community_keys(**record);
+          if (!loaded) {
+            caf::aout(self) << "downloader: " << community << ": " << loaded.error().to_string()
+                            << "\n";
+            return;
+          }
+          keys = std::move(*loaded);
+        }
+      }
+      state.parked.erase(community);
       // A newer link replaces the running task; the backend drops the old
       // fetch when the new one starts, and stale replies see another
       // generation.
@@ -208,7 +259,10 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       t.generation = ++state.generations;
       t.magnet = magnet;
       t.clock = clock;
-      t.fetch.emplace(community, state.config.archive_root, std::move(held), state.config.fetch,
+      auto options = state.config.fetch;
+      options.keys = keys;
+      t.keys = keys;
+      t.fetch.emplace(community, state.config.archive_root, std::move(held), std::move(options),
                       self->clock().now());
       start_fetch(self, community, t.generation);
       arm(self, community, t.generation);
@@ -225,6 +279,22 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         advance(self, community, generation);
       if (current(self, community, generation))
         arm(self, community, generation);
+    },
+    [self](poll_atom) {
+      auto& state = self->state;
+      state.polling = false;
+      std::vector<std::pair<std::string, downloader_state::parked_fetch>> ready;
+      for (const auto& [community, parked] : state.parked)
+        if (changed_at(parked.keys_file) != parked.keys_changed)
+          ready.emplace_back(community, parked);
+      for (auto& [community, parked] : ready) {
+        state.parked.erase(community);
+        self->send(self, fetch_atom::value, community, parked.magnet, parked.clock);
+      }
+      if (!state.parked.empty()) {
+        state.polling = true;
+        self->delayed_send(self, state.config.keys_poll, poll_atom::value);
+      }
     },
     [self](status_atom) {
       std::vector<std::string> running;

@@ -21,6 +21,8 @@ struct downloader_config {
   std::filesystem::path archive_root;  // archivedata/ and torrents/
   member_fetch_options fetch;
   std::chrono::milliseconds tick{250};
+  /// How often a fetch waiting for a key looks at its keys file.
+  std::chrono::seconds keys_poll{5};
 };
 
 /// status-go's downloadAndImportHistoryArchives, member side: one task per
@@ -38,7 +40,17 @@ struct downloader_state {
     std::string magnet;
     std::uint64_t clock = 0;
     std::optional<member_fetch> fetch;
+    std::shared_ptr<const hr_keyring> keys;  // token-gated communities
     bool busy = false;  // a request to the backend is in flight
+  };
+
+  /// A fetch that stopped on a key this node lacks: started again once the
+  /// community's keys file changes, never in a loop.
+  struct parked_fetch {
+    std::string magnet;
+    std::uint64_t clock = 0;
+    std::filesystem::path keys_file;
+    std::filesystem::file_time_type keys_changed;
   };
 
   downloader_config config;
@@ -48,6 +60,8 @@ struct downloader_state {
   signal_bus_actor bus;
   std::map<std::string, task> tasks;
   std::map<std::string, std::uint64_t> bytes_fetched;  // last finished task's payload bytes
+  std::map<std::string, parked_fetch> parked;
+  bool polling = false;  // a poll for changed keys files is armed
   std::uint64_t generations = 0;
 };
 

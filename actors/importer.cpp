@@ -5,6 +5,7 @@
 #include "actors/observation.hpp"
 
 #include "core/archive_reader.hpp"
+#include "storage/community_keys.hpp"
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>
@@ -37,8 +38,35 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
         return fail(pending.error());
       if (pending->empty())
         return std::uint64_t{0};
+      // A token-gated community's keys; a key that was missing before is
+      // looked for again only when the keys file changed.
+      std::shared_ptr<const hr_keyring> keys;
+      std::filesystem::path keys_file;
+      if (auto record = state.db->get_community(*key); record && *record) {
+        keys_file = (*record)->keys_file();
+        auto loaded = community_keys(**record);
+        if (!loaded)
+          return fail(loaded.error());
+        keys = std::move(*loaded);
+      }
+      std::error_code ec;
+      auto keys_changed = std::filesystem::last_write_time(keys_file, ec);
+      if (auto waiting = state.waiting_for_keys.find(community);
+          waiting != state.waiting_for_keys.end()) {
+        if (waiting->second == keys_changed)
+          return std::uint64_t{0};
+        state.waiting_for_keys.erase(waiting);
+      }
+      auto missing_key = [&](const error& why) {
+        state.waiting_for_keys[community] = keys_changed;
+        self->send(state.bus, publish_atom::value,
+                   signal{archive_key_missing{community, hr_missing_key_id(why)}});
+        return fail(why);
+      };
       archive_layout layout{state.archive_root, community};
-      auto index = read_index(layout.index_file());
+      auto index = read_index(layout.index_file(), keys.get());
+      if (!index && index.error().code == errc::missing_key)
+        return missing_key(index.error());
       if (!index)
         return fail(index.error());
       std::uint64_t stored = 0;
@@ -57,7 +85,9 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
         if (entry == index->archives().end())
           return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
                                                      + layout.index_file().string()));
-        auto archive = read_archive(layout.data_file(), entry->second);
+        auto archive = read_archive(layout.data_file(), entry->second, keys.get());
+        if (!archive && archive.error().code == errc::missing_key)
+          return missing_key(archive.error());
         if (!archive)
           return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
         self->send(state.bus, publish_atom::value,

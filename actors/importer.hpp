@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,9 @@ struct importer_state {
   /// other services may want a cap.
   std::uint64_t max_rate = 0;
   import_observer observer;
+  /// Communities whose import stopped on a missing key, with their keys
+  /// file's time then: retried only once the file changed.
+  std::map<std::string, std::filesystem::file_time_type> waiting_for_keys;
 };
 
 /// Imports downloaded archives one at a time, never the whole `data` file:

@@ -10,6 +10,7 @@
 #include "actors/magnetlink_publisher.hpp"
 #include "actors/observation.hpp"
 #include "actors/torrent_distribution.hpp"
+#include "storage/community_keys.hpp"
 #include "actors/signal_bus.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
@@ -148,6 +149,9 @@ result<record::Community> owned_community(const community_spec& spec) {
   }
   auto community = community_record(key.public_key(), spec.channel_ids, record::Community::OWNER);
   community.set_private_key(std::string(as_view(key.bytes())));
+  if (!spec.keys_file.empty())
+    community.set_keys_file(std::filesystem::absolute(spec.keys_file).string());
+  community.set_encrypted(spec.encrypted);
   return community;
 }
 
@@ -189,6 +193,9 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       if (!community)
         return to_caf_error(community.error());
       auto pub = *public_key::parse(community->public_key());
+      // A token-gated community's keys are checked before anything is built.
+      if (auto cipher = community_cipher(*community, self->state.config.data_dir); !cipher)
+        return to_caf_error(cipher.error());
       auto existing = self->state.db->get_community(pub);
       if (existing && *existing) {
         // Re-creating keeps what the store knows (channels added later stay).
@@ -212,6 +219,11 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
         return to_caf_error(errc::conflict,
                             "this node controls " + spec.community_id + "; it cannot join it");
       auto community = community_record(*pub, spec.channel_ids, record::Community::MEMBER);
+      if (!spec.keys_file.empty()) {
+        community.set_keys_file(std::filesystem::absolute(spec.keys_file).string());
+        if (auto keys = community_keys(community); !keys)
+          return to_caf_error(keys.error());
+      }
       if (auto saved = self->state.db->put_community(community); !saved)
         return to_caf_error(saved.error());
       auto joined = self->make_response_promise<std::string>();

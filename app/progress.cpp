@@ -38,6 +38,10 @@ struct describe_signal {
   std::string operator()(const history_archive_downloaded& x) const {
     return "downloaded the archive of [" + std::to_string(x.from) + ", " + std::to_string(x.to) + ")";
   }
+  std::string operator()(const archive_key_missing& x) const {
+    return "cannot open the archives: no hash-ratchet key " + x.key_id
+           + " (waiting for the keys file to change)";
+  }
   std::string operator()(const downloading_history_archives_finished&) const {
     return "download and import finished";
   }

@@ -30,6 +30,8 @@ using namespace std::chrono_literals;
 struct owned_community {
   std::string key_hex;
   std::vector<std::string> channels;
+  bool encrypted = false;  // token-gated: archives sealed with keys_file's newest key
+  std::string keys_file;   // hash-ratchet keys (annals hrkey)
   std::size_t traffic_messages = 0;  // synthetic channel traffic to post (tests, demos)
   double traffic_rate = 1000;
   double traffic_late_share = 0;     // share of messages with a past timestamp
@@ -204,6 +206,14 @@ result<run_config> load_run_config(const fs::path& file) {
         }
         if (o.key_hex.empty())
           return make_error(errc::invalid_argument, where + ": an owner needs key or key_file");
+        ANNALS_TRY(read(*t, "encrypted", where, o.encrypted));
+        ANNALS_TRY(read(*t, "keys_file", where, o.keys_file));
+        if (!o.keys_file.empty())
+          o.keys_file = resolve(o.keys_file).string();
+        if (o.encrypted && o.keys_file.empty())
+          return make_error(errc::invalid_argument,
+                            where + ": encrypted = true needs keys_file (hash-ratchet keys; "
+                                    "annals hrkey new)");
         if (auto* traffic = (*t)["traffic"].as_table()) {
           std::int64_t n = 0;
           ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
@@ -228,6 +238,9 @@ result<run_config> load_run_config(const fs::path& file) {
         if (m.community_id.empty())
           return make_error(errc::invalid_argument, where + ": a member needs the community id");
         m.channel_ids = channels;
+        ANNALS_TRY(read(*t, "keys_file", where, m.keys_file));
+        if (!m.keys_file.empty())
+          m.keys_file = resolve(m.keys_file).string();
         c.joined.push_back(std::move(m));
       } else {
         return make_error(errc::invalid_argument, where + ".role must be \"owner\" or \"member\"");
@@ -317,7 +330,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   std::vector<std::string> member_ids, owner_ids;
   for (const auto& o : c.owned) {
     std::string id;
-    self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels})
+    self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels, o.encrypted, o.keys_file})
       .receive([&](const std::string& community) { id = community; }, failed);
     p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size()) + " channels)");
     owner_ids.push_back(id);

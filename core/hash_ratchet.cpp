@@ -128,6 +128,17 @@ result<std::string> hr_seal(std::string_view plaintext, const hr_key& key, std::
   return envelope.SerializeAsString();
 }
 
+std::string hr_missing_key_id(const error& err) {
+  if (err.code != errc::missing_key)
+    return {};
+  static const std::string marker = "no key ";
+  auto at = err.message.find(marker);
+  if (at == std::string::npos)
+    return {};
+  at += marker.size();
+  return err.message.substr(at, err.message.find(' ', at) - at);
+}
+
 result<hr_opened> hr_open(std::string_view bytes, const hr_keyring& keys) {
   encryption::HashRatchetEnvelope envelope;
   if (!is_hash_ratchet_message(bytes)
@@ -147,9 +158,10 @@ result<hr_opened> hr_open(std::string_view bytes, const hr_keyring& keys) {
   const auto* key = keys.find(header.key_id(), header.group_id(), header.deprecated_key_id());
   if (!key)
     return make_error(errc::missing_key,
-                      "no key " + (header.key_id().empty() ? "(old format, timestamp "
-                                                               + std::to_string(header.deprecated_key_id()) + ")"
-                                                           : to_hex(header.key_id()))
+                      "no key " + (header.key_id().empty()
+                                     ? to_hex(header.group_id()) + ":"
+                                         + std::to_string(header.deprecated_key_id())
+                                     : to_hex(header.key_id()))
                         + " of group " + to_hex0x(header.group_id()));
   auto opened = open_waku_payload(it->second.payload(), hr_message_key(key->key, header.seq_no()));
   if (!opened)

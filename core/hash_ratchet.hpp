@@ -82,6 +82,10 @@ struct hr_opened {
   std::uint32_t seq_no = 0;
 };
 
+/// The key a missing_key error of hr_open names (hex key ID, or
+/// "<group hex>:<timestamp>" for an old-format header); empty for other errors.
+std::string hr_missing_key_id(const error& err);
+
 /// Opens a hash-ratchet ProtocolMessage. Errors, each distinct: malformed
 /// (not such a message, seq_no 0 or above 100,000), missing_key (names the
 /// key ID and group), verification_failed (authentication failed: a wrong

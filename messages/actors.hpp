@@ -288,6 +288,8 @@ using downloader_actor = caf::typed_actor<
   caf::reacts_to<cancel_atom, std::string>,
   // Internal: advance the community's task; the number tells stale ticks apart.
   caf::reacts_to<tick_atom, std::string, std::uint64_t>,
+  // Internal: restart fetches that wait for a key once their keys file changed.
+  caf::reacts_to<poll_atom>,
   // Communities with a running task.
   caf::replies_to<status_atom>::with<std::vector<std::string>>,
   // Payload bytes the community's last finished download received.
@@ -305,20 +307,28 @@ using importer_actor = caf::typed_actor<
 struct community_spec {
   std::string private_key_hex;           // empty: generate one
   std::vector<std::string> channel_ids;  // chat ID = communityID + channel ID
+  /// Token-gated: archives and index encrypted with the newest key of
+  /// `keys_file` (hash-ratchet keys, `annals hrkey`), as status-go does.
+  bool encrypted = false;
+  std::string keys_file;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_spec& x) {
-  return f(caf::meta::type_name("annals::community_spec"), x.private_key_hex, x.channel_ids);
+  return f(caf::meta::type_name("annals::community_spec"), x.private_key_hex, x.channel_ids,
+           x.encrypted, x.keys_file);
 }
 
 /// A community this node joins as a member.
 struct membership_spec {
   std::string community_id;              // 0x + 66 hex
   std::vector<std::string> channel_ids;
+  /// Token-gated: the hash-ratchet keys that open its archives.
+  std::string keys_file;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_spec& x) {
-  return f(caf::meta::type_name("annals::membership_spec"), x.community_id, x.channel_ids);
+  return f(caf::meta::type_name("annals::membership_spec"), x.community_id, x.channel_ids,
+           x.keys_file);
 }
 
 /// The node supervisor: owns the stages, the store and the identity, and keeps

@@ -126,12 +126,26 @@ typename Inspector::result_type inspect(Inspector& f, magnetlink_rejected& x) {
   return f(caf::meta::type_name("annals::magnetlink_rejected"), x.community_id, x.reason);
 }
 
+/// annals.archiveKeyMissing: a token-gated community's index or archive is
+/// encrypted under a key this node does not hold. Nothing is retried until
+/// the community's keys file changes (status-go retries every 100 ms or
+/// hourly, status-app#12005, #13105).
+struct archive_key_missing {
+  static constexpr const char* type = "annals.archiveKeyMissing";
+  std::string community_id;
+  std::string key_id;  // hex; for an old-format header "group:timestamp"
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, archive_key_missing& x) {
+  return f(caf::meta::type_name("annals::archive_key_missing"), x.community_id, x.key_id);
+}
+
 using signal = caf::variant<creating_history_archives, history_archives_created,
                             no_history_archives_created, history_archives_seeding,
                             history_archives_unseeded, downloading_history_archives_started,
                             history_archive_downloaded, importing_history_archive_messages,
                             downloading_history_archives_finished, history_archives_protocol,
-                            magnetlink_published, magnetlink_rejected>;
+                            magnetlink_published, magnetlink_rejected, archive_key_missing>;
 
 /// One line of status-go's signal JSON:
 /// {"type":"community.historyArchivesCreated","event":{"communityId":"0x…","from":…,"to":…}}

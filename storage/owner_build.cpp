@@ -13,8 +13,8 @@ namespace {
 /// The committed IDs must all be in `index_file`; anything else means the
 /// archive files were changed behind the store's back.
 result<void> require_archives(const std::filesystem::path& index_file,
-                              const std::vector<std::string>& ids) {
-  auto index = read_index(index_file);
+                              const std::vector<std::string>& ids, const hr_keyring* keys) {
+  auto index = read_index(index_file, keys);
   if (!index)
     return index.error();
   for (const auto& id : ids)
@@ -29,15 +29,16 @@ result<void> require_archives(const std::filesystem::path& index_file,
 
 result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout& layout,
                                                            store& db,
-                                                           const public_key& community) {
+                                                           const public_key& community,
+                                                           const hr_keyring* keys) {
   std::unordered_set<std::string> archived;
   std::error_code ec;
   if (std::filesystem::exists(layout.index_file(), ec)) {
-    auto index = read_index(layout.index_file());
+    auto index = read_index(layout.index_file(), keys);
     if (!index)
       return index.error();
     for (const auto& [id, entry] : sorted_entries(*index)) {
-      auto archive = read_archive(layout.data_file(), entry);
+      auto archive = read_archive(layout.data_file(), entry, keys);
       if (!archive)
         return make_error(archive.error().code, "archive " + id + ": " + archive.error().message);
       for (const auto& message : archive->messages())
@@ -51,7 +52,8 @@ result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout&
 
 result<bool> recover_owner_build(const archive_layout& layout, store& db,
                                  const public_key& community,
-                                 const std::function<result<void>()>& write_torrent) {
+                                 const std::function<result<void>()>& write_torrent,
+                                 const hr_keyring* keys) {
   auto marker = db.pending_build_commit(community);
   if (!marker)
     return marker.error();
@@ -64,12 +66,12 @@ result<bool> recover_owner_build(const archive_layout& layout, store& db,
     return false;
   }
   if (staged) {
-    if (auto r = require_archives(layout.staged_index_file(), **marker); !r)
+    if (auto r = require_archives(layout.staged_index_file(), **marker, keys); !r)
       return r.error();
     if (auto r = promote_staged_index(layout); !r)
       return r.error();
   }
-  if (auto r = require_archives(layout.index_file(), **marker); !r)
+  if (auto r = require_archives(layout.index_file(), **marker, keys); !r)
     return r.error();
   if (write_torrent)
     if (auto r = write_torrent(); !r)
@@ -84,7 +86,9 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
                                                 const owner_build_request& request,
                                                 const owner_build_hooks& hooks) {
   owner_build_result out;
-  if (auto recovered = recover_owner_build(layout, db, community, hooks.write_torrent); !recovered)
+  const hr_keyring* keys = request.cipher ? &request.cipher->keys : nullptr;
+  if (auto recovered = recover_owner_build(layout, db, community, hooks.write_torrent, keys);
+      !recovered)
     return recovered.error();
   // Once per community: stores from before the archive queue may hold
   // messages that no archive has.
@@ -93,7 +97,7 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   if (!reconciled)
     return reconciled.error();
   if (!*reconciled) {
-    auto requeued = queue_messages_missing_from_archives(layout, db, community);
+    auto requeued = queue_messages_missing_from_archives(layout, db, community, keys);
     if (!requeued)
       return requeued.error();
     out.requeued = *requeued;
@@ -124,6 +128,7 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   }
   build_request build{start, request.to, request.partition, request.topics};
   build.stage_index = true;
+  build.cipher = request.cipher;
   auto late = queue.span(start);
   if (!late)
     return late.error();

@@ -28,6 +28,9 @@ struct owner_build_request {
   std::uint64_t to = 0;
   std::uint64_t partition = default_partition_seconds;
   std::vector<topic4> topics;  // the community's channel topics (archive metadata)
+  /// A token-gated community's: archives and index sealed, and read back,
+  /// with its keys (community_cipher). Null: in clear.
+  std::shared_ptr<const archive_cipher> cipher;
 };
 
 /// Points a build passes, in order, for tests that crash it on purpose.
@@ -60,14 +63,16 @@ struct owner_build_result {
 /// hashes in memory (about 100 bytes a message).
 result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout& layout,
                                                            store& db,
-                                                           const public_key& community);
+                                                           const public_key& community,
+                                                           const hr_keyring* keys = nullptr);
 
 /// Finishes a build a crash interrupted (promotes its index, rewrites the
 /// torrent) or discards an uncommitted staged index. Returns whether an
 /// interrupted build was finished.
 result<bool> recover_owner_build(const archive_layout& layout, store& db,
                                  const public_key& community,
-                                 const std::function<result<void>()>& write_torrent);
+                                 const std::function<result<void>()>& write_torrent,
+                                 const hr_keyring* keys = nullptr);
 
 /// Recovers, then archives every queued message with a timestamp below
 /// request.to: messages older than the last end date go into one late

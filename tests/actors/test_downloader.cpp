@@ -10,6 +10,8 @@
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
 #include "core/archive_builder.hpp"
+#include "core/archive_reader.hpp"
+#include "core/hash_ratchet.hpp"
 #include "core/synthetic.hpp"
 #include "storage/store.hpp"
 #include "tests/temp_dir.hpp"
@@ -297,4 +299,67 @@ TEST_CASE_METHOD(member_fixture, "a set named after another community is dropped
   CHECK_FALSE(running());
   CHECK(recorded_ids().empty());
   CHECK_FALSE(fs::exists(net->member_file(id, "index")));
+}
+
+TEST_CASE_METHOD(member_fixture, "a missing hash-ratchet key parks the fetch until the keys file "
+                                 "changes, then the archives are fetched and imported",
+                 "[actors][member][downloader][hrkey]") {
+  // The owner's set, sealed under a key the member does not hold yet.
+  auto group = std::string(as_view(key.compressed()));
+  hr_keyring owner_keys;
+  auto owner_key = make_hr_key(group, 1'700'000'000'000, owner_keys);
+  owner_keys.add(owner_key);
+  auto cipher = std::make_shared<archive_cipher>();
+  cipher->keys = owner_keys;
+  cipher->group_id = group;
+  cipher->installation_id = hr_installation_id();
+  auto seq = std::make_shared<hr_sequence>(dir / "seq");
+  cipher->next_seq = [seq](const std::string& id) { return seq->next(id); };
+  net->owner = archive_layout{dir / "gated-owner", id};
+  synthetic_traffic traffic;
+  traffic.count = 60;
+  traffic.from = t0;
+  traffic.to = t0 + 14 * day;
+  build_request request{t0, t0 + 14 * day, 7 * day, community.channel_topics};
+  request.cipher = cipher;
+  REQUIRE(build_archives(net->owner, request, memory_source(make_synthetic_messages(community, traffic))));
+
+  auto member_keys = dir / "member-keys.jsonl";
+  hr_keyring none;
+  REQUIRE(append_hr_keys(member_keys, {make_hr_key("other group", 1, none)}));
+  auto record = community_record(key, community.channel_ids, record::Community::MEMBER);
+  record.set_keys_file(member_keys.string());
+  REQUIRE(db->put_community(record));
+
+  net->locatable = {"magnet:a"};
+  fetch("magnet:a");
+  advance(2s);
+  auto missing = signals_of<archive_key_missing>();
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].key_id == to_hex(owner_key.key_id()));
+  CHECK_FALSE(running());
+  CHECK(recorded_ids().empty());
+  CHECK(signals_of<downloading_history_archives_started>().empty());
+
+  // A republished link changes nothing while the keys file is unchanged.
+  fetch("magnet:a", 2);
+  advance(10s);
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:a") == 1);
+  CHECK(signals_of<archive_key_missing>().size() == 1);
+
+  // The key arrives: within a poll the fetch starts again and completes.
+  REQUIRE(append_hr_keys(member_keys, {owner_key}));
+  fs::last_write_time(member_keys, fs::last_write_time(member_keys) + 2s);
+  net->deliverable.clear();
+  advance(6s);
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:a") == 2);
+  auto index = read_index(archive_layout{net->member_root, id}.index_file(), &owner_keys);
+  REQUIRE(index);
+  for (const auto& [archive, entry] : index->archives())
+    net->deliverable.insert(archive);
+  advance(2s);
+  CHECK_FALSE(running());
+  CHECK(recorded_ids().size() == 2);
+  CHECK(*db->count_messages(key) == 60);
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:a");
 }

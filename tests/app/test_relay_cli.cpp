@@ -242,3 +242,68 @@ TEST_CASE("annals run: a member that connects after the announcement still gets 
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
 }
+
+TEST_CASE("annals run: a token-gated community's encrypted archives sync to a member holding "
+          "its keys",
+          "[cli][run][hrkey]") {
+  temp_dir dir("run-gated");
+  auto owner_key = private_key::generate();
+  auto community = owner_key.public_key().community_id();
+  auto made = run_annals("hrkey new --community " + community + " --keys "
+                           + (dir / "keys.jsonl").string(),
+                         dir);
+  INFO(made.err);
+  REQUIRE(made.code == 0);
+  auto key_id = trim(made.out);
+  auto torrent = "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
+                 "advertise_address = true\n";
+  {
+    std::ofstream f(dir / "owner.toml");
+    f << "data_dir = \"owner\"\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nPEERS\n"
+      << "[archives]\ninterval = 2\nsettle = 1\n"
+      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
+      << "channels = [\"general\"]\nencrypted = true\nkeys_file = \"keys.jsonl\"\n"
+      << "[community.traffic]\nmessages = 200\nrate = 5000\n";
+  }
+  {
+    std::ofstream f(dir / "member.toml");
+    f << "data_dir = \"member\"\nevents = \"member-events.jsonl\"\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+      << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
+      << "channels = [\"general\"]\nkeys_file = \"keys.jsonl\"\n";
+  }
+  auto member = start_annals(dir, "member",
+                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
+                              "--seconds", "90", "--status-interval", "1"});
+  auto listening = member->wait_for_line(
+    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+  INFO(member->err());
+  REQUIRE(listening);
+  auto member_addr = listening->substr(listening->find("/ip4/"));
+  auto owner_text = read_file(dir / "owner.toml");
+  owner_text.replace(owner_text.find("PEERS"), 5, "peers = [\"" + member_addr + "\"]");
+  write_file(dir / "owner.toml", owner_text);
+  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
+
+  auto code = member->wait(90s);
+  INFO("member:\n" << member->out() << member->err());
+  INFO("owner:\n" << owner->out() << owner->err());
+  REQUIRE(code == std::optional<int>(0));
+  auto synced = member->wait_for_line(
+    [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
+  REQUIRE(synced);
+  auto tail = synced->substr(synced->find(": ") + 2);
+  CHECK(std::stoul(tail) >= 1);
+  CHECK(std::stoul(tail.substr(tail.find(", ") + 2)) >= 1);
+  CHECK(read_file(dir / "member-events.jsonl").find("archiveKeyMissing") == std::string::npos);
+  owner->kill(SIGTERM);
+  CHECK(owner->wait(20s) == std::optional<int>(0));
+
+  // What the owner wrote is sealed: it opens with the keys only.
+  auto owner_root = (dir / "owner").string();
+  CHECK(run_annals("archive inspect " + owner_root + " --keys " + (dir / "keys.jsonl").string(), dir).code == 0);
+  auto locked = run_annals("archive inspect " + owner_root, dir);
+  CHECK(locked.code == 1);
+  CHECK_THAT(locked.err, Catch::Contains(key_id));
+}
