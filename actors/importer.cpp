@@ -5,6 +5,7 @@
 #include "actors/observation.hpp"
 
 #include "core/archive_reader.hpp"
+#include "storage/archive_import.hpp"
 #include "storage/community_keys.hpp"
 #include "storage/store.hpp"
 
@@ -92,25 +93,16 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
           return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
         self->send(state.bus, publish_atom::value,
                    signal{importing_history_archive_messages{community}});
-        std::vector<archive_message> batch;
-        const auto total = archive->messages_size();
-        for (int i = 0; i < total; ++i) {
-          batch.push_back(from_proto(archive->messages(i)));
-          bool last = i + 1 == total;
-          if (batch.size() == state.batch || last) {
-            auto inserted = state.db->import_archive_messages(*key, id, batch, last);
-            if (!inserted)
-              return fail(inserted.error());
-            stored += inserted->inserted;
-            observe(self, state.observer.observer, state.observer.node, community,
-                    message_observation::imported, batch);
-            pace(batch.size());
-            batch.clear();
-          }
-        }
-        if (total == 0)
-          if (auto marked = state.db->import_archive_messages(*key, id, {}, true); !marked)
-            return fail(marked.error());
+        auto imported = import_archive(*state.db, *key, id, *archive, state.batch,
+                                       [&](const std::vector<archive_message>& batch) {
+                                         observe(self, state.observer.observer,
+                                                 state.observer.node, community,
+                                                 message_observation::imported, batch);
+                                         pace(batch.size());
+                                       });
+        if (!imported)
+          return fail(imported.error());
+        stored += imported->inserted;
       }
       release_free_memory();
       return stored;

@@ -225,6 +225,7 @@ void add_archive_commands(CLI::App& app) {
       throw CLI::RuntimeError("", code);
   });
   add_archive_transfer_commands(*archive);
+  add_archive_import_command(*archive);
 }
 
 } // namespace annals::app

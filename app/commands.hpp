@@ -62,6 +62,7 @@ void add_hrkey_commands(CLI::App& app);
 void add_archive_commands(CLI::App& app);
 /// `archive seed` and `archive fetch`, registered on the `archive` group.
 void add_archive_transfer_commands(CLI::App& archive);
+void add_archive_import_command(CLI::App& archive);
 void add_demo_command(CLI::App& app);
 void add_magnetlink_commands(CLI::App& app);
 /// `relay probe|publish|subscribe`.

@@ -5,6 +5,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
+#include "tests/app/community_files.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -19,37 +20,12 @@
 using namespace annals;
 using annals::test::run_annals;
 using annals::test::trim;
+using annals::test::community_files;
 
 namespace {
 
 constexpr std::uint64_t week = 7 * 24 * 3600;
 constexpr std::uint64_t t0 = 1'700'000'000;
-
-/// A community key file plus a JSONL file of its synthetic traffic.
-struct community_files {
-  test::temp_dir dir{"annals-cli"};
-  synthetic_community community = synthetic_community::make(3, 11);
-  std::filesystem::path key_file = dir / "community.key";
-  std::filesystem::path messages_file = dir / "messages.jsonl";
-
-  explicit community_files(std::size_t count, std::uint64_t weeks = 2) {
-    REQUIRE(community.key.save(key_file));
-    synthetic_traffic traffic;
-    traffic.count = count;
-    traffic.from = t0;
-    traffic.to = t0 + weeks * week;
-    traffic.max_payload = 256;
-    std::ofstream out(messages_file);
-    for (const auto& m : make_synthetic_messages(community, traffic))
-      out << message_to_json(m) << "\n";
-  }
-
-  std::string build_args(std::uint64_t weeks = 2) const {
-    return "archive build --community-key " + key_file.string() + " --messages "
-           + messages_file.string() + " --from " + std::to_string(t0) + " --to "
-           + std::to_string(t0 + weeks * week) + " --out " + (dir / "out").string();
-  }
-};
 
 } // namespace
 

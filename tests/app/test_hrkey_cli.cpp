@@ -7,6 +7,7 @@
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "proto/protocol_message.pb.h"
+#include "tests/app/community_files.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -23,28 +24,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t t0 = 1'700'000'000;
-constexpr std::uint64_t week = 7 * 24 * 3600;
+constexpr std::uint64_t t0 = cli_t0;
+constexpr std::uint64_t week = cli_week;
 
-struct gated_community {
-  temp_dir dir{"annals-hrkey-cli"};
-  synthetic_community community = synthetic_community::make(2, 21);
-  fs::path key_file = dir / "community.key";
+/// A community whose archives are built with --keys.
+struct gated_community : community_files {
   fs::path keys = dir / "keys.jsonl";
-  fs::path messages_file = dir / "messages.jsonl";
   archive_layout layout{dir / "owner", community.id()};
-  std::size_t messages = 3000;
 
-  gated_community() {
-    REQUIRE(community.key.save(key_file));
-    synthetic_traffic traffic;
-    traffic.count = messages;
-    traffic.from = t0;
-    traffic.to = t0 + 3 * week;
-    std::ofstream out(messages_file);
-    for (const auto& m : make_synthetic_messages(community, traffic))
-      out << message_to_json(m) << "\n";
-  }
+  gated_community() : community_files(3000, 3, 21, 1024, "annals-hrkey-cli") {}
 
   run_result build(std::uint64_t from, std::uint64_t to) {
     return run_annals("archive build --community-key " + key_file.string() + " --messages "
