@@ -37,6 +37,43 @@ std::string subscriber_address(child_process& sub) {
   return j["listenAddrs"][0].get<std::string>();
 }
 
+/// The member of DIR/member.toml and the owner of DIR/owner.toml as two
+/// `annals run` processes: the member starts first (so it hears the first
+/// announcement), the owner's config gets the member's address in place of
+/// "PEERS", and the member runs with --until-synced.
+struct owner_and_member {
+  std::unique_ptr<child_process> member;
+  std::unique_ptr<child_process> owner;
+  std::optional<int> member_code;
+};
+owner_and_member run_owner_and_member(const temp_dir& dir) {
+  owner_and_member run;
+  run.member = start_annals(dir, "member",
+                            {"run", "--config", (dir / "member.toml").string(), "--until-synced",
+                             "--seconds", "90", "--status-interval", "1"});
+  auto listening = run.member->wait_for_line(
+    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+  INFO(run.member->err());
+  REQUIRE(listening);
+  auto member_addr = listening->substr(listening->find("/ip4/"));
+  auto owner_text = read_file(dir / "owner.toml");
+  owner_text.replace(owner_text.find("PEERS"), 5, "peers = [\"" + member_addr + "\"]");
+  write_file(dir / "owner.toml", owner_text);
+  run.owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
+  run.member_code = run.member->wait(90s);
+  return run;
+}
+
+/// "synced <id>: A archives, M messages" -> (A, M).
+std::pair<unsigned long, unsigned long> synced_counts(child_process& member,
+                                                      const std::string& community) {
+  auto synced = member.wait_for_line(
+    [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
+  REQUIRE(synced);
+  auto tail = synced->substr(synced->find(": ") + 2);
+  return {std::stoul(tail), std::stoul(tail.substr(tail.find(", ") + 2))};
+}
+
 } // namespace
 
 TEST_CASE("relay publish reaches relay subscribe in another process", "[cli][relay]") {
@@ -107,7 +144,7 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   {
     std::ofstream f(dir / "owner.toml");
     f << "data_dir = \"owner\"\n"
-      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nPEERS\n"
       << "[archives]\ninterval = 2\nsettle = 1\n"
       << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
       << "channels = [\"general\", \"random\"]\n"
@@ -122,33 +159,13 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
       << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
       << "channels = [\"general\", \"random\"]\n";
   }
-  auto member = start_annals(dir, "member",
-                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
-                              "--seconds", "90", "--status-interval", "1"});
-  auto listening = member->wait_for_line(
-    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
-  INFO(member->err());
-  REQUIRE(listening);
-  auto member_addr = listening->substr(listening->find("/ip4/"));
-  auto owner_text = read_file(dir / "owner.toml");
-  owner_text.replace(owner_text.find("[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"),
-                     std::string("[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n").size(),
-                     "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\npeers = [\"" + member_addr
-                       + "\"]\n");
-  write_file(dir / "owner.toml", owner_text);
-  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
-
-  auto code = member->wait(90s);
+  auto run = run_owner_and_member(dir);
+  auto& member = run.member;
+  auto& owner = run.owner;
   INFO("member:\n" << member->out() << member->err());
   INFO("owner:\n" << owner->out() << owner->err());
-  REQUIRE(code == std::optional<int>(0));
-  auto synced = member->wait_for_line(
-    [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
-  REQUIRE(synced);
-  // "synced <id>: A archives, M messages"
-  auto tail = synced->substr(synced->find(": ") + 2);
-  auto archives = std::stoul(tail);
-  auto messages = std::stoul(tail.substr(tail.find(", ") + 2));
+  REQUIRE(run.member_code == std::optional<int>(0));
+  auto [archives, messages] = synced_counts(*member, community);
   CHECK(archives >= 1);
   CHECK(messages >= 1);
   CHECK(messages <= 300);
@@ -273,29 +290,14 @@ TEST_CASE("annals run: a token-gated community's encrypted archives sync to a me
       << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
       << "channels = [\"general\"]\nkeys_file = \"keys.jsonl\"\n";
   }
-  auto member = start_annals(dir, "member",
-                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
-                              "--seconds", "90", "--status-interval", "1"});
-  auto listening = member->wait_for_line(
-    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
-  INFO(member->err());
-  REQUIRE(listening);
-  auto member_addr = listening->substr(listening->find("/ip4/"));
-  auto owner_text = read_file(dir / "owner.toml");
-  owner_text.replace(owner_text.find("PEERS"), 5, "peers = [\"" + member_addr + "\"]");
-  write_file(dir / "owner.toml", owner_text);
-  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
-
-  auto code = member->wait(90s);
-  INFO("member:\n" << member->out() << member->err());
+  auto run = run_owner_and_member(dir);
+  auto& owner = run.owner;
+  INFO("member:\n" << run.member->out() << run.member->err());
   INFO("owner:\n" << owner->out() << owner->err());
-  REQUIRE(code == std::optional<int>(0));
-  auto synced = member->wait_for_line(
-    [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
-  REQUIRE(synced);
-  auto tail = synced->substr(synced->find(": ") + 2);
-  CHECK(std::stoul(tail) >= 1);
-  CHECK(std::stoul(tail.substr(tail.find(", ") + 2)) >= 1);
+  REQUIRE(run.member_code == std::optional<int>(0));
+  auto [archives, messages] = synced_counts(*run.member, community);
+  CHECK(archives >= 1);
+  CHECK(messages >= 1);
   CHECK(read_file(dir / "member-events.jsonl").find("archiveKeyMissing") == std::string::npos);
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
