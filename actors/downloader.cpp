@@ -59,7 +59,10 @@ std::filesystem::file_time_type changed_at(const std::filesystem::path& file) {
 /// to change before fetching the link again.
 void park(self_ptr self, const std::string& community, const error& why) {
   auto* t = &self->state.tasks.at(community);
-  emit(self, archive_key_missing{community, hr_missing_key_id(why)});
+  auto key_id = hr_missing_key_id(why);
+  emit(self, archive_key_missing{community, key_id});
+  if (auto noted = self->state.db->put_setting(missing_key_setting(community), key_id); !noted)
+    caf::aout(self) << "downloader: " << noted.error().to_string() << "\n";
   auto key = public_key::from_community_id(community);
   std::filesystem::path keys_file;
   if (key)
@@ -89,6 +92,7 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
         auto key = public_key::from_community_id(community);
         if (auto saved = self->state.db->set_last_magnet_uri(*key, magnet); !saved)
           caf::aout(self) << "downloader: " << saved.error().to_string() << "\n";
+        (void)self->state.db->put_setting(missing_key_setting(community), "");
         emit(self, history_archives_seeding{community, magnet});
         finish(self, community);
       },

@@ -60,8 +60,9 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
       }
       auto missing_key = [&](const error& why) {
         state.waiting_for_keys[community] = keys_changed;
-        self->send(state.bus, publish_atom::value,
-                   signal{archive_key_missing{community, hr_missing_key_id(why)}});
+        auto key_id = hr_missing_key_id(why);
+        (void)state.db->put_setting(missing_key_setting(community), key_id);
+        self->send(state.bus, publish_atom::value, signal{archive_key_missing{community, key_id}});
         return fail(why);
       };
       archive_layout layout{state.archive_root, community};

@@ -239,6 +239,8 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       status.community_id = community_id;
       if (auto count = db.count_messages(*pub))
         status.messages = *count;
+      if (auto missing = db.get_setting(missing_key_setting(community_id)); missing && *missing)
+        status.missing_key = **missing;
       if (auto queued = db.count_unarchived(*pub))
         status.unarchived = *queued;
       if (auto archives = db.list_archives(*pub)) {

@@ -373,7 +373,11 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
     for (const auto& s : member_statuses())
       p->line("node", s.community_id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
                         + std::to_string(s.archives) + " archives imported, "
-                        + std::to_string(s.messages) + " messages");
+                        + std::to_string(s.messages) + " messages"
+                        + (s.missing_key.empty()
+                             ? std::string()
+                             : "; waiting for hash-ratchet key " + s.missing_key
+                                 + " (add it to the keys file)"));
     // An owner's history is kept only once archived: what is not yet shows.
     for (const auto& id : owner_ids)
       self->request(*node, 10s, status_atom::value, id)

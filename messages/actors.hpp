@@ -271,11 +271,14 @@ struct community_status {
   std::uint64_t bytes_fetched = 0;     // payload bytes of the last finished download
   std::uint64_t magnetlink_clock = 0;
   std::string last_magnet_uri;
+  /// Token-gated: the hash-ratchet key its archives wait for (empty: none).
+  std::string missing_key;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
   return f(caf::meta::type_name("annals::community_status"), x.community_id, x.messages,
-           x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri);
+           x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
+           x.missing_key);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the

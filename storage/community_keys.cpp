@@ -29,4 +29,8 @@ community_cipher(const record::Community& community, const std::filesystem::path
   return std::shared_ptr<const archive_cipher>(std::move(*cipher));
 }
 
+std::string missing_key_setting(const std::string& community_id) {
+  return "hash_ratchet.missing_key." + community_id;
+}
+
 } // namespace annals

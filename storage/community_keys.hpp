@@ -18,4 +18,8 @@ result<std::shared_ptr<const hr_keyring>> community_keys(const record::Community
 result<std::shared_ptr<const archive_cipher>>
 community_cipher(const record::Community& community, const std::filesystem::path& archive_root);
 
+/// The store setting where a member notes the key a community's archives
+/// wait for (empty once they no longer do), for its status.
+std::string missing_key_setting(const std::string& community_id);
+
 } // namespace annals

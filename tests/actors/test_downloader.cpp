@@ -12,6 +12,7 @@
 #include "core/archive_builder.hpp"
 #include "core/archive_reader.hpp"
 #include "core/hash_ratchet.hpp"
+#include "storage/community_keys.hpp"
 #include "core/synthetic.hpp"
 #include "storage/store.hpp"
 #include "tests/temp_dir.hpp"
@@ -224,6 +225,7 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
     CHECK(record.imported());
   CHECK(*db->count_messages(key) == messages);
   CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:a");
+  CHECK((*db->get_setting(missing_key_setting(id)))->empty());
 }
 
 TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task ends after 40 s",
@@ -337,6 +339,7 @@ TEST_CASE_METHOD(member_fixture, "a missing hash-ratchet key parks the fetch unt
   auto missing = signals_of<archive_key_missing>();
   REQUIRE(missing.size() == 1);
   CHECK(missing[0].key_id == to_hex(owner_key.key_id()));
+  CHECK(**db->get_setting(missing_key_setting(id)) == to_hex(owner_key.key_id()));  // status
   CHECK_FALSE(running());
   CHECK(recorded_ids().empty());
   CHECK(signals_of<downloading_history_archives_started>().empty());
