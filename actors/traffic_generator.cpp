@@ -61,6 +61,11 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
   return {
     [self](tick_atom) {
       auto& state = self->state;
+      if (state.community.channel_ids.empty()) {
+        caf::aout(self) << "traffic: the community has no channel to post to\n";
+        self->quit();
+        return;
+      }
       auto batch = std::max<std::uint64_t>(
         1, static_cast<std::uint64_t>(state.options.per_second * 0.05));
       for (std::uint64_t i = 0; i < batch && state.sent < state.options.count; ++i) {

@@ -1,6 +1,7 @@
 // `annals archive build|inspect`: offline archives, as status-go's Discord
 // import makes them, and an independent check of any archive directory.
 #include "app/commands.hpp"
+#include "app/json_text.hpp"
 #include "core/archive_builder.hpp"
 #include "core/archive_reader.hpp"
 #include "core/identity.hpp"
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <algorithm>
 #include <set>
 
 namespace annals::app {
@@ -50,10 +52,27 @@ void run_build(const build_options& options) {
     fail("--from must be before --to", exit_bad_input);
   if (options.partition == 0)
     fail("--partition must be at least 1 second", exit_bad_input);
+  // Each window is a scan of the input; billions of empty ones never end.
+  constexpr std::uint64_t max_windows = 1'000'000;
+  if ((options.to - options.from) / options.partition >= max_windows)
+    fail("[--from, --to) in windows of --partition " + std::to_string(options.partition)
+           + " s would be over " + std::to_string(max_windows)
+           + " windows; use a larger --partition or a shorter range",
+         exit_bad_input);
   std::ifstream in(options.messages_file);
   if (!in)
     fail(options.messages_file + ": cannot open", exit_bad_input);
   auto messages = take(read_messages_jsonl(in), options.messages_file);
+  // A message is archived once: status-go dedups by hash on import, and an
+  // archive holding a hash twice would count it twice for every reader.
+  std::set<std::string> seen;
+  auto before = messages.size();
+  messages.erase(std::remove_if(messages.begin(), messages.end(),
+                                [&](const archive_message& m) { return !seen.insert(m.hash).second; }),
+                 messages.end());
+  if (messages.size() < before)
+    std::cerr << "skipped " << before - messages.size() << " message(s) whose hash appeared "
+              << "earlier in " << options.messages_file << "\n";
   auto topics = archive_topics(options, messages);
   if (topics.empty())
     fail(options.messages_file + ": no messages, so no content topics (name them with --topics)",
@@ -83,7 +102,8 @@ void run_build(const build_options& options) {
   if (report.archives.empty()) {
     std::cerr << "no archives created: no messages in [" << options.from << ", " << options.to
               << ")\n";
-    if (!std::filesystem::exists(layout.index_file()))
+    std::error_code ec;
+    if (!std::filesystem::exists(layout.index_file(), ec))
       return;
   }
   torrent_options torrent{options.trackers, "annals", static_cast<std::int64_t>(std::time(nullptr))};
@@ -105,7 +125,8 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
     keys = take(load_hr_keys(keys_file), "--keys");
   // An archive directory copied out of its layout still verifies; only the
   // torrent lookup needs the layout.
-  auto archive_dir = std::filesystem::exists(std::filesystem::path(dir) / "index")
+  std::error_code ec;
+  auto archive_dir = std::filesystem::exists(std::filesystem::path(dir) / "index", ec)
                        ? std::filesystem::path(dir)
                        : layout.archive_dir();
   auto report = take(verify_archive_dir(archive_dir, !structure_only, keys ? &*keys : nullptr),
@@ -137,7 +158,7 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   out["messages"] = messages;
 
   auto problems = report.problems;
-  if (std::filesystem::exists(layout.torrent_file())) {
+  if (std::filesystem::exists(layout.torrent_file(), ec)) {
     auto torrent = verify_archive_torrent_files(layout);
     if (!torrent)
       problems.push_back("torrent: " + torrent.error().message);
@@ -149,7 +170,7 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   }
   out["problems"] = problems;
   out["ok"] = problems.empty();
-  std::cout << out.dump(2) << "\n";
+  std::cout << json_text(out, 2) << "\n";
   for (const auto& p : problems)
     std::cerr << "annals: verification failed: " << p << "\n";
   return problems.empty() ? 0 : exit_failure;
@@ -197,9 +218,14 @@ void add_archive_commands(CLI::App& app) {
                     "JSONL, one message a line: timestamp, topic, payload (base64), sig, hash, "
                     "third_party_id?")
     ->required();
-  build->add_option("--from", b->from, "Start, unix seconds (inclusive)")->required();
-  build->add_option("--to", b->to, "End, unix seconds (exclusive)")->required();
-  build->add_option("--partition", b->partition, "Seconds per archive window (default 7 days)");
+  build->add_option("--from", b->from, "Start, unix seconds (inclusive)")
+    ->required()
+    ->check(unsigned_number);
+  build->add_option("--to", b->to, "End, unix seconds (exclusive)")
+    ->required()
+    ->check(unsigned_number);
+  build->add_option("--partition", b->partition, "Seconds per archive window (default 7 days)")
+    ->check(unsigned_number);
   build->add_option("--tracker", b->trackers, "Tracker URL for announce-list and magnet (repeat)");
   build->add_option("--topics", b->topics,
                     "Content topics of the archives (0x + 8 hex); default: the input's topics")

@@ -3,6 +3,7 @@
 // and dedup, so a later `annals run` on that data directory knows the
 // archives as imported. Operators seed a node from a mirror with it.
 #include "app/commands.hpp"
+#include "app/json_text.hpp"
 #include "core/archive_reader.hpp"
 #include "core/identity.hpp"
 #include "storage/archive_import.hpp"
@@ -108,7 +109,7 @@ void run_import(const import_options& options) {
       next_report = now + std::chrono::seconds(1);
     }
   }
-  std::cout << nlohmann::ordered_json{
+  std::cout << json_text(nlohmann::ordered_json{
                  {"community_id", layout.community_id},
                  {"archives", done_archives},
                  {"already_imported", skipped},
@@ -116,7 +117,7 @@ void run_import(const import_options& options) {
                  {"new_messages", sum.inserted},
                  {"duplicates", sum.duplicates},
                  {"seconds", std::chrono::duration<double>(steady::now() - started).count()}}
-                 .dump(2)
+                 ,2)
             << "\n";
 }
 

@@ -7,6 +7,7 @@
 #include "actors/torrent_distribution.hpp"
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
+#include "app/json_text.hpp"
 #include "core/archive_reader.hpp"
 #include "core/file_io.hpp"
 #include "core/identity.hpp"
@@ -340,14 +341,14 @@ void run_fetch(const fetch_options& options) {
   std::size_t messages = 0;
   for (const auto& archive : verified.archives)
     messages += archive.message_count;
-  std::cout << json{{"community_id", expected},
+  std::cout << json_text(json{{"community_id", expected},
                     {"info_hash", hash},
                     {"archive_dir", layout.archive_dir().string()},
                     {"archives", verified.archives.size()},
                     {"messages", messages},
                     {"bytes_downloaded", progress.received},
-                    {"seconds", seconds_since(started)}}
-                 .dump(2)
+                    {"seconds", seconds_since(started)}},
+                       2)
             << "\n";
 }
 

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <iostream>
 #include <string>
 
@@ -30,6 +31,33 @@ inline int exit_code_for(errc code) {
   bool input = code == errc::malformed || code == errc::invalid_argument || code == errc::not_found;
   return input ? exit_bad_input : exit_failure;
 }
+
+/// A number of seconds or a share: finite and not negative (CLI11 takes
+/// "nan" and "-1" for a double otherwise).
+inline const CLI::Validator finite_non_negative(
+  [](std::string& text) -> std::string {
+    try {
+      std::size_t used = 0;
+      double value = std::stod(text, &used);
+      if (used == text.size() && std::isfinite(value) && value >= 0)
+        return {};
+    } catch (const std::exception&) {
+    }
+    return "must be a finite number, 0 or more (got " + text + ")";
+  },
+  "NUMBER >= 0");
+
+/// A whole number that must not be negative: CLI11 reads "-1" into an
+/// unsigned option as 2^64 - 1.
+inline const CLI::Validator unsigned_number(
+  [](std::string& text) -> std::string {
+    static const std::string max = "18446744073709551615";
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos
+        && (text.size() < max.size() || (text.size() == max.size() && text <= max)))
+      return {};
+    return "must be a whole number from 0 to 2^64 - 1 (got " + text + ")";
+  },
+  "UINT");
 
 /// Unwraps a result or fails the command; bad-input error codes map to 2.
 template <class T>

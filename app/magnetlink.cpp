@@ -2,6 +2,7 @@
 // carries a community's magnet link (the L1 of core/status_envelope.hpp), to
 // make one by hand or check one taken from a status-go database or log.
 #include "app/commands.hpp"
+#include "app/json_text.hpp"
 #include "core/identity.hpp"
 #include "core/status_envelope.hpp"
 
@@ -58,7 +59,7 @@ void run_decode(const std::string& hex, const std::string& community) {
                              {"clock", message.link.clock},
                              {"magnet_uri", message.link.magnet_uri},
                              {"message_id", to_hex0x(message.message_id)}};
-  std::cout << out.dump() << "\n";
+  std::cout << json_text(out) << "\n";
 }
 
 } // namespace

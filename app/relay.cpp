@@ -2,6 +2,7 @@
 // network, in the spirit of nwaku's wakucanary. Each one runs a short-lived
 // libp2p host (net/p2p) without the rest of the node.
 #include "app/commands.hpp"
+#include "app/json_text.hpp"
 #include "core/hex.hpp"
 #include "core/status_envelope.hpp"
 #include "net/p2p/host.hpp"
@@ -64,7 +65,7 @@ void run_probe(const relay_options& o, const std::string& address, double second
   out["protocols"] = report->identify.protocols;
   out["listenAddrs"] = report->identify.listen_addrs;
   out["observedAddr"] = report->identify.observed_addr;
-  std::printf("%s\n", out.dump().c_str());
+  std::printf("%s\n", json_text(out).c_str());
 }
 
 // -- publish ---------------------------------------------------------------------------
@@ -123,7 +124,7 @@ void run_publish(const relay_options& o, const publish_options& p) {
   out["contentTopic"] = p.content_topic;
   out["hash"] = to_hex0x(waku_message_hash(p.topic, message));
   out["recipients"] = recipients;
-  std::printf("%s\n", out.dump().c_str());
+  std::printf("%s\n", json_text(out).c_str());
   std::fflush(stdout);
 }
 
@@ -159,7 +160,7 @@ void run_subscribe(const relay_options& o, const subscribe_options& s) {
   nlohmann::ordered_json hello;
   hello["peerId"] = host->peer_id();
   hello["listenAddrs"] = host->listen_addrs();
-  std::printf("%s\n", hello.dump().c_str());
+  std::printf("%s\n", json_text(hello).c_str());
   std::fflush(stdout);
 
   std::optional<steady::time_point> deadline;
@@ -187,7 +188,7 @@ void run_subscribe(const relay_options& o, const subscribe_options& s) {
     line["payload"] = to_base64(message.payload());
     line["timestamp"] = message.timestamp();
     line["hash"] = to_hex0x(waku_message_hash(topic, message));
-    std::printf("%s\n", line.dump().c_str());
+    std::printf("%s\n", json_text(line).c_str());
     std::fflush(stdout);
     ++printed;
   }

@@ -230,6 +230,9 @@ result<run_config> load_run_config(const fs::path& file) {
           check.late_by = o.traffic_late_by;
           if (auto bad = check_traffic_options(check))
             return make_error(errc::invalid_argument, where + ".traffic: " + *bad);
+          if (o.traffic_messages > 0 && o.channels.empty())
+            return make_error(errc::invalid_argument,
+                              where + ".traffic: the community has no channels to post to");
         }
         c.owned.push_back(std::move(o));
       } else if (role == "member") {
@@ -275,7 +278,8 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
 
   relay_actor relay;
   if (c.libp2p) {
-    if (!fs::exists(c.relay_key_file)) {
+    std::error_code exists_ec;
+    if (!fs::exists(c.relay_key_file, exists_ec)) {
       take(private_key::generate().save(c.relay_key_file), "relay key");
       p->line("relay", "created node key " + c.relay_key_file.string());
     }
@@ -433,7 +437,8 @@ void add_run_command(CLI::App& app) {
     "run", "Run a node from a TOML config: own and/or join communities, seed their archives, "
            "relay on the Waku network; prints its peer ID and listen multiaddrs");
   cmd->add_option("--config", *file, "TOML file (see README, `annals run`)")->required();
-  cmd->add_option("--seconds", *seconds, "Stop after S seconds (0: run until SIGINT/SIGTERM)");
+  cmd->add_option("--seconds", *seconds, "Stop after S seconds (0: run until SIGINT/SIGTERM)")
+    ->check(finite_non_negative);
   cmd->add_flag("--until-synced", *until_synced,
                 "Exit 0 once every joined community has imported all archives of a verified "
                 "magnet link (with --seconds: fail if that takes longer)");

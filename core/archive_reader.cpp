@@ -19,7 +19,8 @@ namespace {
 class data_reader {
 public:
   static result<data_reader> open(const std::filesystem::path& file) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO named `data` must not block the open.
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
       return make_error(errno == ENOENT ? errc::not_found : errc::io,
                         file.string() + ": " + std::strerror(errno));
@@ -28,6 +29,10 @@ public:
       int err = errno;
       ::close(fd);
       return make_error(errc::io, file.string() + ": " + std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return make_error(errc::invalid_argument, file.string() + ": not a regular file");
     }
     return data_reader(fd, static_cast<std::uint64_t>(st.st_size), file);
   }

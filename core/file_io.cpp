@@ -45,10 +45,27 @@ result<void> sync_dir(const std::filesystem::path& dir) {
 
 } // namespace
 
-result<std::string> read_file_bytes(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+result<std::string> read_file_bytes(const std::filesystem::path& file, std::uint64_t max_size) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return os_error(file, "open", errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return os_error(file, "stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(errc::invalid_argument, file.string() + ": not a regular file");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    ::close(fd);
+    return make_error(errc::invalid_argument,
+                      file.string() + ": " + std::to_string(st.st_size)
+                        + " bytes, more than the " + std::to_string(max_size) + " it may hold");
+  }
   std::string out;
   char buf[1 << 16];
   for (;;) {
@@ -63,6 +80,11 @@ result<std::string> read_file_bytes(const std::filesystem::path& file) {
     if (n == 0)
       break;
     out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_size) {  // it grew while being read
+      ::close(fd);
+      return make_error(errc::invalid_argument, file.string() + ": grew past "
+                                                  + std::to_string(max_size) + " bytes");
+    }
   }
   ::close(fd);
   return out;

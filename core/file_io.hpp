@@ -13,7 +13,11 @@
 
 namespace annals {
 
-result<std::string> read_file_bytes(const std::filesystem::path& file);
+/// The bytes of a regular file of at most `max_size` bytes. A directory, a
+/// FIFO or a device (an `index` symlinked to /dev/zero) is refused before a
+/// byte is read, so a read neither blocks nor grows without bound.
+result<std::string> read_file_bytes(const std::filesystem::path& file,
+                                    std::uint64_t max_size = std::uint64_t{1} << 30);
 
 /// Replaces `file` with `bytes`: writes a sibling temp file, fsyncs it,
 /// renames it over `file` and fsyncs the directory. Readers see the old or

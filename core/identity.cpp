@@ -1,4 +1,5 @@
 #include "core/identity.hpp"
+#include "core/file_io.hpp"
 
 #include "core/keccak.hpp"
 
@@ -106,10 +107,16 @@ result<private_key> private_key::from_bytes(std::string_view bytes) {
 }
 
 result<private_key> private_key::load(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in)
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
     return make_error(errc::not_found, file.string() + ": cannot open key file");
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // 64 hex digits and a newline; anything much larger is not a key file.
+  auto read = read_file_bytes(file, 4096);
+  if (!read)
+    return make_error(read.error().code == errc::invalid_argument ? errc::malformed
+                                                                  : read.error().code,
+                      "key file " + read.error().message);
+  auto text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.pop_back();
   auto raw = from_hex(text);

@@ -49,7 +49,8 @@ struct to_json_visitor {
 } // namespace
 
 std::string to_json_line(const signal& s) {
-  return caf::visit(to_json_visitor{}, s).dump();
+  // Strings from peers (a rejected link's text) need not be UTF-8.
+  return caf::visit(to_json_visitor{}, s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string signal_type(const signal& s) {

@@ -1,0 +1,117 @@
+// Inputs a hostile or careless user hands the command line: each gets a
+// clear error and an exit code, never a crash or a hang.
+#include "core/archive_format.hpp"
+#include "tests/app/community_files.hpp"
+#include "tests/app/run_annals.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+using namespace annals;
+using namespace annals::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("key files that are directories, devices or huge are refused, not read",
+          "[cli][hostile]") {
+  community_files f(10, 1, 41, 256, "annals-hostile-keys");
+  fs::create_directories(f.dir / "a-directory");
+  for (std::string key : {(f.dir / "a-directory").string(), std::string("/dev/zero")}) {
+    CAPTURE(key);
+    auto r = run_annals("archive build --community-key " + key + " --messages "
+                          + f.messages_file.string() + " --from 1 --to 2 --out "
+                          + (f.dir / "o").string(),
+                        f.dir);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("archive build refuses ranges that never end and numbers that wrap", "[cli][hostile]") {
+  community_files f(10, 1, 42, 256, "annals-hostile-range");
+  auto base = "archive build --community-key " + f.key_file.string() + " --messages "
+              + f.messages_file.string() + " --out " + (f.dir / "o").string();
+  auto endless = run_annals(base + " --from 0 --to 18446744073709551615 --partition 1", f.dir);
+  CHECK(endless.code == 2);
+  CHECK_THAT(endless.err, Catch::Contains("windows"));
+  auto past_max = run_annals(base + " --from 0 --to 18446744073709551616", f.dir);
+  CHECK(past_max.code == 2);
+  CHECK_THAT(past_max.err, Catch::Contains("2^64 - 1"));
+  auto negative = run_annals(base + " --from 1 --to 10 --partition -1", f.dir);
+  CHECK(negative.code == 2);
+  CHECK_THAT(negative.err, Catch::Contains("--partition"));
+  for (std::string seconds : {"-1", "nan", "inf"}) {
+    auto run = run_annals("run --config " + (f.dir / "absent.toml").string() + " --seconds " + seconds,
+                          f.dir);
+    CHECK(run.code == 2);
+    CHECK_THAT(run.err, Catch::Contains("--seconds"));
+  }
+}
+
+TEST_CASE("a message listed twice in the JSONL input is archived once", "[cli][hostile]") {
+  community_files f(50, 1, 43, 256, "annals-hostile-dup");
+  {
+    std::ifstream in(f.messages_file);
+    std::string first;
+    std::getline(in, first);
+    std::ofstream(f.messages_file, std::ios::app) << first << "\n";
+  }
+  auto built = run_annals(f.build_args(1), f.dir);
+  INFO(built.err);
+  REQUIRE(built.code == 0);
+  CHECK_THAT(built.err, Catch::Contains("skipped 1 message"));
+  auto inspected = run_annals("archive inspect " + (f.dir / "out").string(), f.dir);
+  REQUIRE(inspected.code == 0);
+  CHECK(nlohmann::json::parse(inspected.out)["messages"] == 50);
+}
+
+TEST_CASE("archive inspect: a FIFO or a device as index, and a directory name that is not UTF-8",
+          "[cli][hostile]") {
+  community_files f(30, 1, 44, 256, "annals-hostile-inspect");
+  REQUIRE(run_annals(f.build_args(1), f.dir).code == 0);
+  archive_layout built{f.dir / "out", f.community.id()};
+
+  auto fifo_dir = f.dir / "fifo";
+  fs::create_directories(fifo_dir);
+  fs::copy_file(built.data_file(), fifo_dir / "data");
+  REQUIRE(::mkfifo((fifo_dir / "index").c_str(), 0600) == 0);
+  auto fifo = run_annals("archive inspect " + fifo_dir.string(), f.dir);
+  CHECK(fifo.code == 2);
+  CHECK_THAT(fifo.err, Catch::Contains("not a regular file"));
+
+  auto device_dir = f.dir / "device";
+  fs::create_directories(device_dir);
+  fs::copy_file(built.data_file(), device_dir / "data");
+  fs::create_symlink("/dev/zero", device_dir / "index");
+  auto device = run_annals("archive inspect " + device_dir.string(), f.dir);
+  CHECK(device.code == 2);
+  CHECK_THAT(device.err, Catch::Contains("not a regular file"));
+
+  // A directory named with bytes that are not UTF-8 prints as JSON anyway.
+  auto odd = f.dir / "odd" / "archivedata" / std::string("\xff\xfe", 2);
+  fs::create_directories(odd);
+  fs::copy_file(built.data_file(), odd / "data");
+  fs::copy_file(built.index_file(), odd / "index");
+  auto inspected = run_annals("archive inspect '" + odd.string() + "'", f.dir);
+  INFO(inspected.err);
+  CHECK(inspected.code == 0);
+  auto report = nlohmann::json::parse(inspected.out);
+  CHECK(report["messages"] == 30);
+}
+
+TEST_CASE("annals run refuses synthetic traffic for a community without channels",
+          "[cli][hostile]") {
+  temp_dir dir("annals-hostile-run");
+  {
+    std::ofstream f(dir / "node.toml");
+    f << "data_dir = \"node\"\n[relay]\nmode = \"inprocess\"\n"
+      << "[[community]]\nrole = \"owner\"\nkey = \"" << std::string(63, '1') << "2\"\n"
+      << "[community.traffic]\nmessages = 10\n";
+  }
+  auto r = run_annals("run --config " + (dir / "node.toml").string() + " --seconds 5", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("no channels"));
+}
