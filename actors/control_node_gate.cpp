@@ -32,6 +32,17 @@ void publish(self_ptr self, const std::string& community, const std::string& mag
           });
 }
 
+/// What a republish or a welcome announces: the link seeded in this run,
+/// else the one last published.
+std::string link_to_repeat(self_ptr self, const std::string& community_id,
+                           const public_key& community) {
+  if (auto current = self->state.current_links.find(community_id);
+      current != self->state.current_links.end())
+    return current->second;
+  auto info = self->state.db->get_archive_info(community);
+  return info ? info->last_magnet_uri : std::string();
+}
+
 void arm_republish(self_ptr self, const std::string& community) {
   auto interval = self->state.config.republish_interval;
   if (interval == 0 || !self->state.republishing.insert(community).second)
@@ -124,6 +135,7 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       if (!community || !controls(self, *community))
         return;
       self->state.controlled.insert(seeding->community_id);
+      self->state.current_links[seeding->community_id] = seeding->magnet_uri;
       arm_republish(self, seeding->community_id);
       auto info = self->state.db->get_archive_info(*community);
       if (info && !info->last_magnet_uri.empty()
@@ -136,9 +148,8 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       auto community = public_key::from_community_id(community_id);
       if (!community || !controls(self, *community))
         return;
-      auto info = self->state.db->get_archive_info(*community);
-      if (info && !info->last_magnet_uri.empty())
-        publish(self, community_id, info->last_magnet_uri);
+      if (auto link = link_to_repeat(self, community_id, *community); !link.empty())
+        publish(self, community_id, link);
       arm_republish(self, community_id);
     },
     [self](peers_atom) {
@@ -174,10 +185,9 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
                 continue;
               }
               if (auto community = public_key::from_community_id(it->first)) {
-                auto info = st.db->get_archive_info(*community);
-                if (info && !info->last_magnet_uri.empty()) {
+                if (auto link = link_to_repeat(self, it->first, *community); !link.empty()) {
                   st.welcomed[it->first] = now;
-                  publish(self, it->first, info->last_magnet_uri);
+                  publish(self, it->first, link);
                 }
               }
               it = st.welcome_due.erase(it);

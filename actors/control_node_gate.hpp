@@ -40,6 +40,10 @@ struct control_node_gate_state {
   std::set<std::string> republishing;  // communities with a republish timer
   std::set<std::string> publishing;    // info hashes with a publication in flight
   std::set<std::string> controlled;    // communities we publish links for
+  /// The link of the torrent seeded in this run, by community: what a
+  /// republish or a welcome announces (after a restart on another port the
+  /// stored link names the old address in x.pe).
+  std::map<std::string, std::string> current_links;
   std::set<std::string> known_peers;   // relay peers at the last poll
   std::map<std::string, std::chrono::steady_clock::time_point> welcomed;     // last welcome
   std::map<std::string, std::chrono::steady_clock::time_point> welcome_due;  // pending

@@ -444,6 +444,20 @@ TEST_CASE_METHOD(owner_fixture, "the clock never goes backwards, and republishin
   REQUIRE(opened);
   CHECK(opened->message.link.magnet_uri == magnet);
   CHECK(opened->message.link.clock > t0 * 1000 + 5001);
+
+  // A restart seeds the same torrent from another port: no new link at
+  // once (same torrent), but the republish announces where it is now.
+  auto moved = magnet_link(std::string(40, 'd'), id, {}, {"127.0.0.1:4242"});
+  self->send(republishing, signal{history_archives_seeding{id, moved}});
+  sched.run();
+  CHECK(relayed->size() == 2);
+  advance(3600);
+  REQUIRE(relayed->size() == 3);
+  waku::WakuMessage third;
+  REQUIRE(third.ParseFromString(relayed->back().message));
+  auto reopened = open_magnetlink_waku_message(third, magnetlink_channel::of(pub));
+  REQUIRE(reopened);
+  CHECK(reopened->message.link.magnet_uri == moved);
   caf::anon_send_exit(republishing, caf::exit_reason::user_shutdown);
 }
 
