@@ -93,6 +93,7 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
         if (auto saved = self->state.db->set_last_magnet_uri(*key, magnet); !saved)
           caf::aout(self) << "downloader: " << saved.error().to_string() << "\n";
         (void)self->state.db->put_setting(missing_key_setting(community), "");
+        (void)self->state.db->put_setting(pending_link_setting(community), "");
         emit(self, history_archives_seeding{community, magnet});
         finish(self, community);
       },
@@ -178,8 +179,10 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       complete(self, community, generation);
       return;
     case member_step::refuse:
-      // A hostile or oversized set: dropped before anything of it is wanted.
+      // A hostile or oversized set: dropped before anything of it is wanted,
+      // and not tried again at the next start.
       self->send(distribution, unseed_atom::value, community);
+      (void)self->state.db->put_setting(pending_link_setting(community), "");
       finish(self, community, "refused: " + step.reason);
       return;
     case member_step::fail:
@@ -268,6 +271,10 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       t.keys = keys;
       t.fetch.emplace(community, state.config.archive_root, std::move(held), std::move(options),
                       self->clock().now());
+      if (auto kept = state.db->put_setting(pending_link_setting(community),
+                                            std::to_string(clock) + " " + magnet);
+          !kept)
+        caf::aout(self) << "downloader: " << kept.error().to_string() << "\n";
       start_fetch(self, community, t.generation);
       arm(self, community, t.generation);
     },

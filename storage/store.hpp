@@ -79,6 +79,13 @@ struct insert_stats {
                                              const std::vector<std::string>& channel_ids,
                                              ::annals::record::Community::Role role);
 
+/// The setting under which a member keeps a link it is fetching ("<clock>
+/// <magnet>") until the fetch completes, so a node killed mid-fetch resumes
+/// it at start-up instead of waiting for a re-announcement.
+inline std::string pending_link_setting(const std::string& community_id) {
+  return "member.pending_link." + community_id;
+}
+
 /// The 4-byte topics of a community record's channels (malformed ones skipped).
 std::vector<topic4> channel_topics(const ::annals::record::Community& community);
 

@@ -209,8 +209,11 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
                  "[actors][member][downloader]") {
   net->locatable = {"magnet:a"};
   net->deliverable = {archive_ids.begin(), archive_ids.end()};
-  fetch("magnet:a");
+  fetch("magnet:a", 7);
+  // Kept until the fetch completes, so a restart resumes it.
+  CHECK(**db->get_setting(pending_link_setting(id)) == "7 magnet:a");
   advance(2s);
+  CHECK((*db->get_setting(pending_link_setting(id)))->empty());
 
   CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index", "want 3", "save"});
   CHECK_FALSE(running());

@@ -5,6 +5,7 @@
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
+#include "storage/store.hpp"
 #include "tests/actors/node_harness.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -237,4 +238,40 @@ TEST_CASE("a restarted member seeds what it holds again, without downloading",
   REQUIRE(wait_for([&] { return log->count("community.historyArchivesSeeding") == 1; }));
   CHECK(log->count("community.downloadingHistoryArchivesStarted") == 0);
   CHECK(status_of(run.sys, run.members[0], run.community.id()).messages == 120);
+}
+
+TEST_CASE("a member stopped mid-fetch resumes the link at start-up, without a new announcement",
+          "[actors][member][integration][resume]") {
+  community_run run(1);
+  post_messages(run.sys, run.relay, run.community, 120);
+  REQUIRE(run.member_holds(0, 120));
+  caf::anon_send_exit(run.members[0], caf::exit_reason::user_shutdown);
+  std::this_thread::sleep_for(500ms);  // the old node releases its store and port
+
+  // The owner archives more and announces a new link while the member is
+  // away; what the member keeps is the link it was fetching when it stopped.
+  auto first_link = status_of(run.sys, run.owner, run.community.id()).last_magnet_uri;
+  post_messages(run.sys, run.relay, run.community, 60);
+  REQUIRE(wait_for([&] {
+    auto o = status_of(run.sys, run.owner, run.community.id());
+    return o.last_magnet_uri != first_link && o.unarchived == 0 && o.messages == 180;
+  }, 45s));
+  auto link = status_of(run.sys, run.owner, run.community.id());
+  {
+    auto db = store::open(run.dir / "member0" / "db");
+    REQUIRE(db);
+    REQUIRE((*db)->put_setting(pending_link_setting(run.community.id()),
+                               std::to_string(link.magnetlink_clock) + " " + link.last_magnet_uri));
+  }
+
+  // On a relay of its own: no announcement can reach it.
+  auto alone = run.sys.spawn(inprocess_relay);
+  auto log = std::make_shared<observed>();
+  run.members[0] = start_node(run.sys, loopback_node(run.dir / "member0", alone), log);
+  REQUIRE(wait_for([&] {
+    auto s = status_of(run.sys, run.members[0], run.community.id());
+    return s.messages == 180 && s.last_magnet_uri == link.last_magnet_uri;
+  }, 45s));
+  CHECK(log->count("community.downloadingHistoryArchivesStarted") == 1);
+  caf::anon_send_exit(alone, caf::exit_reason::user_shutdown);
 }
