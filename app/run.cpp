@@ -217,6 +217,9 @@ result<run_config> load_run_config(const fs::path& file) {
         if (auto* traffic = (*t)["traffic"].as_table()) {
           std::int64_t n = 0;
           ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
+          if (n < 0)
+            return make_error(errc::invalid_argument,
+                              where + ".traffic.messages must not be negative");
           o.traffic_messages = static_cast<std::size_t>(n);
           ANNALS_TRY(read(*traffic, "rate", where + ".traffic", o.traffic_rate));
           ANNALS_TRY(read(*traffic, "late_share", where + ".traffic", o.traffic_late_share));

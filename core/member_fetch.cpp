@@ -66,8 +66,17 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
     if (auto ok = check_archive_set_for_fetch(progress.summary, community_id_, options_.limits);
         !ok)
       return end(member_step::refuse, ok.error().message);
+    // What an earlier fetch of the set already wrote counts as room: those
+    // bytes are overwritten in place, not added.
+    archive_layout layout{archive_root_, community_id_};
+    std::uint64_t held = 0;
+    std::error_code ec;
+    for (const auto& file : {layout.data_file(), layout.index_file()})
+      if (auto size = std::filesystem::file_size(file, ec); !ec)
+        held += size;
     auto needed = progress.summary.data_size + progress.summary.index_size
                   + options_.disk_headroom;
+    needed = needed > held ? needed - held : 0;
     if (auto free = free_disk_bytes(archive_root_); free && *free < needed)
       return end(member_step::refuse,
                  "not enough disk space in " + archive_root_.string() + ": the archives need "

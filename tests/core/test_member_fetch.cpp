@@ -1,5 +1,8 @@
 #include "core/member_fetch.hpp"
+#include "core/file_io.hpp"
 #include "tests/temp_dir.hpp"
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -84,4 +87,26 @@ TEST_CASE("member_fetch wants the index first and fails on a missing or stalled 
     CHECK(step.kind == member_step::fail);
     CHECK_THAT(step.reason, Catch::Contains("fetched index"));
   }
+}
+
+TEST_CASE("member_fetch counts what an earlier fetch of the set wrote as room", "[member_fetch]") {
+  test::temp_dir dir("annals-member-fetch-room");
+  archive_layout layout{dir.path(), community};
+  std::filesystem::create_directories(layout.archive_dir());
+  constexpr std::uint64_t written = 32ull << 20;
+  {
+    std::ofstream data(layout.data_file());
+  }
+  std::filesystem::resize_file(layout.data_file(), written);  // sparse: no real space used
+  auto free = free_disk_bytes(dir.path());
+  REQUIRE(free);
+  auto set = located();
+  member_fetch_options options;
+  // Room for the set only when the 32 MiB already written count.
+  options.disk_headroom = *free - set.summary.data_size - set.summary.index_size + (16ull << 20);
+  member_fetch resumed(community, dir.path(), {}, options, t);
+  CHECK(resumed.advance(set, t).kind == member_step::want_index);
+  std::filesystem::remove(layout.data_file());
+  member_fetch fresh(community, dir.path(), {}, options, t);
+  CHECK(fresh.advance(set, t).kind == member_step::refuse);
 }
