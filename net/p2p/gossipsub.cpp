@@ -64,6 +64,7 @@ void gossipsub_router::resend_subscriptions(peer_handle peer) {
 
 void gossipsub_router::remove_peer(peer_handle peer) {
   peers_.erase(peer);
+  peer_topic_count_.erase(peer);
   for (auto it = topic_peers_.begin(); it != topic_peers_.end();) {
     it->second.erase(peer);
     it = it->second.empty() ? topic_peers_.erase(it) : std::next(it);
@@ -124,7 +125,10 @@ bool gossipsub_router::subscribed(const std::string& topic) const {
 
 void gossipsub_router::forget_topic_peer(const std::string& topic, peer_handle peer) {
   if (auto it = topic_peers_.find(topic); it != topic_peers_.end()) {
-    it->second.erase(peer);
+    if (it->second.erase(peer) > 0)
+      if (auto count = peer_topic_count_.find(peer);
+          count != peer_topic_count_.end() && --count->second == 0)
+        peer_topic_count_.erase(count);
     if (it->second.empty())
       topic_peers_.erase(it);
   }
@@ -162,9 +166,18 @@ result<void> gossipsub_router::handle_rpc(peer_handle peer, std::string_view rpc
   for (const auto& sub : parsed.subscriptions()) {
     if (!sub.has_topicid() || sub.topicid().empty())
       continue;
-    if (sub.subscribe())
+    if (sub.subscribe()) {
+      auto known = topic_peers_.find(sub.topicid());
+      if (known != topic_peers_.end() && known->second.count(peer))
+        continue;
+      if (sub.topicid().size() > config_.max_topic_length
+          || peer_topic_count_[peer] >= config_.max_topics_per_peer) {
+        ++counters_.subscriptions_refused;
+        continue;
+      }
       topic_peers_[sub.topicid()].insert(peer);
-    else
+      ++peer_topic_count_[peer];
+    } else
       forget_topic_peer(sub.topicid(), peer);
   }
 

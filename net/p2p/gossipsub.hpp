@@ -42,6 +42,11 @@ struct gossipsub_config {
   std::size_t max_message = 150 * 1024;
   /// Largest RPC accepted from a peer: a few messages plus control.
   std::size_t max_rpc = 1 << 20;
+  /// Topics one peer may be subscribed to, and the longest topic name: a
+  /// peer announcing millions of topics would otherwise grow our memory
+  /// without bound (a Waku node uses a handful of shards).
+  std::size_t max_topics_per_peer = 256;
+  std::size_t max_topic_length = 256;
 };
 
 struct gossipsub_counters {
@@ -53,6 +58,7 @@ struct gossipsub_counters {
   std::uint64_t forwarded = 0;          // copies sent on to mesh peers
   std::uint64_t published = 0;          // local publishes
   std::uint64_t malformed_rpcs = 0;     // RPCs that did not parse
+  std::uint64_t subscriptions_refused = 0;  // over max_topics_per_peer or too long
   std::uint64_t grafts_in = 0, prunes_in = 0, grafts_out = 0, prunes_out = 0;
 };
 
@@ -166,6 +172,7 @@ private:
   std::set<std::string> subscriptions_;
   std::set<peer_handle> peers_;
   std::map<std::string, std::set<peer_handle>> topic_peers_;
+  std::map<peer_handle, std::size_t> peer_topic_count_;  // entries of topic_peers_ per peer
   std::map<std::string, std::set<peer_handle>> mesh_;
   std::map<std::string, std::set<peer_handle>> fanout_;
   std::map<std::string, clock::time_point> fanout_last_pub_;

@@ -841,3 +841,34 @@ TEST_CASE("gossipsub repeats its subscriptions to a peer that reopened our strea
   router.resend_subscriptions(4);  // unknown peer: nothing
   CHECK(router.take_outgoing().empty());
 }
+
+TEST_CASE("gossipsub caps the topics one peer may subscribe to, and their length", "[p2p]") {
+  gossipsub_config config;
+  config.max_topics_per_peer = 3;
+  config.max_topic_length = 32;
+  gossipsub_router router(config);
+  router.add_peer(7);
+  router.add_peer(8);
+  drain(router);
+  pb::RPC flood;
+  for (int i = 0; i < 10'000; ++i) {
+    auto* sub = flood.add_subscriptions();
+    sub->set_subscribe(true);
+    sub->set_topicid("/flood/" + std::to_string(i));
+  }
+  feed(router, 7, flood.SerializeAsString(), t0);
+  CHECK(router.counters().subscriptions_refused == 10'000 - 3);
+  CHECK(router.topic_peers("/flood/2").size() == 1);
+  CHECK(router.topic_peers("/flood/3").size() == 0);
+  // A repeat is not a new topic; a topic left frees a place.
+  feed(router, 7, subscription_rpc("/flood/0", true), t0);
+  feed(router, 7, subscription_rpc("/flood/1", false), t0);
+  feed(router, 7, subscription_rpc("/flood/9", true), t0);
+  CHECK(router.topic_peers("/flood/9").size() == 1);
+  CHECK(router.counters().subscriptions_refused == 10'000 - 3);
+  // Another peer has its own allowance; an overlong name is refused.
+  feed(router, 8, subscription_rpc(topic, true), t0);
+  feed(router, 8, subscription_rpc(std::string(33, 't'), true), t0);
+  CHECK(router.topic_peers(topic).size() == 1);
+  CHECK(router.counters().subscriptions_refused == 10'000 - 3 + 1);
+}
