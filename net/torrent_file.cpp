@@ -358,6 +358,12 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
   auto summary = read_archive_torrent(layout.torrent_file());
   if (!summary)
     return summary.error();
+  // A torrent names the directory its files are in: another name would
+  // serve (and make members save into) a directory that is not this one.
+  if (summary->name != layout.community_id)
+    return make_error(errc::verification_failed,
+                      layout.torrent_file().string() + " names \"" + summary->name
+                        + "\", not the directory's community " + layout.community_id);
   auto bytes = read_torrent_bytes(layout.torrent_file());
   if (!bytes)
     return bytes.error();

@@ -349,6 +349,18 @@ TEST_CASE("verify_archive_torrent_files names the first piece that differs",
   REQUIRE_FALSE(index);
   CHECK(index.error().message == "piece 3 (index offset 0) does not match the torrent's hash");
 
+  // A torrent copied beside another community's files names the wrong one.
+  auto other = "0x03" + std::string(64, 'f');
+  archive_layout elsewhere{dir.path(), other};
+  std::filesystem::create_directories(elsewhere.archive_dir());
+  std::filesystem::copy_file(layout.data_file(), elsewhere.data_file());
+  std::filesystem::copy_file(layout.index_file(), elsewhere.index_file());
+  std::filesystem::copy_file(layout.torrent_file(), elsewhere.torrent_file());
+  auto renamed = verify_archive_torrent_files(elsewhere);
+  REQUIRE_FALSE(renamed);
+  CHECK(renamed.error().code == errc::verification_failed);
+  CHECK_THAT(renamed.error().message, Catch::Contains("not the directory's community " + other));
+
   write_file(layout.index_file(), random_bytes(4000, 8));
   auto shorter = verify_archive_torrent_files(layout);
   REQUIRE_FALSE(shorter);
