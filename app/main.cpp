@@ -4,7 +4,8 @@ int main(int argc, char** argv) {
   CLI::App app{"annals: keeps a Waku community's message history alive as status-go "
                "compatible BitTorrent archives"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("annals 0.1.0"));
+  app.set_version_flag("--version",
+                       std::string("annals ") + ANNALS_VERSION + " (" + ANNALS_REVISION + ")");
   annals::app::add_keygen_command(app);
   annals::app::add_hrkey_commands(app);
   annals::app::add_archive_commands(app);

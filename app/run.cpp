@@ -97,6 +97,9 @@ result<void> read_list(const toml::table& table, std::string_view key, const std
     return r_.error();
 
 result<run_config> load_run_config(const fs::path& file) {
+  std::error_code exists_ec;
+  if (!fs::is_regular_file(file, exists_ec))
+    return make_error(errc::not_found, file.string() + ": no such config file");
   toml::table root;
   try {
     root = toml::parse_file(file.string());
@@ -243,6 +246,12 @@ result<run_config> load_run_config(const fs::path& file) {
         ANNALS_TRY(read(*t, "id", where, m.community_id));
         if (m.community_id.empty())
           return make_error(errc::invalid_argument, where + ": a member needs the community id");
+        // Checked before any port is bound, not when the node joins.
+        if (auto id = public_key::from_community_id(m.community_id);
+            !id || id->community_id() != m.community_id)
+          return make_error(errc::invalid_argument,
+                            where + ".id \"" + m.community_id
+                              + "\" is not a community ID (0x + 66 lowercase hex of a public key)");
         m.channel_ids = channels;
         ANNALS_TRY(read(*t, "keys_file", where, m.keys_file));
         if (!m.keys_file.empty())
@@ -287,7 +296,7 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
       p->line("relay", "created node key " + c.relay_key_file.string());
     }
     c.relay.identity = take(private_key::load(c.relay_key_file), "relay key");
-    c.relay.agent_version = "annals/0.1.0";
+    c.relay.agent_version = std::string("annals/") + ANNALS_VERSION;
     auto spawned = spawn_libp2p_relay(sys, c.relay, [p](const std::string& line) {
       p->line("relay", line);
     });

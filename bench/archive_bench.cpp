@@ -6,6 +6,7 @@
 // 4 weekly windows) into a temp dir, writes the torrent, and hashes the same
 // bytes again with SHA-1 in memory: building can be no faster than piece
 // hashing, which every torrent needs.
+#include "bench/usage.hpp"
 #include "core/archive_builder.hpp"
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
@@ -35,11 +36,15 @@ std::string read_all(const std::filesystem::path& file) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100'000;
+  bench::handle_help(argc, argv,
+                     "usage: archive_bench [MESSAGES=100000] [MIN_PAYLOAD=64] [MAX_PAYLOAD=1024]\n"
+                     "Times an archive build against SHA-1 of the same bytes.\n");
+  auto count = static_cast<std::size_t>(bench::number_arg(argc, argv, 1, 100'000, "MESSAGES"));
   synthetic_traffic traffic;
   traffic.count = count;
-  traffic.min_payload = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 64;
-  traffic.max_payload = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 1024;
+  traffic.min_payload = static_cast<std::size_t>(bench::number_arg(argc, argv, 2, 64, "MIN_PAYLOAD"));
+  traffic.max_payload =
+    static_cast<std::size_t>(bench::number_arg(argc, argv, 3, 1024, "MAX_PAYLOAD"));
   traffic.from = 1'700'000'000;
   traffic.to = traffic.from + 4 * default_partition_seconds;
 

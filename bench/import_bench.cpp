@@ -14,6 +14,7 @@
 #include "actors/signal_bus.hpp"
 #include "core/archive_builder.hpp"
 #include "core/synthetic.hpp"
+#include "bench/usage.hpp"
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>
@@ -42,8 +43,10 @@ double peak_rss_mb() {
 } // namespace
 
 int main(int argc, char** argv) {
-  double gib = argc > 1 ? std::atof(argv[1]) : 1.0;
-  std::size_t payload = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1000;
+  bench::handle_help(argc, argv, "usage: import_bench [GIB=1.0] [PAYLOAD=1000]\n"
+                                 "Builds GIB GiB of archives and times the member's import.\n");
+  double gib = bench::number_arg(argc, argv, 1, 1.0, "GIB");
+  auto payload = static_cast<std::size_t>(bench::number_arg(argc, argv, 2, 1000, "PAYLOAD"));
   const auto target = static_cast<std::uint64_t>(gib * (1ull << 30));
   const auto per_message = payload + 65 + 40;  // payload, sig, framing and hash
   const std::size_t count = target / per_message + 1;

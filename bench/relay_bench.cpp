@@ -313,9 +313,12 @@ int main(int argc, char** argv) {
     else if (a == "--js-dir") js_dir = next();
     else if (a == "--no-js") js = false;
     else {
-      std::fprintf(stderr, "usage: relay_bench [--messages N] [--size BYTES] [--latency-messages N] "
-                           "[--latency-rate R] [--js-dir DIR] [--no-js]\n");
-      return 2;
+      const char* usage = "usage: relay_bench [--messages N] [--size BYTES] [--latency-messages N] "
+                          "[--latency-rate R] [--js-dir DIR] [--no-js]\n"
+                          "       relay_bench sink [COUNT] [SECONDS]\n";
+      bool help = a == "-h" || a == "--help";
+      std::fprintf(help ? stdout : stderr, "%s", usage);
+      return help ? 0 : 2;
     }
   }
   if (js && !std::filesystem::exists(std::filesystem::path(js_dir) / "node_modules")) {

@@ -14,6 +14,8 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <string>
 #include <cstdlib>
 #include <iostream>
 
@@ -45,6 +47,14 @@ signal_sink_actor::behavior_type host_listener(signal_sink_actor::pointer self,
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && argv[1][0] == '-') {
+    bool help = std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help";
+    std::fprintf(help ? stdout : stderr,
+                 "usage: embed_node [DATA_DIR]\n"
+                 "Runs an annals node inside a host's CAF actor system until it has archived, "
+                 "seeded and announced a community's messages (DATA_DIR: a temp dir).\n");
+    return help ? 0 : 2;
+  }
   char pattern[] = "/tmp/annals-embed-XXXXXX";
   std::filesystem::path data_dir = argc > 1 ? argv[1] : ::mkdtemp(pattern);
 

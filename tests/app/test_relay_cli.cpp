@@ -13,6 +13,7 @@
 using namespace annals;
 using namespace annals::test;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -185,7 +186,19 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     write_file(dir / "node.toml", toml);
     return run_annals("run --config " + (dir / "node.toml").string(), dir);
   };
-  const std::string member = "[[community]]\nrole = \"member\"\nid = \"0x03\"\n";
+  const std::string member = "[[community]]\nrole = \"member\"\nid = \""
+                             + private_key::generate().public_key().community_id() + "\"\n";
+  SECTION("no such file") {
+    auto r = run_annals("run --config " + (dir / "absent.toml").string(), dir);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("absent.toml: no such config file"));
+  }
+  SECTION("a member id that is not a community ID, refused before any port is bound") {
+    auto r = run_with("data_dir = \"n\"\n[[community]]\nrole = \"member\"\nid = \"0x03\"\n");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("community[0].id \"0x03\" is not a community ID"));
+    CHECK_FALSE(fs::exists(dir / "n" / "relay.key"));
+  }
   SECTION("syntax error: file, line and column") {
     auto r = run_with("data_dir = \"n\"\n[relay\n");
     CHECK(r.code == 2);
