@@ -33,20 +33,30 @@ task* current(self_ptr self, const std::string& community, std::uint64_t generat
 /// Ends the task. status-go sends downloadingHistoryArchivesFinished on
 /// errors too; what was downloaded stays, and keeps seeding.
 void finish(self_ptr self, const std::string& community, const std::string& failure = {}) {
-  if (!failure.empty())
+  if (!failure.empty()) {
     caf::aout(self) << "downloader: " << community << ": " << failure << "\n";
+    self->state.last_errors[community] = failure;
+  } else {
+    self->state.last_errors.erase(community);
+  }
   if (auto it = self->state.tasks.find(community); it != self->state.tasks.end()) {
     self->state.bytes_fetched[community] = it->second.fetch ? it->second.fetch->received() : 0;
     self->state.tasks.erase(it);
   }
+  // What arrived is imported either way; only a complete download is
+  // "finished".
+  auto done = [self, community, failure] {
+    if (failure.empty())
+      emit(self, downloading_history_archives_finished{community});
+    else
+      emit(self, download_failed{community, failure});
+  };
   self->request(self->state.importer, caf::infinite, import_atom::value, community)
-    .then([self, community](std::uint64_t) {
-            emit(self, downloading_history_archives_finished{community});
-          },
-          [self, community](const caf::error& err) {
+    .then([done](std::uint64_t) { done(); },
+          [self, community, done](const caf::error& err) {
             caf::aout(self) << "downloader: importing " << community
                             << " failed: " << self->system().render(err) << "\n";
-            emit(self, downloading_history_archives_finished{community});
+            done();
           });
 }
 
@@ -314,8 +324,32 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       return running;
     },
     [self](progress_atom, const std::string& community) {
-      auto it = self->state.bytes_fetched.find(community);
-      return it == self->state.bytes_fetched.end() ? std::uint64_t{0} : it->second;
+      auto& state = self->state;
+      download_status out;
+      if (auto it = state.bytes_fetched.find(community); it != state.bytes_fetched.end())
+        out.bytes_fetched = it->second;
+      if (auto it = state.last_errors.find(community); it != state.last_errors.end())
+        out.last_error = it->second;
+      if (auto it = state.tasks.find(community); it != state.tasks.end() && it->second.fetch) {
+        const auto& fetch = *it->second.fetch;
+        switch (fetch.at()) {
+          case member_fetch::phase::locate:
+            out.state = "waiting for metadata (attempt " + std::to_string(fetch.attempts()) + "/"
+                        + std::to_string(state.config.fetch.locate_attempts) + ")";
+            break;
+          case member_fetch::phase::index:
+            out.state = "fetching the index";
+            break;
+          case member_fetch::phase::archives:
+          case member_fetch::phase::done:
+            out.state = "fetching archives: " + std::to_string(fetch.recorded()) + " of "
+                        + std::to_string(fetch.missing().size()) + " recorded";
+            break;
+        }
+      } else if (state.parked.count(community)) {
+        out.state = "waiting for a hash-ratchet key";
+      }
+      return out;
     },
   };
 }

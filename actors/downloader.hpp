@@ -61,6 +61,7 @@ struct downloader_state {
   std::map<std::string, task> tasks;
   std::map<std::string, std::uint64_t> bytes_fetched;  // last finished task's payload bytes
   std::map<std::string, parked_fetch> parked;
+  std::map<std::string, std::string> last_errors;  // why the last download failed
   bool polling = false;  // a poll for changed keys files is armed
   std::uint64_t generations = 0;
 };

@@ -274,8 +274,10 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       auto rp = self->make_response_promise<community_status>();
       self->request(self->state.downloader, caf::infinite, progress_atom::value, community_id)
         .then(
-          [rp, status](std::uint64_t bytes) mutable {
-            status.bytes_fetched = bytes;
+          [rp, status](const download_status& download) mutable {
+            status.bytes_fetched = download.bytes_fetched;
+            status.download = download.state;
+            status.last_error = download.last_error;
             rp.deliver(status);
           },
           [rp](const caf::error& err) mutable { rp.deliver(err); });
@@ -311,6 +313,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<archive_set_summary>("annals::archive_set_summary");
   cfg.add_message_type<fetch_progress>("annals::fetch_progress");
   cfg.add_message_type<archive_slot>("annals::archive_slot");
+  cfg.add_message_type<download_status>("annals::download_status");
   cfg.add_message_type<std::vector<archive_slot>>("std::vector<annals::archive_slot>");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");

@@ -42,6 +42,9 @@ struct describe_signal {
     return "cannot open the archives: no hash-ratchet key " + x.key_id
            + " (waiting for the keys file to change)";
   }
+  std::string operator()(const download_failed& x) const {
+    return "download FAILED: " + x.reason;
+  }
   std::string operator()(const downloading_history_archives_finished&) const {
     return "download and import finished";
   }

@@ -390,6 +390,9 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
       p->line("node", s.community_id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
                         + std::to_string(s.archives) + " archives imported, "
                         + std::to_string(s.messages) + " messages"
+                        + (s.download.empty() ? std::string() : "; " + s.download)
+                        + (s.last_error.empty() ? std::string()
+                                                : "; last download failed: " + s.last_error)
                         + (s.missing_key.empty()
                              ? std::string()
                              : "; waiting for hash-ratchet key " + s.missing_key

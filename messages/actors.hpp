@@ -273,12 +273,29 @@ struct community_status {
   std::string last_magnet_uri;
   /// Token-gated: the hash-ratchet key its archives wait for (empty: none).
   std::string missing_key;
+  /// Member: what its download is doing ("waiting for metadata (attempt
+  /// 1/2)", "fetching the index", "fetching archives: 3 of 7 recorded";
+  /// empty when none runs) and why the last one failed (empty: it did not).
+  std::string download;
+  std::string last_error;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
   return f(caf::meta::type_name("annals::community_status"), x.community_id, x.messages,
            x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
-           x.missing_key);
+           x.missing_key, x.download, x.last_error);
+}
+
+/// What a member's download of a community is doing, for status.
+struct download_status {
+  std::uint64_t bytes_fetched = 0;  // payload bytes of the last finished download
+  std::string state;                // empty: no download runs
+  std::string last_error;           // of the last download that failed
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, download_status& x) {
+  return f(caf::meta::type_name("annals::download_status"), x.bytes_fetched, x.state,
+           x.last_error);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the
@@ -295,8 +312,9 @@ using downloader_actor = caf::typed_actor<
   caf::reacts_to<poll_atom>,
   // Communities with a running task.
   caf::replies_to<status_atom>::with<std::vector<std::string>>,
-  // Payload bytes the community's last finished download received.
-  caf::replies_to<progress_atom, std::string>::with<std::uint64_t>>;
+  // What the community's download is doing, what the last one received and
+  // why it failed.
+  caf::replies_to<progress_atom, std::string>::with<download_status>>;
 
 /// Imports downloaded archives into the store, one archive at a time.
 using importer_actor = caf::typed_actor<

@@ -29,6 +29,10 @@ struct to_json_visitor {
     return {{"type", magnetlink_published::type},
             {"event", {{"communityId", x.community_id}, {"clock", x.clock}, {"magnetUri", x.magnet_uri}}}};
   }
+  json operator()(const download_failed& x) const {
+    return {{"type", download_failed::type},
+            {"event", {{"communityId", x.community_id}, {"reason", x.reason}}}};
+  }
   json operator()(const archive_key_missing& x) const {
     return {{"type", archive_key_missing::type},
             {"event", {{"communityId", x.community_id}, {"keyId", x.key_id}}}};

@@ -140,12 +140,27 @@ typename Inspector::result_type inspect(Inspector& f, archive_key_missing& x) {
   return f(caf::meta::type_name("annals::archive_key_missing"), x.community_id, x.key_id);
 }
 
+/// annals.downloadFailed: a download ended without everything wanted
+/// (no metadata, a stall, a refused set, a file error). status-go sends
+/// downloadingHistoryArchivesFinished on errors too, so a failure read
+/// like success; annals sends this instead.
+struct download_failed {
+  static constexpr const char* type = "annals.downloadFailed";
+  std::string community_id;
+  std::string reason;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, download_failed& x) {
+  return f(caf::meta::type_name("annals::download_failed"), x.community_id, x.reason);
+}
+
 using signal = caf::variant<creating_history_archives, history_archives_created,
                             no_history_archives_created, history_archives_seeding,
                             history_archives_unseeded, downloading_history_archives_started,
                             history_archive_downloaded, importing_history_archive_messages,
                             downloading_history_archives_finished, history_archives_protocol,
-                            magnetlink_published, magnetlink_rejected, archive_key_missing>;
+                            magnetlink_published, magnetlink_rejected, archive_key_missing,
+                            download_failed>;
 
 /// One line of status-go's signal JSON:
 /// {"type":"community.historyArchivesCreated","event":{"communityId":"0x…","from":…,"to":…}}

@@ -177,6 +177,14 @@ struct member_fixture : test_coordinator_fixture<node_system_config> {
     sched.run();
   }
 
+  download_status download() {
+    download_status out;
+    self->send(member, progress_atom::value, id);
+    sched.run();
+    self->receive([&](const download_status& s) { out = s; });
+    return out;
+  }
+
   bool running() {
     std::vector<std::string> tasks;
     self->send(member, status_atom::value);
@@ -236,12 +244,20 @@ TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task en
   fetch("magnet:nobody");
   advance(19s);
   CHECK(net->calls == std::vector<std::string>{"fetch magnet:nobody"});
+  CHECK(download().state == "waiting for metadata (attempt 1/2)");
   advance(2s);
   CHECK(net->calls == std::vector<std::string>{"fetch magnet:nobody", "fetch magnet:nobody"});
   CHECK(running());
+  CHECK(download().state == "waiting for metadata (attempt 2/2)");
   advance(20s);
   CHECK_FALSE(running());
-  CHECK(signals_of<downloading_history_archives_finished>().size() == 1);
+  // A failure is never reported as finished.
+  CHECK(signals_of<downloading_history_archives_finished>().empty());
+  auto failed = signals_of<download_failed>();
+  REQUIRE(failed.size() == 1);
+  CHECK_THAT(failed[0].reason, Catch::Contains("metadata"));
+  CHECK(download().state.empty());
+  CHECK(download().last_error == failed[0].reason);
   CHECK(signals_of<downloading_history_archives_started>().empty());
   CHECK(recorded_ids().empty());
   CHECK(db->get_archive_info(key)->last_magnet_uri.empty());
@@ -258,6 +274,7 @@ TEST_CASE_METHOD(member_fixture, "a stalled download ends after 60 s keeping wha
   CHECK(running());
   advance(57s);  // under 60 s since the last byte
   CHECK(running());
+  CHECK(download().state == "fetching archives: 1 of 3 recorded");
   advance(3s);
   CHECK_FALSE(running());
   CHECK(db->get_archive_info(key)->last_magnet_uri.empty());  // not processed

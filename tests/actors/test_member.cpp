@@ -193,9 +193,12 @@ TEST_CASE("a torrent that is not an archive torrent is refused before any piece"
   run.publish(magnetlink_message(pub, run.community.key, {1, magnet}));
   REQUIRE(wait_for([&] {
     (*seeder)->poll(0ms);
-    return run.member_logs[0]->count("community.downloadingHistoryArchivesFinished") >= 1;
+    return run.member_logs[0]->count("annals.downloadFailed") >= 1;
   }));
+  CHECK(run.member_logs[0]->count("community.downloadingHistoryArchivesFinished") == 0);
   CHECK(run.member_logs[0]->count("community.historyArchiveDownloaded") == 0);
+  CHECK_THAT(status_of(run.sys, run.members[0], run.community.id()).last_error,
+             Catch::Contains("refused"));
   // Nothing of the foreign torrent reached the member's archive directory.
   archive_layout member{run.dir / "member0", other.id()};
   CHECK_FALSE(std::filesystem::exists(member.data_file()));
