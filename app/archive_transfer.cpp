@@ -68,6 +68,7 @@ struct seed_options {
   std::string dir;
   std::string listen = "0.0.0.0:0";
   std::string community;
+  bool no_trackers = false;
 };
 
 /// Blocks SIGINT and SIGTERM in the calling thread and in every thread
@@ -111,6 +112,10 @@ void run_seed(const seed_options& options) {
   auto session_options =
     is_loopback_host(host) ? loopback_session_options() : torrent_session_options{};
   session_options.listen = options.listen;
+  // The torrent's own trackers are announced to on loopback too (a client
+  // that finds peers only through a tracker on 127.0.0.1 would otherwise
+  // never find this seed); DHT and LSD stay off there.
+  session_options.trackers = !options.no_trackers;
   stop_signals signals;
   auto session = take(torrent_session::start(session_options));
   auto hash = take(session->seed(layout.torrent_file(), layout.archive_dir().parent_path()));
@@ -366,6 +371,9 @@ void add_archive_transfer_commands(CLI::App& archive) {
                    "DHT, LSD or trackers, TCP only)")
     ->capture_default_str();
   seed->add_option("--community", s->community, "Community ID when DIR holds several");
+  seed->add_flag("--no-trackers", s->no_trackers,
+                 "Do not announce to the torrent's trackers (peers find the seed through its "
+                 "magnet link's x.pe, or the DHT)");
   seed->callback([s] { run_seed(*s); });
 
   auto f = std::make_shared<fetch_options>();
