@@ -96,6 +96,66 @@ result<void> read_list(const toml::table& table, std::string_view key, const std
   if (auto r_ = (expr); !r_)                                                                     \
     return r_.error();
 
+/// Edit distance, for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      auto above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1u : 0u)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// Refuses a key `table` does not know, naming file, line and key, with the
+/// closest known key: a typo such as [torrnet] would otherwise start the
+/// node with defaults (0.0.0.0, DHT on).
+result<void> check_keys(const toml::table& table, const std::vector<std::string_view>& known,
+                        const fs::path& file, const std::string& where) {
+  for (const auto& [key, value] : table) {
+    auto name = std::string(key.str());
+    if (std::find(known.begin(), known.end(), name) != known.end())
+      continue;
+    std::string_view best;
+    auto best_distance = std::string::npos;
+    for (auto candidate : known)
+      if (auto d = edit_distance(name, candidate); d < best_distance) {
+        best_distance = d;
+        best = candidate;
+      }
+    auto message = file.string() + ":" + std::to_string(key.source().begin.line) + ": unknown key "
+                   + (where.empty() ? "" : where + ".") + name;
+    if (best_distance <= 2)
+      message += " (did you mean " + std::string(best) + "?)";
+    return make_error(errc::invalid_argument, message);
+  }
+  return ok_result();
+}
+
+/// Every table and key `annals run` reads besides [[community]]'s (checked
+/// as each is read), before anything runs.
+result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
+  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community"},
+                        file, ""));
+  if (auto* t = root["torrent"].as_table())
+    ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address"}, file,
+                          "torrent"));
+  if (auto* r = root["relay"].as_table())
+    ANNALS_TRY(check_keys(*r, {"mode", "listen", "peers", "key_file", "cluster", "shards",
+                               "handshake_timeout_ms", "muxers"},
+                          file, "relay"));
+  if (auto* a = root["archives"].as_table())
+    ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
+                          "archives"));
+  return ok_result();
+}
+
 result<run_config> load_run_config(const fs::path& file) {
   std::error_code exists_ec;
   if (!fs::is_regular_file(file, exists_ec))
@@ -109,6 +169,7 @@ result<run_config> load_run_config(const fs::path& file) {
                                          + std::to_string(at.column) + ": "
                                          + std::string(e.description()));
   }
+  ANNALS_TRY(check_run_config_keys(root, file));
   auto base = file.parent_path();
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
   run_config c;
@@ -191,6 +252,12 @@ result<run_config> load_run_config(const fs::path& file) {
       auto* t = item.as_table();
       if (!t)
         return make_error(errc::invalid_argument, where + " must be a table ([[community]])");
+      ANNALS_TRY(check_keys(*t, {"role", "key", "key_file", "channels", "id", "encrypted",
+                                 "keys_file", "traffic"},
+                            file, where));
+      if (auto* traffic = (*t)["traffic"].as_table())
+        ANNALS_TRY(check_keys(*traffic, {"messages", "rate", "late_share", "late_by"}, file,
+                              where + ".traffic"));
       std::string role;
       ANNALS_TRY(read(*t, "role", where, role));
       std::vector<std::string> channels;

@@ -204,6 +204,18 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     CHECK(r.code == 2);
     CHECK(r.err.find("node.toml:2:") != std::string::npos);
   }
+  SECTION("a misspelt table or key: file, line, key and the likely one") {
+    auto table = run_with("data_dir = \"n\"\n[torrnet]\nlisten = \"127.0.0.1:0\"\n" + member);
+    CHECK(table.code == 2);
+    CHECK_THAT(table.err, Catch::Contains("node.toml:2: unknown key torrnet (did you mean torrent?)"));
+    auto key = run_with("data_dir = \"n\"\n[relay]\nmuxer = [\"/yamux/1.0.0\"]\n" + member);
+    CHECK(key.code == 2);
+    CHECK_THAT(key.err, Catch::Contains("node.toml:3: unknown key relay.muxer (did you mean muxers?)"));
+    auto nested = run_with("data_dir = \"n\"\n" + member + "chanels = [\"a\"]\n");
+    CHECK(nested.code == 2);
+    CHECK_THAT(nested.err, Catch::Contains("unknown key community[0].chanels (did you mean channels?)"));
+    CHECK_FALSE(fs::exists(dir / "n"));
+  }
   SECTION("missing data_dir") {
     auto r = run_with(member);
     CHECK(r.code == 2);
