@@ -351,6 +351,8 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   if (ec)
     fail("data_dir " + c.data_dir.string() + ": " + ec.message());
   auto p = std::make_shared<progress>();
+  if (c.events == "-")
+    p->out = stderr;  // stdout carries the JSON events alone
   node_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};

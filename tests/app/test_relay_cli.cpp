@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 
 using namespace annals;
 using namespace annals::test;
@@ -333,4 +334,31 @@ TEST_CASE("annals run: a token-gated community's encrypted archives sync to a me
   auto locked = run_annals("archive inspect " + owner_root, dir);
   CHECK(locked.code == 1);
   CHECK_THAT(locked.err, Catch::Contains(key_id));
+}
+
+TEST_CASE("annals run with events = \"-\": stdout holds the JSON events alone", "[cli][run]") {
+  temp_dir dir("run-events");
+  auto owner_key = private_key::generate();
+  {
+    std::ofstream f(dir / "node.toml");
+    f << "data_dir = \"node\"\nevents = \"-\"\n"
+      << "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
+      << "[relay]\nmode = \"inprocess\"\n[archives]\ninterval = 2\nsettle = 1\n"
+      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
+      << "channels = [\"general\"]\n[community.traffic]\nmessages = 50\nrate = 1000\n";
+  }
+  auto r = run_annals("run --config " + (dir / "node.toml").string() + " --seconds 6", dir);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  std::istringstream lines(r.out);
+  std::size_t events = 0;
+  for (std::string line; std::getline(lines, line);) {
+    CAPTURE(line);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    CHECK(j.contains("type"));
+    ++events;
+  }
+  CHECK(events >= 2);  // creating, created (or none), seeding, published
+  CHECK_THAT(r.err, Catch::Contains("relay") && Catch::Contains("in-process relay"));
 }
