@@ -109,7 +109,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
              + std::to_string(s.rpcs_dropped) + "; handshakes failed "
              + std::to_string(s.handshakes_failed) + ", connections closed on errors "
              + std::to_string(s.connections_failed) + ", subscriptions refused "
-             + std::to_string(s.gossip.subscriptions_refused);
+             + std::to_string(s.gossip.subscriptions_refused) + ", connections refused "
+             + std::to_string(s.connections_refused);
     },
     [self](listen_atom) -> caf::result<std::string, std::vector<std::string>> {
       return {self->state.host->peer_id(), self->state.host->listen_addrs()};

@@ -125,6 +125,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::array<char, 64 * 1024> buffer{};
     std::deque<std::string> write_queue;
     std::size_t queued_bytes = 0;
+    std::string remote_ip;  // inbound connections: for the per-address limit
     bool writing = false;
     bool closed = false;
     bool was_established = false;
@@ -359,10 +360,21 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       if (stopping || ec == asio::error::operation_aborted)
         return;
       if (!ec) {
+        boost::system::error_code peer_ec;
+        auto peer_ip = s.remote_endpoint(peer_ec).address().to_string();
+        std::size_t from_ip = 0;
+        for (const auto& [handle, entry] : conns)
+          from_ip += entry->remote_ip == peer_ip ? 1 : 0;
         if (conns.size() >= config.max_connections) {
+          ++counters.connections_refused;
           log("refused a connection: " + std::to_string(conns.size()) + " connections open");
+        } else if (!peer_ec && from_ip >= config.max_connections_per_ip) {
+          ++counters.connections_refused;
+          log("refused a connection from " + peer_ip + ": it holds " + std::to_string(from_ip)
+              + " already");
         } else {
           auto entry = std::make_shared<conn_entry>(*this, next_handle++, std::move(s));
+          entry->remote_ip = peer_ip;
           conns.emplace(entry->handle, entry);
           ++counters.connections_opened;
           entry->start(connection::role::listener, std::nullopt);

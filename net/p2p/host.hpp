@@ -43,6 +43,9 @@ struct host_config {
   /// Bytes queued for one slow peer before it is disconnected.
   std::size_t max_write_queue = 64 << 20;
   std::size_t max_connections = 256;
+  /// Inbound connections one address may hold, so a single host cannot take
+  /// every slot (loopback benches run a few dozen nodes on 127.0.0.1).
+  std::size_t max_connections_per_ip = 64;
   gossipsub_config gossip;
   /// Per-stream muxer caps; the yamux send queue bounds what a slow peer
   /// costs us before its RPCs are dropped.
@@ -66,6 +69,7 @@ struct host_stats {
   std::uint64_t connections_failed = 0;  // closed by a protocol error after the handshake
   std::uint64_t dials_failed = 0;
   std::uint64_t rpcs_dropped = 0;        // not sent: the peer's send queue was full
+  std::uint64_t connections_refused = 0;  // over max_connections or max_connections_per_ip
   std::size_t connected = 0;
   gossipsub_counters gossip;
 };

@@ -505,3 +505,19 @@ TEST_CASE("a protocol registered in the table is served, listed by identify and 
   pump(dialer, listener);
   CHECK(lh.rpcs == std::vector<std::string>{"after"});
 }
+
+TEST_CASE("one address cannot take every connection slot", "[p2p][host]") {
+  auto config = loopback_config();
+  config.max_connections_per_ip = 2;
+  config.handshake_timeout = 5s;
+  test_host b(config);
+  auto addr = b.h->listen_addrs().at(0);
+  raw_client first(addr), second(addr);
+  std::this_thread::sleep_for(100ms);  // both accepted before the third arrives
+  raw_client third(addr);
+  CHECK(third.closed_by_peer(2000ms));
+  CHECK_FALSE(first.closed_by_peer(200ms));
+  CHECK_FALSE(second.closed_by_peer(200ms));
+  CHECK(b.h->stats().connections_refused == 1);
+  CHECK(b.logged("refused a connection from 127.0.0.1: it holds 2 already"));
+}
