@@ -30,8 +30,9 @@ task* current(self_ptr self, const std::string& community, std::uint64_t generat
                                                                               : nullptr;
 }
 
-/// Ends the task. status-go sends downloadingHistoryArchivesFinished on
-/// errors too; what was downloaded stays, and keeps seeding.
+/// Ends the task: downloadingHistoryArchivesFinished when it got everything,
+/// annals.downloadFailed otherwise (status-go says "finished" either way).
+/// What was downloaded stays, is imported, and keeps seeding.
 void finish(self_ptr self, const std::string& community, const std::string& failure = {}) {
   if (!failure.empty()) {
     caf::aout(self) << "downloader: " << community << ": " << failure << "\n";
@@ -119,9 +120,9 @@ bool record(self_ptr self, const std::string& community,
             const std::vector<archive_pieces>& archives) {
   auto key = *public_key::from_community_id(community);
   archive_layout layout{self->state.config.archive_root, community};
-  auto keys = self->state.tasks.at(community).keys;
+  const auto* keys = self->state.tasks.at(community).fetch->keys();
   for (const auto& archive : archives) {
-    auto decoded = read_archive(layout.data_file(), archive.entry, keys.get());
+    auto decoded = read_archive(layout.data_file(), archive.entry, keys);
     if (!decoded && decoded.error().code == errc::missing_key) {
       park(self, community, decoded.error());
       return false;
@@ -277,12 +278,11 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       t.magnet = magnet;
       t.clock = clock;
       auto options = state.config.fetch;
-      options.keys = keys;
-      t.keys = keys;
+      options.keys = std::move(keys);
       t.fetch.emplace(community, state.config.archive_root, std::move(held), std::move(options),
                       self->clock().now());
       if (auto kept = state.db->put_setting(pending_link_setting(community),
-                                            std::to_string(clock) + " " + magnet);
+                                            encode_pending_link(clock, magnet));
           !kept)
         caf::aout(self) << "downloader: " << kept.error().to_string() << "\n";
       start_fetch(self, community, t.generation);

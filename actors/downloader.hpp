@@ -40,7 +40,6 @@ struct downloader_state {
     std::string magnet;
     std::uint64_t clock = 0;
     std::optional<member_fetch> fetch;
-    std::shared_ptr<const hr_keyring> keys;  // token-gated communities
     bool busy = false;  // a request to the backend is in flight
   };
 

@@ -129,22 +129,17 @@ void start_membership(self_ptr self, const std::string& community_id,
   // A link whose fetch a stop interrupted: resumed now, not at the next
   // announcement (which may be hours away, or never for a peer that is
   // back before the owner notices it left).
-  if (auto pending = state.db->get_setting(pending_link_setting(community_id));
-      pending && *pending && !(*pending)->empty()) {
-    const auto& text = **pending;
-    auto space = text.find(' ');
-    auto key = public_key::from_community_id(community_id);
-    auto info = key ? state.db->get_archive_info(*key) : result<archive_info>(archive_info{});
-    if (space != std::string::npos && info && info->last_magnet_uri != text.substr(space + 1)) {
-      std::uint64_t clock = 0;
-      try {
-        clock = std::stoull(text.substr(0, space));
-      } catch (const std::exception&) {
+  auto setting = state.db->get_setting(pending_link_setting(community_id));
+  auto key = public_key::from_community_id(community_id);
+  if (setting && *setting && key)
+    if (auto pending = decode_pending_link(**setting)) {
+      auto info = state.db->get_archive_info(*key);
+      if (info && info->last_magnet_uri != pending->magnet) {
+        self->send(state.downloader, fetch_atom::value, community_id, pending->magnet,
+                   pending->clock);
+        return;  // the fetch replaces any torrent of the community
       }
-      self->send(state.downloader, fetch_atom::value, community_id, text.substr(space + 1), clock);
-      return;  // the fetch replaces any torrent of the community
     }
-  }
   std::error_code ec;
   if (std::filesystem::exists(archive_layout{state.config.data_dir, community_id}.torrent_file(), ec))
     self->request(state.distribution, caf::infinite, seed_atom::value, community_id)

@@ -52,17 +52,19 @@ hr_secret hr_message_key(const hr_secret& key, std::uint32_t seq_no) {
 
 bool hr_keyring::add(const hr_key& key) {
   auto id = key.key_id();
-  if (std::any_of(keys_.begin(), keys_.end(), [&](const hr_key& k) { return k.key_id() == id; }))
+  if (std::find(ids_.begin(), ids_.end(), id) != ids_.end())
     return false;
   keys_.push_back(key);
+  ids_.push_back(std::move(id));
   return true;
 }
 
 const hr_key* hr_keyring::find(std::string_view key_id, std::string_view group_id,
                                std::uint32_t deprecated_key_id) const {
-  for (const auto& k : keys_)
-    if (!key_id.empty() && k.key_id() == key_id)
-      return &k;
+  if (!key_id.empty())
+    for (std::size_t i = 0; i < ids_.size(); ++i)
+      if (ids_[i] == key_id)
+        return &keys_[i];
   for (const auto& k : keys_)
     if (k.group_id == group_id && k.deprecated_key_id() == deprecated_key_id)
       return &k;
@@ -319,11 +321,17 @@ result<std::shared_ptr<archive_cipher>> open_archive_cipher(const std::string& c
   if (!keys->newest(*group))
     return make_error(errc::missing_key, keys_file.string() + " holds no key of community "
                                            + community_id + " (annals hrkey new or import)");
+  return make_archive_cipher(std::move(*keys), std::move(*group),
+                             hr_sequence_file(root, community_id));
+}
+
+std::shared_ptr<archive_cipher> make_archive_cipher(hr_keyring keys, std::string group_id,
+                                                    const std::filesystem::path& sequence_file) {
   auto cipher = std::make_shared<archive_cipher>();
-  cipher->keys = std::move(*keys);
-  cipher->group_id = std::move(*group);
+  cipher->keys = std::move(keys);
+  cipher->group_id = std::move(group_id);
   cipher->installation_id = hr_installation_id();
-  auto sequence = std::make_shared<hr_sequence>(hr_sequence_file(root, community_id));
+  auto sequence = std::make_shared<hr_sequence>(sequence_file);
   cipher->next_seq = [sequence](const std::string& key_id) { return sequence->next(key_id); };
   return cipher;
 }

@@ -57,6 +57,7 @@ public:
 
 private:
   std::vector<hr_key> keys_;
+  std::vector<std::string> ids_;  // key_id() of keys_[i], computed once
 };
 
 /// Whether `bytes` are a hash-ratchet ProtocolMessage: judged by structure
@@ -137,6 +138,11 @@ struct archive_cipher {
   result<std::string> seal(std::string_view plaintext) const;
   result<std::string> open(std::string_view bytes) const;
 };
+
+/// A cipher sealing with the newest key of `group_id` in `keys`, sequence
+/// numbers kept in `sequence_file`, under a fresh installation ID.
+std::shared_ptr<archive_cipher> make_archive_cipher(hr_keyring keys, std::string group_id,
+                                                    const std::filesystem::path& sequence_file);
 
 /// Where an archive root keeps a community's sequence numbers (beside
 /// archivedata/, not inside the torrent's directory).

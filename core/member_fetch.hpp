@@ -78,6 +78,8 @@ public:
   const std::vector<archive_pieces>& missing() const { return missing_; }
   std::size_t recorded() const { return next_; }
   std::uint64_t received() const { return received_; }
+  /// A token-gated community's keys, which open its index and archives.
+  const hr_keyring* keys() const { return options_.keys.get(); }
 
 private:
   member_step end(member_step::kind_type kind, std::string reason);

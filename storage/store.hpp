@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace annals {
 
@@ -84,6 +85,27 @@ struct insert_stats {
 /// it at start-up instead of waiting for a re-announcement.
 inline std::string pending_link_setting(const std::string& community_id) {
   return "member.pending_link." + community_id;
+}
+struct pending_link {
+  std::uint64_t clock = 0;
+  std::string magnet;
+};
+inline std::string encode_pending_link(std::uint64_t clock, const std::string& magnet) {
+  return std::to_string(clock) + " " + magnet;
+}
+/// nullopt for an empty or unreadable setting.
+inline std::optional<pending_link> decode_pending_link(std::string_view text) {
+  auto space = text.find(' ');
+  if (space == std::string_view::npos || space == 0 || space + 1 == text.size())
+    return std::nullopt;
+  pending_link out;
+  for (auto c : text.substr(0, space)) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    out.clock = out.clock * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  out.magnet = std::string(text.substr(space + 1));
+  return out;
 }
 
 /// The 4-byte topics of a community record's channels (malformed ones skipped).

@@ -1,7 +1,6 @@
 #include "net/p2p/connection.hpp"
 
 #include "net/p2p/gossipsub.hpp"
-#include "net/p2p/multiaddr.hpp"
 #include "net/p2p/multistream.hpp"
 #include "net/p2p/muxer.hpp"
 #include "net/p2p/noise.hpp"

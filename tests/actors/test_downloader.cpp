@@ -331,12 +331,7 @@ TEST_CASE_METHOD(member_fixture, "a missing hash-ratchet key parks the fetch unt
   hr_keyring owner_keys;
   auto owner_key = make_hr_key(group, 1'700'000'000'000, owner_keys);
   owner_keys.add(owner_key);
-  auto cipher = std::make_shared<archive_cipher>();
-  cipher->keys = owner_keys;
-  cipher->group_id = group;
-  cipher->installation_id = hr_installation_id();
-  auto seq = std::make_shared<hr_sequence>(dir / "seq");
-  cipher->next_seq = [seq](const std::string& id) { return seq->next(id); };
+  auto cipher = make_archive_cipher(owner_keys, group, dir / "seq");
   net->owner = archive_layout{dir / "gated-owner", id};
   synthetic_traffic traffic;
   traffic.count = 60;

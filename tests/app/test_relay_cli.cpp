@@ -39,6 +39,34 @@ std::string subscriber_address(child_process& sub) {
   return j["listenAddrs"][0].get<std::string>();
 }
 
+/// DIR/owner.toml (with "PEERS" for run_owner_and_member to fill in) and
+/// DIR/member.toml for a community of two channels on loopback; `owner` and
+/// `member` add lines to each one's [[community]], `member_top` to the
+/// member's top level.
+void write_owner_and_member_configs(const temp_dir& dir, const private_key& owner_key,
+                                    std::size_t messages, const std::string& owner = {},
+                                    const std::string& member = {},
+                                    const std::string& member_top = {}) {
+  auto torrent = "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
+                 "advertise_address = true\n";
+  auto channels = "channels = [\"general\", \"random\"]\n";
+  {
+    std::ofstream f(dir / "owner.toml");
+    f << "data_dir = \"owner\"\n"
+      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nPEERS\n"
+      << "[archives]\ninterval = 2\nsettle = 1\n"
+      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
+      << channels << owner << "[community.traffic]\nmessages = " << messages
+      << "\nrate = 5000\n";
+  }
+  std::ofstream f(dir / "member.toml");
+  f << "data_dir = \"member\"\n"
+    << member_top << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+    << "[[community]]\nrole = \"member\"\nid = \"" << owner_key.public_key().community_id()
+    << "\"\n"
+    << channels << member;
+}
+
 /// The member of DIR/member.toml and the owner of DIR/owner.toml as two
 /// `annals run` processes: the member starts first (so it hears the first
 /// announcement), the owner's config gets the member's address in place of
@@ -141,26 +169,9 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   temp_dir dir("run");
   auto owner_key = private_key::generate();
   auto community = owner_key.public_key().community_id();
-  auto torrent = "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
-                 "advertise_address = true\n";
-  {
-    std::ofstream f(dir / "owner.toml");
-    f << "data_dir = \"owner\"\n"
-      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nPEERS\n"
-      << "[archives]\ninterval = 2\nsettle = 1\n"
-      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
-      << "channels = [\"general\", \"random\"]\n"
-      << "[community.traffic]\nmessages = 300\nrate = 5000\n";
-  }
   // The member listens first, so it is connected before the owner's first
   // archive exists (links are announced once, when an archive is new).
-  {
-    std::ofstream f(dir / "member.toml");
-    f << "data_dir = \"member\"\n"
-      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
-      << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
-      << "channels = [\"general\", \"random\"]\n";
-  }
+  write_owner_and_member_configs(dir, owner_key, 300);
   auto run = run_owner_and_member(dir);
   auto& member = run.member;
   auto& owner = run.owner;
@@ -298,24 +309,10 @@ TEST_CASE("annals run: a token-gated community's encrypted archives sync to a me
   INFO(made.err);
   REQUIRE(made.code == 0);
   auto key_id = trim(made.out);
-  auto torrent = "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\ndht = false\n"
-                 "advertise_address = true\n";
-  {
-    std::ofstream f(dir / "owner.toml");
-    f << "data_dir = \"owner\"\n"
-      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nPEERS\n"
-      << "[archives]\ninterval = 2\nsettle = 1\n"
-      << "[[community]]\nrole = \"owner\"\nkey = \"" << to_hex(owner_key.bytes()) << "\"\n"
-      << "channels = [\"general\"]\nencrypted = true\nkeys_file = \"keys.jsonl\"\n"
-      << "[community.traffic]\nmessages = 200\nrate = 5000\n";
-  }
-  {
-    std::ofstream f(dir / "member.toml");
-    f << "data_dir = \"member\"\nevents = \"member-events.jsonl\"\n"
-      << torrent << "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
-      << "[[community]]\nrole = \"member\"\nid = \"" << community << "\"\n"
-      << "channels = [\"general\"]\nkeys_file = \"keys.jsonl\"\n";
-  }
+  write_owner_and_member_configs(dir, owner_key, 200,
+                                 "encrypted = true\nkeys_file = \"keys.jsonl\"\n",
+                                 "keys_file = \"keys.jsonl\"\n",
+                                 "events = \"member-events.jsonl\"\n");
   auto run = run_owner_and_member(dir);
   auto& owner = run.owner;
   INFO("member:\n" << run.member->out() << run.member->err());

@@ -251,12 +251,8 @@ TEST_CASE("an encrypted archive set: sealed archives and index, rotation, missin
   hr_keyring ring;
   auto first = make_hr_key(group, 1'700'000'000'000, ring);
   ring.add(first);
-  auto cipher = std::make_shared<archive_cipher>();
-  cipher->keys = ring;
-  cipher->group_id = group;
-  cipher->installation_id = hr_installation_id();
-  auto seq = std::make_shared<hr_sequence>(dir / "seq");
-  cipher->next_seq = [seq](const std::string& id) { return seq->next(id); };
+  auto cipher = make_archive_cipher(ring, group, dir / "seq");
+  hr_sequence seq(dir / "seq");  // reads what the cipher wrote
 
   std::vector<archive_message> messages;
   for (std::uint64_t d = 0; d < 3; ++d)
@@ -303,8 +299,8 @@ TEST_CASE("an encrypted archive set: sealed archives and index, rotation, missin
                                     second.key_id()});
   CHECK(hr_open(*read_file_bytes(layout.index_file()), ring)->key_id == second.key_id());
   // Sequence numbers: 3 archives + index under the first key, 1 + index under the second.
-  CHECK(*seq->next(first.key_id()) == 5);
-  CHECK(*seq->next(second.key_id()) == 3);
+  CHECK(*seq.next(first.key_id()) == 5);
+  CHECK(*seq.next(second.key_id()) == 3);
 
   // A member holding only the newer key reads the index but not the old archives.
   hr_keyring newer_only;
