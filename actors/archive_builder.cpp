@@ -15,14 +15,10 @@
 
 namespace annals {
 
-archive_builder_actor::behavior_type
-archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> self,
-                archive_builder_config config, std::shared_ptr<store> db, signal_bus_actor bus) {
-  self->state.config = std::move(config);
-  self->state.db = std::move(db);
-  self->state.bus = std::move(bus);
-  return {
-    [self](build_atom, const build_job& job) -> caf::result<build_outcome> {
+namespace {
+
+caf::result<build_outcome>
+build(archive_builder_actor::stateful_pointer<archive_builder_state> self, const build_job& job) {
       auto& state = self->state;
       auto community = public_key::from_community_id(job.community_id);
       if (!community)
@@ -73,6 +69,44 @@ archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> s
       outcome.torrent_exists = std::filesystem::exists(layout.torrent_file(), ec);
       release_free_memory();
       return outcome;
+}
+
+} // namespace
+
+archive_builder_actor::behavior_type
+archive_builder(archive_builder_actor::stateful_pointer<archive_builder_state> self,
+                archive_builder_config config, std::shared_ptr<store> db, signal_bus_actor bus) {
+  self->state.config = std::move(config);
+  self->state.db = std::move(db);
+  self->state.bus = std::move(bus);
+  return {
+    [self](build_atom, const build_job& job) -> caf::result<build_outcome> {
+      auto started = std::chrono::steady_clock::now();
+      auto outcome = build(self, job);
+      auto& state = self->state;
+      state.seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (outcome.flag == caf::rt_error) {
+        ++state.failed;
+        state.last_error = self->system().render(outcome.err);
+      } else {
+        ++state.built;
+      }
+      return outcome;
+    },
+    [self](status_atom) {
+      auto& state = self->state;
+      component_status out;
+      out.component = "builder";
+      out.state = state.last_error.empty() ? "idle" : "idle; last build failed";
+      if (!state.last_error.empty())
+        out.detail("last_error", state.last_error);
+      out.counter("annals_builder_runs_total", "Builds the builder finished",
+                  static_cast<double>(state.built))
+        .counter("annals_builder_failures_total", "Builds that failed (disk, store, keys)",
+                 static_cast<double>(state.failed));
+      out.histograms.push_back(state.seconds);
+      return out;
     },
   };
 }

@@ -29,6 +29,11 @@ struct archive_builder_state {
   archive_builder_config config;
   std::shared_ptr<store> db;
   signal_bus_actor bus;
+  std::uint64_t built = 0;
+  std::uint64_t failed = 0;
+  std::string last_error;
+  status_histogram seconds = status_histogram::seconds(
+    "annals_archive_build_duration_seconds", "Time to build a community's new archives and torrent");
 };
 
 archive_builder_actor::behavior_type

@@ -1,5 +1,6 @@
 #include "actors/control_node_gate.hpp"
 
+#include "core/log.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
 #include "proto/waku_message.pb.h"
@@ -27,8 +28,9 @@ void publish(self_ptr self, const std::string& community, const std::string& mag
     .then([self, hash](std::uint64_t) { self->state.publishing.erase(hash); },
           [self, hash, community](const caf::error& err) {
             self->state.publishing.erase(hash);
-            caf::aout(self) << "gate: publishing the magnet link of " << community
-                            << " failed: " << self->system().render(err) << "\n";
+            ++self->state.publish_failures;
+            log_error("gate", "publishing the magnet link of " + community
+                                + " failed: " + self->system().render(err));
           });
 }
 
@@ -52,7 +54,9 @@ void arm_republish(self_ptr self, const std::string& community) {
 
 void reject(self_ptr self, const std::string& cause, const std::string& community_id,
             const std::string& detail) {
-  ++self->state.rejections[cause];
+  ++self->state.rejections[{community_id, cause}];
+  log_info("gate", "magnet link of " + (community_id.empty() ? std::string("?") : community_id)
+                     + " rejected: " + cause + ": " + detail);
   self->send(self->state.bus, publish_atom::value,
              signal{magnetlink_rejected{community_id, cause + ": " + detail}});
 }
@@ -108,6 +112,7 @@ void receive(self_ptr self, const waku_envelope& envelope) {
     reject(self, "storage", id, saved.error().to_string());
     return;
   }
+  ++state.accepted[id];
   self->send(state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
 }
 
@@ -211,6 +216,24 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       self->send(self->state.relay, subscribe_atom::value, community_pubsub_topic(**record),
                  std::vector<std::string>{topic}, caf::actor_cast<relay_sink_actor>(self));
       return true;
+    },
+    [self](status_atom) {
+      auto& st = self->state;
+      component_status out;
+      out.component = "gate";
+      out.state = std::to_string(st.controlled.size()) + " controlled, "
+                  + std::to_string(st.channels.size()) + " joined";
+      for (const auto& [community, n] : st.accepted)
+        out.counter("annals_links_accepted_total",
+                    "Magnet links that passed every check and went to the downloader",
+                    static_cast<double>(n), {"community", community});
+      for (const auto& [key, n] : st.rejections)
+        out.counter("annals_links_rejected_total", "Magnet-link messages refused, by reason",
+                    static_cast<double>(n), {"community", key.first, "reason", key.second});
+      out.counter("annals_links_publish_requests_failed_total",
+                  "Publications the gate asked for that failed",
+                  static_cast<double>(st.publish_failures));
+      return out;
     },
   };
 }

@@ -53,7 +53,10 @@ struct control_node_gate_state {
   downloader_actor downloader;
   signal_bus_actor bus;
   std::map<std::string, magnetlink_channel> channels;  // by content topic
-  std::map<std::string, std::uint64_t> rejections;     // by cause
+  /// Links refused, by (community ID, cause); accepted, by community ID.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> rejections;
+  std::map<std::string, std::uint64_t> accepted;
+  std::uint64_t publish_failures = 0;
 };
 
 /// status-go's handleCommunitiesHistoryArchivesSubscription, owner half: a

@@ -1,4 +1,6 @@
 #include "actors/downloader.hpp"
+
+#include "core/log.hpp"
 #include "actors/errors.hpp"
 
 #include "core/archive_reader.hpp"
@@ -34,14 +36,19 @@ task* current(self_ptr self, const std::string& community, std::uint64_t generat
 /// annals.downloadFailed otherwise (status-go says "finished" either way).
 /// What was downloaded stays, is imported, and keeps seeding.
 void finish(self_ptr self, const std::string& community, const std::string& failure = {}) {
+  auto& counts = self->state.counts[community];
   if (!failure.empty()) {
-    caf::aout(self) << "downloader: " << community << ": " << failure << "\n";
+    log_warn("downloader", community + ": download failed: " + failure);
     self->state.last_errors[community] = failure;
+    ++counts.failed;
   } else {
     self->state.last_errors.erase(community);
+    ++counts.finished;
   }
   if (auto it = self->state.tasks.find(community); it != self->state.tasks.end()) {
-    self->state.bytes_fetched[community] = it->second.fetch ? it->second.fetch->received() : 0;
+    auto received = it->second.fetch ? it->second.fetch->received() : 0;
+    self->state.bytes_fetched[community] = received;
+    counts.bytes += received;
     self->state.tasks.erase(it);
   }
   // What arrived is imported either way; only a complete download is
@@ -55,8 +62,8 @@ void finish(self_ptr self, const std::string& community, const std::string& fail
   self->request(self->state.importer, caf::infinite, import_atom::value, community)
     .then([done](std::uint64_t) { done(); },
           [self, community, done](const caf::error& err) {
-            caf::aout(self) << "downloader: importing " << community
-                            << " failed: " << self->system().render(err) << "\n";
+            log_error("downloader", "importing " + community
+                                      + " failed: " + self->system().render(err));
             done();
           });
 }
@@ -73,7 +80,7 @@ void park(self_ptr self, const std::string& community, const error& why) {
   auto key_id = hr_missing_key_id(why);
   emit(self, archive_key_missing{community, key_id});
   if (auto noted = self->state.db->put_setting(missing_key_setting(community), key_id); !noted)
-    caf::aout(self) << "downloader: " << noted.error().to_string() << "\n";
+    log_error("downloader", noted.error().to_string());
   auto key = public_key::from_community_id(community);
   std::filesystem::path keys_file;
   if (key)
@@ -102,7 +109,7 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
           return;  // a newer link took over meanwhile
         auto key = public_key::from_community_id(community);
         if (auto saved = self->state.db->set_last_magnet_uri(*key, magnet); !saved)
-          caf::aout(self) << "downloader: " << saved.error().to_string() << "\n";
+          log_error("downloader", saved.error().to_string());
         (void)self->state.db->put_setting(missing_key_setting(community), "");
         (void)self->state.db->put_setting(pending_link_setting(community), "");
         emit(self, history_archives_seeding{community, magnet});
@@ -137,6 +144,7 @@ bool record(self_ptr self, const std::string& community,
       finish(self, community, marked.error().to_string());
       return false;
     }
+    ++self->state.counts[community].archives;
     const auto& meta = archive.entry.metadata();
     emit(self, history_archive_downloaded{community, meta.from(), meta.to()});
   }
@@ -214,6 +222,7 @@ void advance(self_ptr self, const std::string& community, std::uint64_t generati
         if (!t)
           return;
         t->busy = false;
+        t->last = progress;
         act(self, community, generation, t->fetch->advance(progress, self->clock().now()));
       },
       [self, community, generation](const caf::error& err) {
@@ -261,8 +270,7 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         if (auto record = state.db->get_community(*key); record && *record) {
           auto loaded = community_keys(**record);
           if (!loaded) {
-            caf::aout(self) << "downloader: " << community << ": " << loaded.error().to_string()
-                            << "\n";
+            log_error("downloader", community + ": " + loaded.error().to_string());
             return;
           }
           keys = std::move(*loaded);
@@ -284,7 +292,9 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       if (auto kept = state.db->put_setting(pending_link_setting(community),
                                             encode_pending_link(clock, magnet));
           !kept)
-        caf::aout(self) << "downloader: " << kept.error().to_string() << "\n";
+        log_error("downloader", kept.error().to_string());
+      ++state.counts[community].started;
+      log_debug("downloader", community + ": fetching " + magnet);
       start_fetch(self, community, t.generation);
       arm(self, community, t.generation);
     },
@@ -318,10 +328,38 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       }
     },
     [self](status_atom) {
-      std::vector<std::string> running;
-      for (const auto& [community, t] : self->state.tasks)
-        running.push_back(community);
-      return running;
+      auto& st = self->state;
+      component_status out;
+      out.component = "downloader";
+      out.state = std::to_string(st.tasks.size()) + " downloads running";
+      if (!st.parked.empty())
+        out.state += ", " + std::to_string(st.parked.size()) + " waiting for a key";
+      out.gauge("annals_downloads_running", "Archive downloads in progress",
+                static_cast<double>(st.tasks.size()))
+        .gauge("annals_downloads_waiting_for_key",
+               "Downloads parked until a hash-ratchet key arrives",
+               static_cast<double>(st.parked.size()));
+      for (const auto& [community, c] : st.counts) {
+        std::vector<std::string> label{"community", community};
+        out.counter("annals_downloads_started_total", "Downloads started (one per new link)",
+                    double(c.started), label)
+          .counter("annals_downloads_finished_total", "Downloads that got everything wanted",
+                   double(c.finished), label)
+          .counter("annals_downloads_failed_total",
+                   "Downloads that failed or gave up (annals.downloadFailed)", double(c.failed),
+                   label)
+          .counter("annals_archives_downloaded_total", "Archives downloaded and recorded",
+                   double(c.archives), label);
+        auto running = st.tasks.find(community);
+        auto received = running != st.tasks.end() && running->second.fetch
+                          ? running->second.fetch->received()
+                          : 0;
+        out.counter("annals_fetched_bytes_total", "Payload bytes received for archives",
+                    double(c.bytes + received), label);
+      }
+      for (const auto& [community, error] : st.last_errors)
+        out.detail("last_error", community + ": " + error);
+      return out;
     },
     [self](progress_atom, const std::string& community) {
       auto& state = self->state;
@@ -332,6 +370,11 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         out.last_error = it->second;
       if (auto it = state.tasks.find(community); it != state.tasks.end() && it->second.fetch) {
         const auto& fetch = *it->second.fetch;
+        const auto& last = it->second.last;
+        out.bytes_done = last.wanted_done;
+        out.bytes_total = last.wanted_total;
+        out.rate = last.rate;
+        out.peers = last.peers;
         switch (fetch.at()) {
           case member_fetch::phase::locate:
             out.state = "waiting for metadata (attempt " + std::to_string(fetch.attempts()) + "/"

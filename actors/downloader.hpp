@@ -41,6 +41,16 @@ struct downloader_state {
     std::uint64_t clock = 0;
     std::optional<member_fetch> fetch;
     bool busy = false;  // a request to the backend is in flight
+    fetch_progress last;  // what the backend said last, for status
+  };
+
+  /// For status: what this run's downloads did, per community.
+  struct community_counts {
+    std::uint64_t started = 0;
+    std::uint64_t finished = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t archives = 0;  // downloaded and recorded
+    std::uint64_t bytes = 0;     // payload bytes received
   };
 
   /// A fetch that stopped on a key this node lacks: started again once the
@@ -61,6 +71,7 @@ struct downloader_state {
   std::map<std::string, std::uint64_t> bytes_fetched;  // last finished task's payload bytes
   std::map<std::string, parked_fetch> parked;
   std::map<std::string, std::string> last_errors;  // why the last download failed
+  std::map<std::string, community_counts> counts;
   bool polling = false;  // a poll for changed keys files is armed
   std::uint64_t generations = 0;
 };

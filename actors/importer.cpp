@@ -94,6 +94,7 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
           return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
         self->send(state.bus, publish_atom::value,
                    signal{importing_history_archive_messages{community}});
+        auto archive_started = std::chrono::steady_clock::now();
         auto imported = import_archive(*state.db, *key, id, *archive, state.batch,
                                        [&](const std::vector<archive_message>& batch) {
                                          observe(self, state.observer.observer,
@@ -101,12 +102,46 @@ importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer
                                                  message_observation::imported, batch);
                                          pace(batch.size());
                                        });
-        if (!imported)
+        if (!imported) {
+          ++state.failed;
+          state.last_error = community + ": archive " + id + ": " + imported.error().to_string();
           return fail(imported.error());
+        }
+        state.seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                                            - archive_started)
+                                .count());
+        auto& counts = state.counts[community];
+        ++counts.archives;
+        counts.messages += imported->inserted;
+        counts.duplicates += imported->duplicates;
         stored += imported->inserted;
       }
       release_free_memory();
       return stored;
+    },
+    [self](status_atom) {
+      auto& state = self->state;
+      component_status out;
+      out.component = "importer";
+      out.state = state.waiting_for_keys.empty()
+                    ? "idle"
+                    : "idle, " + std::to_string(state.waiting_for_keys.size())
+                        + " communities waiting for a key";
+      if (!state.last_error.empty())
+        out.detail("last_error", state.last_error);
+      for (const auto& [community, c] : state.counts) {
+        std::vector<std::string> label{"community", community};
+        out.counter("annals_archives_imported_total", "Archives imported into the store",
+                    double(c.archives), label)
+          .counter("annals_messages_imported_total", "New messages stored by imports",
+                   double(c.messages), label)
+          .counter("annals_messages_import_duplicates_total",
+                   "Imported messages the store held already", double(c.duplicates), label);
+      }
+      out.counter("annals_import_failures_total", "Imports that stopped on an error",
+                  double(state.failed));
+      out.histograms.push_back(state.seconds);
+      return out;
     },
   };
 }

@@ -36,6 +36,18 @@ struct importer_state {
   /// Communities whose import stopped on a missing key, with their keys
   /// file's time then: retried only once the file changed.
   std::map<std::string, std::filesystem::file_time_type> waiting_for_keys;
+
+  // For status.
+  struct community_counts {
+    std::uint64_t archives = 0;
+    std::uint64_t messages = 0;    // new ones
+    std::uint64_t duplicates = 0;  // held already
+  };
+  std::map<std::string, community_counts> counts;
+  std::uint64_t failed = 0;
+  std::string last_error;
+  status_histogram seconds = status_histogram::seconds(
+    "annals_archive_import_duration_seconds", "Time to import one archive into the store");
 };
 
 /// Imports downloaded archives one at a time, never the whole `data` file:

@@ -29,6 +29,26 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
         peers.push_back(caf::to_string(sub.sink.address()));
       return peers;
     },
+    [self](peer_info_atom) {
+      std::vector<relay_peer_info> peers;
+      for (const auto& sub : self->state.subscriptions.entries())
+        peers.push_back({caf::to_string(sub.sink.address()), "in-process", {}, {}, 0, false});
+      return peers;
+    },
+    [self](status_atom) {
+      component_status out;
+      out.component = "relay";
+      out.state = "in-process (no network)";
+      out.detail("mode", "inprocess");
+      out.counter("annals_relay_messages_out_total", "WakuMessages published by this node",
+                  static_cast<double>(self->state.published));
+      out.counter("annals_relay_messages_rejected_total",
+                  "WakuMessages refused (malformed, too large, no content topic)",
+                  static_cast<double>(self->state.rejected));
+      out.gauge("annals_relay_subscribers", "Local subscriptions",
+                static_cast<double>(self->state.subscriptions.entries().size()));
+      return out;
+    },
   };
 }
 

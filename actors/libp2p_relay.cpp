@@ -1,6 +1,7 @@
 #include "actors/libp2p_relay.hpp"
 
 #include "actors/errors.hpp"
+#include "core/log.hpp"
 
 #include "net/p2p/host.hpp"
 
@@ -97,20 +98,62 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       ++self->state.received;
       self->state.subscriptions.deliver(self, make_envelope(pubsub_topic, message, bytes));
     },
+    [self](peer_info_atom) {
+      std::vector<relay_peer_info> out;
+      for (auto& p : self->state.host->peer_summaries())
+        out.push_back({std::move(p.peer_id), std::move(p.address), std::move(p.protocols),
+                       std::move(p.agent_version), p.connected_unix_ms, p.inbound});
+      return out;
+    },
     [self](status_atom) {
       auto s = self->state.host->stats();
-      return std::to_string(s.connected) + " peers; gossip in "
-             + std::to_string(s.gossip.messages_in) + " (" + std::to_string(s.gossip.delivered)
-             + " delivered, " + std::to_string(s.gossip.duplicates) + " duplicate, "
-             + std::to_string(s.gossip.rejected) + " rejected), forwarded "
-             + std::to_string(s.gossip.forwarded) + ", published "
-             + std::to_string(s.gossip.published) + ", not wanted here "
-             + std::to_string(self->state.filter->not_wanted.load()) + ", dropped for slow peers "
-             + std::to_string(s.rpcs_dropped) + "; handshakes failed "
-             + std::to_string(s.handshakes_failed) + ", connections closed on errors "
-             + std::to_string(s.connections_failed) + ", subscriptions refused "
-             + std::to_string(s.gossip.subscriptions_refused) + ", connections refused "
-             + std::to_string(s.connections_refused);
+      auto listening = self->state.host->listen_addrs();
+      component_status out;
+      out.component = "relay";
+      out.healthy = !listening.empty();
+      out.state = listening.empty() ? "not listening"
+                                    : "listening, " + std::to_string(s.connected) + " peers";
+      out.detail("mode", "libp2p");
+      out.detail("peer_id", self->state.host->peer_id());
+      for (const auto& a : listening)
+        out.detail("listen", a);
+      auto n = [](auto v) { return static_cast<double>(v); };
+      out.gauge("annals_relay_peers", "Connected relay peers", n(s.connected))
+        .counter("annals_relay_connections_opened_total", "Connections opened (in and out)",
+                 n(s.connections_opened))
+        .counter("annals_relay_messages_in_total", "Gossipsub messages received",
+                 n(s.gossip.messages_in))
+        .counter("annals_relay_messages_delivered_total",
+                 "Received messages handed to this node", n(s.gossip.delivered))
+        .counter("annals_relay_messages_duplicate_total", "Received messages seen before",
+                 n(s.gossip.duplicates))
+        .counter("annals_relay_messages_rejected_total",
+                 "Received messages that failed validation", n(s.gossip.rejected))
+        .counter("annals_relay_messages_forwarded_total", "Copies forwarded to mesh peers",
+                 n(s.gossip.forwarded))
+        .counter("annals_relay_messages_out_total", "Messages published by this node",
+                 n(s.gossip.published))
+        .counter("annals_relay_messages_not_wanted_total",
+                 "Accepted messages no local subscriber wanted",
+                 n(self->state.filter->not_wanted.load()))
+        .counter("annals_relay_messages_dropped_total",
+                 "RPCs not sent because a peer's send queue was full", n(s.rpcs_dropped))
+        .counter("annals_relay_handshakes_failed_total",
+                 "Noise or muxer handshakes that failed or timed out", n(s.handshakes_failed))
+        .counter("annals_relay_connections_failed_total",
+                 "Connections closed on a protocol error after the handshake",
+                 n(s.connections_failed))
+        .counter("annals_relay_dials_failed_total", "Dials that did not connect",
+                 n(s.dials_failed))
+        .counter("annals_relay_connections_refused_total",
+                 "Inbound connections over the total or per-address limit",
+                 n(s.connections_refused))
+        .counter("annals_relay_subscriptions_refused_total",
+                 "Peer subscriptions over the per-peer topic limit or too long",
+                 n(s.gossip.subscriptions_refused))
+        .counter("annals_relay_malformed_rpcs_total", "Gossipsub RPCs that did not parse",
+                 n(s.gossip.malformed_rpcs));
+      return out;
     },
     [self](listen_atom) -> caf::result<std::string, std::vector<std::string>> {
       return {self->state.host->peer_id(), self->state.host->listen_addrs()};
@@ -136,7 +179,7 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
     link->send(received_atom::value, topic, data, from);
   };
   if (!log)
-    log = [](const std::string& line) { std::fprintf(stderr, "relay: %s\n", line.c_str()); };
+    log = [](const std::string& line) { log_info("relay", line); };
   callbacks.on_log = log;
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)

@@ -65,12 +65,30 @@ magnetlink_publisher(magnetlink_publisher_actor::stateful_pointer<magnetlink_pub
               return;
             }
             ++self->state.published;
+            ++self->state.published_by_community[community_id];
             self->send(self->state.bus, publish_atom::value,
                        signal{magnetlink_published{community_id, clock, magnet}});
             rp.deliver(clock);
           },
-          [rp](const caf::error& err) mutable { rp.deliver(err); });
+          [self, rp, community_id](const caf::error& err) mutable {
+            ++self->state.refused_by_community[community_id];
+            rp.deliver(err);
+          });
       return rp;
+    },
+    [self](status_atom) {
+      auto& state = self->state;
+      component_status out;
+      out.component = "publisher";
+      out.state = std::to_string(state.published) + " links published";
+      for (const auto& [community, n] : state.published_by_community)
+        out.counter("annals_links_published_total", "Magnet-link messages published",
+                    static_cast<double>(n), {"community", community});
+      for (const auto& [community, n] : state.refused_by_community)
+        out.counter("annals_links_publish_failed_total",
+                    "Magnet-link messages the relay or the store refused", static_cast<double>(n),
+                    {"community", community});
+      return out;
     },
   };
 }

@@ -7,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,8 @@ struct magnetlink_publisher_state {
   relay_actor relay;
   signal_bus_actor bus;
   std::uint64_t published = 0;
+  std::map<std::string, std::uint64_t> published_by_community;
+  std::map<std::string, std::uint64_t> refused_by_community;
 };
 
 /// status-go's dispatchMagnetlinkMessage: CommunityMessageArchiveMagnetlink

@@ -1,5 +1,7 @@
 #include "actors/node.hpp"
 
+#include "core/log.hpp"
+
 #include "actors/errors.hpp"
 
 #include "actors/archive_builder.hpp"
@@ -36,8 +38,9 @@ void flush(self_ptr self) {
       continue;
     auto community = public_key::from_community_id(community_id);
     if (auto stored = state.db->insert_messages(*community, messages); !stored) {
-      caf::aout(self) << "node: storing " << messages.size() << " messages of " << community_id
-                      << " failed: " << stored.error().to_string() << "\n";
+      ++state.store_failures;
+      log_error("node", "storing " + std::to_string(messages.size()) + " messages of "
+                          + community_id + " failed: " + stored.error().to_string());
     } else {
       observe(self, state.config.observer, state.config.name, community_id,
               message_observation::stored, messages);
@@ -123,8 +126,8 @@ void start_membership(self_ptr self, const std::string& community_id,
   self->request(state.importer, caf::infinite, import_atom::value, community_id)
     .then([](std::uint64_t) {},
           [self, community_id](const caf::error& err) {
-            caf::aout(self) << "node: resuming the import of " << community_id
-                            << " failed: " << self->system().render(err) << "\n";
+            log_error("node", "resuming the import of " + community_id
+                                + " failed: " + self->system().render(err));
           });
   // A link whose fetch a stop interrupted: resumed now, not at the next
   // announcement (which may be hours away, or never for a peer that is
@@ -145,9 +148,159 @@ void start_membership(self_ptr self, const std::string& community_id,
     self->request(state.distribution, caf::infinite, seed_atom::value, community_id)
       .then([](const std::string&) {},
             [self, community_id](const caf::error& err) {
-              caf::aout(self) << "node: re-seeding " << community_id
-                              << " failed: " << self->system().render(err) << "\n";
+              log_error("node", "re-seeding " + community_id
+                                  + " failed: " + self->system().render(err));
             });
+}
+
+/// What the store knows of a community (the download part is the downloader's).
+result<community_status> store_status(self_ptr self, const std::string& community_id) {
+  auto pub = public_key::from_community_id(community_id);
+  if (!pub)
+    return pub.error();
+  auto& db = *self->state.db;
+  community_status status;
+  status.community_id = community_id;
+  if (auto record = db.get_community(*pub); record && *record)
+    status.role = (*record)->role() == record::Community::OWNER ? "owner" : "member";
+  if (auto count = db.count_messages(*pub))
+    status.messages = *count;
+  if (auto missing = db.get_setting(missing_key_setting(community_id)); missing && *missing)
+    status.missing_key = **missing;
+  if (auto queued = db.count_unarchived(*pub))
+    status.unarchived = *queued;
+  if (auto archives = db.list_archives(*pub)) {
+    status.archives = archives->size();
+    for (const auto& [id, record] : *archives)
+      status.imported += record.imported() ? 1 : 0;
+  }
+  if (auto info = db.get_archive_info(*pub)) {
+    status.magnetlink_clock = info->magnetlink_clock;
+    status.last_magnet_uri = info->last_magnet_uri;
+  }
+  return status;
+}
+
+/// Adds what the downloader says of the community, then calls `done`
+/// (with the store part alone when the downloader does not answer).
+void with_download(self_ptr self, community_status status,
+                   std::function<void(community_status)> done) {
+  auto id = status.community_id;
+  self->request(self->state.downloader, std::chrono::seconds(2), progress_atom::value, id)
+    .then(
+      [status, done](const download_status& download) mutable {
+        status.bytes_fetched = download.bytes_fetched;
+        status.download = download.state;
+        status.last_error = download.last_error;
+        status.download_bytes_done = download.bytes_done;
+        status.download_bytes_total = download.bytes_total;
+        status.download_rate = download.rate;
+        status.download_peers = download.peers;
+        done(std::move(status));
+      },
+      [status, done](const caf::error&) mutable { done(std::move(status)); });
+}
+
+/// The node's own record: communities, what the store holds, memory.
+component_status own_status(self_ptr self) {
+  auto& state = self->state;
+  component_status out;
+  out.component = "node";
+  std::size_t owned = 0, joined = 0;
+  if (auto communities = state.db->list_communities()) {
+    for (const auto& c : *communities) {
+      auto pub = public_key::parse(c.public_key());
+      if (!pub)
+        continue;
+      bool owner = c.role() == record::Community::OWNER;
+      if (!owner && !c.joined())
+        continue;
+      (owner ? owned : joined) += 1;
+      auto status = store_status(self, pub->community_id());
+      if (!status)
+        continue;
+      std::vector<std::string> label{"community", status->community_id, "role", status->role};
+      out.gauge("annals_messages_stored", "Messages of the community in the store",
+                double(status->messages), label)
+        .gauge("annals_messages_unarchived", "Owner: stored messages in no archive yet",
+               double(status->unarchived), label)
+        .gauge("annals_archives", "Archives recorded (built or downloaded)",
+               double(status->archives), label)
+        .gauge("annals_archives_imported", "Archives imported into the store",
+               double(status->imported), label)
+        .gauge("annals_magnetlink_clock", "Clock of the last magnet link published or accepted",
+               double(status->magnetlink_clock), label);
+    }
+  } else {
+    out.healthy = false;
+    out.detail("last_error", communities.error().to_string());
+  }
+  out.state = "up, " + std::to_string(owned) + " owned, " + std::to_string(joined) + " joined";
+  auto memory = read_process_memory();
+  out.gauge("annals_communities", "Communities this node owns", double(owned), {"role", "owner"})
+    .gauge("annals_communities", "Communities this node joined", double(joined),
+           {"role", "member"})
+    .counter("annals_messages_kept_total", "Owner: channel messages taken from the relay",
+             double(state.kept))
+    .counter("annals_messages_unreadable_total",
+             "Owner: channel messages that did not decrypt or verify", double(state.unreadable))
+    .counter("annals_store_write_failures_total", "Batches of kept messages the store refused",
+             double(state.store_failures))
+    .gauge("process_resident_memory_bytes", "Resident memory of the process",
+           double(memory.resident))
+    .gauge("annals_process_anonymous_memory_bytes",
+           "Anonymous resident memory (libtorrent's file-backed pages excluded)",
+           double(memory.anonymous));
+  return out;
+}
+
+/// The node's record and each stage's, in a fixed order. A stage that does
+/// not answer in time is reported, never waited for: the builder and the
+/// importer work on one job at a time and answer between jobs.
+caf::result<std::vector<component_status>> gather_status(self_ptr self) {
+  auto& state = self->state;
+  struct gathered {
+    std::vector<component_status> parts;
+    std::size_t pending = 0;
+    caf::typed_response_promise<std::vector<component_status>> rp;
+    void done() {
+      if (--pending == 0)
+        rp.deliver(parts);
+    }
+  };
+  auto g = std::make_shared<gathered>();
+  g->rp = self->make_response_promise<std::vector<component_status>>();
+  g->parts.push_back(own_status(self));
+  auto ask = [&](auto handle, const char* name, bool may_be_busy) {
+    auto slot = g->parts.size();
+    component_status placeholder;
+    placeholder.component = name;
+    g->parts.push_back(placeholder);
+    ++g->pending;
+    self->request(handle, std::chrono::seconds(2), status_atom::value)
+      .then(
+        [g, slot](component_status& s) {
+          g->parts[slot] = std::move(s);
+          g->done();
+        },
+        [g, slot, may_be_busy](const caf::error& err) {
+          auto& part = g->parts[slot];
+          bool timeout = err == caf::sec::request_timeout;
+          part.healthy = may_be_busy && timeout;
+          part.state = may_be_busy && timeout ? "busy" : "not answering";
+          g->done();
+        });
+  };
+  ask(state.relay, "relay", false);
+  ask(state.distribution, "distribution", false);
+  ask(state.scheduler, "scheduler", false);
+  ask(state.builder, "builder", true);
+  ask(state.publisher, "publisher", false);
+  ask(state.gate, "gate", false);
+  ask(state.downloader, "downloader", false);
+  ask(state.importer, "importer", true);
+  ask(state.bus, "signals", false);
+  return g->rp;
 }
 
 result<record::Community> owned_community(const community_spec& spec) {
@@ -244,39 +397,64 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       start_membership(self, spec.community_id, joined);
       return joined;
     },
+    [self](status_atom) -> caf::result<std::vector<component_status>> {
+      return gather_status(self);
+    },
     [self](status_atom, const std::string& community_id) -> caf::result<community_status> {
+      auto status = store_status(self, community_id);
+      if (!status)
+        return to_caf_error(status.error());
+      auto rp = self->make_response_promise<community_status>();
+      with_download(self, std::move(*status), [rp](community_status s) mutable { rp.deliver(s); });
+      return rp;
+    },
+    [self](index_atom) -> caf::result<std::vector<community_status>> {
+      auto communities = self->state.db->list_communities();
+      if (!communities)
+        return to_caf_error(communities.error());
+      struct gathered {
+        std::vector<community_status> out;
+        std::size_t pending = 0;
+        caf::typed_response_promise<std::vector<community_status>> rp;
+      };
+      auto g = std::make_shared<gathered>();
+      g->rp = self->make_response_promise<std::vector<community_status>>();
+      for (const auto& c : *communities) {
+        auto pub = public_key::parse(c.public_key());
+        if (!pub || (c.role() != record::Community::OWNER && !c.joined()))
+          continue;
+        auto status = store_status(self, pub->community_id());
+        if (!status)
+          continue;
+        g->out.push_back(std::move(*status));
+      }
+      g->pending = g->out.size();
+      if (g->pending == 0) {
+        g->rp.deliver(g->out);
+        return g->rp;
+      }
+      for (std::size_t i = 0; i < g->out.size(); ++i)
+        with_download(self, g->out[i], [g, i](community_status s) {
+          g->out[i] = std::move(s);
+          if (--g->pending == 0)
+            g->rp.deliver(g->out);
+        });
+      return g->rp;
+    },
+    [self](index_atom, const std::string& community_id) -> caf::result<std::vector<archive_entry>> {
       auto pub = public_key::from_community_id(community_id);
       if (!pub)
         return to_caf_error(pub.error());
-      auto& db = *self->state.db;
-      community_status status;
-      status.community_id = community_id;
-      if (auto count = db.count_messages(*pub))
-        status.messages = *count;
-      if (auto missing = db.get_setting(missing_key_setting(community_id)); missing && *missing)
-        status.missing_key = **missing;
-      if (auto queued = db.count_unarchived(*pub))
-        status.unarchived = *queued;
-      if (auto archives = db.list_archives(*pub)) {
-        status.archives = archives->size();
-        for (const auto& [id, record] : *archives)
-          status.imported += record.imported() ? 1 : 0;
-      }
-      if (auto info = db.get_archive_info(*pub)) {
-        status.magnetlink_clock = info->magnetlink_clock;
-        status.last_magnet_uri = info->last_magnet_uri;
-      }
-      auto rp = self->make_response_promise<community_status>();
-      self->request(self->state.downloader, caf::infinite, progress_atom::value, community_id)
-        .then(
-          [rp, status](const download_status& download) mutable {
-            status.bytes_fetched = download.bytes_fetched;
-            status.download = download.state;
-            status.last_error = download.last_error;
-            rp.deliver(status);
-          },
-          [rp](const caf::error& err) mutable { rp.deliver(err); });
-      return rp;
+      auto archives = self->state.db->list_archives(*pub);
+      if (!archives)
+        return to_caf_error(archives.error());
+      std::vector<archive_entry> out;
+      for (const auto& [id, record] : *archives)
+        out.push_back({id, record.from(), record.to(), record.imported()});
+      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.from, a.id) < std::tie(b.from, b.id);
+      });
+      return out;
     },
     [self](subscribe_atom, const signal_sink_actor& sink) {
       self->send(self->state.bus, subscribe_atom::value, sink);
@@ -312,6 +490,15 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<archive_slot>>("std::vector<annals::archive_slot>");
   cfg.add_message_type<community_status>("annals::community_status");
   cfg.add_message_type<message_observation>("annals::message_observation");
+  cfg.add_message_type<status_metric>("annals::status_metric");
+  cfg.add_message_type<status_histogram>("annals::status_histogram");
+  cfg.add_message_type<component_status>("annals::component_status");
+  cfg.add_message_type<std::vector<component_status>>("std::vector<annals::component_status>");
+  cfg.add_message_type<relay_peer_info>("annals::relay_peer_info");
+  cfg.add_message_type<std::vector<relay_peer_info>>("std::vector<annals::relay_peer_info>");
+  cfg.add_message_type<archive_entry>("annals::archive_entry");
+  cfg.add_message_type<std::vector<archive_entry>>("std::vector<annals::archive_entry>");
+  cfg.add_message_type<std::vector<community_status>>("std::vector<annals::community_status>");
 }
 
 node_system_config::node_system_config(std::size_t threads) {

@@ -111,6 +111,7 @@ struct node_state {
   bool flush_armed = false;
   std::uint64_t kept = 0;
   std::uint64_t unreadable = 0;
+  std::uint64_t store_failures = 0;
 };
 
 /// Opens the node's store and identity, starts its libtorrent session and

@@ -1,6 +1,7 @@
 #include "actors/scheduler.hpp"
 
 #include "core/archive_format.hpp"
+#include "core/log.hpp"
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>
@@ -61,8 +62,9 @@ void seed(self_ptr self, const std::string& community, std::function<void()> don
   self->request(self->state.distribution, caf::infinite, seed_atom::value, community)
     .then([done](const std::string&) { done(); },
           [self, community, done](const caf::error& err) {
-            caf::aout(self) << "scheduler: seeding " << community
-                            << " failed: " << self->system().render(err) << "\n";
+            ++self->state.seeds_failed;
+            self->state.last_error = "seeding " + community + ": " + self->system().render(err);
+            log_error("scheduler", self->state.last_error);
             done();
           });
 }
@@ -76,9 +78,19 @@ void build_and_seed(self_ptr self, const std::string& community, std::uint64_t t
   task.building = true;
   auto generation = task.generation;
   build_job job{community, to, self->state.config.interval};
+  auto asked = std::chrono::steady_clock::now();
+  auto elapsed = [asked] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  };
   self->request(self->state.builder, caf::infinite, build_atom::value, job)
     .then(
-      [self, community, generation](const build_outcome& outcome) {
+      [self, community, generation, elapsed](const build_outcome& outcome) {
+        self->state.build_seconds.observe(elapsed());
+        auto& counts = self->state.counts[community];
+        ++counts.builds;
+        counts.archives += outcome.archives;
+        counts.messages += outcome.messages;
+        counts.dropped += outcome.dropped;
         auto it = self->state.tasks.find(community);
         if (it == self->state.tasks.end() || it->second.generation != generation)
           return;  // stopped while building: do not seed
@@ -94,12 +106,15 @@ void build_and_seed(self_ptr self, const std::string& community, std::uint64_t t
             task->second.building = false;
         });
       },
-      [self, community, generation](const caf::error& err) {
+      [self, community, generation, elapsed](const caf::error& err) {
+        self->state.build_seconds.observe(elapsed());
         auto it = self->state.tasks.find(community);
         if (it != self->state.tasks.end() && it->second.generation == generation)
           it->second.building = false;
-        caf::aout(self) << "scheduler: building archives of " << community
-                        << " failed: " << self->system().render(err) << "\n";
+        ++self->state.builds_failed;
+        self->state.last_error = "building archives of " + community + ": "
+                                 + self->system().render(err);
+        log_error("scheduler", self->state.last_error);
       });
 }
 
@@ -107,7 +122,7 @@ void start_task(self_ptr self, const std::string& community) {
   auto& state = self->state;
   auto key = public_key::from_community_id(community);
   if (!key) {
-    caf::aout(self) << "scheduler: " << key.error().to_string() << "\n";
+    log_error("scheduler", key.error().to_string());
     return;
   }
   auto& task = state.tasks[community];
@@ -179,10 +194,32 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
         build_and_seed(self, community, std::max(*start, end));
     },
     [self](status_atom) {
-      std::vector<std::string> running;
-      for (const auto& [community, task] : self->state.tasks)
-        running.push_back(community);
-      return running;
+      auto& st = self->state;
+      component_status out;
+      out.component = "scheduler";
+      out.state = std::to_string(st.tasks.size()) + " archive tasks";
+      if (!st.last_error.empty())
+        out.detail("last_error", st.last_error);
+      for (const auto& [community, task] : st.tasks)
+        out.detail("task", community);
+      out.gauge("annals_archive_tasks", "Owned communities with a running archive task",
+                static_cast<double>(st.tasks.size()));
+      for (const auto& [community, c] : st.counts) {
+        std::vector<std::string> label{"community", community};
+        out.counter("annals_builds_total", "Archive builds finished", double(c.builds), label)
+          .counter("annals_archives_built_total", "Archives built", double(c.archives), label)
+          .counter("annals_messages_archived_total", "Messages put in archives",
+                   double(c.messages), label)
+          .counter("annals_messages_over_cap_total",
+                   "Messages left out of an archive over the 30 MB cap", double(c.dropped),
+                   label);
+      }
+      out.counter("annals_builds_failed_total", "Archive builds that failed",
+                  double(st.builds_failed))
+        .counter("annals_seeds_failed_total", "Seed requests the distribution refused",
+                 double(st.seeds_failed));
+      out.histograms.push_back(st.build_seconds);
+      return out;
     },
   };
 }

@@ -45,6 +45,20 @@ struct scheduler_state {
   archive_distribution_actor distribution;
   std::map<std::string, task> tasks;
   std::uint64_t generations = 0;
+
+  // For status: what the builds and seeds of this run did.
+  struct community_counts {
+    std::uint64_t builds = 0;
+    std::uint64_t archives = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t dropped = 0;  // over status-go's 30 MB archive cap
+  };
+  std::map<std::string, community_counts> counts;
+  std::uint64_t builds_failed = 0;
+  std::uint64_t seeds_failed = 0;
+  std::string last_error;
+  status_histogram build_seconds = status_histogram::seconds(
+    "annals_build_duration_seconds", "Time from asking for a build to its outcome");
 };
 
 /// status-go's InitHistoryArchiveTasks and StartHistoryArchiveTasksInterval:

@@ -16,6 +16,7 @@ signal_bus(signal_bus_actor::stateful_pointer<signal_bus_state> self) {
   });
   return {
     [self](publish_atom, const signal& s) {
+      ++self->state.emitted[signal_type(s)];
       for (const auto& sink : self->state.sinks)
         self->send(sink, s);
     },
@@ -30,6 +31,17 @@ signal_bus(signal_bus_actor::stateful_pointer<signal_bus_state> self) {
       auto& sinks = self->state.sinks;
       sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
       self->demonitor(sink.address());
+    },
+    [self](status_atom) {
+      component_status out;
+      out.component = "signals";
+      out.state = std::to_string(self->state.sinks.size()) + " subscribers";
+      out.gauge("annals_signal_subscribers", "Actors subscribed to the node's signals",
+                static_cast<double>(self->state.sinks.size()));
+      for (const auto& [type, n] : self->state.emitted)
+        out.counter("annals_signals_total", "Signals emitted, by status-go signal type",
+                    static_cast<double>(n), {"signal", type});
+      return out;
     },
   };
 }

@@ -5,6 +5,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace annals {
@@ -12,6 +15,7 @@ namespace annals {
 struct signal_bus_state {
   static inline const char* name = "signal_bus";
   std::vector<signal_sink_actor> sinks;
+  std::map<std::string, std::uint64_t> emitted;  // by signal type
 };
 
 signal_bus_actor::behavior_type

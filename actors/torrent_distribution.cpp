@@ -1,5 +1,7 @@
 #include "actors/torrent_distribution.hpp"
 
+#include "core/log.hpp"
+
 #include "actors/errors.hpp"
 
 #include "core/archive_format.hpp"
@@ -32,8 +34,12 @@ void drop(self_ptr self, const std::string& community) {
   auto it = state.torrents.find(community);
   if (it == state.torrents.end())
     return;
+  if (auto progress = state.session->progress(it->second)) {
+    state.retired_upload[community] += progress->total_upload;
+    state.retired_download[community] += progress->total_download;
+  }
   if (auto removed = state.session->remove(it->second); !removed)
-    caf::aout(self) << "torrent distribution: " << removed.error().to_string() << "\n";
+    log_warn("distribution", removed.error().to_string());
   state.torrents.erase(it);
 }
 
@@ -199,6 +205,9 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       fetch_progress out;
       out.received = progress->total_download;
       out.wanted_done = progress->total_wanted_done;
+      out.wanted_total = progress->total_wanted;
+      out.rate = progress->download_rate;
+      out.peers = static_cast<std::uint64_t>(std::max(0, progress->num_peers));
       out.failure = progress->error;
       if (progress->has_metadata)
         learn_metadata(self, entry);
@@ -227,7 +236,54 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       state.fetches.erase(community);
       return true;
     },
-    [self](status_atom) { return listen_address(self); },
+    [self](status_atom) {
+      auto& state = self->state;
+      component_status out;
+      out.component = "distribution";
+      auto listen = listen_address(self);
+      out.state = "BitTorrent on " + listen + ", " + std::to_string(state.torrents.size())
+                  + " torrents";
+      out.detail("backend", "bittorrent").detail("listen", listen);
+      std::uint64_t peers = 0, down_rate = 0, up_rate = 0;
+      std::uint64_t fetching = 0;
+      std::set<std::string> communities;
+      for (const auto& [community, bytes] : state.retired_upload)
+        communities.insert(community);
+      for (const auto& [community, hash] : state.torrents)
+        communities.insert(community);
+      for (const auto& community : communities) {
+        std::uint64_t up = state.retired_upload[community];
+        std::uint64_t down = state.retired_download[community];
+        if (auto t = state.torrents.find(community); t != state.torrents.end()) {
+          if (auto progress = state.session->progress(t->second)) {
+            up += progress->total_upload;
+            down += progress->total_download;
+            peers += static_cast<std::uint64_t>(std::max(0, progress->num_peers));
+            down_rate += progress->download_rate;
+            up_rate += progress->upload_rate;
+            out.gauge("annals_torrent_peers", "BitTorrent peers of the community's torrent",
+                      std::max(0, progress->num_peers), {"community", community});
+          }
+        }
+        fetching += state.fetches.count(community);
+        out.counter("annals_seeded_bytes_total", "Payload bytes uploaded to BitTorrent peers",
+                    double(up), {"community", community})
+          .counter("annals_torrent_downloaded_bytes_total",
+                   "Payload bytes downloaded from BitTorrent peers", double(down),
+                   {"community", community});
+      }
+      out.gauge("annals_torrents", "Torrents in the session (seeded or fetched)",
+                double(state.torrents.size()))
+        .gauge("annals_torrents_fetching", "Torrents a member is fetching", double(fetching))
+        .gauge("annals_torrent_session_peers", "BitTorrent peers over all torrents", double(peers))
+        .gauge("annals_torrent_download_rate_bytes", "Payload download rate, bytes per second",
+               double(down_rate))
+        .gauge("annals_torrent_upload_rate_bytes", "Payload upload rate, bytes per second",
+               double(up_rate))
+        .counter("annals_torrent_errors_total", "Torrent errors libtorrent reported",
+                 double(state.torrent_errors));
+      return out;
+    },
     [self](poll_atom) {
       auto& state = self->state;
       for (const auto& event : state.session->poll(std::chrono::milliseconds(0))) {
@@ -253,8 +309,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
             if (entry)
               entry->peer_error = event.message;
             else
-              caf::aout(self) << "torrent distribution: torrent " << event.info_hash << ": "
-                              << event.message << "\n";
+              log_warn("distribution", "torrent " + event.info_hash + ": " + event.message);
             break;
           default:
             break;

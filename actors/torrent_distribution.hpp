@@ -61,6 +61,9 @@ struct torrent_distribution_state {
   std::map<std::string, std::string> torrents;  // community ID -> info hash (seeded or fetched)
   std::map<std::string, fetch_entry> fetches;   // community ID -> member fetch
   std::uint64_t torrent_errors = 0;
+  /// Payload bytes of torrents this run dropped (replaced by a newer build,
+  /// unseeded), by community: the session forgets them with the torrent.
+  std::map<std::string, std::uint64_t> retired_upload, retired_download;
   ~torrent_distribution_state();
 };
 

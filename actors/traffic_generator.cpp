@@ -1,5 +1,7 @@
 #include "actors/traffic_generator.hpp"
 
+#include "core/log.hpp"
+
 #include "core/hex.hpp"
 
 #include <caf/all.hpp>
@@ -62,7 +64,7 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
     [self](tick_atom) {
       auto& state = self->state;
       if (state.community.channel_ids.empty()) {
-        caf::aout(self) << "traffic: the community has no channel to post to\n";
+        log_error("traffic", "the community has no channel to post to");
         self->quit();
         return;
       }
@@ -84,7 +86,7 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
         auto message = make_channel_waku_message(state.community, channel,
                                                  state.senders[n % state.senders.size()], text, ts);
         if (!message) {
-          caf::aout(self) << "traffic: " << message.error().to_string() << "\n";
+          log_error("traffic", message.error().to_string());
           continue;
         }
         auto seconds = static_cast<std::uint64_t>(ts / 1'000'000'000);
@@ -108,8 +110,7 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
               // The first refusal says why; a relay that went away would
               // otherwise print one line per message still in flight.
               if (self->state.refused++ == 0)
-                caf::aout(self) << "traffic: relay refused a message: "
-                                << self->system().render(err) << "\n";
+                log_warn("traffic", "relay refused a message: " + self->system().render(err));
             });
       }
       if (self->state.sent < self->state.options.count)

@@ -59,6 +59,18 @@ inline const CLI::Validator unsigned_number(
   },
   "UINT");
 
+/// `--log-level error|warn|info|debug` and `--log-format text|json`, for the
+/// long-running commands (`run`, `demo`).
+inline void add_log_options(CLI::App& cmd, std::string& level, std::string& format) {
+  cmd.add_option("--log-level", level, "Least severe log lines written")
+    ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+    ->capture_default_str();
+  cmd.add_option("--log-format", format,
+                 "text (timestamp, level, component, message) or json (one object per line)")
+    ->check(CLI::IsMember({"text", "json"}))
+    ->capture_default_str();
+}
+
 /// Unwraps a result or fails the command; bad-input error codes map to 2.
 template <class T>
 T take(result<T> r, const std::string& context = {}) {

@@ -13,6 +13,7 @@
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
+#include "core/log.hpp"
 #include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
@@ -48,6 +49,8 @@ struct demo_options {
   std::string relay = "libp2p";  // or "inprocess"
   double late_share = 0;
   std::uint64_t late_by = 60;
+  std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 
@@ -75,6 +78,11 @@ void run_demo(const demo_options& options) {
   auto p = std::make_shared<progress>();
   if (options.events == "-")
     p->out = stderr;  // stdout carries the JSON events
+  log_options logging;
+  logging.level = *parse_log_level(options.log_level);
+  logging.format = *parse_log_format(options.log_format);
+  logging.out = p->out;
+  configure_log(logging);
   p->line("demo", "data in " + root.string() + (temporary ? " (removed at exit)" : ""));
 
   node_system_config cfg;
@@ -343,6 +351,7 @@ void add_demo_command(CLI::App& app) {
     ->capture_default_str();
   cmd->add_option("--events", options->events,
                   "Write status-go signal JSON lines to FILE, or - for stdout");
+  add_log_options(*cmd, options->log_level, options->log_format);
   cmd->callback([options] { run_demo(*options); });
 }
 

@@ -1,5 +1,7 @@
 #include "app/progress.hpp"
 
+#include "core/log.hpp"
+
 #include "actors/signal_bus.hpp"
 #include "app/commands.hpp"
 
@@ -8,10 +10,7 @@
 namespace annals::app {
 
 void progress::line(const std::string& who, const std::string& text) {
-  std::lock_guard lock(mutex);
-  auto t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(out, "[%6.2fs] %-7s %s\n", t, who.c_str(), text.c_str());
-  std::fflush(out);
+  log_info(who, text);
 }
 
 namespace {

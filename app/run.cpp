@@ -9,7 +9,10 @@
 #include "app/commands.hpp"
 #include "app/progress.hpp"
 #include "actors/traffic_generator.hpp"
+#include "app/rest.hpp"
 #include "core/hex.hpp"
+#include "core/log.hpp"
+#include "net/http_server.hpp"
 #include "net/p2p/host.hpp"
 
 #include <caf/all.hpp>
@@ -57,6 +60,7 @@ struct run_config {
   archive_settings archives = run_archive_defaults();
   std::vector<owned_community> owned;
   std::vector<membership_spec> joined;
+  std::string rest_listen;  // empty: no REST API
 };
 
 /// Reads an optional value of the right type, failing with the key's name.
@@ -141,7 +145,7 @@ result<void> check_keys(const toml::table& table, const std::vector<std::string_
 /// Every table and key `annals run` reads besides [[community]]'s (checked
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
-  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community"},
+  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest"},
                         file, ""));
   if (auto* t = root["torrent"].as_table())
     ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address"}, file,
@@ -153,6 +157,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
   if (auto* a = root["archives"].as_table())
     ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
                           "archives"));
+  if (auto* r = root["rest"].as_table())
+    ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
   return ok_result();
 }
 
@@ -227,6 +233,15 @@ result<run_config> load_run_config(const fs::path& file) {
   if (c.relay.listen.empty())
     c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};
   c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
+
+  if (auto* rest = root["rest"].as_table()) {
+    ANNALS_TRY(read(*rest, "listen", "rest", c.rest_listen));
+    if (c.rest_listen.empty())
+      return make_error(errc::invalid_argument,
+                        "rest.listen must be ADDR:PORT (e.g. \"127.0.0.1:8645\")");
+    if (auto ok = check_http_listen(c.rest_listen); !ok)
+      return make_error(errc::invalid_argument, "rest.listen: " + ok.error().message);
+  }
 
   if (auto* a = root["archives"].as_table()) {
     for (auto [key, field] : {std::pair{"interval", &c.archives.interval},
@@ -336,6 +351,22 @@ result<run_config> load_run_config(const fs::path& file) {
 
 #undef ANNALS_TRY
 
+/// ", 12.0/40.0 MB at 3.1 MB/s, ETA 9 s, 2 peers" for a running download.
+std::string download_figures(const community_status& s) {
+  if (s.download_bytes_total == 0)
+    return ", " + std::to_string(s.download_peers) + " peers";
+  char buf[160];
+  double mb = 1e6;
+  std::string eta = "unknown";
+  if (s.download_rate > 0 && s.download_bytes_total >= s.download_bytes_done)
+    eta = std::to_string((s.download_bytes_total - s.download_bytes_done) / s.download_rate) + " s";
+  std::snprintf(buf, sizeof buf, ", %.1f/%.1f MB at %.1f MB/s, ETA %s, %llu peers",
+                double(s.download_bytes_done) / mb, double(s.download_bytes_total) / mb,
+                double(s.download_rate) / mb, eta.c_str(),
+                static_cast<unsigned long long>(s.download_peers));
+  return buf;
+}
+
 std::atomic<bool> stop_requested{false};
 
 extern "C" void on_stop_signal(int) {
@@ -343,8 +374,20 @@ extern "C" void on_stop_signal(int) {
 }
 
 
-void run_node(const std::string& config_file, double seconds, bool until_synced,
-              unsigned status_interval) {
+struct run_flags {
+  std::string config_file;
+  double seconds = 0;
+  bool until_synced = false;
+  unsigned status_interval = 60;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+void run_node(const run_flags& flags) {
+  const auto& config_file = flags.config_file;
+  auto seconds = flags.seconds;
+  auto until_synced = flags.until_synced;
+  auto status_interval = flags.status_interval;
   auto c = take(load_run_config(config_file), "config");
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
@@ -353,6 +396,11 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   auto p = std::make_shared<progress>();
   if (c.events == "-")
     p->out = stderr;  // stdout carries the JSON events alone
+  log_options logging;
+  logging.level = *parse_log_level(flags.log_level);
+  logging.format = *parse_log_format(flags.log_format);
+  logging.out = p->out;
+  configure_log(logging);
   node_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -400,8 +448,28 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
   auto node = spawn_node(sys, config);
   if (!node)
     fail(sys, node.error());
+  // The REST API reads the node from its own thread: it stops first.
+  std::unique_ptr<http_server> rest;
+  if (!c.rest_listen.empty()) {
+    http_server_options options;
+    options.listen = c.rest_listen;
+    std::shared_ptr<rest_source> source = make_node_rest_source(sys, *node, relay);
+    rest_identity identity{ANNALS_VERSION, ANNALS_REVISION};
+    auto started_rest = http_server::start(options, [source, identity](const http_request& r) {
+      return route_rest(r, *source, identity);
+    });
+    if (!started_rest) {
+      self->send_exit(*node, caf::exit_reason::user_shutdown);
+      self->send_exit(relay, caf::exit_reason::user_shutdown);
+      fail(started_rest.error());
+    }
+    rest = std::move(*started_rest);
+    p->line("rest", "serving http://" + rest->listen_address()
+                      + " (/health, /metrics, /archive/v1/communities)");
+  }
   std::vector<caf::actor> helpers;
   auto shutdown = [&] {
+    rest.reset();
     for (auto& h : helpers)
       self->send_exit(h, caf::exit_reason::user_shutdown);
     self->send_exit(*node, caf::exit_reason::user_shutdown);
@@ -451,15 +519,21 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
     return out;
   };
   auto print_status = [&] {
-    if (c.libp2p)
-      self->request(caf::actor_cast<libp2p_relay_actor>(relay), 10s, status_atom::value)
-        .receive([&](const std::string& line) { p->line("relay", line); },
-                 [&](const caf::error&) {});
+    // The same records REST and /metrics serve.
+    self->request(*node, 10s, status_atom::value)
+      .receive(
+        [&](const std::vector<component_status>& parts) {
+          for (const auto& part : parts)
+            if (part.component == "relay" || part.component == "distribution" || !part.healthy)
+              p->line(part.component, status_line(part));
+        },
+        [&](const caf::error&) {});
     for (const auto& s : member_statuses())
       p->line("node", s.community_id.substr(0, 10) + "…: " + std::to_string(s.imported) + "/"
                         + std::to_string(s.archives) + " archives imported, "
                         + std::to_string(s.messages) + " messages"
                         + (s.download.empty() ? std::string() : "; " + s.download)
+                        + (s.download.empty() ? std::string() : download_figures(s))
                         + (s.last_error.empty() ? std::string()
                                                 : "; last download failed: " + s.last_error)
                         + (s.missing_key.empty()
@@ -513,10 +587,11 @@ void run_node(const std::string& config_file, double seconds, bool until_synced,
 } // namespace
 
 void add_run_command(CLI::App& app) {
-  auto file = std::make_shared<std::string>();
-  auto seconds = std::make_shared<double>(0);
-  auto until_synced = std::make_shared<bool>(false);
-  auto status_interval = std::make_shared<unsigned>(60);
+  auto flags = std::make_shared<run_flags>();
+  auto* file = &flags->config_file;
+  auto* seconds = &flags->seconds;
+  auto* until_synced = &flags->until_synced;
+  auto* status_interval = &flags->status_interval;
   auto* cmd = app.add_subcommand(
     "run", "Run a node from a TOML config: own and/or join communities, seed their archives, "
            "relay on the Waku network; prints its peer ID and listen multiaddrs");
@@ -529,7 +604,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--status-interval", *status_interval,
                   "Print relay counters and sync state every S seconds (0: never)")
     ->capture_default_str();
-  cmd->callback([=] { run_node(*file, *seconds, *until_synced, *status_interval); });
+  add_log_options(*cmd, flags->log_level, flags->log_format);
+  cmd->callback([=] { run_node(*flags); });
 }
 
 } // namespace annals::app

@@ -318,7 +318,8 @@ load_result run_load(const load_options& options,
     if (libp2p)
       for (std::size_t i = 0; i < relays.size(); ++i)
         self->request(caf::actor_cast<libp2p_relay_actor>(relays[i]), 10s, status_atom::value)
-          .receive([&](const std::string& counters) {
+          .receive([&](const component_status& relay_status) {
+                     auto counters = status_line(relay_status);
                      result.relay_counters.push_back(
                        (i < owner_names.size() ? owner_names[i] : member_names[i - owner_names.size()])
                        + ": " + counters);

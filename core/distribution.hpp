@@ -40,6 +40,9 @@ struct fetch_progress {
   std::string peer_error;
   std::uint64_t received = 0;     // payload bytes received
   std::uint64_t wanted_done = 0;  // bytes of what is wanted that are in place
+  std::uint64_t wanted_total = 0; // bytes wanted so far
+  std::uint64_t rate = 0;         // payload bytes/s now
+  std::uint64_t peers = 0;        // peers connected for this set
   /// The index is complete in its file and may be read.
   bool index_ready = false;
   /// Wanted archives complete in the data file and readable, by ID.

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/distribution.hpp"
+#include "core/status.hpp"
 #include "messages/signals.hpp"
 
 #include <caf/atom.hpp>
@@ -50,6 +51,32 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using republish_atom = caf::atom_constant<caf::atom("republish")>;
 using received_atom = caf::atom_constant<caf::atom("received")>;
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
+using peer_info_atom = caf::atom_constant<caf::atom("peerinfo")>;
+
+// -- the status contract (core/status.hpp) ----------------------------------------
+// Every actor below answers `status_atom` with a component_status: the run
+// status lines, the REST API and /metrics read nothing else.
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, status_metric& x) {
+  return f(caf::meta::type_name("annals::status_metric"), x.name, x.help, x.kind, x.labels,
+           x.value);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, status_histogram& x) {
+  return f(caf::meta::type_name("annals::status_histogram"), x.name, x.help, x.bounds, x.counts,
+           x.sum, x.count);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, component_status& x) {
+  return f(caf::meta::type_name("annals::component_status"), x.component, x.state, x.healthy,
+           x.details, x.metrics, x.histograms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_peer_info& x) {
+  return f(caf::meta::type_name("annals::relay_peer_info"), x.peer_id, x.address, x.protocols,
+           x.agent, x.connected_unix_ms, x.inbound);
+}
 
 // -- relay -----------------------------------------------------------------------------
 
@@ -86,7 +113,11 @@ using relay_actor = caf::typed_actor<
   // Removes every subscription of the sink.
   caf::reacts_to<unsubscribe_atom, relay_sink_actor>,
   // Names of the peers this relay reaches (node IDs or peer IDs).
-  caf::replies_to<peers_atom>::with<std::vector<std::string>>>;
+  caf::replies_to<peers_atom>::with<std::vector<std::string>>,
+  // The peers with what identify told of them, for operators.
+  caf::replies_to<peer_info_atom>::with<std::vector<relay_peer_info>>,
+  // Peers, messages in and out, refusals and drops.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// The relay on a libp2p network (see net/p2p/host.hpp): the relay
 /// interface plus what only a networked relay has.
@@ -95,9 +126,7 @@ using libp2p_relay_actor = relay_actor::extend<
   // subscribed pubsub topic (topic, WakuMessage bytes, sender peer ID).
   caf::reacts_to<received_atom, std::string, std::string, std::string>,
   // Our peer ID and listen multiaddrs (with /p2p/).
-  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>,
-  // One line of counters for operators: peers, messages, refusals, drops.
-  caf::replies_to<status_atom>::with<std::string>>;
+  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
 
 // -- signal bus ----------------------------------------------------------------------
 
@@ -114,7 +143,9 @@ using signal_bus_actor = caf::typed_actor<
   // Adds a subscriber; it is dropped when it terminates.
   caf::reacts_to<subscribe_atom, signal_sink_actor>,
   // Removes a subscriber.
-  caf::reacts_to<unsubscribe_atom, signal_sink_actor>>;
+  caf::reacts_to<unsubscribe_atom, signal_sink_actor>,
+  // Subscribers and signals emitted, by name.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 // -- message observers (load benches, tests) ----------------------------------------
 
@@ -175,7 +206,10 @@ using archive_builder_actor = caf::typed_actor<
   // Archives every stored message not yet archived with a timestamp below
   // `to` (late ones in one extra window), rewrites the torrent, commits
   // crash-safely; emits creating and created or noHistoryArchivesCreated.
-  caf::replies_to<build_atom, build_job>::with<build_outcome>>;
+  caf::replies_to<build_atom, build_job>::with<build_outcome>,
+  // Builds, archives and messages archived, build durations (answered
+  // between builds: a build in progress holds it).
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// What a distribution backend reports of one community's fetch.
 template <class Inspector>
@@ -190,7 +224,8 @@ typename Inspector::result_type inspect(Inspector& f, archive_slot& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_progress& x) {
   return f(caf::meta::type_name("annals::fetch_progress"), x.located, x.summary, x.refusal,
-           x.failure, x.peer_error, x.received, x.wanted_done, x.index_ready, x.ready);
+           x.failure, x.peer_error, x.received, x.wanted_done, x.wanted_total, x.rate, x.peers,
+           x.index_ready, x.ready);
 }
 
 /// The distribution seam: how a community's archive directory reaches its
@@ -223,8 +258,9 @@ using archive_distribution_actor = caf::typed_actor<
   // Member: the fetch holds what was wanted; keep serving it after a
   // restart (BitTorrent: writes torrents/<communityID>.torrent).
   caf::replies_to<save_atom, std::string>::with<bool>,
-  // One line for operators: where it listens and what it serves.
-  caf::replies_to<status_atom>::with<std::string>>;
+  // Where it listens, what it serves and fetches, peers, rates and bytes
+  // per community.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// status-go's interval tasks, one per owned community.
 using scheduler_actor = caf::typed_actor<
@@ -235,14 +271,16 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<stop_atom, std::string>,
   // Internal: a task's timer fired; the number tells stale timers apart.
   caf::reacts_to<tick_atom, std::string, std::uint64_t>,
-  // Communities with a running task.
-  caf::replies_to<status_atom>::with<std::vector<std::string>>>;
+  // Running tasks, builds asked for and failed.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// Signs and sends the magnet-link message of an owned community.
 using magnetlink_publisher_actor = caf::typed_actor<
   // Publishes the magnet link with clock = max(now ms, last clock + 1);
   // records clock and URI; replies with the clock; emits magnetlinkPublished.
-  caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>>;
+  caf::replies_to<publish_atom, std::string, std::string>::with<std::uint64_t>,
+  // Links published and refused by the relay, per community.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// The one place that decides who may publish and whose links count. Owner:
 /// on a seeding signal, asks for publication only where this node holds the
@@ -259,11 +297,14 @@ using control_node_gate_actor = signal_sink_actor::extend<
   caf::reacts_to<waku_envelope>,
   // Listens for the magnet links of a joined community; replies once the
   // relay subscription is on its way (before any later publish).
-  caf::replies_to<join_atom, std::string>::with<bool>>;
+  caf::replies_to<join_atom, std::string>::with<bool>,
+  // Links accepted and rejected (by reason), publications asked for.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// What a node holds of a community, for operators, demos and tests.
 struct community_status {
   std::string community_id;
+  std::string role;                    // "owner" or "member"
   std::uint64_t messages = 0;          // stored
   std::uint64_t unarchived = 0;        // owner: stored but in no archive yet
   std::uint64_t archives = 0;          // recorded (built or downloaded)
@@ -278,12 +319,31 @@ struct community_status {
   /// empty when none runs) and why the last one failed (empty: it did not).
   std::string download;
   std::string last_error;
+  /// The running download: bytes in place of what it wants, payload rate
+  /// and peers (all 0 when none runs or before the index is read).
+  std::uint64_t download_bytes_done = 0;
+  std::uint64_t download_bytes_total = 0;
+  std::uint64_t download_rate = 0;  // bytes/s
+  std::uint64_t download_peers = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
-  return f(caf::meta::type_name("annals::community_status"), x.community_id, x.messages,
+  return f(caf::meta::type_name("annals::community_status"), x.community_id, x.role, x.messages,
            x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
-           x.missing_key, x.download, x.last_error);
+           x.missing_key, x.download, x.last_error, x.download_bytes_done, x.download_bytes_total,
+           x.download_rate, x.download_peers);
+}
+
+/// One archive a node holds, for `/archive/v1/communities/{id}`.
+struct archive_entry {
+  std::string id;             // 0x + keccak-256 hex
+  std::uint64_t from = 0;     // unix s
+  std::uint64_t to = 0;       // unix s, exclusive
+  bool imported = false;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, archive_entry& x) {
+  return f(caf::meta::type_name("annals::archive_entry"), x.id, x.from, x.to, x.imported);
 }
 
 /// What a member's download of a community is doing, for status.
@@ -291,11 +351,15 @@ struct download_status {
   std::uint64_t bytes_fetched = 0;  // payload bytes of the last finished download
   std::string state;                // empty: no download runs
   std::string last_error;           // of the last download that failed
+  std::uint64_t bytes_done = 0;     // of what the running download wants
+  std::uint64_t bytes_total = 0;
+  std::uint64_t rate = 0;           // bytes/s
+  std::uint64_t peers = 0;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_status& x) {
   return f(caf::meta::type_name("annals::download_status"), x.bytes_fetched, x.state,
-           x.last_error);
+           x.last_error, x.bytes_done, x.bytes_total, x.rate, x.peers);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the
@@ -310,8 +374,8 @@ using downloader_actor = caf::typed_actor<
   caf::reacts_to<tick_atom, std::string, std::uint64_t>,
   // Internal: restart fetches that wait for a key once their keys file changed.
   caf::reacts_to<poll_atom>,
-  // Communities with a running task.
-  caf::replies_to<status_atom>::with<std::vector<std::string>>,
+  // Downloads running, started, failed and finished, bytes fetched.
+  caf::replies_to<status_atom>::with<component_status>,
   // What the community's download is doing, what the last one received and
   // why it failed.
   caf::replies_to<progress_atom, std::string>::with<download_status>>;
@@ -320,7 +384,10 @@ using downloader_actor = caf::typed_actor<
 using importer_actor = caf::typed_actor<
   // Imports every archive of the community that is downloaded but not yet
   // imported; replies with the number of messages stored.
-  caf::replies_to<import_atom, std::string>::with<std::uint64_t>>;
+  caf::replies_to<import_atom, std::string>::with<std::uint64_t>,
+  // Archives and messages imported per community, import durations
+  // (answered between imports).
+  caf::replies_to<status_atom>::with<component_status>>;
 
 // -- the node -------------------------------------------------------------------------
 
@@ -362,8 +429,16 @@ using node_actor = relay_sink_actor::extend<
   // Joins a community as a member: listens for its magnet links, downloads
   // and imports its archives; replies with the community ID.
   caf::replies_to<join_atom, membership_spec>::with<std::string>,
+  // The node's own status first, then each stage's (a stage that does not
+  // answer within 2 s is reported as "not answering"; the builder and the
+  // importer as busy).
+  caf::replies_to<status_atom>::with<std::vector<component_status>>,
   // What the node holds of a community.
   caf::replies_to<status_atom, std::string>::with<community_status>,
+  // Every community it owns or joined, as status.
+  caf::replies_to<index_atom>::with<std::vector<community_status>>,
+  // The archives it holds of a community, oldest first.
+  caf::replies_to<index_atom, std::string>::with<std::vector<archive_entry>>,
   // Adds a signal subscriber (forwarded to the bus).
   caf::reacts_to<subscribe_atom, signal_sink_actor>,
   // The relay this node publishes to and listens on.

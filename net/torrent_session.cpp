@@ -547,6 +547,8 @@ result<torrent_progress> torrent_session::progress(const std::string& info_hash)
   out.total_wanted_done = static_cast<std::uint64_t>(st.total_wanted_done);
   out.total_download = static_cast<std::uint64_t>(st.total_payload_download);
   out.total_upload = static_cast<std::uint64_t>(st.total_payload_upload);
+  out.download_rate = static_cast<std::uint64_t>(std::max(0, st.download_payload_rate));
+  out.upload_rate = static_cast<std::uint64_t>(std::max(0, st.upload_payload_rate));
   out.num_peers = st.num_peers;
   if (st.errc)
     out.error = lowercase_first(st.errc.message());

@@ -61,6 +61,8 @@ struct torrent_progress {
   std::uint64_t total_wanted_done = 0;
   std::uint64_t total_download = 0;  // payload bytes received
   std::uint64_t total_upload = 0;
+  std::uint64_t download_rate = 0;  // payload bytes/s
+  std::uint64_t upload_rate = 0;
   int num_peers = 0;
   std::string error;
 };

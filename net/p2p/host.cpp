@@ -1,5 +1,7 @@
 #include "net/p2p/host.hpp"
 
+#include "core/status.hpp"
+
 #include "core/waku_rule.hpp"
 
 #include "net/p2p/multiaddr.hpp"
@@ -133,6 +135,9 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::string remote_addr;
     int static_index = -1;
     int relay_streams_opened = 0;
+    bool inbound = false;
+    std::uint64_t connected_unix_ms = 0;
+    identify_info identified;  // what the peer's identify said, once it answered
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
         : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
@@ -144,6 +149,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 
     void on_established(const p2p::peer_id& remote, const std::string& muxer) override {
       was_established = true;
+      connected_unix_ms = unix_ms_now();
       handshake_timer.cancel();
       host.router.add_peer(handle);
       if (static_index >= 0) {
@@ -153,7 +159,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       host.log("connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
       if (host.callbacks.on_peer)
         host.callbacks.on_peer(remote.to_string(), true);
+      // What the peer serves and runs, for operators (/admin/v1/peers).
+      conn->request_identify();
     }
+    void on_identify(const identify_info& info) override { identified = info; }
     void on_relay_rpc(std::string rpc) override {
       std::vector<gossip_message> delivered;
       auto r = host.router.handle_rpc(handle, rpc, gossipsub_router::clock::now(), delivered);
@@ -177,6 +186,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     void on_note(const std::string& text) override { host.log(who() + ": " + text); }
 
     void start(connection::role role, std::optional<std::string> expected_key) {
+      inbound = role == connection::role::listener;
       connection_config cc;
       cc.identity = host.config.identity;
       cc.muxers = host.config.muxers;
@@ -567,6 +577,17 @@ std::vector<std::string> host::peers() const {
     for (auto& [h, c] : s->conns)
       if (c->was_established && !c->closed)
         out.push_back(c->conn->remote()->to_string());
+    return out;
+  });
+}
+
+std::vector<peer_summary> host::peer_summaries() const {
+  return impl_->call([s = impl_.get()] {
+    std::vector<peer_summary> out;
+    for (auto& [h, c] : s->conns)
+      if (c->was_established && !c->closed)
+        out.push_back({c->conn->remote()->to_string(), c->remote_addr, c->identified.protocols,
+                       c->identified.agent_version, c->connected_unix_ms, c->inbound});
     return out;
   });
 }

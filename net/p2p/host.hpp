@@ -63,6 +63,16 @@ struct host_callbacks {
   std::function<void(const std::string&)> on_log;
 };
 
+/// A connected peer as an operator sees it.
+struct peer_summary {
+  std::string peer_id;
+  std::string address;                 // multiaddr of the connection
+  std::vector<std::string> protocols;  // from identify; empty until it answered
+  std::string agent_version;
+  std::uint64_t connected_unix_ms = 0;
+  bool inbound = false;
+};
+
 struct host_stats {
   std::uint64_t connections_opened = 0;
   std::uint64_t handshakes_failed = 0;   // includes timeouts and wrong peer IDs
@@ -101,6 +111,8 @@ public:
 
   /// Connected peer IDs.
   std::vector<std::string> peers() const;
+  /// Connected peers with their address, protocols and connection time.
+  std::vector<peer_summary> peer_summaries() const;
   /// Peers that announced a subscription to `topic`.
   std::size_t topic_peer_count(const std::string& topic) const;
   std::size_t mesh_peer_count(const std::string& topic) const;

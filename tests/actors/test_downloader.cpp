@@ -107,7 +107,11 @@ archive_distribution_actor::behavior_type fake_backend(archive_distribution_acto
       net->calls.push_back("save");
       return true;
     },
-    [](status_atom) { return std::string("fake"); },
+    [](status_atom) {
+      component_status out;
+      out.component = "fake distribution";
+      return out;
+    },
   };
 }
 
@@ -185,12 +189,20 @@ struct member_fixture : test_coordinator_fixture<node_system_config> {
     return out;
   }
 
-  bool running() {
-    std::vector<std::string> tasks;
+  component_status status() {
+    component_status out;
     self->send(member, status_atom::value);
     sched.run();
-    self->receive([&](const std::vector<std::string>& running) { tasks = running; });
-    return !tasks.empty();
+    self->receive([&](const component_status& s) { out = s; });
+    return out;
+  }
+
+  bool running() {
+    double tasks = 0;
+    self->send(member, status_atom::value);
+    sched.run();
+    self->receive([&](const component_status& s) { tasks = s.value_of("annals_downloads_running"); });
+    return tasks > 0;
   }
 
   template <class Signal>
@@ -237,6 +249,11 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
   CHECK(*db->count_messages(key) == messages);
   CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:a");
   CHECK((*db->get_setting(missing_key_setting(id)))->empty());
+  auto counted = status();
+  std::vector<std::string> label{"community", id};
+  CHECK(counted.value_of("annals_downloads_finished_total", label) == 1);
+  CHECK(counted.value_of("annals_downloads_failed_total", label) == 0);
+  CHECK(counted.value_of("annals_archives_downloaded_total", label) == 3);
 }
 
 TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task ends after 40 s",
@@ -258,6 +275,15 @@ TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task en
   CHECK_THAT(failed[0].reason, Catch::Contains("metadata"));
   CHECK(download().state.empty());
   CHECK(download().last_error == failed[0].reason);
+  // ...and it counts as failed in the status every endpoint reads.
+  auto counted = status();
+  std::vector<std::string> label{"community", id};
+  CHECK(counted.value_of("annals_downloads_started_total", label) == 1);
+  CHECK(counted.value_of("annals_downloads_failed_total", label) == 1);
+  CHECK(counted.value_of("annals_downloads_finished_total", label) == 0);
+  CHECK(counted.detail_of("last_error") == id + ": " + failed[0].reason);
+  CHECK_THAT(prometheus_text({counted}),
+             Catch::Contains("annals_downloads_failed_total{community=\"" + id + "\"} 1\n"));
   CHECK(signals_of<downloading_history_archives_started>().empty());
   CHECK(recorded_ids().empty());
   CHECK(db->get_archive_info(key)->last_magnet_uri.empty());

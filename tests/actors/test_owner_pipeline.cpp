@@ -57,7 +57,11 @@ recording_seeder(archive_distribution_actor::pointer self, std::filesystem::path
       return torrent->magnet;
     },
     [=](unseed_atom, const std::string& community) { log->unseeded.push_back(community); },
-    [](status_atom) { return std::string("127.0.0.1:0"); },
+    [](status_atom) {
+      component_status out;
+      out.component = "distribution";
+      return out;
+    },
     // The owner pipeline never fetches; a call here is a test failure.
     [=](fetch_atom, const std::string&, const std::string&,
         const std::vector<std::string>&) -> caf::result<std::string> { return fetched(); },
@@ -346,7 +350,13 @@ TEST_CASE_METHOD(owner_fixture, "a second start for a community is ignored",
   std::vector<std::string> running;
   auto status = self->request(sched_actor, caf::infinite, status_atom::value);
   sched.run();
-  status.receive([&](const std::vector<std::string>& r) { running = r; },
+  status.receive(
+    [&](const component_status& s) {
+      for (std::size_t i = 0; i + 1 < s.details.size(); i += 2)
+        if (s.details[i] == "task")
+          running.push_back(s.details[i + 1]);
+      CHECK(s.value_of("annals_archive_tasks") == 1);
+    },
                  [](const caf::error&) { FAIL("status failed"); });
   CHECK(running == std::vector<std::string>{id});
   advance(week);

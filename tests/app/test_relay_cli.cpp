@@ -3,12 +3,16 @@
 #include "core/identity.hpp"
 #include "core/hex.hpp"
 #include "tests/app/run_annals.hpp"
+#include "tests/http_get.hpp"
 #include "tests/process.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
+#include <thread>
 #include <sstream>
 
 using namespace annals;
@@ -82,7 +86,7 @@ owner_and_member run_owner_and_member(const temp_dir& dir) {
                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
                              "--seconds", "90", "--status-interval", "1"});
   auto listening = run.member->wait_for_line(
-    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+    [](const std::string& l) { return l.find("relay: listening /ip4/") != std::string::npos; }, 20s);
   INFO(run.member->err());
   REQUIRE(listening);
   auto member_addr = listening->substr(listening->find("/ip4/"));
@@ -100,7 +104,7 @@ std::pair<unsigned long, unsigned long> synced_counts(child_process& member,
   auto synced = member.wait_for_line(
     [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 1s);
   REQUIRE(synced);
-  auto tail = synced->substr(synced->find(": ") + 2);
+  auto tail = synced->substr(synced->find(": ", synced->find("synced ")) + 2);
   return {std::stoul(tail), std::stoul(tail.substr(tail.find(", ") + 2))};
 }
 
@@ -186,7 +190,7 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   CHECK(member->out().find("verified the owner's magnet link") != std::string::npos);
   CHECK(member->out().find("connected " ) != std::string::npos);
   // The periodic status line carries the relay's counters.
-  CHECK(member->out().find("1 peers; gossip in ") != std::string::npos);
+  CHECK(member->out().find("relay: listening, 1 peers; ") != std::string::npos);
 
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
@@ -273,7 +277,7 @@ TEST_CASE("annals run: a member that connects after the announcement still gets 
                + "channels = [\"general\"]\n[community.traffic]\nmessages = 200\nrate = 5000\n");
   auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
   auto listening = owner->wait_for_line(
-    [](const std::string& l) { return l.find("relay   listening /ip4/") != std::string::npos; }, 20s);
+    [](const std::string& l) { return l.find("relay: listening /ip4/") != std::string::npos; }, 20s);
   REQUIRE(listening);
   auto owner_addr = listening->substr(listening->find("/ip4/"));
   // Nobody hears this announcement...
@@ -358,4 +362,142 @@ TEST_CASE("annals run with events = \"-\": stdout holds the JSON events alone", 
   }
   CHECK(events >= 2);  // creating, created (or none), seeding, published
   CHECK_THAT(r.err, Catch::Contains("relay") && Catch::Contains("in-process relay"));
+}
+
+namespace {
+
+/// The REST address a `run` process printed ("rest: serving http://A:P ...").
+std::string rest_address(child_process& node) {
+  auto line = node.wait_for_line(
+    [](const std::string& l) { return l.find("rest: serving http://") != std::string::npos; }, 20s);
+  REQUIRE(line);
+  auto from = line->find("http://") + 7;
+  return line->substr(from, line->find(' ', from) - from);
+}
+
+nlohmann::json get_json(const std::string& address, const std::string& path, int status = 200) {
+  auto reply = http_get(address, path);
+  REQUIRE(reply);
+  INFO(path << ": " << reply->head << "\n" << reply->body);
+  CHECK(reply->status == status);
+  return nlohmann::json::parse(reply->body);
+}
+
+/// The value of the sample `name{labels}` in Prometheus text, or -1.
+double sample(const std::string& metrics, const std::string& series) {
+  auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+} // namespace
+
+TEST_CASE("annals run serves /health, /metrics and the community endpoints while a member syncs",
+          "[cli][run][rest]") {
+  temp_dir dir("run-rest");
+  auto owner_key = private_key::generate();
+  auto community = owner_key.public_key().community_id();
+  write_owner_and_member_configs(dir, owner_key, 300);
+  for (auto name : {"owner.toml", "member.toml"})
+    write_file(dir / name, read_file(dir / name) + "[rest]\nlisten = \"127.0.0.1:0\"\n");
+
+  auto member = start_annals(dir, "member", {"run", "--config", (dir / "member.toml").string(),
+                                             "--seconds", "90", "--status-interval", "1"});
+  auto listening = member->wait_for_line(
+    [](const std::string& l) { return l.find("relay: listening /ip4/") != std::string::npos; }, 20s);
+  INFO("member:\n" << member->out() << member->err());
+  REQUIRE(listening);
+  auto member_addr = listening->substr(listening->find("/ip4/"));
+  auto member_rest = rest_address(*member);
+
+  // Before the owner exists: healthy, the community known, nothing imported.
+  auto health = get_json(member_rest, "/health");
+  CHECK(health["status"] == "ok");
+  CHECK(health["parts"]["relay"]["healthy"] == true);
+  auto before = get_json(member_rest, "/archive/v1/communities");
+  REQUIRE(before.size() == 1);
+  CHECK(before[0]["role"] == "member");
+  CHECK(before[0]["importedArchives"] == 0);
+  auto metrics_before = http_get(member_rest, "/metrics")->body;
+  CHECK(sample(metrics_before, "annals_messages_stored{community=\"" + community
+                                 + "\",role=\"member\"}") == 0);
+
+  auto owner_text = read_file(dir / "owner.toml");
+  owner_text.replace(owner_text.find("PEERS"), 5, "peers = [\"" + member_addr + "\"]");
+  write_file(dir / "owner.toml", owner_text);
+  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string()});
+  INFO("owner:\n" << owner->out() << owner->err());
+  auto owner_rest = rest_address(*owner);
+
+  // Scraped while it syncs: the counters move until it holds every message.
+  nlohmann::json synced;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::set<double> imported_seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    synced = get_json(member_rest, "/archive/v1/communities/" + community);
+    imported_seen.insert(sample(http_get(member_rest, "/metrics")->body,
+                                "annals_messages_imported_total{community=\"" + community + "\"}"));
+    if (synced["messages"] == 300 && synced["archives"] == synced["importedArchives"])
+      break;
+    std::this_thread::sleep_for(200ms);
+  }
+  REQUIRE(synced["messages"] == 300);
+  CHECK(synced["archiveList"].size() == synced["archives"]);
+  CHECK_FALSE(synced["magnetlink"]["uri"].get<std::string>().empty());
+  CHECK(synced["lastError"] == "");
+  CHECK(imported_seen.size() >= 2);  // it was seen moving, not only at its end
+
+  auto member_metrics = http_get(member_rest, "/metrics")->body;
+  auto c = "{community=\"" + community + "\"}";
+  CHECK(sample(member_metrics, "annals_messages_imported_total" + c) == 300);
+  CHECK(sample(member_metrics, "annals_archives_downloaded_total" + c) >= 1);
+  CHECK(sample(member_metrics, "annals_links_accepted_total" + c) >= 1);
+  CHECK(sample(member_metrics, "annals_downloads_finished_total" + c) >= 1);
+  CHECK(sample(member_metrics, "annals_downloads_failed_total" + c) == 0);
+  CHECK(sample(member_metrics, "annals_relay_peers") == 1);
+  CHECK(sample(member_metrics, "process_resident_memory_bytes") > 0);
+  CHECK(member_metrics.find("# TYPE annals_archive_import_duration_seconds histogram")
+        != std::string::npos);
+
+  auto owner_metrics = http_get(owner_rest, "/metrics")->body;
+  CHECK(sample(owner_metrics, "annals_links_published_total" + c) >= 1);
+  CHECK(sample(owner_metrics, "annals_archives_built_total" + c) >= 1);
+  CHECK(sample(owner_metrics, "annals_messages_stored{community=\"" + community
+                                + "\",role=\"owner\"}") == 300);
+  CHECK(sample(owner_metrics, "annals_relay_messages_out_total") >= 300);
+  CHECK(sample(owner_metrics, "annals_build_duration_seconds_count") >= 1);
+
+  // The owner sees the member as a relay peer that speaks Waku relay.
+  auto peers = get_json(owner_rest, "/admin/v1/peers");
+  REQUIRE(peers.size() == 1);
+  CHECK(peers[0]["direction"] == "outbound");
+  auto protocols = peers[0]["protocols"].get<std::vector<std::string>>();
+  CHECK(std::count(protocols.begin(), protocols.end(), "/vac/waku/relay/2.0.0") == 1);
+  auto info = get_json(member_rest, "/debug/v1/info");
+  CHECK(peers[0]["peerId"] == info["peerId"]);
+  CHECK(info["torrentListen"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  CHECK(get_json(owner_rest, "/archive/v1/communities")[0]["role"] == "owner");
+  get_json(owner_rest, "/archive/v1/communities/0x03", 400);
+  get_json(owner_rest, "/nothing", 404);
+
+  owner->kill(SIGTERM);
+  member->kill(SIGTERM);
+  CHECK(owner->wait(20s) == std::optional<int>(0));
+  CHECK(member->wait(20s) == std::optional<int>(0));
+}
+
+TEST_CASE("annals run refuses a malformed [rest] table before anything binds", "[cli][run][rest]") {
+  temp_dir dir("run-rest-config");
+  auto member = "[[community]]\nrole = \"member\"\nid = \""
+                + private_key::generate().public_key().community_id() + "\"\n";
+  write_file(dir / "a.toml", "data_dir = \"n\"\n[rest]\nlisten = \"localhost:8645\"\n" + member);
+  auto name = run_annals("run --config " + (dir / "a.toml").string(), dir);
+  CHECK(name.code == 2);
+  CHECK_THAT(name.err, Catch::Contains("rest.listen: \"localhost\" is not an IP address"));
+  write_file(dir / "b.toml", "data_dir = \"n\"\n[rest]\nlistne = \"127.0.0.1:1\"\n" + member);
+  auto key = run_annals("run --config " + (dir / "b.toml").string(), dir);
+  CHECK(key.code == 2);
+  CHECK_THAT(key.err, Catch::Contains("unknown key rest.listne (did you mean listen?)"));
+  CHECK_FALSE(fs::exists(dir / "n"));
 }

@@ -1,0 +1,234 @@
+#include "net/http_server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+namespace annals {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text) {
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return make_error(errc::invalid_argument, "\"" + text + "\" is not [ADDR]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return make_error(errc::invalid_argument, "\"" + text + "\" is not ADDR:PORT");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
+    return make_error(errc::invalid_argument, "\"" + text + "\": the port must be 0..65535");
+  return std::pair{host, static_cast<std::uint16_t>(std::stoul(port))};
+}
+
+result<void> check_http_listen(const std::string& listen) {
+  auto where = split_host_port(listen);
+  if (!where)
+    return where.error();
+  beast::error_code ec;
+  asio::ip::make_address(where->first, ec);
+  if (ec)
+    return make_error(errc::invalid_argument, "\"" + where->first + "\" is not an IP address");
+  return ok_result();
+}
+
+struct http_server::impl {
+  // Declared before the io_context: sessions, destroyed with its handlers,
+  // still count down.
+  http_server_options options;
+  http_handler handler;
+  std::atomic<std::size_t> active{0};
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> refused{0};
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+
+  struct session : std::enable_shared_from_this<session> {
+    impl& owner;
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    std::optional<http::request_parser<http::empty_body>> parser;
+    http::response<http::string_body> response;
+
+    session(impl& o, tcp::socket socket) : owner(o), stream(std::move(socket)) { ++owner.active; }
+    ~session() { --owner.active; }
+
+    void read() {
+      parser.emplace();
+      parser->header_limit(static_cast<std::uint32_t>(owner.options.max_header_bytes));
+      parser->body_limit(0);
+      stream.expires_after(owner.options.idle_timeout);
+      http::async_read(stream, buffer, *parser,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_read(ec);
+                       });
+    }
+
+    void on_read(beast::error_code ec) {
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout
+          || ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        close();
+        return;
+      }
+      if (ec) {
+        // A request we will not read (too large, a body, not HTTP): say
+        // why once, then close.
+        bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
+        respond(too_large ? 413 : 400, "application/json",
+                std::string("{\"error\":\"") + (too_large ? "request too large" : "bad request")
+                  + "\"}\n",
+                false, 11);
+        return;
+      }
+      const auto& request = parser->get();
+      http_response answer;
+      if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        answer = {405, "application/json", "{\"error\":\"only GET and HEAD are served\"}\n"};
+      } else {
+        try {
+          answer = owner.handler(
+            {std::string(request.method_string()), std::string(request.target())});
+        } catch (const std::exception&) {
+          answer = {500, "application/json",
+                    std::string("{\"error\":\"internal error\"}\n")};
+        }
+      }
+      ++owner.answered;
+      if (request.method() == http::verb::head) {
+        auto length = answer.body.size();
+        answer.body.clear();
+        respond(answer.status, answer.content_type, std::move(answer.body),
+                request.keep_alive(), request.version(), length);
+        return;
+      }
+      respond(answer.status, answer.content_type, std::move(answer.body), request.keep_alive(),
+              request.version());
+    }
+
+    void respond(int status, const std::string& type, std::string body, bool keep_alive,
+                 unsigned version, std::optional<std::size_t> head_length = std::nullopt) {
+      response = {};
+      response.version(version);
+      response.result(static_cast<http::status>(status));
+      response.set(http::field::server, "annals");
+      response.set(http::field::content_type, type);
+      response.set(http::field::cache_control, "no-store");
+      response.keep_alive(keep_alive);
+      response.body() = std::move(body);
+      response.prepare_payload();
+      if (head_length)
+        response.content_length(*head_length);
+      stream.expires_after(owner.options.idle_timeout);
+      http::async_write(stream, response,
+                        [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                          if (ec || !keep_alive) {
+                            self->close();
+                            return;
+                          }
+                          self->read();
+                        });
+    }
+
+    void close() {
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream.socket().close(ignored);
+    }
+  };
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted)
+        return;
+      if (!ec) {
+        if (active.load() >= options.max_connections) {
+          ++refused;
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<session>(*this, std::move(socket))->read();
+        }
+      }
+      accept();
+    });
+  }
+
+  ~impl() {
+    io.stop();
+    if (thread.joinable())
+      thread.join();
+  }
+};
+
+http_server::http_server(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
+
+http_server::~http_server() = default;
+
+result<std::unique_ptr<http_server>> http_server::start(const http_server_options& options,
+                                                        http_handler handler) {
+  auto where = split_host_port(options.listen);
+  if (!where)
+    return make_error(where.error().code, "rest listen: " + where.error().message);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(where->first, ec);
+  if (ec)
+    return make_error(errc::invalid_argument,
+                      "rest listen: \"" + where->first + "\" is not an IP address");
+  auto p = std::make_shared<impl>();
+  p->options = options;
+  p->handler = std::move(handler);
+  tcp::endpoint endpoint{address, where->second};
+  auto fail = [&](const char* step) {
+    return make_error(errc::io, options.listen + ": " + step + ": " + ec.message());
+  };
+  p->acceptor.open(endpoint.protocol(), ec);
+  if (ec)
+    return fail("open");
+  p->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  p->acceptor.bind(endpoint, ec);
+  if (ec)
+    return fail("bind");
+  p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail("listen");
+  p->accept();
+  p->thread = std::thread([raw = p.get()] { raw->io.run(); });
+  return std::unique_ptr<http_server>(new http_server(std::move(p)));
+}
+
+std::string http_server::listen_address() const {
+  beast::error_code ec;
+  auto endpoint = impl_->acceptor.local_endpoint(ec);
+  if (ec)
+    return impl_->options.listen;
+  auto host = endpoint.address().to_string();
+  if (endpoint.address().is_v6())
+    host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+std::uint64_t http_server::requests() const {
+  return impl_->answered.load();
+}
+
+std::uint64_t http_server::connections_refused() const {
+  return impl_->refused.load();
+}
+
+} // namespace annals

@@ -1,0 +1,91 @@
+// The status contract's renderings: Prometheus text, log lines, histograms.
+#include "core/log.hpp"
+#include "core/status.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace annals;
+
+TEST_CASE("Prometheus text: one HELP and TYPE per family, samples together, labels escaped",
+          "[core][status]") {
+  component_status relay;
+  relay.component = "relay";
+  relay.gauge("annals_relay_peers", "Connected relay peers", 3)
+    .counter("annals_links_rejected_total", "Refused links", 2,
+             {"community", "0x02ab", "reason", "stale \"clock\"\\\n"});
+  component_status gate;
+  gate.component = "gate";
+  gate.counter("annals_links_rejected_total", "Refused links", 5,
+               {"community", "0x03cd", "reason", "forged"});
+  auto text = prometheus_text({relay, gate});
+  CHECK(text
+        == "# HELP annals_relay_peers Connected relay peers\n"
+           "# TYPE annals_relay_peers gauge\n"
+           "annals_relay_peers 3\n"
+           "# HELP annals_links_rejected_total Refused links\n"
+           "# TYPE annals_links_rejected_total counter\n"
+           "annals_links_rejected_total{community=\"0x02ab\",reason=\"stale \\\"clock\\\"\\\\\\n\"} 2\n"
+           "annals_links_rejected_total{community=\"0x03cd\",reason=\"forged\"} 5\n");
+}
+
+TEST_CASE("a duration histogram counts each observation in its first bucket that holds it",
+          "[core][status]") {
+  auto h = status_histogram::seconds("annals_build_duration_seconds", "Build time");
+  h.observe(0.004);
+  h.observe(0.3);
+  h.observe(0.5);
+  h.observe(1000);
+  CHECK(h.count == 4);
+  CHECK(h.sum == Approx(1000.804));
+  component_status builder;
+  builder.component = "builder";
+  builder.histograms.push_back(h);
+  auto text = prometheus_text({builder});
+  CHECK_THAT(text, Catch::Contains("# TYPE annals_build_duration_seconds histogram\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_bucket{le=\"0.005\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_bucket{le=\"0.25\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_bucket{le=\"0.5\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_bucket{le=\"300\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+  CHECK_THAT(text, Catch::Contains("annals_build_duration_seconds_count 4\n"));
+}
+
+TEST_CASE("a status line shows the state and the non-zero unlabelled numbers", "[core][status]") {
+  component_status s;
+  s.component = "relay";
+  s.state = "listening, 2 peers";
+  s.gauge("annals_relay_peers", "", 2)
+    .counter("annals_relay_messages_in_total", "", 0)
+    .counter("annals_relay_messages_out_total", "", 7)
+    .counter("annals_links_published_total", "", 1, {"community", "x"});
+  CHECK(status_line(s) == "listening, 2 peers; relay_peers=2, relay_messages_out=7");
+  CHECK(s.value_of("annals_links_published_total", {"community", "x"}) == 1);
+  CHECK(s.value_of("annals_links_published_total") == -1);
+}
+
+TEST_CASE("log lines: text for people, one JSON object per line for shippers", "[core][log]") {
+  auto text = format_log_line(log_format::text, log_level::warn, "2026-12-01T11:05:20.123Z",
+                              "relay", "peer said\nforged line");
+  CHECK(text == "2026-12-01T11:05:20.123Z warn  relay: peer said forged line");
+  auto line = format_log_line(log_format::json, log_level::info, "2026-12-01T11:05:20.123Z",
+                              "node", "quote \" and \x01");
+  auto j = nlohmann::json::parse(line);
+  CHECK(j["time"] == "2026-12-01T11:05:20.123Z");
+  CHECK(j["level"] == "info");
+  CHECK(j["component"] == "node");
+  CHECK(j["message"] == "quote \" and \x01");
+  CHECK(parse_log_level("debug") == log_level::debug);
+  CHECK_FALSE(parse_log_level("verbose"));
+  CHECK(log_timestamp().size() == 24);
+}
+
+TEST_CASE("the log level filters lines", "[core][log]") {
+  auto saved = current_log_options();
+  log_options quiet;
+  quiet.level = log_level::error;
+  configure_log(quiet);
+  CHECK(log_enabled(log_level::error));
+  CHECK_FALSE(log_enabled(log_level::warn));
+  configure_log(saved);
+}
