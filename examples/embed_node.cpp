@@ -7,17 +7,24 @@
 // down with an exit message. It creates a community, lets a traffic
 // generator post to its channels, and stops once the node has archived,
 // seeded and announced them.
-#include "actors/inprocess_relay.hpp"
-#include "actors/node.hpp"
-#include "actors/traffic_generator.hpp"
+//
+// It is built against an installed annals (examples/CMakeLists.txt:
+// find_package(annals), annals::annals), whose headers are <annals/...>.
+#include <annals/actors/inprocess_relay.hpp>
+#include <annals/actors/node.hpp>
+#include <annals/actors/traffic_generator.hpp>
 
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
-#include <string>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
 
 namespace {
 
