@@ -7,6 +7,7 @@
 #include "actors/torrent_distribution.hpp"
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
+#include "app/progress.hpp"
 #include "app/json_text.hpp"
 #include "core/archive_reader.hpp"
 #include "core/file_io.hpp"
@@ -134,11 +135,13 @@ void run_seed(const seed_options& options) {
                  "this seed through the DHT and trackers\n";
 
   auto next_status = steady::now() + seed_status_interval;
+  transfer_printer printer;
   for (;;) {
     for (const auto& event : session->poll(poll_interval))
       if (event.what == torrent_event::kind::error)
         std::cerr << "annals: " << event.message << "\n";
     if (auto signal = signals.take()) {
+      printer.finish();
       std::cerr << "stopping on " << signal << "\n";
       return;
     }
@@ -148,8 +151,11 @@ void run_seed(const seed_options& options) {
     auto progress = take(session->progress(hash));
     if (!progress.error.empty())
       fail(make_error(errc::io, "seeding stopped: " + progress.error));
-    std::cerr << "peers " << progress.num_peers << ", uploaded " << progress.total_upload
-              << " bytes\n";
+    char line[160];
+    std::snprintf(line, sizeof line, "seeding: %d peer%s, uploaded %.1f MB at %.1f MB/s",
+                  progress.num_peers, progress.num_peers == 1 ? "" : "s",
+                  double(progress.total_upload) / 1e6, double(progress.upload_rate) / 1e6);
+    printer.update(line);
   }
 }
 
@@ -266,13 +272,17 @@ void run_fetch(const fetch_options& options) {
   fetch_progress progress;
   std::uint64_t wanted_bytes = 0;
   auto next_report = steady::now();
+  transfer_printer printer;
   auto report = [&](bool done) {
     if (wanted_bytes == 0 || (!done && steady::now() < next_report))
       return;
     auto bytes = done ? wanted_bytes : std::min(progress.wanted_done, wanted_bytes);
-    std::cerr << "fetched " << bytes * 100 / wanted_bytes << "% (" << bytes << " of "
-              << wanted_bytes << " bytes), " << fetch.recorded() << " of "
-              << fetch.missing().size() << " archives\n";
+    printer.update("fetched " + std::to_string(bytes * 100 / wanted_bytes) + "%: "
+                   + transfer_figures(bytes, wanted_bytes, done ? 0 : progress.rate, progress.peers)
+                   + ", " + std::to_string(fetch.recorded()) + " of "
+                   + std::to_string(fetch.missing().size()) + " archives");
+    if (done)
+      printer.finish();
     next_report = steady::now() + fetch_progress_interval;
   };
   for (bool complete = false; !complete;) {

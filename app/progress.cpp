@@ -7,10 +7,45 @@
 
 #include <caf/all.hpp>
 
+#include <unistd.h>
+
 namespace annals::app {
 
 void progress::line(const std::string& who, const std::string& text) {
   log_info(who, text);
+}
+
+std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint64_t rate,
+                             std::uint64_t peers) {
+  constexpr double mb = 1e6;
+  std::string eta = "unknown";
+  if (done >= total)
+    eta = "0 s";
+  else if (rate > 0)
+    eta = std::to_string((total - done + rate - 1) / rate) + " s";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%.1f/%.1f MB at %.1f MB/s, ETA %s, %llu peer%s",
+                double(done) / mb, double(total) / mb, double(rate) / mb, eta.c_str(),
+                static_cast<unsigned long long>(peers), peers == 1 ? "" : "s");
+  return buf;
+}
+
+transfer_printer::transfer_printer() : terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+void transfer_printer::update(const std::string& line) {
+  if (terminal_) {
+    std::fprintf(stderr, "\r%s\033[K", line.c_str());
+    open_ = true;
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  std::fflush(stderr);
+}
+
+void transfer_printer::finish() {
+  if (open_)
+    std::fputc('\n', stderr);
+  open_ = false;
 }
 
 namespace {

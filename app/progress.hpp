@@ -7,6 +7,7 @@
 #include "messages/signals.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,25 @@ struct progress {
 
   /// "[  1.23s] who     text"
   void line(const std::string& who, const std::string& text);
+};
+
+/// "12.0/40.0 MB at 3.1 MB/s, ETA 9 s, 2 peers" (done/total in MB; ETA
+/// "unknown" while nothing moves).
+std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint64_t rate,
+                             std::uint64_t peers);
+
+/// Progress of a transfer on stderr: rewritten in place (\r) when stderr is
+/// a terminal, one line per update otherwise (logs, pipes, CI).
+class transfer_printer {
+public:
+  transfer_printer();
+  void update(const std::string& line);
+  /// Ends an in-place line, so what follows starts on its own.
+  void finish();
+
+private:
+  bool terminal_;
+  bool open_ = false;
 };
 
 /// A readable sentence for a signal.

@@ -355,16 +355,8 @@ result<run_config> load_run_config(const fs::path& file) {
 std::string download_figures(const community_status& s) {
   if (s.download_bytes_total == 0)
     return ", " + std::to_string(s.download_peers) + " peers";
-  char buf[160];
-  double mb = 1e6;
-  std::string eta = "unknown";
-  if (s.download_rate > 0 && s.download_bytes_total >= s.download_bytes_done)
-    eta = std::to_string((s.download_bytes_total - s.download_bytes_done) / s.download_rate) + " s";
-  std::snprintf(buf, sizeof buf, ", %.1f/%.1f MB at %.1f MB/s, ETA %s, %llu peers",
-                double(s.download_bytes_done) / mb, double(s.download_bytes_total) / mb,
-                double(s.download_rate) / mb, eta.c_str(),
-                static_cast<unsigned long long>(s.download_peers));
-  return buf;
+  return ", " + transfer_figures(s.download_bytes_done, s.download_bytes_total, s.download_rate,
+                                 s.download_peers);
 }
 
 std::atomic<bool> stop_requested{false};
