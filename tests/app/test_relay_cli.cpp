@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sys/stat.h>
 #include <set>
 #include <thread>
 #include <sstream>
@@ -208,6 +209,16 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     auto r = run_annals("run --config " + (dir / "absent.toml").string(), dir);
     CHECK(r.code == 2);
     CHECK_THAT(r.err, Catch::Contains("absent.toml: no such config file"));
+  }
+  SECTION("a directory or a FIFO named as the config is refused unread") {
+    fs::create_directories(dir / "cfgdir");
+    auto directory = run_annals("run --config " + (dir / "cfgdir").string(), dir);
+    CHECK(directory.code == 2);
+    CHECK_THAT(directory.err, Catch::Contains("cfgdir"));
+    REQUIRE(::mkfifo((dir / "fifo.toml").c_str(), 0600) == 0);
+    auto fifo = run_annals("run --config " + (dir / "fifo.toml").string(), dir);
+    CHECK(fifo.code == 2);
+    CHECK_THAT(fifo.err, Catch::Contains("fifo.toml"));
   }
   SECTION("a member id that is not a community ID, refused before any port is bound") {
     auto r = run_with("data_dir = \"n\"\n[[community]]\nrole = \"member\"\nid = \"0x03\"\n");

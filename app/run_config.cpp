@@ -1,0 +1,321 @@
+// `annals run`'s TOML: read, checked whole (unknown keys, types, ranges, IDs)
+// before anything starts or binds a port.
+#include "app/run_config.hpp"
+
+#include "actors/traffic_generator.hpp"
+#include "core/file_io.hpp"
+#include "core/hex.hpp"
+#include "core/identity.hpp"
+#include "net/http_server.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+namespace annals::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Reads an optional value of the right type, failing with the key's name.
+template <class T>
+result<void> read(const toml::table& table, std::string_view key, const std::string& where, T& out) {
+  auto node = table.get(key);
+  if (!node)
+    return ok_result();
+  auto value = node->value<T>();
+  if (!value)
+    return make_error(errc::invalid_argument, where + "." + std::string(key) + " has the wrong type");
+  out = *value;
+  return ok_result();
+}
+
+template <class T>
+result<void> read_list(const toml::table& table, std::string_view key, const std::string& where,
+                       std::vector<T>& out) {
+  auto node = table.get(key);
+  if (!node)
+    return ok_result();
+  auto* array = node->as_array();
+  if (!array)
+    return make_error(errc::invalid_argument, where + "." + std::string(key) + " must be an array");
+  out.clear();
+  for (auto& item : *array) {
+    auto value = item.value<T>();
+    if (!value)
+      return make_error(errc::invalid_argument,
+                        where + "." + std::string(key) + " has an element of the wrong type");
+    out.push_back(*value);
+  }
+  return ok_result();
+}
+
+#define ANNALS_TRY(expr)                                                                         \
+  if (auto r_ = (expr); !r_)                                                                     \
+    return r_.error();
+
+/// Edit distance, for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      auto above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1u : 0u)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// Refuses a key `table` does not know, naming file, line and key, with the
+/// closest known key: a typo such as [torrnet] would otherwise start the
+/// node with defaults (0.0.0.0, DHT on).
+result<void> check_keys(const toml::table& table, const std::vector<std::string_view>& known,
+                        const fs::path& file, const std::string& where) {
+  for (const auto& [key, value] : table) {
+    auto name = std::string(key.str());
+    if (std::find(known.begin(), known.end(), name) != known.end())
+      continue;
+    std::string_view best;
+    auto best_distance = std::string::npos;
+    for (auto candidate : known)
+      if (auto d = edit_distance(name, candidate); d < best_distance) {
+        best_distance = d;
+        best = candidate;
+      }
+    auto message = file.string() + ":" + std::to_string(key.source().begin.line) + ": unknown key "
+                   + (where.empty() ? "" : where + ".") + name;
+    if (best_distance <= 2)
+      message += " (did you mean " + std::string(best) + "?)";
+    return make_error(errc::invalid_argument, message);
+  }
+  return ok_result();
+}
+
+/// Every table and key `annals run` reads besides [[community]]'s (checked
+/// as each is read), before anything runs.
+result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
+  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest"},
+                        file, ""));
+  if (auto* t = root["torrent"].as_table())
+    ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address"}, file,
+                          "torrent"));
+  if (auto* r = root["relay"].as_table())
+    ANNALS_TRY(check_keys(*r, {"mode", "listen", "peers", "key_file", "cluster", "shards",
+                               "handshake_timeout_ms", "muxers"},
+                          file, "relay"));
+  if (auto* a = root["archives"].as_table())
+    ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
+                          "archives"));
+  if (auto* r = root["rest"].as_table())
+    ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
+  return ok_result();
+}
+
+} // namespace
+
+result<run_config> load_run_config(const fs::path& file) {
+  std::error_code exists_ec;
+  if (!fs::exists(file, exists_ec))
+    return make_error(errc::not_found, file.string() + ": no such config file");
+  // A regular file of a sane size: a FIFO or /dev/zero is refused unread.
+  auto text = read_file_bytes(file, max_config_bytes);
+  if (!text)
+    return make_error(text.error().code == errc::io ? errc::invalid_argument : text.error().code,
+                      text.error().message);
+  return parse_run_config(*text, file);
+}
+
+result<run_config> parse_run_config(std::string_view text, const fs::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    auto at = e.source().begin;
+    return make_error(errc::malformed, file.string() + ":" + std::to_string(at.line) + ":"
+                                         + std::to_string(at.column) + ": "
+                                         + std::string(e.description()));
+  }
+  ANNALS_TRY(check_run_config_keys(root, file));
+  auto base = file.parent_path();
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
+  run_config c;
+  std::string data_dir;
+  ANNALS_TRY(read(root, "data_dir", "", data_dir));
+  if (data_dir.empty())
+    return make_error(errc::invalid_argument, file.string() + ": data_dir is required");
+  c.data_dir = resolve(data_dir);
+  ANNALS_TRY(read(root, "events", "", c.events));
+  if (!c.events.empty() && c.events != "-")
+    c.events = resolve(c.events).string();
+
+  if (auto* t = root["torrent"].as_table()) {
+    ANNALS_TRY(read(*t, "listen", "torrent", c.torrent.listen));
+    ANNALS_TRY(read(*t, "loopback", "torrent", c.torrent.loopback));
+    ANNALS_TRY(read(*t, "dht", "torrent", c.torrent.dht));
+    ANNALS_TRY(read_list(*t, "trackers", "torrent", c.torrent.trackers));
+    ANNALS_TRY(read(*t, "advertise_address", "torrent", c.torrent.advertise_address));
+  }
+  c.torrent.use_trackers = !c.torrent.trackers.empty();
+  std::string relay_key = "relay.key";
+  if (auto* r = root["relay"].as_table()) {
+    std::string mode = "libp2p";
+    ANNALS_TRY(read(*r, "mode", "relay", mode));
+    if (mode != "libp2p" && mode != "inprocess")
+      return make_error(errc::invalid_argument, "relay.mode must be \"libp2p\" or \"inprocess\"");
+    c.libp2p = mode == "libp2p";
+    ANNALS_TRY(read_list(*r, "listen", "relay", c.relay.listen));
+    ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
+    ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
+    std::int64_t cluster = c.relay.cluster_id;
+    ANNALS_TRY(read(*r, "cluster", "relay", cluster));
+    if (cluster < 0 || cluster > 0xffff)
+      return make_error(errc::invalid_argument, "relay.cluster must be 0..65535");
+    c.relay.cluster_id = static_cast<std::uint32_t>(cluster);
+    std::vector<std::int64_t> shards{32};
+    ANNALS_TRY(read_list(*r, "shards", "relay", shards));
+    for (auto shard : shards)
+      if (shard < 0 || shard > 1023)
+        return make_error(errc::invalid_argument, "relay.shards: each shard must be 0..1023");
+    c.relay.shards.assign(shards.begin(), shards.end());
+    std::int64_t timeout_ms = c.relay.handshake_timeout.count();
+    ANNALS_TRY(read(*r, "handshake_timeout_ms", "relay", timeout_ms));
+    if (timeout_ms <= 0)
+      return make_error(errc::invalid_argument, "relay.handshake_timeout_ms must be positive");
+    c.relay.handshake_timeout = std::chrono::milliseconds(timeout_ms);
+    ANNALS_TRY(read_list(*r, "muxers", "relay", c.relay.muxers));
+    if (c.relay.muxers.empty())
+      return make_error(errc::invalid_argument, "relay.muxers must name at least one muxer");
+    for (const auto& m : c.relay.muxers)
+      if (m != p2p::yamux_protocol && m != p2p::mplex_protocol)
+        return make_error(errc::invalid_argument, "relay.muxers: unknown muxer " + m
+                                                    + " (use /yamux/1.0.0 or /mplex/6.7.0)");
+  }
+  if (c.relay.listen.empty())
+    c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};
+  c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
+
+  if (auto* rest = root["rest"].as_table()) {
+    ANNALS_TRY(read(*rest, "listen", "rest", c.rest_listen));
+    if (c.rest_listen.empty())
+      return make_error(errc::invalid_argument,
+                        "rest.listen must be ADDR:PORT (e.g. \"127.0.0.1:8645\")");
+    if (auto ok = check_http_listen(c.rest_listen); !ok)
+      return make_error(errc::invalid_argument, "rest.listen: " + ok.error().message);
+  }
+
+  if (auto* a = root["archives"].as_table()) {
+    for (auto [key, field] : {std::pair{"interval", &c.archives.interval},
+                              std::pair{"republish_interval", &c.archives.republish_interval},
+                              std::pair{"welcome_gap", &c.archives.welcome_gap},
+                              std::pair{"settle", &c.archives.settle}}) {
+      auto v = static_cast<std::int64_t>(*field);
+      ANNALS_TRY(read(*a, key, "archives", v));
+      *field = static_cast<std::uint64_t>(v);
+    }
+    for (auto key : {"interval", "republish_interval", "welcome_gap", "settle"})
+      if (auto value = (*a)[key].value<std::int64_t>(); value && *value < 0)
+        return make_error(errc::invalid_argument, std::string("archives.") + key
+                                                    + " must not be negative");
+    if (c.archives.interval == 0)
+      return make_error(errc::invalid_argument, "archives.interval must be positive");
+  }
+
+  if (auto* list = root["community"].as_array()) {
+    std::size_t i = 0;
+    for (auto& item : *list) {
+      auto where = "community[" + std::to_string(i++) + "]";
+      auto* t = item.as_table();
+      if (!t)
+        return make_error(errc::invalid_argument, where + " must be a table ([[community]])");
+      ANNALS_TRY(check_keys(*t, {"role", "key", "key_file", "channels", "id", "encrypted",
+                                 "keys_file", "traffic"},
+                            file, where));
+      if (auto* traffic = (*t)["traffic"].as_table())
+        ANNALS_TRY(check_keys(*traffic, {"messages", "rate", "late_share", "late_by"}, file,
+                              where + ".traffic"));
+      std::string role;
+      ANNALS_TRY(read(*t, "role", where, role));
+      std::vector<std::string> channels;
+      ANNALS_TRY(read_list(*t, "channels", where, channels));
+      if (role == "owner") {
+        owned_community o;
+        o.channels = channels;
+        std::string key_file;
+        ANNALS_TRY(read(*t, "key", where, o.key_hex));
+        ANNALS_TRY(read(*t, "key_file", where, key_file));
+        if (!key_file.empty()) {
+          auto key = private_key::load(resolve(key_file));
+          if (!key)
+            return make_error(key.error().code, where + ".key_file: " + key.error().message);
+          o.key_hex = to_hex(key->bytes());
+        }
+        if (o.key_hex.empty())
+          return make_error(errc::invalid_argument, where + ": an owner needs key or key_file");
+        ANNALS_TRY(read(*t, "encrypted", where, o.encrypted));
+        ANNALS_TRY(read(*t, "keys_file", where, o.keys_file));
+        if (!o.keys_file.empty())
+          o.keys_file = resolve(o.keys_file).string();
+        if (o.encrypted && o.keys_file.empty())
+          return make_error(errc::invalid_argument,
+                            where + ": encrypted = true needs keys_file (hash-ratchet keys; "
+                                    "annals hrkey new)");
+        if (auto* traffic = (*t)["traffic"].as_table()) {
+          std::int64_t n = 0;
+          ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
+          if (n < 0)
+            return make_error(errc::invalid_argument,
+                              where + ".traffic.messages must not be negative");
+          o.traffic_messages = static_cast<std::size_t>(n);
+          ANNALS_TRY(read(*traffic, "rate", where + ".traffic", o.traffic_rate));
+          ANNALS_TRY(read(*traffic, "late_share", where + ".traffic", o.traffic_late_share));
+          std::int64_t late_by = 0;
+          ANNALS_TRY(read(*traffic, "late_by", where + ".traffic", late_by));
+          if (late_by < 0)
+            return make_error(errc::invalid_argument, where + ".traffic.late_by must not be negative");
+          o.traffic_late_by = static_cast<std::uint64_t>(late_by);
+          traffic_options check{o.traffic_messages, o.traffic_rate};
+          check.late_share = o.traffic_late_share;
+          check.late_by = o.traffic_late_by;
+          if (auto bad = check_traffic_options(check))
+            return make_error(errc::invalid_argument, where + ".traffic: " + *bad);
+          if (o.traffic_messages > 0 && o.channels.empty())
+            return make_error(errc::invalid_argument,
+                              where + ".traffic: the community has no channels to post to");
+        }
+        c.owned.push_back(std::move(o));
+      } else if (role == "member") {
+        membership_spec m;
+        ANNALS_TRY(read(*t, "id", where, m.community_id));
+        if (m.community_id.empty())
+          return make_error(errc::invalid_argument, where + ": a member needs the community id");
+        // Checked before any port is bound, not when the node joins.
+        if (auto id = public_key::from_community_id(m.community_id);
+            !id || id->community_id() != m.community_id)
+          return make_error(errc::invalid_argument,
+                            where + ".id \"" + m.community_id
+                              + "\" is not a community ID (0x + 66 lowercase hex of a public key)");
+        m.channel_ids = channels;
+        ANNALS_TRY(read(*t, "keys_file", where, m.keys_file));
+        if (!m.keys_file.empty())
+          m.keys_file = resolve(m.keys_file).string();
+        c.joined.push_back(std::move(m));
+      } else {
+        return make_error(errc::invalid_argument, where + ".role must be \"owner\" or \"member\"");
+      }
+    }
+  }
+  if (c.owned.empty() && c.joined.empty())
+    return make_error(errc::invalid_argument, file.string() + ": no [[community]] to own or join");
+  return c;
+}
+
+
+#undef ANNALS_TRY
+
+} // namespace annals::app

@@ -1,0 +1,59 @@
+// `annals run`'s configuration file: what it holds and how it is read. Kept
+// apart from the command so a fuzzer and the tests read TOML the same way.
+#pragma once
+
+#include "actors/node.hpp"
+#include "core/result.hpp"
+#include "net/p2p/host.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace annals::app {
+
+struct owned_community {
+  std::string key_hex;
+  std::vector<std::string> channels;
+  bool encrypted = false;  // token-gated: archives sealed with keys_file's newest key
+  std::string keys_file;   // hash-ratchet keys (annals hrkey)
+  std::size_t traffic_messages = 0;  // synthetic channel traffic to post (tests, demos)
+  double traffic_rate = 1000;
+  double traffic_late_share = 0;     // share of messages with a past timestamp
+  std::uint64_t traffic_late_by = 0; // seconds in the past, at most
+};
+
+/// `annals run` re-announces links to relay peers that appear (a network
+/// relay's members connect after announcements).
+inline archive_settings run_archive_defaults() {
+  archive_settings archives;
+  archives.welcome_gap = 60;
+  return archives;
+}
+
+struct run_config {
+  std::filesystem::path data_dir;
+  std::string events;
+  torrent_settings torrent;
+  // relay
+  bool libp2p = true;
+  std::filesystem::path relay_key_file;
+  p2p::host_config relay;
+  archive_settings archives = run_archive_defaults();
+  std::vector<owned_community> owned;
+  std::vector<membership_spec> joined;
+  std::string rest_listen;  // empty: no REST API
+};
+
+/// Config files larger than this are refused unread.
+inline constexpr std::uint64_t max_config_bytes = 4 * 1024 * 1024;
+
+/// Reads and checks FILE (errors name file, line and key; a missing file,
+/// a FIFO or a device is refused unread).
+result<run_config> load_run_config(const std::filesystem::path& file);
+/// The same from text; `file` names it in errors and anchors relative paths.
+result<run_config> parse_run_config(std::string_view text, const std::filesystem::path& file);
+
+} // namespace annals::app
