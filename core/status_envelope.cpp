@@ -141,6 +141,16 @@ result<signed_magnetlink> decode_magnetlink_message(std::string_view bytes) {
     return make_error(errc::unsupported,
                       "L1: message type " + std::to_string(message.type())
                         + ", not COMMUNITY_MESSAGE_ARCHIVE_MAGNETLINK (43)");
+  // Bytes outside the signed payload would give one signed link many
+  // message IDs; status-go writes none.
+  // (The lite runtime keeps unknown fields opaque: a copy of the known
+  // fields alone is shorter when there are any.)
+  status::ApplicationMetadataMessage known;
+  known.set_signature(message.signature());
+  known.set_payload(message.payload());
+  known.set_type(message.type());
+  if (known.ByteSizeLong() != bytes.size())
+    return make_error(errc::malformed, "L1: fields outside the signed payload");
   auto signer = recover_keccak(message.payload(), message.signature());
   if (!signer)
     return make_error(errc::verification_failed, "L1: signature: " + signer.error().message);

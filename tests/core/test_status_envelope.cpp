@@ -192,6 +192,13 @@ TEST_CASE("L1: wrong type, bad signature and bad bytes fail with distinct causes
     CHECK(r.error().code == errc::malformed);
     CHECK(contains(r.error().message, "CommunityMessageArchiveMagnetlink"));
   }
+  SECTION("a field outside the signed payload") {
+    // Field 15, varint 1: unsigned bytes that would give the link another ID.
+    auto r = decode_magnetlink_message(good + std::string("\x78\x01", 2));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::malformed);
+    CHECK(contains(r.error().message, "outside the signed payload"));
+  }
   SECTION("bytes that are not protobuf") {
     auto r = decode_magnetlink_message("\xde\xad\xbe\xef");
     REQUIRE_FALSE(r);
