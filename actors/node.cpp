@@ -60,7 +60,7 @@ void keep_channels(self_ptr self, const record::Community& community) {
     auto chat = channel_chat_id(pub->community_id(), channel.id());
     auto topic = chat_topic(chat);
     auto ct = content_topic(topic);
-    state.channels[ct] = kept_channel{*pub, topic, chat_symmetric_key(chat)};
+    state.channels[ct] = kept_channel{*pub, topic, chat, std::nullopt};
     content_topics.push_back(ct);
   }
   if (!content_topics.empty())
@@ -81,7 +81,9 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
     ++state.unreadable;
     return;
   }
-  auto plaintext = open_waku_payload(message.payload(), channel->second.key);
+  if (!channel->second.key)
+    channel->second.key = chat_symmetric_key(channel->second.chat_id);
+  auto plaintext = open_waku_payload(message.payload(), *channel->second.key);
   auto payload = plaintext ? decode_signed_waku_payload(*plaintext)
                            : result<signed_waku_payload>(plaintext.error());
   if (!payload) {

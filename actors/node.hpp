@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,10 @@ struct node_config {
 struct kept_channel {
   public_key community;
   topic4 topic{};
-  symmetric_key key{};
+  std::string chat_id;
+  /// Derived on the channel's first message: 65,356 PBKDF2 rounds each would
+  /// make a community of 10,000 channels take minutes to start.
+  std::optional<symmetric_key> key;
 };
 
 struct node_state {
