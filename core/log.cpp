@@ -1,5 +1,7 @@
 #include "core/log.hpp"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -35,7 +37,20 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+void protobuf_log(google::protobuf::LogLevel level, const char*, int, const std::string& text) {
+  log_line(level >= google::protobuf::LOGLEVEL_FATAL ? log_level::error : log_level::debug,
+           "protobuf", text);
+}
+
+// Before main: the first hostile message may arrive before any command
+// configures the log.
+const bool protobuf_routed = (google::protobuf::SetLogHandler(&protobuf_log), true);
+
 } // namespace
+
+void route_protobuf_logs() {
+  google::protobuf::SetLogHandler(&protobuf_log);
+}
 
 std::optional<log_level> parse_log_level(std::string_view name) {
   if (name == "error")

@@ -47,6 +47,11 @@ inline void log_debug(std::string_view component, std::string_view message) {
   log_line(log_level::debug, component, message);
 }
 
+/// Sends protobuf's own log lines (it prints "String field ... contains
+/// invalid UTF-8" for bytes from strangers) to this logger at debug level,
+/// so a hostile peer cannot flood stderr. Idempotent; runs at start-up too.
+void route_protobuf_logs();
+
 /// The line as written (no newline), for tests and other sinks.
 std::string format_log_line(log_format format, log_level level, std::string_view time,
                             std::string_view component, std::string_view message);

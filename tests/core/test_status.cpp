@@ -1,6 +1,7 @@
 // The status contract's renderings: Prometheus text, log lines, histograms.
 #include "core/log.hpp"
 #include "core/status.hpp"
+#include "proto/waku_message.pb.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -88,4 +89,35 @@ TEST_CASE("the log level filters lines", "[core][log]") {
   CHECK(log_enabled(log_level::error));
   CHECK_FALSE(log_enabled(log_level::warn));
   configure_log(saved);
+}
+
+TEST_CASE("protobuf's complaints about a stranger's bytes go to the debug log, not stderr",
+          "[core][log]") {
+  auto saved = current_log_options();
+  std::FILE* sink = std::tmpfile();
+  REQUIRE(sink);
+  auto logged = [&] {
+    std::fflush(sink);
+    std::rewind(sink);
+    std::string text;
+    char buf[512];
+    while (auto n = std::fread(buf, 1, sizeof buf, sink))
+      text.append(buf, n);
+    return text;
+  };
+  // A WakuMessage whose content_topic (field 2, a proto3 string) is not UTF-8.
+  const std::string hostile = std::string("\x12\x02\xff\xfe", 4);
+  log_options options;
+  options.out = sink;
+  options.level = log_level::info;
+  configure_log(options);
+  waku::WakuMessage message;
+  (void)message.ParseFromString(hostile);
+  CHECK(logged().empty());
+  options.level = log_level::debug;
+  configure_log(options);
+  (void)message.ParseFromString(hostile);
+  CHECK_THAT(logged(), Catch::Contains("debug protobuf: ") && Catch::Contains("UTF-8"));
+  configure_log(saved);
+  std::fclose(sink);
 }
