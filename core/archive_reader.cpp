@@ -184,7 +184,11 @@ result<verify_report> verify_archive_dir(const std::filesystem::path& archive_di
   verify_report report;
   report.data_size = data->size();
   std::uint64_t expected_offset = 0;
-  for (auto& [id, entry] : sorted_entries(*index)) {
+  for (auto& listed : sorted_entries(*index)) {
+    // Named, not bound: a lambda below captures it (C++17 cannot capture a
+    // structured binding).
+    const auto& id = listed.first;
+    auto& entry = listed.second;
     verified_archive checked{id, entry, 0, false};
     auto problems_before = report.problems.size();
     auto problem = [&](const std::string& what) { report.problems.push_back(id + ": " + what); };

@@ -21,6 +21,8 @@ packages=(
   aria2 opentracker
   # annals bench load --report: plots
   gnuplot-nox
+  # scripts/fuzz.sh: libFuzzer with ASan and UBSan
+  clang libclang-rt-14-dev
 )
 
 missing=()

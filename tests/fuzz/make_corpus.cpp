@@ -1,0 +1,171 @@
+// Writes the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/) from
+// real bytes, made the way the node and its tests make them: archives and
+// their torrent, magnet links and their signed messages, hash-ratchet
+// sealed bytes, and the libp2p handshake and frames. Run once after a format
+// changes: make_corpus DIR.
+#include "core/archive_builder.hpp"
+#include "core/hash_ratchet.hpp"
+#include "core/message_jsonl.hpp"
+#include "core/status_envelope.hpp"
+#include "core/synthetic.hpp"
+#include "net/p2p/connection.hpp"
+#include "net/p2p/gossipsub.hpp"
+#include "net/p2p/multiaddr.hpp"
+#include "net/p2p/multistream.hpp"
+#include "net/p2p/muxer.hpp"
+#include "net/p2p/noise.hpp"
+#include "net/p2p/stream_protocol.hpp"
+#include "net/torrent_file.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace annals;
+
+namespace {
+
+fs::path out_root;
+
+void seed(const std::string& target, const std::string& name, const std::string& bytes) {
+  auto dir = out_root / target;
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::string read(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Two parts as fuzz::split reads them: a 2-byte big-endian length, then both.
+std::string two(const std::string& first, const std::string& second) {
+  auto n = std::min<std::size_t>(first.size(), 0xffff);
+  std::string out{static_cast<char>(n >> 8), static_cast<char>(n & 0xff)};
+  return out + first.substr(0, n) + second;
+}
+
+template <class T>
+T must(result<T> r, const char* what) {
+  if (!r) {
+    std::cerr << "make_corpus: " << what << ": " << r.error().to_string() << "\n";
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_corpus DIR\n";
+    return 2;
+  }
+  out_root = argv[1];
+  auto work = fs::temp_directory_path() / "annals-make-corpus";
+  fs::remove_all(work);
+
+  // Archives of a synthetic community: index, data, torrent, magnet link.
+  auto community = synthetic_community::make(2, 11);
+  synthetic_traffic traffic;
+  traffic.count = 40;
+  traffic.from = 1700000000;
+  traffic.to = traffic.from + 3 * 86400;
+  auto messages = make_synthetic_messages(community, traffic);
+  archive_layout layout{work, community.key.public_key().community_id()};
+  must(build_archives(layout,
+                      build_request{traffic.from, traffic.to, 86400, community.channel_topics},
+                      memory_source(messages)),
+       "build");
+  auto index = read(layout.index_file());
+  auto data = read(layout.data_file());
+  seed("fuzz_index", "index", index);
+  seed("fuzz_index", "empty", "");
+  // Index and the first archive only: a directory small enough to mutate.
+  seed("fuzz_archive_dir", "set", two(index, data.substr(0, std::min<std::size_t>(data.size(), 120000))));
+  auto summary = must(write_archive_torrent(layout, {{"udp://127.0.0.1:6969/announce"}, "annals", 0}),
+                      "torrent");
+  auto torrent = read(layout.torrent_file());
+  auto info = torrent.find("4:info");
+  auto magnet = magnet_link(summary.info_hash, layout.community_id, {"udp://127.0.0.1:6969/announce"},
+                            {"127.0.0.1:9025"});
+  if (info != std::string::npos)
+    seed("fuzz_torrent", "info", two(magnet, torrent.substr(info + 6, torrent.size() - info - 7)));
+  seed("fuzz_torrent", "torrent", two(magnet, torrent));
+
+  // A signed magnet-link message, each layer on its own.
+  auto node_key = private_key::from_bytes(std::string(32, '\x21'));
+  auto waku = must(make_magnetlink_waku_message(community.key, *node_key, {1700000000123, magnet},
+                                                1700000000123000000, "installation-1"),
+                   "magnetlink message");
+  seed("fuzz_status_envelope", "waku_message", waku.SerializeAsString());
+  seed("fuzz_status_envelope", "payload", waku.payload());
+  seed("fuzz_identify", "waku_message", waku.SerializeAsString());
+
+  // JSONL lines as archive build reads them.
+  seed("fuzz_jsonl", "line",
+       R"({"timestamp":1700000000,"topic":"0xcd423760","payload":"aGVsbG8=","sig":"0x04)"
+         + std::string(128, 'a') + R"(","hash":"0x5e1f","third_party_id":"d-1"})");
+
+  // Hash-ratchet: a sealed message and a keys blob.
+  hr_key key;
+  auto group = community.key.public_key().compressed();
+  key.group_id = std::string(reinterpret_cast<const char*>(group.data()), group.size());
+  key.timestamp_ms = 1700000000000;
+  key.key.fill(0x11);
+  seed("fuzz_hash_ratchet", "sealed", must(hr_seal("archive bytes", key, 1, "inst"), "hr_seal"));
+
+  // libp2p: multiaddrs, a multistream proposal, Noise's first message,
+  // muxer frames, a gossipsub RPC, identify, and a dialer's opening bytes.
+  auto addr = must(p2p::multiaddr::parse("/ip4/127.0.0.1/tcp/60000"), "multiaddr");
+  seed("fuzz_varint_multiaddr", "text", "/ip4/127.0.0.1/tcp/60000/p2p/16Uiu2HAmPFTTe9KwBNsWS7UzUPAGoZRdRjmDHf2yGfDV625jsqi7");
+  seed("fuzz_varint_multiaddr", "bytes", addr.to_bytes());
+  p2p::multistream_dialer dialer({"/noise"});
+  seed("fuzz_multistream", "proposal", dialer.start());
+  auto initiator = must(p2p::noise_handshake::initiator(*node_key), "noise");
+  auto first = must(initiator.write_message(), "noise message");
+  seed("fuzz_noise", "first", two(first.substr(2), first.substr(2)));
+  for (auto [protocol, flag] : {std::pair{"/yamux/1.0.0", '\x03'}, std::pair{"/mplex/6.7.0", '\x02'}}) {
+    auto mux = p2p::make_muxer(protocol, true);
+    auto stream = mux->open_stream();
+    (void)mux->write(stream, "/multistream/1.0.0\n");
+    mux->close(stream);
+    seed("fuzz_muxer", std::string(protocol).substr(1, 5), std::string(1, flag) + mux->take_output());
+  }
+  // A peer's subscription, then our publish to it.
+  auto now = p2p::gossipsub_router::clock::now();
+  p2p::gossipsub_router peer, router;
+  peer.subscribe("/waku/2/rs/16/32");
+  peer.add_peer(1);
+  router.add_peer(1);
+  std::vector<p2p::gossip_message> delivered;
+  std::string subscription;
+  for (auto& [to, rpc] : peer.take_outgoing()) {
+    subscription = rpc;
+    (void)router.handle_rpc(1, rpc, now, delivered);
+  }
+  (void)router.take_outgoing();
+  (void)router.publish("/waku/2/rs/16/32", waku.SerializeAsString(), now);
+  std::string published;
+  for (auto& [to, rpc] : router.take_outgoing())
+    published += rpc;
+  seed("fuzz_gossipsub", "rpc", two(subscription, published));
+  p2p::connection_config config;
+  config.identity = *node_key;
+  struct quiet : p2p::connection_handler {
+    void on_established(const p2p::peer_id&, const std::string&) override {}
+    void on_relay_rpc(std::string) override {}
+  } handler;
+  seed("fuzz_identify", "identify",
+       p2p::identify_message(config, p2p::builtin_protocols(config, handler)));
+  p2p::connection opener(p2p::connection::role::dialer, config, handler);
+  seed("fuzz_connection", "dialer_start", opener.start());
+  fs::remove_all(work);
+  std::cout << "seeds written to " << out_root << "\n";
+  return 0;
+}
