@@ -83,7 +83,11 @@ TEST_CASE("archive import stores every message once, and a second import or anot
 
   auto db = store::open(m.node / "db");
   REQUIRE(db);
-  for (const auto& [id, archive] : *(*db)->list_archives(m.key))
+  // Held in a variable: a range-for over *list_archives(...) would walk a
+  // vector the temporary result already destroyed.
+  auto archives = (*db)->list_archives(m.key);
+  REQUIRE(archives);
+  for (const auto& [id, archive] : *archives)
     CHECK(archive.imported());
 }
 
