@@ -32,12 +32,15 @@ if ! flags=$(pkg-config --cflags --libs annals); then
 fi
 echo "$flags"
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$examples/CMakeCache.txt")
+# A sanitizer build's libraries need its runtimes at link time too.
+link_flags=$(sed -n 's/^CMAKE_EXE_LINKER_FLAGS:[A-Z]*=//p' "$examples/CMakeCache.txt")
 # Cflags: the example compiles (syntax only: 3 s, not 8); Libs: its object
 # file, built above by CMake, links.
 # shellcheck disable=SC2046 # pkg-config's output is a list of words
 "$cxx" -std=c++17 $(pkg-config --cflags annals) -fsyntax-only "$src/examples/embed_node.cpp"
 # shellcheck disable=SC2046
-"$cxx" -o "$examples/embed_node_pkgconfig" \
+# shellcheck disable=SC2086 # the linker flags are a list of words
+"$cxx" -o "$examples/embed_node_pkgconfig" $link_flags \
   "$examples/CMakeFiles/embed_node.dir/embed_node.cpp.o" $(pkg-config --libs annals)
 echo "compiled embed_node.cpp with --cflags, linked it with --libs"
 
