@@ -31,21 +31,39 @@ using self_ptr = node_actor::stateful_pointer<node_state>;
 constexpr auto flush_interval = std::chrono::milliseconds(100);
 constexpr std::size_t flush_batch = 1000;
 
+/// Kept messages held per community while the store refuses writes.
+constexpr std::size_t max_unsaved_messages = 200'000;
+
 void flush(self_ptr self) {
   auto& state = self->state;
+  bool retry = false;
   for (auto& [community_id, messages] : state.pending) {
     if (messages.empty())
       continue;
     auto community = public_key::from_community_id(community_id);
     if (auto stored = state.db->insert_messages(*community, messages); !stored) {
+      // Kept for the next try (a full disk frees up, a compaction ends); past
+      // the cap the oldest go, counted, so memory stays bounded.
       ++state.store_failures;
       log_error("node", "storing " + std::to_string(messages.size()) + " messages of "
-                          + community_id + " failed: " + stored.error().to_string());
-    } else {
-      observe(self, state.config.observer, state.config.name, community_id,
-              message_observation::stored, messages);
+                          + community_id + " failed (kept, retried every second): "
+                          + stored.error().to_string());
+      if (messages.size() > max_unsaved_messages) {
+        auto excess = messages.size() - max_unsaved_messages;
+        messages.erase(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(excess));
+        state.unsaved_dropped += excess;
+      }
+      retry = true;
+      continue;
     }
+    observe(self, state.config.observer, state.config.name, community_id,
+            message_observation::stored, messages);
     messages.clear();
+  }
+  state.store_failing = retry;
+  if (retry && !state.flush_armed) {
+    state.flush_armed = true;
+    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
   }
 }
 
@@ -101,7 +119,8 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
   auto& pending = state.pending[channel->second.community.community_id()];
   pending.push_back(std::move(kept));
   ++state.kept;
-  if (pending.size() >= flush_batch) {
+  // While the store refuses writes, the once-a-second retry writes them.
+  if (pending.size() >= flush_batch && !state.store_failing) {
     flush(self);
   } else if (!state.flush_armed) {
     state.flush_armed = true;
@@ -248,6 +267,9 @@ component_status own_status(self_ptr self) {
              "Owner: channel messages that did not decrypt or verify", double(state.unreadable))
     .counter("annals_store_write_failures_total", "Batches of kept messages the store refused",
              double(state.store_failures))
+    .counter("annals_messages_unsaved_dropped_total",
+             "Kept messages dropped while the store refused writes (over 200,000 held)",
+             double(state.unsaved_dropped))
     .gauge("process_resident_memory_bytes", "Resident memory of the process",
            double(memory.resident))
     .gauge("annals_process_anonymous_memory_bytes",

@@ -116,6 +116,8 @@ struct node_state {
   std::uint64_t kept = 0;
   std::uint64_t unreadable = 0;
   std::uint64_t store_failures = 0;
+  std::uint64_t unsaved_dropped = 0;  // over max_unsaved_messages while writes failed
+  bool store_failing = false;         // the last write was refused: retry on the timer
 };
 
 /// Opens the node's store and identity, starts its libtorrent session and

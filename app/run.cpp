@@ -113,6 +113,7 @@ void run_node(const run_flags& flags) {
   config.data_dir = c.data_dir;
   config.torrent = c.torrent;
   config.archives = c.archives;
+  config.store = c.store;
   config.relay = relay;
   config.subscribers.push_back(
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))

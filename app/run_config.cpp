@@ -100,7 +100,8 @@ result<void> check_keys(const toml::table& table, const std::vector<std::string_
 /// Every table and key `annals run` reads besides [[community]]'s (checked
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
-  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest"},
+  ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest",
+                               "store"},
                         file, ""));
   if (auto* t = root["torrent"].as_table())
     ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address"}, file,
@@ -114,6 +115,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                           "archives"));
   if (auto* r = root["rest"].as_table())
     ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
+  if (auto* st = root["store"].as_table())
+    ANNALS_TRY(check_keys(*st, {"min_free_mb"}, file, "store"));
   return ok_result();
 }
 
@@ -199,6 +202,14 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
   if (c.relay.listen.empty())
     c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};
   c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
+
+  if (auto* st = root["store"].as_table()) {
+    std::int64_t mb = static_cast<std::int64_t>(c.store.min_free_bytes >> 20);
+    ANNALS_TRY(read(*st, "min_free_mb", "store", mb));
+    if (mb < 0 || mb > (std::int64_t{1} << 30))
+      return make_error(errc::invalid_argument, "store.min_free_mb must be 0..2^30");
+    c.store.min_free_bytes = static_cast<std::uint64_t>(mb) << 20;
+  }
 
   if (auto* rest = root["rest"].as_table()) {
     ANNALS_TRY(read(*rest, "listen", "rest", c.rest_listen));

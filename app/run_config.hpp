@@ -5,6 +5,7 @@
 #include "actors/node.hpp"
 #include "core/result.hpp"
 #include "net/p2p/host.hpp"
+#include "storage/store_options.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +46,7 @@ struct run_config {
   std::vector<owned_community> owned;
   std::vector<membership_spec> joined;
   std::string rest_listen;  // empty: no REST API
+  store_options store;
 };
 
 /// Config files larger than this are refused unread.

@@ -13,11 +13,14 @@
 //                   stores the message and deleted in the batch that commits
 //                   the archive holding it, so every message is archived once.
 #include "storage/store.hpp"
+
+#include "core/file_io.hpp"
 #include "core/topics.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_manager.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -126,6 +129,7 @@ private:
 struct store::impl {
   std::filesystem::path path;
   rocksdb::WriteOptions write_options;
+  std::uint64_t min_free_bytes = 0;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by column_family
   /// Serializes read-modify-write sequences (dedup on insert, keeping the
@@ -245,8 +249,25 @@ struct store::impl {
     return {};
   }
 
+  /// A write of `bytes` leaves the reserve free, or is refused before
+  /// RocksDB sees it.
+  result<void> check_space(std::size_t bytes, std::string_view operation) const {
+    if (min_free_bytes == 0)
+      return {};
+    auto free = free_disk_bytes(path);
+    if (!free || *free >= min_free_bytes + bytes)
+      return {};
+    return make_error(errc::io, path.string() + ": " + std::string(operation)
+                                  + ": disk full: " + std::to_string(*free)
+                                  + " bytes free, below the reserve of "
+                                  + std::to_string(min_free_bytes)
+                                  + " (min_free_bytes); nothing was written");
+  }
+
   result<void> put(column_family cf, std::string_view key, std::string_view value,
                    std::string_view operation) const {
+    if (auto room = check_space(key.size() + value.size(), operation); !room)
+      return room;
     auto status = db->Put(write_options, handles[cf], slice(key), slice(value));
     if (!status.ok())
       return db_error(operation, status);
@@ -256,6 +277,8 @@ struct store::impl {
   result<void> write(rocksdb::WriteBatch& batch, std::string_view operation) const {
     if (batch.Count() == 0)
       return {};
+    if (auto room = check_space(batch.GetDataSize(), operation); !room)
+      return room;
     auto status = db->Write(write_options, &batch);
     if (!status.ok())
       return db_error(operation, status);
@@ -361,6 +384,9 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   // Bounded memory: all memtables together, one small shared block cache.
   db_options.db_write_buffer_size = options.total_write_buffer_bytes;
   db_options.max_background_jobs = 2;
+  // A flush or compaction that meets a full disk stops writes; with a file
+  // manager RocksDB resumes by itself once space returns.
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default()));
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::ColumnFamilyOptions family_options;
@@ -374,6 +400,7 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   auto state = std::make_unique<impl>();
   state->path = dir;
   state->write_options.sync = options.sync_writes;
+  state->min_free_bytes = options.min_free_bytes;
   rocksdb::DB* db = nullptr;
   auto status = rocksdb::DB::Open(db_options, dir.string(), descriptors, &state->handles, &db);
   if (!status.ok())

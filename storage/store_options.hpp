@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace annals {
 
@@ -17,6 +18,10 @@ struct store_options {
   std::size_t write_buffer_bytes = 4u << 20;         // one memtable of one family
   std::size_t total_write_buffer_bytes = 16u << 20;  // every memtable of the store
   std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
+  /// Writes are refused, naming the disk, while fewer bytes than this are
+  /// free: RocksDB must never meet a full disk mid-write (Debian's build
+  /// aborts on an assertion there), and its flushes and compactions need room.
+  std::uint64_t min_free_bytes = std::uint64_t{64} << 20;
 };
 
 } // namespace annals
