@@ -8,6 +8,7 @@
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "tests/app/run_annals.hpp"
+#include "tests/app/small_disk.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -314,6 +315,41 @@ TEST_CASE("archive fetch refuses a hostile torrent before asking for any piece",
   CHECK_FALSE(holds_bytes(out));
   CHECK_FALSE(fs::exists(out / "torrents"));
   CHECK((*seeder)->progress(hash)->total_upload == 0);
+}
+
+TEST_CASE("archive fetch onto a disk too small refuses before any piece, and succeeds once the "
+          "disk grows",
+          "[cli][transfer][disk]") {
+  built_archives owner(20'000);
+  test::small_disk disk(owner.dir / "small", "1m");
+  if (!disk.mounted) {
+    WARN("cannot mount a tmpfs here (not root?): the small-disk fetch did not run");
+    return;
+  }
+  background seed({"archive", "seed", owner.layout.root.string(), "--listen", "127.0.0.1:0"},
+                  owner.dir / "seed-stderr.txt");
+  auto magnet = seed.read_line(std::chrono::seconds(20));
+  REQUIRE(magnet);
+  auto peer = "127.0.0.1:" + magnet_port(*magnet);
+  auto fetch = [&] {
+    return run_annals("archive fetch '" + *magnet + "' --out " + disk.at.string() + " --peer "
+                        + peer + " --timeout 60",
+                      owner.dir);
+  };
+  auto refused = fetch();
+  INFO(refused.err);
+  CHECK(refused.code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("not enough disk space in " + disk.at.string()));
+  CHECK_FALSE(holds_bytes(disk.at.string()));
+
+  // The check wants the set plus a headroom of 64 MiB.
+  REQUIRE(disk.grow("256m"));
+  auto fetched = fetch();
+  INFO(fetched.err);
+  REQUIRE(fetched.code == 0);
+  archive_layout member{disk.at, owner.community.id()};
+  CHECK(test::read_file(member.data_file()) == test::read_file(owner.layout.data_file()));
+  CHECK(seed.stop(SIGTERM) == 0);
 }
 
 TEST_CASE("archive fetch names bad input and unreachable peers", "[cli][transfer]") {

@@ -7,6 +7,7 @@
 #include "core/hex.hpp"
 #include "core/identity.hpp"
 #include "tests/app/run_annals.hpp"
+#include "tests/app/small_disk.hpp"
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
 
@@ -27,18 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A loopback port free right now (the kernel's pick, released).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::unique_ptr<child_process> start(const temp_dir& dir, const std::string& tag, int round,
                                      std::vector<std::string> args) {

@@ -5,6 +5,7 @@
 #include "core/hex.hpp"
 #include "core/identity.hpp"
 #include "tests/app/run_annals.hpp"
+#include "tests/app/small_disk.hpp"
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
 
@@ -23,35 +24,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A tmpfs of `size` at `at`, unmounted when the test ends.
-struct small_disk {
-  fs::path at;
-  bool mounted = false;
-  small_disk(fs::path where, const std::string& size) : at(std::move(where)) {
-    fs::create_directories(at);
-    mounted = ::mount("tmpfs", at.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-  }
-  bool grow(const std::string& size) {
-    return ::mount("tmpfs", at.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0;
-  }
-  ~small_disk() {
-    if (mounted)
-      ::umount2(at.c_str(), MNT_DETACH);
-  }
-};
 
 double sample(const std::string& metrics, const std::string& series) {
   auto at = metrics.find("\n" + series + " ");
