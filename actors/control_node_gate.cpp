@@ -55,7 +55,9 @@ void arm_republish(self_ptr self, const std::string& community) {
 void reject(self_ptr self, const std::string& cause, const std::string& community_id,
             const std::string& detail) {
   ++self->state.rejections[{community_id, cause}];
-  log_info("gate", "magnet link of " + (community_id.empty() ? std::string("?") : community_id)
+  // Debug: strangers choose how often this happens; the counter and the
+  // magnetlinkRejected signal carry it for operators.
+  log_debug("gate", "magnet link of " + (community_id.empty() ? std::string("?") : community_id)
                      + " rejected: " + cause + ": " + detail);
   self->send(self->state.bus, publish_atom::value,
              signal{magnetlink_rejected{community_id, cause + ": " + detail}});

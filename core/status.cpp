@@ -84,29 +84,18 @@ std::uint64_t unix_ms_now() {
 
 namespace {
 
-std::string escape_label(const std::string& value) {
+/// Prometheus escapes backslash and newline in HELP text, and the double
+/// quote too in label values.
+std::string escape(const std::string& text, bool label_value) {
   std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string escape_help(const std::string& text) {
-  std::string out;
+  out.reserve(text.size());
   for (char c : text) {
     if (c == '\\')
       out += "\\\\";
     else if (c == '\n')
       out += "\\n";
+    else if (c == '"' && label_value)
+      out += "\\\"";
     else
       out += c;
   }
@@ -130,7 +119,7 @@ std::string label_set(const std::vector<std::string>& labels, const std::string&
   std::string out;
   for (std::size_t i = 0; i + 1 < labels.size(); i += 2) {
     out += out.empty() ? "{" : ",";
-    out += labels[i] + "=\"" + escape_label(labels[i + 1]) + "\"";
+    out += labels[i] + "=\"" + escape(labels[i + 1], true) + "\"";
   }
   if (!extra.empty()) {
     out += out.empty() ? "{" : ",";
@@ -184,14 +173,14 @@ std::string prometheus_text(const std::vector<component_status>& components) {
   for (const auto& name : order) {
     if (auto f = families.find(name); f != families.end()) {
       const auto& first = *f->second.front();
-      out += "# HELP " + name + " " + escape_help(first.help) + "\n";
+      out += "# HELP " + name + " " + escape(first.help, false) + "\n";
       out += "# TYPE " + name + (first.kind == status_metric::counter ? " counter\n" : " gauge\n");
       for (const auto* m : f->second)
         out += name + label_set(m->labels) + " " + number(m->value) + "\n";
       continue;
     }
     const auto& hs = histograms[name];
-    out += "# HELP " + name + " " + escape_help(hs.front()->help) + "\n";
+    out += "# HELP " + name + " " + escape(hs.front()->help, false) + "\n";
     out += "# TYPE " + name + " histogram\n";
     for (const auto* h : hs) {
       std::uint64_t cumulative = 0;

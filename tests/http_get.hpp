@@ -70,4 +70,11 @@ inline std::optional<http_reply> http_get(const std::string& host_port, const st
   return http_exchange(host_port, path);
 }
 
+/// The value of the sample `series` (name and labels, as printed) in
+/// Prometheus text, or -1 when it is absent.
+inline double prometheus_sample(const std::string& metrics, const std::string& series) {
+  auto at = metrics.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + series.size() + 2));
+}
+
 } // namespace annals::test

@@ -23,15 +23,6 @@ using namespace annals::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-namespace {
-
-double sample(const std::string& metrics, const std::string& series) {
-  auto at = metrics.find("\n" + series + " ");
-  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + series.size() + 2));
-}
-
-} // namespace
-
 TEST_CASE("a full disk: the owner refuses writes naming the disk, keeps serving, and stores "
           "and archives every message once space returns",
           "[cli][run][disk]") {
@@ -73,7 +64,7 @@ TEST_CASE("a full disk: the owner refuses writes naming the disk, keeps serving,
   CHECK((health->status == 200 || health->status == 503));
   auto metrics = http_get(rest, "/metrics");
   REQUIRE(metrics);
-  CHECK(sample(metrics->body, "annals_store_write_failures_total") >= 1);
+  CHECK(prometheus_sample(metrics->body, "annals_store_write_failures_total") >= 1);
 
   // Space returns: everything held is written, archived once, and verifies.
   REQUIRE(disk.grow("256m"));
@@ -90,7 +81,7 @@ TEST_CASE("a full disk: the owner refuses writes naming the disk, keeps serving,
   }
   REQUIRE(status["messages"] == 20000);
   CHECK(status["unarchivedMessages"] == 0);
-  CHECK(sample(http_get(rest, "/metrics")->body, "annals_messages_unsaved_dropped_total") == 0);
+  CHECK(prometheus_sample(http_get(rest, "/metrics")->body, "annals_messages_unsaved_dropped_total") == 0);
   CHECK(owner.running());
   owner.kill(SIGTERM);
   CHECK(owner.wait(20s) == std::optional<int>(0));

@@ -394,13 +394,6 @@ nlohmann::json get_json(const std::string& address, const std::string& path, int
   return nlohmann::json::parse(reply->body);
 }
 
-/// The value of the sample `name{labels}` in Prometheus text, or -1.
-double sample(const std::string& metrics, const std::string& series) {
-  auto at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos)
-    return -1;
-  return std::stod(metrics.substr(at + series.size() + 2));
-}
 
 } // namespace
 
@@ -431,7 +424,7 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   CHECK(before[0]["role"] == "member");
   CHECK(before[0]["importedArchives"] == 0);
   auto metrics_before = http_get(member_rest, "/metrics")->body;
-  CHECK(sample(metrics_before, "annals_messages_stored{community=\"" + community
+  CHECK(prometheus_sample(metrics_before, "annals_messages_stored{community=\"" + community
                                  + "\",role=\"member\"}") == 0);
 
   auto owner_text = read_file(dir / "owner.toml");
@@ -447,7 +440,7 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   std::set<double> imported_seen;
   while (std::chrono::steady_clock::now() < deadline) {
     synced = get_json(member_rest, "/archive/v1/communities/" + community);
-    imported_seen.insert(sample(http_get(member_rest, "/metrics")->body,
+    imported_seen.insert(prometheus_sample(http_get(member_rest, "/metrics")->body,
                                 "annals_messages_imported_total{community=\"" + community + "\"}"));
     if (synced["messages"] == 300 && synced["archives"] == synced["importedArchives"])
       break;
@@ -461,23 +454,23 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
 
   auto member_metrics = http_get(member_rest, "/metrics")->body;
   auto c = "{community=\"" + community + "\"}";
-  CHECK(sample(member_metrics, "annals_messages_imported_total" + c) == 300);
-  CHECK(sample(member_metrics, "annals_archives_downloaded_total" + c) >= 1);
-  CHECK(sample(member_metrics, "annals_links_accepted_total" + c) >= 1);
-  CHECK(sample(member_metrics, "annals_downloads_finished_total" + c) >= 1);
-  CHECK(sample(member_metrics, "annals_downloads_failed_total" + c) == 0);
-  CHECK(sample(member_metrics, "annals_relay_peers") == 1);
-  CHECK(sample(member_metrics, "process_resident_memory_bytes") > 0);
+  CHECK(prometheus_sample(member_metrics, "annals_messages_imported_total" + c) == 300);
+  CHECK(prometheus_sample(member_metrics, "annals_archives_downloaded_total" + c) >= 1);
+  CHECK(prometheus_sample(member_metrics, "annals_links_accepted_total" + c) >= 1);
+  CHECK(prometheus_sample(member_metrics, "annals_downloads_finished_total" + c) >= 1);
+  CHECK(prometheus_sample(member_metrics, "annals_downloads_failed_total" + c) == 0);
+  CHECK(prometheus_sample(member_metrics, "annals_relay_peers") == 1);
+  CHECK(prometheus_sample(member_metrics, "process_resident_memory_bytes") > 0);
   CHECK(member_metrics.find("# TYPE annals_archive_import_duration_seconds histogram")
         != std::string::npos);
 
   auto owner_metrics = http_get(owner_rest, "/metrics")->body;
-  CHECK(sample(owner_metrics, "annals_links_published_total" + c) >= 1);
-  CHECK(sample(owner_metrics, "annals_archives_built_total" + c) >= 1);
-  CHECK(sample(owner_metrics, "annals_messages_stored{community=\"" + community
+  CHECK(prometheus_sample(owner_metrics, "annals_links_published_total" + c) >= 1);
+  CHECK(prometheus_sample(owner_metrics, "annals_archives_built_total" + c) >= 1);
+  CHECK(prometheus_sample(owner_metrics, "annals_messages_stored{community=\"" + community
                                 + "\",role=\"owner\"}") == 300);
-  CHECK(sample(owner_metrics, "annals_relay_messages_out_total") >= 300);
-  CHECK(sample(owner_metrics, "annals_build_duration_seconds_count") >= 1);
+  CHECK(prometheus_sample(owner_metrics, "annals_relay_messages_out_total") >= 300);
+  CHECK(prometheus_sample(owner_metrics, "annals_build_duration_seconds_count") >= 1);
 
   // The owner sees the member as a relay peer that speaks Waku relay.
   auto peers = get_json(owner_rest, "/admin/v1/peers");
