@@ -265,7 +265,11 @@ component_status own_status(self_ptr self) {
              double(state.kept))
     .counter("annals_messages_unreadable_total",
              "Owner: channel messages that did not decrypt or verify", double(state.unreadable))
-    .counter("annals_store_write_failures_total", "Batches of kept messages the store refused",
+    .counter("annals_store_write_failures_total",
+             "Writes the store refused (disk below its reserve, or a RocksDB error), any writer",
+             double(state.db->refused_writes()))
+    .counter("annals_messages_unsaved_batches_total",
+             "Owner: flushes of kept messages the store refused (the messages are held and retried)",
              double(state.store_failures))
     .counter("annals_messages_unsaved_dropped_total",
              "Kept messages dropped while the store refused writes (over 200,000 held)",

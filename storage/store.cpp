@@ -24,6 +24,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -130,6 +131,7 @@ struct store::impl {
   std::filesystem::path path;
   rocksdb::WriteOptions write_options;
   std::uint64_t min_free_bytes = 0;
+  mutable std::atomic<std::uint64_t> refused_writes{0};
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by column_family
   /// Serializes read-modify-write sequences (dedup on insert, keeping the
@@ -257,6 +259,7 @@ struct store::impl {
     auto free = free_disk_bytes(path);
     if (!free || *free >= min_free_bytes + bytes)
       return {};
+    ++refused_writes;
     return make_error(errc::io, path.string() + ": " + std::string(operation)
                                   + ": disk full: " + std::to_string(*free)
                                   + " bytes free, below the reserve of "
@@ -269,8 +272,10 @@ struct store::impl {
     if (auto room = check_space(key.size() + value.size(), operation); !room)
       return room;
     auto status = db->Put(write_options, handles[cf], slice(key), slice(value));
-    if (!status.ok())
+    if (!status.ok()) {
+      ++refused_writes;
       return db_error(operation, status);
+    }
     return {};
   }
 
@@ -280,8 +285,10 @@ struct store::impl {
     if (auto room = check_space(batch.GetDataSize(), operation); !room)
       return room;
     auto status = db->Write(write_options, &batch);
-    if (!status.ok())
+    if (!status.ok()) {
+      ++refused_writes;
       return db_error(operation, status);
+    }
     return {};
   }
 
@@ -367,6 +374,8 @@ store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 store::~store() = default;
 
 const std::filesystem::path& store::path() const { return impl_->path; }
+
+std::uint64_t store::refused_writes() const { return impl_->refused_writes.load(); }
 
 result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
                                            store_options options) {

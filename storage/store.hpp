@@ -201,6 +201,9 @@ public:
   result<void> put_setting(std::string_view key, std::string_view value);
 
   const std::filesystem::path& path() const;
+  /// Writes refused since open: the disk below its reserve, or a RocksDB
+  /// write error. Every writer's refusal counts, whoever logs it.
+  std::uint64_t refused_writes() const;
 
 private:
   friend class unarchived_view;

@@ -460,3 +460,30 @@ TEST_CASE("opening a database held by another store fails with the path", "[stor
   auto reopened = unwrap(store::open(dir / "db"));
   CHECK(unwrap(reopened->get_setting("k")) == std::optional<std::string>{"v"});
 }
+
+TEST_CASE("a write that would eat the disk's reserve is refused, named, counted, and writes "
+          "nothing",
+          "[store][disk]") {
+  temp_dir dir;
+  auto community = new_community();
+  {
+    auto db = open_store(dir);
+    unwrap(db->insert_messages(community, {message(10, topic_a, "kept")}));
+    CHECK(db->refused_writes() == 0);
+  }
+  store_options options;
+  // A reserve no disk here has free: every write must be refused.
+  options.min_free_bytes = std::uint64_t(1) << 62;
+  auto db = unwrap(store::open(dir / "db", options));
+  auto refused = db->insert_messages(community, {message(20, topic_a, "refused")});
+  REQUIRE_FALSE(refused);
+  auto text = refused.error().to_string();
+  CHECK(text.find("disk full") != std::string::npos);
+  CHECK(text.find("min_free_bytes") != std::string::npos);
+  CHECK(text.find((dir / "db").string()) != std::string::npos);
+  CHECK_FALSE(db->set_last_archive_end(community, 99));
+  CHECK(db->refused_writes() == 2);
+  // What was stored before stays, and nothing of the refused writes landed.
+  CHECK(scan_hashes(*db, community, 0, 100) == std::vector<std::string>{"kept"});
+  CHECK(unwrap(db->get_archive_info(community)).last_archive_end != 99);
+}
