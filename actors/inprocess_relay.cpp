@@ -35,6 +35,10 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
         peers.push_back({caf::to_string(sub.sink.address()), "in-process", {}, {}, 0, false});
       return peers;
     },
+    [](store_query_atom, const std::string&, const std::string&) -> caf::result<std::string> {
+      return caf::make_error(caf::sec::unexpected_message,
+                             "the in-process relay reaches no store peers");
+    },
     [self](status_atom) {
       component_status out;
       out.component = "relay";

@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "core/log.hpp"
+#include "core/store_query.hpp"
 
 #include "net/p2p/host.hpp"
 
@@ -54,7 +55,7 @@ void prune_topics(libp2p_relay_state& st) {
 libp2p_relay_actor::behavior_type
 libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
              std::shared_ptr<p2p::host> host, std::function<void(const std::string&)> log,
-             std::shared_ptr<relay_delivery_filter> filter) {
+             std::shared_ptr<relay_delivery_filter> filter, std::shared_ptr<actor_link> link) {
   // The state owns the host: CAF destroys the state when the actor exits,
   // which stops the I/O thread then.
   self->state.host = std::move(host);
@@ -89,6 +90,34 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       prune_topics(self->state);
     },
     [self](peers_atom) { return self->state.host->peers(); },
+    [self, link](store_query_atom, const std::string& peer,
+                 const std::string& request) -> caf::result<std::string> {
+      auto id = self->state.next_store_query++;
+      auto promise = self->make_response_promise<std::string>();
+      self->state.store_queries.emplace(id, promise);
+      ++self->state.store_queries_sent;
+      // An answer is at most a page's byte budget plus its framing.
+      self->state.host->request(peer, std::string(store_query_protocol), request,
+                                store_query_limits{}.max_response_bytes + (1 << 20),
+                                std::chrono::seconds(10), [link, id](result<std::string> r) {
+                                  link->send(store_answer_atom::value, id, r.has_value(),
+                                             r ? *r : r.error().to_string());
+                                });
+      return promise;
+    },
+    [self](store_answer_atom, std::uint64_t id, bool ok, const std::string& bytes) {
+      auto it = self->state.store_queries.find(id);
+      if (it == self->state.store_queries.end())
+        return;
+      auto promise = std::move(it->second);
+      self->state.store_queries.erase(it);
+      if (ok) {
+        promise.deliver(bytes);
+      } else {
+        ++self->state.store_queries_failed;
+        promise.deliver(caf::make_error(caf::sec::request_timeout, "store query: " + bytes));
+      }
+    },
     [self](received_atom, const std::string& pubsub_topic, const std::string& bytes,
            const std::string&) {
       // The host's validator accepted it; decode once more for the envelope.
@@ -152,7 +181,12 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
                  "Peer subscriptions over the per-peer topic limit or too long",
                  n(s.gossip.subscriptions_refused))
         .counter("annals_relay_malformed_rpcs_total", "Gossipsub RPCs that did not parse",
-                 n(s.gossip.malformed_rpcs));
+                 n(s.gossip.malformed_rpcs))
+        .counter("annals_store_queries_sent_total", "Waku store queries this node made",
+                 n(self->state.store_queries_sent))
+        .counter("annals_store_queries_failed_total",
+                 "Waku store queries that got no answer (no store peer, reset, timeout)",
+                 n(self->state.store_queries_failed));
       return out;
     },
     [self](listen_atom) -> caf::result<std::string, std::vector<std::string>> {
@@ -184,7 +218,8 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)
     return to_caf_error(host.error().code, "relay: " + host.error().message);
-  auto actor = sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log, filter);
+  auto actor =
+    sys.spawn(libp2p_relay, std::shared_ptr<p2p::host>(std::move(*host)), log, filter, link);
   {
     std::lock_guard lock(link->mutex);
     link->target = caf::actor_cast<caf::weak_actor_ptr>(actor);

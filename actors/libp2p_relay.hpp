@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -67,6 +68,11 @@ struct libp2p_relay_state {
   std::uint64_t published = 0;
   std::uint64_t received = 0;
   std::uint64_t rejected = 0;
+  /// Store queries sent and waiting for the host's answer, by ID.
+  std::map<std::uint64_t, caf::typed_response_promise<std::string>> store_queries;
+  std::uint64_t next_store_query = 1;
+  std::uint64_t store_queries_sent = 0;
+  std::uint64_t store_queries_failed = 0;
 };
 
 /// Starts a host from `config` (binding its listen addresses, dialling its

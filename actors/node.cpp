@@ -41,7 +41,11 @@ void flush(self_ptr self) {
     if (messages.empty())
       continue;
     auto community = public_key::from_community_id(community_id);
-    if (auto stored = state.db->insert_messages(*community, messages); !stored) {
+    bool member = state.member_communities.count(community_id) > 0;
+    auto& relayed = state.pending_relayed[community_id];
+    auto stored = member ? state.db->insert_member_messages(*community, messages, relayed)
+                         : state.db->insert_messages(*community, messages, relayed);
+    if (!stored) {
       // Kept for the next try (a full disk frees up, a compaction ends); past
       // the cap the oldest go, counted, so memory stays bounded.
       ++state.store_failures;
@@ -51,6 +55,8 @@ void flush(self_ptr self) {
       if (messages.size() > max_unsaved_messages) {
         auto excess = messages.size() - max_unsaved_messages;
         messages.erase(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(excess));
+        relayed.erase(relayed.begin(),
+                      relayed.begin() + static_cast<std::ptrdiff_t>(std::min(excess, relayed.size())));
         state.unsaved_dropped += excess;
       }
       retry = true;
@@ -59,6 +65,7 @@ void flush(self_ptr self) {
     observe(self, state.config.observer, state.config.name, community_id,
             message_observation::stored, messages);
     messages.clear();
+    relayed.clear();
   }
   state.store_failing = retry;
   if (retry && !state.flush_armed) {
@@ -84,6 +91,27 @@ void keep_channels(self_ptr self, const record::Community& community) {
   if (!content_topics.empty())
     self->send(state.relay, subscribe_atom::value, community_pubsub_topic(community),
                content_topics, caf::actor_cast<relay_sink_actor>(self));
+  if (state.store_sync)
+    self->send(state.store_sync, sync_atom::value, pub->community_id(), std::string("owner"));
+}
+
+/// A member keeps the channel messages a store sync finds (it does not
+/// listen to channels itself: its history comes from archives).
+void watch_member_channels(self_ptr self, const std::string& community_id) {
+  auto& state = self->state;
+  auto pub = public_key::from_community_id(community_id);
+  if (!pub)
+    return;
+  state.member_communities.insert(community_id);
+  if (!state.store_sync)
+    return;
+  if (auto record = state.db->get_community(*pub); record && *record)
+    for (const auto& channel : (*record)->channels()) {
+      auto chat = channel_chat_id(community_id, channel.id());
+      auto topic = chat_topic(chat);
+      state.channels[content_topic(topic)] = kept_channel{*pub, topic, chat, std::nullopt};
+    }
+  self->send(state.store_sync, sync_atom::value, community_id, std::string("member"));
 }
 
 /// status-go's handleRetrievedMessages(storeWakuMessages): a channel message
@@ -118,6 +146,17 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
   kept.hash = envelope.hash;
   auto& pending = state.pending[channel->second.community.community_id()];
   pending.push_back(std::move(kept));
+  if (state.store_sync && state.config.store_server && state.config.waku_store.serve) {
+    stored_relay_message relayed;
+    relayed.hash = envelope.hash;
+    relayed.pubsub_topic = envelope.pubsub_topic;
+    relayed.content_topic = envelope.content_topic;
+    relayed.timestamp = message.timestamp() != 0
+                          ? message.timestamp()
+                          : static_cast<std::int64_t>(unix_ms_now()) * 1'000'000;
+    relayed.message = envelope.message;
+    state.pending_relayed[channel->second.community.community_id()].push_back(std::move(relayed));
+  }
   ++state.kept;
   // While the store refuses writes, the once-a-second retry writes them.
   if (pending.size() >= flush_batch && !state.store_failing) {
@@ -134,6 +173,7 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
 void start_membership(self_ptr self, const std::string& community_id,
                       std::optional<caf::typed_response_promise<std::string>> joined = {}) {
   auto& state = self->state;
+  watch_member_channels(self, community_id);
   self->request(state.gate, caf::infinite, join_atom::value, community_id)
     .then(
       [joined, community_id](bool) mutable {
@@ -328,6 +368,8 @@ caf::result<std::vector<component_status>> gather_status(self_ptr self) {
   ask(state.downloader, "downloader", false);
   ask(state.importer, "importer", true);
   ask(state.bus, "signals", false);
+  if (state.store_sync)
+    ask(state.store_sync, "store", false);
   return g->rp;
 }
 
@@ -359,6 +401,12 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
          state.downloader.address(), state.importer.address()})
     self->link_to(child);
   self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
+  if (state.config.store_server || state.config.waku_store.sync) {
+    state.store_sync = self->spawn<caf::linked>(
+      store_sync, state.config.waku_store, state.db,
+      state.config.waku_store.serve ? state.config.store_server : nullptr, state.relay,
+      caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
+  }
   if (auto communities = state.db->list_communities()) {
     for (const auto& community : *communities) {
       auto pub = public_key::parse(community.public_key());

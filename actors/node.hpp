@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/scheduler.hpp"
+#include "actors/store_sync.hpp"
 #include "core/archive_format.hpp"
 #include "core/identity.hpp"
 #include "core/status_envelope.hpp"
@@ -20,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,13 @@ struct node_config {
   torrent_settings torrent;
   archive_settings archives;
   store_options store;  // RocksDB under data_dir/db
+  /// The Waku store: what is recorded and served, and syncing from store
+  /// peers. `annals run` syncs and serves by default; an embedder opts in.
+  waku_store_settings waku_store{false, false};
+  /// Answers store queries on the relay's I/O thread (the libp2p host's
+  /// store_query); the node attaches its store to it. None: nothing is
+  /// recorded or served.
+  std::shared_ptr<store_query_server> store_server;
 
   /// The relay to use ([relay] configures the libp2p one `annals run` spawns); a default handle makes the node spawn its own
   /// in-process relay (then only this node is on it).
@@ -109,9 +118,16 @@ struct node_state {
   control_node_gate_actor gate;
   downloader_actor downloader;
   importer_actor importer;
+  store_sync_actor store_sync;  // none unless the store serves or syncs
 
   std::map<std::string, kept_channel> channels;  // by content topic
+  /// Joined communities: their channel messages (from store syncs) are
+  /// history, never queued for archiving.
+  std::set<std::string> member_communities;
   std::map<std::string, std::vector<archive_message>> pending;  // community ID -> unsaved
+  /// The same messages as they travelled, for the Waku store (empty when
+  /// it does not serve); written in the same batch as `pending`.
+  std::map<std::string, std::vector<stored_relay_message>> pending_relayed;
   bool flush_armed = false;
   std::uint64_t kept = 0;
   std::uint64_t unreadable = 0;

@@ -109,6 +109,7 @@ void add_magnetlink_commands(CLI::App& app);
 void add_relay_commands(CLI::App& app);
 /// `run --config FILE`.
 void add_run_command(CLI::App& app);
+void add_store_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
 
 } // namespace annals::app

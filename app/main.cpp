@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   annals::app::add_magnetlink_commands(app);
   annals::app::add_relay_commands(app);
   annals::app::add_run_command(app);
+  annals::app::add_store_commands(app);
   annals::app::add_bench_commands(app);
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 // communities, keeps their archives, seeds them over BitTorrent and speaks
 // Waku relay on the network through the libp2p host, until SIGINT/SIGTERM.
 #include "actors/libp2p_relay.hpp"
+#include "storage/store_server.hpp"
 #include "actors/inprocess_relay.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
@@ -79,6 +80,7 @@ void run_node(const run_flags& flags) {
   caf::scoped_actor self{sys};
 
   relay_actor relay;
+  std::shared_ptr<store_query_server> store_server;
   if (c.libp2p) {
     std::error_code exists_ec;
     if (!fs::exists(c.relay_key_file, exists_ec)) {
@@ -87,6 +89,12 @@ void run_node(const run_flags& flags) {
     }
     c.relay.identity = take(private_key::load(c.relay_key_file), "relay key");
     c.relay.agent_version = std::string("annals/") + ANNALS_VERSION;
+    if (c.waku_store.serve) {
+      store_server = std::make_shared<store_query_server>();
+      c.relay.store_query = [store_server](const std::string& peer, std::string_view request) {
+        return store_server->answer(peer, request);
+      };
+    }
     auto spawned = spawn_libp2p_relay(sys, c.relay, [p](const std::string& line) {
       p->line("relay", line);
     });
@@ -114,6 +122,9 @@ void run_node(const run_flags& flags) {
   config.torrent = c.torrent;
   config.archives = c.archives;
   config.store = c.store;
+  config.waku_store = c.waku_store;
+  config.waku_store.sync = c.waku_store.sync && c.libp2p;
+  config.store_server = store_server;
   config.relay = relay;
   config.subscribers.push_back(
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))

@@ -116,7 +116,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
   if (auto* r = root["rest"].as_table())
     ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
   if (auto* st = root["store"].as_table())
-    ANNALS_TRY(check_keys(*st, {"min_free_mb"}, file, "store"));
+    ANNALS_TRY(check_keys(*st, {"min_free_mb", "serve", "sync", "max_age", "max_messages"},
+                          file, "store"));
   return ok_result();
 }
 
@@ -209,6 +210,17 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
     if (mb < 0 || mb > (std::int64_t{1} << 30))
       return make_error(errc::invalid_argument, "store.min_free_mb must be 0..2^30");
     c.store.min_free_bytes = static_cast<std::uint64_t>(mb) << 20;
+    ANNALS_TRY(read(*st, "serve", "store", c.waku_store.serve));
+    ANNALS_TRY(read(*st, "sync", "store", c.waku_store.sync));
+    for (auto [key, field] : {std::pair{"max_age", &c.waku_store.max_age},
+                              std::pair{"max_messages", &c.waku_store.max_messages}}) {
+      auto v = static_cast<std::int64_t>(*field);
+      ANNALS_TRY(read(*st, key, "store", v));
+      if (v <= 0)
+        return make_error(errc::invalid_argument,
+                          std::string("store.") + key + " must be positive");
+      *field = static_cast<std::uint64_t>(v);
+    }
   }
 
   if (auto* rest = root["rest"].as_table()) {

@@ -47,6 +47,8 @@ struct run_config {
   std::vector<membership_spec> joined;
   std::string rest_listen;  // empty: no REST API
   store_options store;
+  /// The Waku store: served and synced by default (with the libp2p relay).
+  waku_store_settings waku_store{true, true};
 };
 
 /// Config files larger than this are refused unread.

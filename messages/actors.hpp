@@ -52,6 +52,9 @@ using republish_atom = caf::atom_constant<caf::atom("republish")>;
 using received_atom = caf::atom_constant<caf::atom("received")>;
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
 using peer_info_atom = caf::atom_constant<caf::atom("peerinfo")>;
+using store_query_atom = caf::atom_constant<caf::atom("storequery")>;
+using store_answer_atom = caf::atom_constant<caf::atom("storeans")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 // -- the status contract (core/status.hpp) ----------------------------------------
 // Every actor below answers `status_atom` with a component_status: the run
@@ -116,6 +119,10 @@ using relay_actor = caf::typed_actor<
   caf::replies_to<peers_atom>::with<std::vector<std::string>>,
   // The peers with what identify told of them, for operators.
   caf::replies_to<peer_info_atom>::with<std::vector<relay_peer_info>>,
+  // Sends one Waku store query (13/WAKU2-STORE v3 request bytes) to a peer
+  // (empty: any connected peer that serves the store); replies with the
+  // answer's bytes, or an error naming why there is none.
+  caf::replies_to<store_query_atom, std::string, std::string>::with<std::string>,
   // Peers, messages in and out, refusals and drops.
   caf::replies_to<status_atom>::with<component_status>>;
 
@@ -125,6 +132,9 @@ using libp2p_relay_actor = relay_actor::extend<
   // Internal, from the host's I/O thread: a gossipsub message accepted on a
   // subscribed pubsub topic (topic, WakuMessage bytes, sender peer ID).
   caf::reacts_to<received_atom, std::string, std::string, std::string>,
+  // Internal, from the host's I/O thread: the outcome of store query `id`
+  // (answer bytes, or the reason there is none when the flag is false).
+  caf::reacts_to<store_answer_atom, std::uint64_t, bool, std::string>,
   // Our peer ID and listen multiaddrs (with /p2p/).
   caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
 
@@ -418,6 +428,25 @@ typename Inspector::result_type inspect(Inspector& f, membership_spec& x) {
   return f(caf::meta::type_name("annals::membership_spec"), x.community_id, x.channel_ids,
            x.keys_file);
 }
+
+/// The Waku store of a node (13/WAKU2-STORE v3): records the relay
+/// messages of the communities it watches (channels and magnet links) so the
+/// node can serve them, prunes them to the retention settings, and fills
+/// gaps from store peers: on watching a community and whenever a peer that
+/// serves the store connects, it asks for the newest magnet links (handed to
+/// the gate) and for the channel messages since the last archive (handed to
+/// the node, which checks and keeps them like relayed ones).
+using store_sync_actor = relay_sink_actor::extend<
+  // Watches a community: records its traffic and syncs it from store peers
+  // (role "owner" or "member").
+  caf::reacts_to<sync_atom, std::string, std::string>,
+  // Internal: look for store peers that are new since the last poll.
+  caf::reacts_to<peers_atom>,
+  // Internal: write recorded messages; drop what is past retention.
+  caf::reacts_to<flush_atom>,
+  caf::reacts_to<tick_atom>,
+  // Messages recorded, queries served and made, messages gap-filled.
+  caf::replies_to<status_atom>::with<component_status>>;
 
 /// The node supervisor: owns the stages, the store and the identity, and keeps
 /// the messages relayed on its owned communities' channels (what the owner

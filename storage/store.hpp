@@ -3,6 +3,7 @@
 // out of this header.
 #pragma once
 
+#include "core/store_query.hpp"
 #include "core/archive_builder.hpp"
 #include "storage/store_options.hpp"
 #include "core/identity.hpp"
@@ -127,9 +128,17 @@ public:
 
   // -- messages ---------------------------------------------------------------
   /// Stores messages of `community`; a message whose hash is already stored
-  /// for that community is skipped. One batch, one sync.
+  /// for that community is skipped. One batch, one sync, which also records
+  /// `relayed` (the same messages as they travelled, for the Waku store), so
+  /// a crash never leaves one without the other.
   result<insert_stats> insert_messages(const public_key& community,
-                                       const std::vector<archive_message>& messages);
+                                       const std::vector<archive_message>& messages,
+                                       const std::vector<stored_relay_message>& relayed = {});
+  /// As insert_messages, but nothing is queued for archiving (a member's
+  /// history: it archives nothing).
+  result<insert_stats>
+  insert_member_messages(const public_key& community, const std::vector<archive_message>& messages,
+                         const std::vector<stored_relay_message>& relayed = {});
   /// Visits messages with from <= timestamp < to and topic in `topics`
   /// (all topics when empty) in (timestamp, topic, hash) order.
   result<void> scan_messages(const public_key& community, std::uint64_t from,
@@ -199,6 +208,22 @@ public:
   // -- node key/value (identity key, settings) ----------------------------------
   result<std::optional<std::string>> get_setting(std::string_view key) const;
   result<void> put_setting(std::string_view key, std::string_view value);
+
+  // -- relay messages: the Waku store this node serves ----------------------------
+  /// Records relay messages as they travelled (pubsub topic, WakuMessage
+  /// bytes, deterministic hash); a hash already recorded is skipped.
+  /// Returns how many were new.
+  result<std::size_t> record_relay_messages(const std::vector<stored_relay_message>& messages);
+  /// One page for a checked query, at most `max_bytes` of messages (the
+  /// page then ends early with a cursor). A cursor that names no recorded
+  /// message is not_found.
+  result<store_page> query_relay_messages(const store_query& query, std::size_t max_bytes) const;
+  /// Drops, oldest first, recorded relay messages older than `before` (Unix
+  /// ns) or beyond the newest `keep_at_most`; at most `max_drop` per call,
+  /// so a large backlog goes in bounded steps. Returns how many went.
+  result<std::uint64_t> prune_relay_messages(std::int64_t before, std::uint64_t keep_at_most,
+                                             std::uint64_t max_drop);
+  result<std::uint64_t> count_relay_messages() const;
 
   const std::filesystem::path& path() const;
   /// Writes refused since open: the disk below its reserve, or a RocksDB

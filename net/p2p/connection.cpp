@@ -85,6 +85,9 @@ struct connection::impl {
     void close() override { closed = true; }
     void reset() override { reset_requested = true; }
     void note(const std::string& text) override { c.handler.on_note(text); }
+    std::string remote_peer() const override {
+      return c.self.remote_ ? c.self.remote_->to_string() : std::string();
+    }
   };
 
   void settle(const inbound_io& io) {

@@ -2,6 +2,7 @@
 
 #include "core/status.hpp"
 
+#include "core/store_query.hpp"
 #include "core/waku_rule.hpp"
 
 #include "net/p2p/multiaddr.hpp"
@@ -208,6 +209,9 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       cc.max_rpc = host.config.gossip.max_rpc;
       cc.limits = host.config.stream_limits;
       cc.expected_remote_key = std::move(expected_key);
+      if (host.config.store_query)
+        cc.protocols[std::string(store_query_protocol)] = request_responder(
+          host.config.store_query, host.config.max_store_request, host.config.max_store_streams);
       socket.set_option(tcp::no_delay(true), ec);
       conn = std::make_unique<connection>(role, std::move(cc), *this);
       enqueue(conn->start());
@@ -569,6 +573,58 @@ void host::publish(std::string topic, std::string data,
 
 void host::dial(const std::string& address) {
   asio::post(impl_->io, [s = impl_.get(), address] { s->dial_address(address, -1); });
+}
+
+void host::request(std::string peer, std::string protocol, std::string message,
+                   std::size_t max_answer, std::chrono::milliseconds timeout,
+                   std::function<void(result<std::string>)> done) {
+  asio::post(impl_->io, [s = impl_.get(), peer = std::move(peer), protocol = std::move(protocol),
+                         message = std::move(message), max_answer, timeout,
+                         done = std::move(done)]() mutable {
+    std::shared_ptr<impl::conn_entry> target;
+    for (auto& [h, c] : s->conns) {
+      if (!c->was_established || c->closed)
+        continue;
+      bool named = !peer.empty() && c->conn->remote()->to_string() == peer;
+      bool serves = std::find(c->identified.protocols.begin(), c->identified.protocols.end(),
+                              protocol)
+                    != c->identified.protocols.end();
+      if (named || (peer.empty() && serves)) {
+        target = c;
+        break;
+      }
+    }
+    if (!target) {
+      done(make_error(errc::not_found, peer.empty() ? "no connected peer serves " + protocol
+                                                    : "peer " + peer + " is not connected"));
+      return;
+    }
+    // The answer, a reset, the connection's end or the timer: whichever
+    // comes first answers; a connection that closes drops its streams
+    // without a word, so the timer also covers that.
+    struct once {
+      std::function<void(result<std::string>)> done;
+      asio::steady_timer timer;
+      void answer(result<std::string> r) {
+        if (!done)
+          return;
+        timer.cancel();
+        auto d = std::move(done);
+        done = nullptr;
+        d(std::move(r));
+      }
+    };
+    auto pending = std::make_shared<once>(once{std::move(done), asio::steady_timer(s->io)});
+    pending->timer.expires_after(timeout);
+    pending->timer.async_wait([pending, timeout](const boost::system::error_code& ec) {
+      if (!ec)
+        pending->answer(make_error(errc::io, "no answer within "
+                                               + std::to_string(timeout.count()) + " ms"));
+    });
+    target->conn->request(protocol, std::move(message), max_answer,
+                          [pending](result<std::string> r) { pending->answer(std::move(r)); });
+    target->flush();
+  });
 }
 
 std::vector<std::string> host::peers() const {

@@ -52,6 +52,14 @@ struct host_config {
   muxer_limits stream_limits{1 << 20, 256, 16 << 20};
   /// Decides delivery and forwarding; waku_validator() by default.
   gossip_validator validator;
+  /// When set, every connection serves /vac/waku/store-query/3.0.0 with it
+  /// (identify then lists the protocol). It runs on the I/O thread, so its
+  /// work per request must be bounded.
+  request_answerer store_query;
+  /// Largest store request frame read; a larger one resets its stream.
+  std::size_t max_store_request = 64 * 1024;
+  /// Store streams one connection may have open at once.
+  std::size_t max_store_streams = 4;
 };
 
 struct host_callbacks {
@@ -108,6 +116,14 @@ public:
                std::function<void(result<std::size_t>)> done = {});
   /// Dials once (no redial); failures are logged.
   void dial(const std::string& address);
+  /// One request of a request-response protocol (Waku store) to the
+  /// connected `peer` (an empty ID: the first connected peer whose identify
+  /// lists `protocol`). `done` gets the answer of at most `max_answer`
+  /// bytes, or why there is none (no such peer, stream reset, timeout),
+  /// once, on the I/O thread.
+  void request(std::string peer, std::string protocol, std::string message,
+               std::size_t max_answer, std::chrono::milliseconds timeout,
+               std::function<void(result<std::string>)> done);
 
   /// Connected peer IDs.
   std::vector<std::string> peers() const;

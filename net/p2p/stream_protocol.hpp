@@ -34,6 +34,8 @@ public:
   virtual void reset() = 0;
   /// Something for operators that does not end the connection.
   virtual void note(const std::string& text) = 0;
+  /// The authenticated peer ID of the remote (empty when unknown).
+  virtual std::string remote_peer() const { return {}; }
 };
 
 /// One inbound stream of a negotiated protocol.
@@ -64,6 +66,17 @@ protocol_table builtin_protocols(const connection_config& config, connection_han
 
 /// Our identify message: our key, addresses and every protocol `served`.
 std::string identify_message(const connection_config& config, const protocol_table& served);
+/// Answers one request of a request-response protocol: the asking peer's
+/// ID and the request's bytes in, the answer's bytes out.
+using request_answerer =
+  std::function<std::string(const std::string& peer, std::string_view request)>;
+/// Serves a request-response protocol (Waku store): one framed request of
+/// at most `max_request` bytes (more resets the stream, never the
+/// connection), one framed answer, then our side closes; at most
+/// `max_streams` at once per connection.
+stream_protocol request_responder(request_answerer answer, std::size_t max_request,
+                                  std::size_t max_streams);
+
 /// Serves identify by answering `message` and closing.
 stream_protocol identify_responder(std::string message);
 /// A peer's identify answer.

@@ -119,7 +119,36 @@ private:
   connection_handler& events_;
 };
 
+/// One request, one answer, then our side closes.
+class request_handler : public framed_handler {
+public:
+  request_handler(std::shared_ptr<const request_answerer> answer, std::size_t max_request)
+    : framed_handler("request", max_request, false), answer_(std::move(answer)) {}
+
+protected:
+  result<void> on_message(stream_io& io, std::string message) override {
+    stop();
+    io.write(frame((*answer_)(io.remote_peer(), message)));
+    io.close();
+    return ok_result();
+  }
+
+private:
+  std::shared_ptr<const request_answerer> answer_;
+};
+
 } // namespace
+
+stream_protocol request_responder(request_answerer answer, std::size_t max_request,
+                                  std::size_t max_streams) {
+  stream_protocol served;
+  served.max_streams = max_streams;
+  served.open = [answer = std::make_shared<const request_answerer>(std::move(answer)),
+                 max_request](stream_io&) {
+    return std::make_unique<request_handler>(answer, max_request);
+  };
+  return served;
+}
 
 std::string identify_message(const connection_config& config, const protocol_table& served) {
   pb::Identify id;

@@ -1,12 +1,15 @@
 // Running the `annals` binary from a test, as a user would from a shell.
 #pragma once
 
+#include "tests/process.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 #include <sys/wait.h>
 
 namespace annals::test {
@@ -32,6 +35,15 @@ inline run_result run_annals(const std::string& args, const temp_dir& dir) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.err = read_file(err_file);
   return r;
+}
+
+/// Starts `annals ARGS` in the background, its output in DIR/TAG.out and
+/// DIR/TAG.err.
+inline std::unique_ptr<child_process> start_annals(const temp_dir& dir, const std::string& tag,
+                                                   std::vector<std::string> args) {
+  args.insert(args.begin(), ANNALS_BINARY);
+  return std::make_unique<child_process>(std::move(args), dir / (tag + ".out"),
+                                         dir / (tag + ".err"));
 }
 
 /// The text without trailing line breaks.

@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<child_process> start_annals(const temp_dir& dir, const std::string& tag,
-                                            std::vector<std::string> args) {
-  args.insert(args.begin(), ANNALS_BINARY);
-  return std::make_unique<child_process>(std::move(args), dir / (tag + ".out"),
-                                         dir / (tag + ".err"));
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }

@@ -7,6 +7,7 @@
 #include "core/hash_ratchet.hpp"
 #include "core/message_jsonl.hpp"
 #include "core/status_envelope.hpp"
+#include "core/store_query.hpp"
 #include "core/synthetic.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/gossipsub.hpp"
@@ -106,6 +107,31 @@ int main(int argc, char** argv) {
   seed("fuzz_status_envelope", "waku_message", waku.SerializeAsString());
   seed("fuzz_status_envelope", "payload", waku.payload());
   seed("fuzz_identify", "waku_message", waku.SerializeAsString());
+
+  // Store requests as js-waku sends them (topic, both directions, a cursor,
+  // a hash lookup), and an answer carrying a message.
+  store_query topic_query;
+  topic_query.request_id = "0b2a8f5e-1c3d-4e5f-9a7b-8c6d5e4f3a2b";
+  topic_query.include_data = true;
+  topic_query.pubsub_topic = "/waku/2/rs/16/32";
+  topic_query.content_topics = {"/a/1/x/proto", "/b/1/y/proto"};
+  topic_query.time_start = 1700000000000000000;
+  topic_query.forward = true;
+  topic_query.limit = 20;
+  seed("fuzz_store_query", "topics_forward", encode_store_query(topic_query));
+  auto backward = topic_query;
+  backward.forward = false;
+  backward.cursor = std::string(as_view(waku_message_hash("/waku/2/rs/16/32", waku)));
+  seed("fuzz_store_query", "topics_backward_cursor", encode_store_query(backward));
+  store_query lookup;
+  lookup.request_id = "lookup";
+  lookup.message_hashes = {*backward.cursor, std::string(32, '\x07')};
+  seed("fuzz_store_query", "hash_lookup", encode_store_query(lookup));
+  store_page page;
+  page.messages.push_back({*backward.cursor, "/waku/2/rs/16/32", waku.content_topic(),
+                           waku.timestamp(), waku.SerializeAsString()});
+  page.cursor = *backward.cursor;
+  seed("fuzz_store_query", "answer", encode_store_answer("answer", page, true));
 
   // JSONL lines as archive build reads them.
   seed("fuzz_jsonl", "line",

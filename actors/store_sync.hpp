@@ -1,0 +1,97 @@
+// The node's Waku store (13/WAKU2-STORE v3): what it records and serves,
+// and how it fills gaps from store peers. The answering itself runs on the
+// relay's I/O thread (storage/store_server.hpp); this actor records, prunes
+// and syncs.
+#pragma once
+
+#include "core/identity.hpp"
+#include "core/status.hpp"
+#include "core/store_query.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+class store;
+class store_query_server;
+
+/// [store] of `annals run`, the Waku store part.
+struct waku_store_settings {
+  /// Record the watched communities' relay messages and answer store
+  /// queries from them (with a libp2p relay; identify lists the protocol).
+  bool serve = true;
+  /// Query store peers when a community is watched and whenever a peer that
+  /// serves the store connects: newest magnet links, then the channel
+  /// messages since the last archive.
+  bool sync = true;
+  std::uint64_t max_age = 30 * 24 * 3600;  // seconds a recorded message is kept
+  std::uint64_t max_messages = 1'000'000;  // recorded messages kept, newest first
+  std::chrono::milliseconds peer_poll{2000};
+  /// Pages of 100 one sync of one community reads at most from one peer.
+  std::uint64_t max_sync_pages = 1000;
+  /// Magnet-link messages asked for, newest first.
+  std::uint64_t magnetlink_page = 10;
+};
+
+struct store_sync_state {
+  static inline const char* name = "store_sync";
+  struct watched {
+    std::string role;  // "owner" or "member"
+    std::string pubsub_topic;
+    std::string magnetlink_topic;
+    std::vector<std::string> channel_topics;
+    public_key community;
+    /// Member: the archive end its last channel sync started from (0: none
+    /// yet; a member syncs channels only once archives gave it a start).
+    std::uint64_t channels_from = 0;
+  };
+  waku_store_settings config;
+  std::shared_ptr<store> db;
+  std::shared_ptr<store_query_server> server;  // null: record nothing
+  relay_actor relay;
+  relay_sink_actor node;  // channel messages a sync found
+  relay_sink_actor gate;  // magnet links a sync found
+  std::map<std::string, watched> communities;  // by community ID
+  std::set<std::string> store_peers;           // at the last poll
+  /// Peers whose sync failed (not open yet, reset, timeout): asked again
+  /// after a pause that doubles, 2 s to 5 min.
+  struct retry {
+    std::chrono::steady_clock::time_point after;
+    std::chrono::seconds pause{2};
+  };
+  std::map<std::string, retry> retries;
+  bool polling = false;
+
+  std::vector<stored_relay_message> pending;  // recorded, not yet written
+  bool flush_armed = false;
+  std::uint64_t recorded = 0;
+  std::uint64_t record_failures = 0;
+  std::uint64_t pruned = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t syncs_failed = 0;
+  std::uint64_t queries = 0;
+  std::uint64_t links_found = 0;
+  std::uint64_t messages_found = 0;     // channel messages handed to the node
+  std::uint64_t answers_refused = 0;    // a non-200 answer
+  std::uint64_t messages_forged = 0;    // hash, topic or relay rule wrong
+  status_histogram sync_seconds =
+    status_histogram::seconds("annals_store_sync_duration_seconds",
+                              "One community's sync from one store peer, first query to last page");
+};
+
+store_sync_actor::behavior_type
+store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
+           std::shared_ptr<store> db, std::shared_ptr<store_query_server> server,
+           relay_actor relay, relay_sink_actor node, relay_sink_actor gate);
+
+} // namespace annals
