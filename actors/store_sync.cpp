@@ -121,6 +121,9 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
     // Forgotten, so a later poll finds it "new" and syncs again, after a
     // pause: a peer whose store was not open yet is asked once it is.
     st.store_peers.erase(job->peer);
+    if (st.retries.size() >= 1024)  // peers come and go: forget whose pause ended
+      for (auto it = st.retries.begin(); it != st.retries.end();)
+        it = it->second.after < std::chrono::steady_clock::now() ? st.retries.erase(it) : ++it;
     auto& r = st.retries[job->peer];
     r.after = std::chrono::steady_clock::now() + r.pause;
     r.pause = std::min(r.pause * 2, std::chrono::seconds(300));
@@ -157,6 +160,10 @@ void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query)
           finish(self, job, false);
           return;
         }
+        // Links newest first: the gate takes the newest that verifies, and
+        // the older ones are stale to it, not downloads to start and replace.
+        if (job->links)
+          std::reverse(answer->messages.begin(), answer->messages.end());
         for (const auto& found : answer->messages) {
           auto envelope = check_found(self, job->pubsub_topic, job->topics, found);
           if (!envelope)

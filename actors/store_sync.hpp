@@ -39,8 +39,9 @@ struct waku_store_settings {
   std::chrono::milliseconds peer_poll{2000};
   /// Pages of 100 one sync of one community reads at most from one peer.
   std::uint64_t max_sync_pages = 1000;
-  /// Magnet-link messages asked for, newest first.
-  std::uint64_t magnetlink_page = 10;
+  /// Magnet-link messages asked for, newest first (handed to the gate
+  /// newest first, so the older ones are merely stale to it).
+  std::uint64_t magnetlink_page = 5;
 };
 
 struct store_sync_state {

@@ -7,6 +7,7 @@
 // lacks, imports them and seeds in turn.
 #include "actors/inprocess_relay.hpp"
 #include "actors/libp2p_relay.hpp"
+#include "storage/store_server.hpp"
 #include "net/p2p/host.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -46,6 +48,9 @@ struct demo_options {
   std::uint64_t seconds = 90;
   std::string events;
   std::size_t members = 3;
+  /// Members that join only after the owner's first announcement, with no
+  /// re-announcement: they learn the link from the owner's Waku store.
+  std::size_t late_members = 1;
   std::string relay = "libp2p";  // or "inprocess"
   double late_share = 0;
   std::uint64_t late_by = 60;
@@ -99,6 +104,8 @@ void run_demo(const demo_options& options) {
         p->line(who, "relay: " + line);
     };
   };
+  // Each libp2p node serves the Waku store from its own store.
+  std::map<std::string, std::shared_ptr<store_query_server>> store_servers;
   auto spawn_relay = [&](const std::string& who, std::vector<std::string> peers) -> relay_actor {
     if (!libp2p)
       return sys.spawn(inprocess_relay);  // the owner's, which every node shares
@@ -106,6 +113,10 @@ void run_demo(const demo_options& options) {
     host.listen = {"/ip4/127.0.0.1/tcp/0"};
     host.static_peers = std::move(peers);
     host.agent_version = "annals-demo";
+    auto server = store_servers[who] = std::make_shared<store_query_server>();
+    host.store_query = [server](const std::string& peer, std::string_view request) {
+      return server->answer(peer, request);
+    };
     auto spawned = spawn_libp2p_relay(sys, host, relay_log(who));
     if (!spawned)
       fail(sys, spawned.error(), who);
@@ -133,6 +144,10 @@ void run_demo(const demo_options& options) {
   config.archives.interval = options.interval;
   config.relay = relay;
   config.name = "owner";
+  if (libp2p) {
+    config.waku_store.serve = config.waku_store.sync = true;
+    config.store_server = store_servers["owner"];
+  }
   config.subscribers.push_back(sys.spawn(owner_progress, p, std::string("owner")));
   add_event_writer(sys, config, options.events);
   auto node = spawn_node(sys, config);
@@ -157,7 +172,7 @@ void run_demo(const demo_options& options) {
                    community_spec{to_hex(community.key.bytes()), community.channel_ids});
   p->line("owner", "controls community " + pub.community_id());
 
-  for (std::size_t i = 0; i < options.members; ++i) {
+  auto add_member = [&](std::size_t i) {
     auto who = "member" + std::to_string(i + 1);
     node_config member = config;
     member.data_dir = root / who;
@@ -165,6 +180,7 @@ void run_demo(const demo_options& options) {
     member.subscribers = {sys.spawn(member_progress, p, who)};
     if (libp2p) {
       member.relay = spawn_relay(who, {owner_address});
+      member.store_server = store_servers[who];
       relays.push_back(member.relay);
     }
     auto spawned = spawn_node(sys, member);
@@ -176,7 +192,10 @@ void run_demo(const demo_options& options) {
     ask<std::string>(self, *spawned, failed, join_atom::value,
                      membership_spec{pub.community_id(), community.channel_ids});
     p->line(who, "joined the community");
-  }
+  };
+  for (std::size_t i = 0; i < options.members; ++i)
+    add_member(i);
+  std::size_t late_members = libp2p ? options.late_members : 0;
 
   if (libp2p) {
     // Links are announced once per torrent: every member must hear the first.
@@ -247,6 +266,21 @@ void run_demo(const demo_options& options) {
     }
     return all;
   };
+  // The late members join once the owner announced its first link (and,
+  // welcome_gap being 0, will not announce it again for them).
+  if (late_members > 0) {
+    while (clock_type::now() < deadline
+           && ask<community_status>(self, *node, failed, status_atom::value, pub.community_id())
+                .last_magnet_uri.empty())
+      std::this_thread::sleep_for(100ms);
+    for (std::size_t i = 0; i < late_members; ++i) {
+      p->line("member" + std::to_string(options.members + i + 1),
+              "joins after the owner's announcement: it asks the owner's Waku store for the link");
+      add_member(options.members + i);
+    }
+    member_status.resize(members.size());
+    member_seconds.resize(members.size(), 0);
+  }
   bool ok = true;
   auto last_report = clock_type::now();
   while (!converged()) {
@@ -265,6 +299,22 @@ void run_demo(const demo_options& options) {
                         + std::to_string(members.size()) + " members hold them all");
     }
     std::this_thread::sleep_for(200ms);
+  }
+  // How the late members learned the link: the store sync's own counters.
+  for (std::size_t i = options.members; i < members.size(); ++i) {
+    double links = 0, tail = 0;
+    for (const auto& part :
+         ask<std::vector<component_status>>(self, members[i], failed, status_atom::value))
+      for (const auto& m : part.metrics) {
+        if (m.name == "annals_store_links_found_total")
+          links = m.value;
+        if (m.name == "annals_store_messages_gap_filled_total")
+          tail = m.value;
+      }
+    p->line("member" + std::to_string(i + 1),
+            "found " + std::to_string(static_cast<long>(links))
+              + " magnet-link messages and " + std::to_string(static_cast<long>(tail))
+              + " newer channel messages through the owner's Waku store");
   }
   self->send_exit(generator, caf::exit_reason::user_shutdown);  // before its relay
   shutdown();
@@ -336,6 +386,10 @@ void add_demo_command(CLI::App& app) {
     ->capture_default_str();
   cmd->add_option("--seconds", options->seconds, "Time limit")->capture_default_str();
   cmd->add_option("--members", options->members, "Member nodes")->capture_default_str();
+  cmd->add_option("--late-members", options->late_members,
+                  "Member nodes that join after the owner's first announcement and learn the "
+                  "link from its Waku store (libp2p only)")
+    ->capture_default_str();
   cmd->add_option("--relay", options->relay,
                   "libp2p: a Waku relay host per node on 127.0.0.1 (members dial the owner); "
                   "inprocess: one relay inside the process")

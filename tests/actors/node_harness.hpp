@@ -102,7 +102,7 @@ inline std::string create_community(caf::actor_system& sys, const node_actor& no
   caf::scoped_actor self{sys};
   std::string id;
   self->request(node, 10s, create_atom::value,
-                community_spec{to_hex(community.key.bytes()), community.channel_ids})
+                community_spec{to_hex(community.key.bytes()), community.channel_ids, false, {}})
     .receive([&](const std::string& created) { id = created; },
              [&](const caf::error& err) { FAIL(sys.render(err)); });
   return id;
@@ -112,7 +112,7 @@ inline void join_community(caf::actor_system& sys, const node_actor& node,
                            const synthetic_community& community) {
   caf::scoped_actor self{sys};
   self->request(node, 10s, join_atom::value,
-                membership_spec{community.id(), community.channel_ids})
+                membership_spec{community.id(), community.channel_ids, {}})
     .receive([](const std::string&) {}, [&](const caf::error& err) { FAIL(sys.render(err)); });
 }
 

@@ -8,11 +8,14 @@
 #include "storage/store_server.hpp"
 #include "tests/actors/node_harness.hpp"
 #include "tests/app/run_annals.hpp"
+#include "tests/relay_message.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <atomic>
 
 using namespace annals;
 using namespace annals::test;
@@ -163,4 +166,68 @@ TEST_CASE("an owner back from downtime fills the gap from a member's store and a
   INFO(inspect.err);
   REQUIRE(inspect.code == 0);
   CHECK(nlohmann::json::parse(inspect.out)["messages"] == 350);
+}
+
+TEST_CASE("a hostile store peer's answers are checked: wrong hashes and topics are counted, "
+          "not kept, and a refusal is retried later",
+          "[actors][store][integration]") {
+  integration_config cfg;
+  caf::actor_system sys{cfg};
+  temp_dir dir("store-hostile");
+  auto community = synthetic_community::make(1, 9);
+  auto log = std::make_shared<observed>();
+  stop_all running;
+
+  // The stranger answers every query with a message whose hash is not its
+  // own and one on a content topic nobody asked for; its first answer is a 503.
+  std::atomic<int> asked{0};
+  p2p::host_config hostile;
+  hostile.listen = {"/ip4/127.0.0.1/tcp/0"};
+  hostile.store_query = [&asked](const std::string&, std::string_view request) {
+    auto id = store_request_id(request);
+    if (asked++ == 0)
+      return encode_store_refusal(id, {store_status::unavailable, "warming up"});
+    auto query = parse_store_query(request, store_query_limits{});
+    store_page page;
+    if (query && query->pubsub_topic && !query->content_topics.empty()) {
+      auto forged = make_relay_message(*query->pubsub_topic, query->content_topics[0],
+                                       1'700'000'000'000'000'000, "forged link");
+      forged.hash = std::string(32, '\x01');
+      page.messages.push_back(forged);
+      page.messages.push_back(make_relay_message(*query->pubsub_topic, "/not/1/asked/proto",
+                                                 1'700'000'000'000'000'001, "off topic"));
+    }
+    return encode_store_answer(id, page, true);
+  };
+  auto stranger = p2p::host::start(hostile);
+  REQUIRE(stranger);
+  auto stranger_addr = (*stranger)->listen_addrs().at(0);
+
+  auto server = std::make_shared<store_query_server>();
+  auto relay = running.add(start_relay(sys, server, {stranger_addr}));
+  auto member =
+    running.add(start_node(sys, store_node(dir / "member", relay, server), log));
+  join_community(sys, member, community);
+
+  auto store_metric = [&](const std::string& name) {
+    caf::scoped_actor self{sys};
+    std::vector<component_status> parts;
+    self->request(member, 10s, status_atom::value)
+      .receive([&](std::vector<component_status>& s) { parts = std::move(s); },
+               [](const caf::error&) {});
+    for (const auto& p : parts)
+      if (p.component == "store")
+        for (const auto& m : p.metrics)
+          if (m.name == name)
+            return m.value;
+    return -1.0;
+  };
+  // The 503 first, then (after a 2 s pause) the forged answer: two bad
+  // messages counted, nothing handed to the gate.
+  REQUIRE(wait_for([&] { return store_metric("annals_store_messages_forged_total") >= 2; }));
+  CHECK(store_metric("annals_store_answers_refused_total") >= 1);
+  CHECK(store_metric("annals_store_links_found_total") == 0);
+  CHECK(asked >= 2);
+  CHECK(log->count("annals.magnetlinkRejected") == 0);
+  CHECK(status_of(sys, member, community.id()).magnetlink_clock == 0);
 }
