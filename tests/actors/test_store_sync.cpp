@@ -73,6 +73,21 @@ struct stop_all {
   }
 };
 
+/// A metric of the node's store component, or -1 when it has none.
+double store_metric(caf::actor_system& sys, const node_actor& node, const std::string& name) {
+  caf::scoped_actor self{sys};
+  std::vector<component_status> parts;
+  self->request(node, 10s, status_atom::value)
+    .receive([&](std::vector<component_status>& s) { parts = std::move(s); },
+             [](const caf::error&) {});
+  for (const auto& p : parts)
+    if (p.component == "store")
+      for (const auto& m : p.metrics)
+        if (m.name == name)
+          return m.value;
+  return -1.0;
+}
+
 void stop(caf::actor_system& sys, const caf::actor& actor) {
   caf::scoped_actor self{sys};
   self->monitor(actor);
@@ -124,20 +139,7 @@ TEST_CASE("an owner back from downtime fills the gap from a member's store and a
   stop(sys, caf::actor_cast<caf::actor>(owner_relay));
   post_messages(sys, member_relay, community, 150);
   // The member's store recorded them (it serves them to whoever asks).
-  auto member_db = [&] {
-    caf::scoped_actor self{sys};
-    std::vector<component_status> parts;
-    self->request(member, 10s, status_atom::value)
-      .receive([&](std::vector<component_status>& s) { parts = std::move(s); },
-               [](const caf::error&) {});
-    for (const auto& p : parts)
-      if (p.component == "store")
-        for (const auto& m : p.metrics)
-          if (m.name == "annals_store_messages")
-            return m.value;
-    return -1.0;
-  };
-  REQUIRE(wait_for([&] { return member_db() >= 350; }));
+  REQUIRE(wait_for([&] { return store_metric(sys, member, "annals_store_messages") >= 350; }));
 
   // Back on the same data directory: it asks the member and keeps the 150.
   auto owner_server2 = std::make_shared<store_query_server>();
@@ -209,24 +211,11 @@ TEST_CASE("a hostile store peer's answers are checked: wrong hashes and topics a
     running.add(start_node(sys, store_node(dir / "member", relay, server), log));
   join_community(sys, member, community);
 
-  auto store_metric = [&](const std::string& name) {
-    caf::scoped_actor self{sys};
-    std::vector<component_status> parts;
-    self->request(member, 10s, status_atom::value)
-      .receive([&](std::vector<component_status>& s) { parts = std::move(s); },
-               [](const caf::error&) {});
-    for (const auto& p : parts)
-      if (p.component == "store")
-        for (const auto& m : p.metrics)
-          if (m.name == name)
-            return m.value;
-    return -1.0;
-  };
   // The 503 first, then (after a 2 s pause) the forged answer: two bad
   // messages counted, nothing handed to the gate.
-  REQUIRE(wait_for([&] { return store_metric("annals_store_messages_forged_total") >= 2; }));
-  CHECK(store_metric("annals_store_answers_refused_total") >= 1);
-  CHECK(store_metric("annals_store_links_found_total") == 0);
+  REQUIRE(wait_for([&] { return store_metric(sys, member, "annals_store_messages_forged_total") >= 2; }));
+  CHECK(store_metric(sys, member, "annals_store_answers_refused_total") >= 1);
+  CHECK(store_metric(sys, member, "annals_store_links_found_total") == 0);
   CHECK(asked >= 2);
   CHECK(log->count("annals.magnetlinkRejected") == 0);
   CHECK(status_of(sys, member, community.id()).magnetlink_clock == 0);
