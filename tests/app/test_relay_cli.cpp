@@ -256,6 +256,20 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     CHECK(r.code == 2);
     CHECK(r.err.find("archives.welcome_gap must not be negative") != std::string::npos);
   }
+  SECTION("store settings: wrong types and non-positive retention") {
+    auto serve = run_with("data_dir = \"n\"\n[store]\nserve = \"yes\"\n" + member);
+    CHECK(serve.code == 2);
+    CHECK_THAT(serve.err, Catch::Contains("store.serve has the wrong type"));
+    auto age = run_with("data_dir = \"n\"\n[store]\nmax_age = 0\n" + member);
+    CHECK(age.code == 2);
+    CHECK_THAT(age.err, Catch::Contains("store.max_age must be positive"));
+    auto count = run_with("data_dir = \"n\"\n[store]\nmax_messages = -5\n" + member);
+    CHECK(count.code == 2);
+    CHECK_THAT(count.err, Catch::Contains("store.max_messages must be positive"));
+    auto typo = run_with("data_dir = \"n\"\n[store]\nmax_mesages = 5\n" + member);
+    CHECK(typo.code == 2);
+    CHECK_THAT(typo.err, Catch::Contains("did you mean max_messages?"));
+  }
   SECTION("relay port in use") {
     auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--seconds", "30"});
     auto addr = subscriber_address(*sub);
