@@ -182,6 +182,16 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
                  n(s.gossip.subscriptions_refused))
         .counter("annals_relay_malformed_rpcs_total", "Gossipsub RPCs that did not parse",
                  n(s.gossip.malformed_rpcs))
+        .counter("annals_relay_gossip_ihave_total", "IHAVE gossip messages received",
+                 n(s.gossip.ihave_in), {"direction", "in"})
+        .counter("annals_relay_gossip_ihave_total", "IHAVE gossip messages sent",
+                 n(s.gossip.ihave_out), {"direction", "out"})
+        .counter("annals_relay_gossip_iwant_total", "Message IDs asked for by IWANT, received",
+                 n(s.gossip.iwant_in), {"direction", "in"})
+        .counter("annals_relay_gossip_iwant_total", "Message IDs asked for by IWANT, sent",
+                 n(s.gossip.iwant_out), {"direction", "out"})
+        .counter("annals_relay_gossip_iwant_served_total",
+                 "Messages sent because a peer asked with IWANT", n(s.gossip.iwant_served))
         .counter("annals_store_queries_sent_total", "Waku store queries this node made",
                  n(self->state.store_queries_sent))
         .counter("annals_store_queries_failed_total",

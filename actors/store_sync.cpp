@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <random>
+#include <tuple>
 
 namespace annals {
 
@@ -118,6 +119,9 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
   auto& st = self->state;
   if (!ok) {
     ++st.syncs_failed;
+    if (auto w = st.communities.find(job->community_id);
+        w != st.communities.end() && !job->links && w->second.role != "member")
+      w->second.owner_synced = false;  // the next store peer (or a retry) tries again
     // Forgotten, so a later poll finds it "new" and syncs again, after a
     // pause: a peer whose store was not open yet is asked once it is.
     st.store_peers.erase(job->peer);
@@ -195,20 +199,23 @@ void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query)
 /// Channel messages since `since`, forward, in groups of 10 content topics
 /// (what one query may name), one group after another.
 void sync_channel_group(self_ptr self, std::shared_ptr<const sync_job> base, std::int64_t since,
-                        std::size_t from) {
+                        std::optional<std::int64_t> until, std::size_t from) {
   const auto& all = base->topics;
   auto job = std::make_shared<sync_job>(*base);
   job->topics.assign(all.begin() + static_cast<std::ptrdiff_t>(from),
                      all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), from + 10)));
   job->pages = 0;
   if (from + 10 < all.size())
-    job->then = [self, base, since, from] { sync_channel_group(self, base, since, from + 10); };
+    job->then = [self, base, since, until, from] {
+      sync_channel_group(self, base, since, until, from + 10);
+    };
   store_query q;
   q.request_id = new_request_id();
   q.include_data = true;
   q.pubsub_topic = job->pubsub_topic;
   q.content_topics = job->topics;
   q.time_start = since;
+  q.time_end = until;
   q.forward = true;
   q.limit = 100;
   query_page(self, job, std::move(q));
@@ -240,24 +247,19 @@ void sync_channels(self_ptr self, const std::string& peer, const std::string& co
   if (it == st.communities.end() || it->second.channel_topics.empty())
     return;
   auto& w = it->second;
-  auto end = history_end(self, w);
+  std::int64_t since = 0;
+  std::optional<std::int64_t> until;
   if (w.role == "member") {
+    auto end = history_end(self, w);
     if (end == 0)
       return;
     w.channels_from = end;
-  }
-  auto since = static_cast<std::int64_t>(end) * 1'000'000'000;
-  if (w.role != "member" && st.server) {
-    // An owner that was up heard everything until its newest recorded
-    // message: it asks from a little before that (senders' clocks drift),
-    // not for the whole week since its last build.
-    store_query newest;
-    newest.pubsub_topic = w.pubsub_topic;
-    newest.content_topics = w.channel_topics;
-    newest.limit = 1;
-    if (auto page = st.db->query_relay_messages(newest, 1 << 20);
-        page && !page->messages.empty())
-      since = std::max(since, page->messages.back().timestamp - owner_sync_overlap_ns);
+    since = static_cast<std::int64_t>(end) * 1'000'000'000;
+  } else {
+    if (w.owner_synced || !w.owner_gap)
+      return;
+    w.owner_synced = true;
+    std::tie(since, until) = *w.owner_gap;
   }
   since = std::max(since,
                    now_ns() - static_cast<std::int64_t>(st.config.max_age) * 1'000'000'000);
@@ -268,7 +270,7 @@ void sync_channels(self_ptr self, const std::string& peer, const std::string& co
   channels->topics = w.channel_topics;
   channels->to = st.node;
   ++st.syncs;
-  sync_channel_group(self, channels, since, 0);
+  sync_channel_group(self, channels, since, until, 0);
 }
 
 /// Newest magnet links first (members), then the channels.
@@ -391,6 +393,23 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
         topics.push_back(w.magnetlink_topic);
         self->send(st.relay, subscribe_atom::value, w.pubsub_topic, topics,
                    caf::actor_cast<relay_sink_actor>(self));
+      }
+      if (role != "member") {
+        // Where this start may have left a gap: since the newest channel
+        // message recorded before it (a little before: clocks drift), else
+        // since the last build; a community with neither is new.
+        std::int64_t from = 0;
+        if (auto info = st.db->get_archive_info(*pub); info && info->last_archive_end > 0)
+          from = static_cast<std::int64_t>(info->last_archive_end) * 1'000'000'000;
+        store_query newest;
+        newest.pubsub_topic = w.pubsub_topic;
+        newest.content_topics = w.channel_topics;
+        newest.limit = 1;
+        if (auto page = st.db->query_relay_messages(newest, 1 << 20);
+            page && !page->messages.empty())
+          from = std::max(from, page->messages.back().timestamp - owner_sync_overlap_ns);
+        if (from > 0 && !w.channel_topics.empty())
+          w.owner_gap = std::pair{from, now_ns() + owner_sync_overlap_ns};
       }
       bool fresh = st.communities.emplace(community_id, w).second;
       if (!st.config.sync)

@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <utility>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,6 +57,13 @@ struct store_sync_state {
     /// Member: the archive end its last channel sync started from (0: none
     /// yet; a member syncs channels only once archives gave it a start).
     std::uint64_t channels_from = 0;
+    /// Owner: the gap a start may have left, in Unix ns: from a little
+    /// before the newest channel message it recorded (or its last build)
+    /// to a little after it started listening. None: a fresh community.
+    std::optional<std::pair<std::int64_t, std::int64_t>> owner_gap;
+    /// Owner: the gap was filled (or is being filled) since this start; an
+    /// owner that is up hears its channels itself.
+    bool owner_synced = false;
   };
   waku_store_settings config;
   std::shared_ptr<store> db;

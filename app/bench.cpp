@@ -42,6 +42,10 @@ void add_bench_commands(CLI::App& app) {
                    "on 127.0.0.1, all dialling the first owner's")
     ->check(CLI::IsMember({"inprocess", "libp2p"}))
     ->capture_default_str();
+  load->add_option("--store", options->store,
+                   "libp2p: every node serves the Waku store and syncs from it, as annals run "
+                   "does (true|false)")
+    ->capture_default_str();
   load->add_option("--seconds", options->seconds, "Time limit for convergence")
     ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{24} * 3600))
     ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include "actors/inprocess_relay.hpp"
 #include "actors/libp2p_relay.hpp"
+#include "storage/store_server.hpp"
 #include "actors/node.hpp"
 #include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
@@ -121,6 +122,7 @@ load_result run_load(const load_options& options,
     const bool libp2p = options.relay == "libp2p";
 
     std::vector<relay_actor> relays;  // owners' first, then members'
+    std::map<std::string, std::shared_ptr<store_query_server>> store_servers;
     std::string hub;                  // owner1's relay address
     auto spawn_relay = [&](const std::string& who) -> relay_actor {
       if (!libp2p) {
@@ -133,6 +135,12 @@ load_result run_load(const load_options& options,
       if (!hub.empty())
         host.static_peers = {hub};
       host.agent_version = "annals-bench";
+      if (options.store) {
+        auto server = store_servers[who] = std::make_shared<store_query_server>();
+        host.store_query = [server](const std::string& peer, std::string_view request) {
+          return server->answer(peer, request);
+        };
+      }
       auto spawned = spawn_libp2p_relay(sys, host, [](const std::string&) {});
       if (!spawned)
         throw std::runtime_error(who + ": " + sys.render(spawned.error()));
@@ -164,6 +172,10 @@ load_result run_load(const load_options& options,
       config.archives.interval = options.interval;
       config.relay = std::move(relay);
       config.observer = observer;
+      if (auto server = store_servers.find(name); server != store_servers.end()) {
+        config.waku_store.serve = config.waku_store.sync = true;
+        config.store_server = server->second;
+      }
       return config;
     };
     auto ask_id = [&](const node_actor& node, auto... xs) {
@@ -202,7 +214,10 @@ load_result run_load(const load_options& options,
         ask_id(*node, join_atom::value, membership_spec{c.id(), c.channel_ids});
     }
     line(std::to_string(options.communities) + " owners and " + std::to_string(options.members)
-         + " members started (" + options.relay + " relay), every member joined every community");
+         + " members started (" + options.relay + " relay"
+         + (libp2p ? std::string(options.store ? ", Waku store served and synced" : ", no Waku store")
+                   : std::string())
+         + "), every member joined every community");
 
     if (libp2p) {
       auto want = relays.size() - 1;

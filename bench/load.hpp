@@ -23,6 +23,9 @@ struct load_options {
   double late_share = 0;
   std::uint64_t late_by = 60;
   std::string relay = "inprocess";  // or "libp2p"
+  /// libp2p only: every node records and serves the Waku store and syncs
+  /// from its peers, as `annals run` does.
+  bool store = true;
   std::uint64_t seconds = 300;      // time limit
   std::uint64_t interval = 3;       // owners' archive interval (and partition)
   std::size_t channels = 4;         // per community

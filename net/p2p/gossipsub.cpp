@@ -197,8 +197,10 @@ result<void> gossipsub_router::handle_rpc(peer_handle peer, std::string_view rpc
   }
 
   if (parsed.has_control()) {
-    // IHAVE and IWANT are ignored: we never send IHAVE, so nobody has reason
-    // to IWANT from us, and flood publishing makes IWANT recovery moot.
+    for (const auto& ihave : parsed.control().ihave())
+      handle_ihave(peer, ihave);
+    for (const auto& iwant : parsed.control().iwant())
+      handle_iwant(peer, iwant);
     for (const auto& graft : parsed.control().graft()) {
       ++counters_.grafts_in;
       if (graft.has_topicid() && !graft.topicid().empty())
@@ -240,6 +242,7 @@ void gossipsub_router::handle_message(peer_handle from, const std::string& topic
   // The received bytes are forwarded as they are: re-encoding a WakuMessage
   // could change them and with them the message ID downstream.
   auto shared = std::make_shared<const std::string>(data);
+  cache_message(id, topic, shared);
   if (auto mesh = mesh_.find(topic); mesh != mesh_.end()) {
     for (auto peer : mesh->second) {
       if (peer == from)
@@ -326,6 +329,7 @@ result<std::string> gossipsub_router::publish(const std::string& topic, std::str
   }
 
   auto shared = std::make_shared<const std::string>(std::move(data));
+  cache_message(id, topic, shared);
   for (auto peer : targets)
     queue_message(peer, topic, shared);
   ++counters_.published;
@@ -381,8 +385,22 @@ std::vector<std::pair<peer_handle, std::string>> gossipsub_router::take_outgoing
       sub->set_subscribe(subscribe);
       sub->set_topicid(topic);
     }
-    if (!pending.grafts.empty() || !pending.prunes.empty()) {
+    if (!pending.grafts.empty() || !pending.prunes.empty() || !pending.ihaves.empty()
+        || !pending.iwants.empty()) {
       auto* control = rpc.mutable_control();
+      for (const auto& [topic, ids] : pending.ihaves) {
+        auto* ihave = control->add_ihave();
+        ihave->set_topicid(topic);
+        for (const auto& id : ids)
+          ihave->add_messageids(id);
+        ++counters_.ihave_out;
+      }
+      if (!pending.iwants.empty()) {
+        auto* iwant = control->add_iwant();
+        for (const auto& id : pending.iwants)
+          iwant->add_messageids(id);
+        counters_.iwant_out += pending.iwants.size();
+      }
       for (const auto& topic : pending.grafts) {
         control->add_graft()->set_topicid(topic);
         ++counters_.grafts_out;
@@ -433,6 +451,88 @@ void gossipsub_router::heartbeat(clock::time_point now) {
   for (const auto& topic : subscriptions_)
     maintain_mesh(topic);
   maintain_fanout(now);
+  emit_gossip();
+  shift_cache();
+  iwant_asked_.clear();
+  ihave_taken_.clear();
+}
+
+// --- gossip: IHAVE / IWANT ---------------------------------------------------------
+
+void gossipsub_router::cache_message(const std::string& id, const std::string& topic,
+                                     const std::shared_ptr<const std::string>& data) {
+  if (mcache_.emplace(id, cached_message{topic, data}).second)
+    mcache_windows_.front().push_back(id);
+}
+
+void gossipsub_router::emit_gossip() {
+  // The IDs of the last history_gossip heartbeats, by topic.
+  std::map<std::string, std::vector<std::string>> recent;
+  std::size_t windows = 0;
+  for (const auto& window : mcache_windows_) {
+    if (windows++ == config_.history_gossip)
+      break;
+    for (const auto& id : window)
+      if (auto cached = mcache_.find(id); cached != mcache_.end())
+        recent[cached->second.topic].push_back(id);
+  }
+  for (auto& [topic, ids] : recent) {
+    if (!subscribed(topic))
+      continue;
+    if (ids.size() > config_.max_ihave_length) {
+      std::shuffle(ids.begin(), ids.end(), rng_);
+      ids.resize(config_.max_ihave_length);
+    }
+    const auto& mesh = mesh_[topic];
+    std::vector<peer_handle> candidates;
+    for (auto peer : members(topic_peers_, topic))
+      if (mesh.count(peer) == 0)
+        candidates.push_back(peer);
+    for (auto peer : pick(std::move(candidates), config_.d_lazy))
+      outgoing_[peer].ihaves.emplace_back(topic, ids);
+  }
+}
+
+void gossipsub_router::shift_cache() {
+  mcache_windows_.emplace_front();
+  while (mcache_windows_.size() > std::max<std::size_t>(config_.history_length, 1)) {
+    for (const auto& id : mcache_windows_.back())
+      mcache_.erase(id);
+    mcache_windows_.pop_back();
+  }
+}
+
+void gossipsub_router::handle_ihave(peer_handle peer, const pb::ControlIHave& ihave) {
+  ++counters_.ihave_in;
+  if (!ihave.has_topicid() || !subscribed(ihave.topicid())
+      || ihave_taken_[peer]++ >= config_.max_ihave_messages)
+    return;
+  auto& asked = iwant_asked_[peer];
+  auto& iwants = outgoing_[peer].iwants;
+  for (const auto& id : ihave.messageids()) {
+    if (asked >= config_.max_ihave_length)
+      break;
+    // IDs are sha256 of the data; anything else names no message of ours.
+    if (id.size() != 32 || seen(id))
+      continue;
+    iwants.push_back(id);
+    ++asked;
+  }
+}
+
+void gossipsub_router::handle_iwant(peer_handle peer, const pb::ControlIWant& iwant) {
+  std::size_t answered = 0;
+  for (const auto& id : iwant.messageids()) {
+    ++counters_.iwant_in;
+    if (answered >= config_.max_ihave_length)
+      break;
+    auto cached = mcache_.find(id);
+    if (cached == mcache_.end())
+      continue;
+    queue_message(peer, cached->second.topic, cached->second.data);
+    ++counters_.iwant_served;
+    ++answered;
+  }
 }
 
 void gossipsub_router::maintain_mesh(const std::string& topic) {

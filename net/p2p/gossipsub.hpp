@@ -23,6 +23,11 @@
 #include <utility>
 #include <vector>
 
+namespace annals::p2p::pb {
+class ControlIHave;
+class ControlIWant;
+} // namespace annals::p2p::pb
+
 namespace annals::p2p {
 
 inline constexpr std::string_view waku_relay_protocol = "/vac/waku/relay/2.0.0";
@@ -47,6 +52,19 @@ struct gossipsub_config {
   /// without bound (a Waku node uses a handful of shards).
   std::size_t max_topics_per_peer = 256;
   std::size_t max_topic_length = 256;
+  /// Gossip (IHAVE/IWANT): every heartbeat, the IDs of the messages of the
+  /// last `history_gossip` heartbeats go to up to `d_lazy` subscribed peers
+  /// outside the mesh, which ask for what they lack. Without it a peer the
+  /// mesh left out (a hub with more than d_high leaves) never gets
+  /// forwarded messages. Messages stay answerable for `history_length`
+  /// heartbeats; at most `max_ihave_length` IDs go in one IHAVE, and are
+  /// asked of one peer per heartbeat.
+  std::size_t d_lazy = 6;
+  std::size_t history_length = 3;
+  std::size_t history_gossip = 3;
+  std::size_t max_ihave_length = 5000;
+  /// IHAVE messages taken from one peer per heartbeat (more are ignored).
+  std::size_t max_ihave_messages = 10;
 };
 
 struct gossipsub_counters {
@@ -60,6 +78,9 @@ struct gossipsub_counters {
   std::uint64_t malformed_rpcs = 0;     // RPCs that did not parse
   std::uint64_t subscriptions_refused = 0;  // over max_topics_per_peer or too long
   std::uint64_t grafts_in = 0, prunes_in = 0, grafts_out = 0, prunes_out = 0;
+  std::uint64_t ihave_in = 0, ihave_out = 0;  // IHAVE messages
+  std::uint64_t iwant_in = 0, iwant_out = 0;  // message IDs asked for
+  std::uint64_t iwant_served = 0;             // messages sent because a peer asked
 };
 
 /// A message accepted from the network.
@@ -142,6 +163,12 @@ private:
     std::vector<outgoing_message> messages;
     std::vector<std::string> grafts;
     std::vector<std::pair<std::string, std::uint64_t>> prunes;  // topic, backoff seconds
+    std::vector<std::pair<std::string, std::vector<std::string>>> ihaves;  // topic, IDs
+    std::vector<std::string> iwants;                                       // IDs
+  };
+  struct cached_message {
+    std::string topic;
+    std::shared_ptr<const std::string> data;
   };
   struct seen_entry {
     clock::time_point at;
@@ -165,6 +192,12 @@ private:
   void handle_prune(peer_handle peer, const std::string& topic, std::uint64_t backoff_seconds);
   void maintain_mesh(const std::string& topic);
   void maintain_fanout(clock::time_point now);
+  void cache_message(const std::string& id, const std::string& topic,
+                     const std::shared_ptr<const std::string>& data);
+  void emit_gossip();
+  void shift_cache();
+  void handle_ihave(peer_handle peer, const pb::ControlIHave& ihave);
+  void handle_iwant(peer_handle peer, const pb::ControlIWant& iwant);
 
   gossipsub_config config_;
   gossipsub_counters counters_;
@@ -182,6 +215,13 @@ private:
   std::unordered_map<std::string, clock::time_point> seen_;
   std::deque<seen_entry> seen_order_;
   std::map<peer_handle, pending_rpc> outgoing_;
+  // Recent messages for IWANT answers: by ID, and their IDs per heartbeat,
+  // newest window first.
+  std::unordered_map<std::string, cached_message> mcache_;
+  std::deque<std::vector<std::string>> mcache_windows_{1};
+  // Per heartbeat: IDs asked of each peer, IHAVEs taken from each peer.
+  std::map<peer_handle, std::size_t> iwant_asked_;
+  std::map<peer_handle, std::size_t> ihave_taken_;
   // The latest time any call brought in: subscribe() has no `now` of its own
   // but must still respect backoffs.
   clock::time_point now_{};

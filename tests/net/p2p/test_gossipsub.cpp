@@ -872,3 +872,93 @@ TEST_CASE("gossipsub caps the topics one peer may subscribe to, and their length
   CHECK(router.topic_peers(topic).size() == 1);
   CHECK(router.counters().subscriptions_refused == 10'000 - 3 + 1);
 }
+
+TEST_CASE("gossipsub gossip reaches the leaves a hub's mesh leaves out", "[p2p][gossip]") {
+  // A hub with 12 leaves keeps at most d_high (8) of them in its mesh; the
+  // others hear of a message by IHAVE at the next heartbeat and ask for it.
+  constexpr std::size_t leaves = 12;
+  network net(leaves + 1);
+  for (std::size_t i = 1; i <= leaves; ++i)
+    net.connect(0, i);
+  for (std::size_t i = 0; i <= leaves; ++i)
+    net[i].subscribe(topic);
+  net.pump(t0);
+  for (std::size_t i = 0; i <= leaves; ++i)
+    net[i].heartbeat(t0 + 1s);
+  net.pump(t0 + 1s);
+  auto hub_mesh = net[0].mesh_peers(topic).size();
+  REQUIRE(hub_mesh <= 8);
+  REQUIRE(hub_mesh < leaves);  // someone is left out, or the test proves nothing
+
+  // Leaf 1 publishes: flood reaches the hub, the hub forwards to its mesh.
+  REQUIRE(net[1].publish(topic, "to every leaf", t0 + 2s));
+  net.pump(t0 + 2s);
+  std::size_t before = 0;
+  for (std::size_t i = 2; i <= leaves; ++i)
+    before += net.inboxes[i].size();
+  CHECK(before < leaves - 1);  // the mesh alone misses some
+
+  net[0].heartbeat(t0 + 3s);  // IHAVE to the leaves outside the mesh
+  net.pump(t0 + 3s);          // IWANT back, the message out
+  for (std::size_t i = 2; i <= leaves; ++i) {
+    CAPTURE(i);
+    REQUIRE(net.inboxes[i].size() == 1);
+    CHECK(net.inboxes[i][0].data == "to every leaf");
+  }
+  CHECK(net[0].counters().ihave_out >= 1);
+  CHECK(net[0].counters().iwant_served == leaves - 1 - before);
+  // Past history_length heartbeats the message is no longer answerable.
+  for (int beat = 4; beat < 8; ++beat)
+    net[0].heartbeat(t0 + std::chrono::seconds(beat));
+  net.pump(t0 + 8s);
+  CHECK(net[0].counters().iwant_served == leaves - 1 - before);
+}
+
+TEST_CASE("gossipsub bounds what IHAVE and IWANT from a peer cost", "[p2p][gossip]") {
+  gossipsub_config config;
+  config.max_ihave_length = 3;
+  config.max_ihave_messages = 2;
+  gossipsub_router router(config);
+  std::vector<gossip_message> delivered;
+  router.subscribe(topic);
+  router.add_peer(1);
+  feed(router, 1, subscription_rpc(topic, true), t0);
+  router.take_outgoing();
+
+  // IHAVEs naming 10 unseen IDs each: at most 3 asked, from at most 2 IHAVEs.
+  auto ihave = [&](char first) {
+    pb::RPC rpc;
+    auto* entry = rpc.mutable_control()->add_ihave();
+    entry->set_topicid(topic);
+    for (char c = first; c < first + 10; ++c)
+      entry->add_messageids(std::string(32, c));
+    entry->add_messageids("short");  // not an ID: never asked
+    return rpc.SerializeAsString();
+  };
+  for (char c : {'a', 'k', 'u'})
+    REQUIRE(router.handle_rpc(1, ihave(c), t0, delivered));
+  CHECK(router.counters().ihave_in == 3);
+  auto out = router.take_outgoing();
+  REQUIRE(out.size() == 1);
+  pb::RPC sent;
+  REQUIRE(sent.ParseFromString(out[0].second));
+  REQUIRE(sent.control().iwant_size() == 1);
+  CHECK(sent.control().iwant(0).messageids_size() == 3);
+
+  // An IWANT for IDs we never had is answered with nothing.
+  pb::RPC iwant;
+  for (int i = 0; i < 100; ++i)
+    iwant.mutable_control()->add_iwant()->add_messageids(std::string(32, 'z'));
+  REQUIRE(router.handle_rpc(1, iwant.SerializeAsString(), t0, delivered));
+  CHECK(router.take_outgoing().empty());
+  CHECK(router.counters().iwant_served == 0);
+  // An IHAVE on a topic we are not on asks nothing.
+  router.heartbeat(t0 + 1s);
+  router.take_outgoing();
+  pb::RPC other;
+  auto* entry = other.mutable_control()->add_ihave();
+  entry->set_topicid("/waku/2/rs/16/99");
+  entry->add_messageids(std::string(32, 'q'));
+  REQUIRE(router.handle_rpc(1, other.SerializeAsString(), t0 + 1s, delivered));
+  CHECK(router.take_outgoing().empty());
+}
