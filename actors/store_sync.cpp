@@ -115,6 +115,20 @@ struct sync_job {
 
 void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query);
 
+/// Forgets the peer, so a later poll finds it "new" and syncs again, after
+/// a pause that doubles: a peer whose store was not open yet, or that had
+/// no link yet, is asked again.
+void retry_later(self_ptr self, const std::string& peer) {
+  auto& st = self->state;
+  st.store_peers.erase(peer);
+  if (st.retries.size() >= 1024)  // peers come and go: forget whose pause ended
+    for (auto it = st.retries.begin(); it != st.retries.end();)
+      it = it->second.after < std::chrono::steady_clock::now() ? st.retries.erase(it) : ++it;
+  auto& r = st.retries[peer];
+  r.after = std::chrono::steady_clock::now() + r.pause;
+  r.pause = std::min(r.pause * 2, std::chrono::seconds(300));
+}
+
 void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
   auto& st = self->state;
   if (!ok) {
@@ -122,15 +136,7 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
     if (auto w = st.communities.find(job->community_id);
         w != st.communities.end() && !job->links && w->second.role != "member")
       w->second.owner_synced = false;  // the next store peer (or a retry) tries again
-    // Forgotten, so a later poll finds it "new" and syncs again, after a
-    // pause: a peer whose store was not open yet is asked once it is.
-    st.store_peers.erase(job->peer);
-    if (st.retries.size() >= 1024)  // peers come and go: forget whose pause ended
-      for (auto it = st.retries.begin(); it != st.retries.end();)
-        it = it->second.after < std::chrono::steady_clock::now() ? st.retries.erase(it) : ++it;
-    auto& r = st.retries[job->peer];
-    r.after = std::chrono::steady_clock::now() + r.pause;
-    r.pause = std::min(r.pause * 2, std::chrono::seconds(300));
+    retry_later(self, job->peer);
     return;
   }
   if (job->then == nullptr)
@@ -168,16 +174,31 @@ void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query)
         // the older ones are stale to it, not downloads to start and replace.
         if (job->links)
           std::reverse(answer->messages.begin(), answer->messages.end());
+        std::size_t valid = 0;
         for (const auto& found : answer->messages) {
           auto envelope = check_found(self, job->pubsub_topic, job->topics, found);
           if (!envelope)
             continue;
+          ++valid;
           // Channel messages are recorded by the node, with the history.
           if (job->links)
             if (auto r = to_record(*envelope))
               record_message(self, std::move(*r));
           (job->links ? st.links_found : st.messages_found) += 1;
           self->send(job->to, *envelope);
+        }
+        // A member without a link whose peer had none yet (it may have
+        // asked a moment before the owner's first announcement landed)
+        // asks that peer again later.
+        if (job->links && valid == 0)
+          if (auto w = st.communities.find(job->community_id); w != st.communities.end())
+            if (auto info = st.db->get_archive_info(w->second.community);
+                info && info->magnetlink_clock == 0)
+              retry_later(self, job->peer);
+        // A page with a cursor but nothing valid is a peer wasting our time.
+        if (!job->links && valid == 0 && !answer->messages.empty()) {
+          finish(self, job, false);
+          return;
         }
         bool more = !job->links && answer->cursor && !answer->messages.empty()
                     && job->pages < st.config.max_sync_pages;
@@ -366,8 +387,16 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
   });
   return {
     [self](const waku_envelope& envelope) {
-      if (auto r = to_record(envelope))
+      if (auto r = to_record(envelope)) {
         record_message(self, std::move(*r));
+        // A magnet link is rare and what a late member asks for first:
+        // written now, not with the next batch.
+        for (const auto& [id, w] : self->state.communities)
+          if (w.magnetlink_topic == envelope.content_topic) {
+            flush(self);
+            break;
+          }
+      }
     },
     [self](sync_atom, const std::string& community_id, const std::string& role) {
       auto& st = self->state;
