@@ -74,25 +74,33 @@ void flush(self_ptr self) {
   }
 }
 
+/// Channel messages of the community are kept from now on (decrypted with
+/// its channels' keys); returns their content topics.
+std::vector<std::string> add_kept_channels(self_ptr self, const public_key& community,
+                                           const record::Community& record) {
+  std::vector<std::string> content_topics;
+  for (const auto& channel : record.channels()) {
+    auto chat = channel_chat_id(community.community_id(), channel.id());
+    auto topic = chat_topic(chat);
+    auto ct = content_topic(topic);
+    self->state.channels[ct] = kept_channel{community, topic, chat, std::nullopt};
+    content_topics.push_back(ct);
+  }
+  return content_topics;
+}
+
 /// Subscribes to the channels of an owned community, so its traffic is kept.
 void keep_channels(self_ptr self, const record::Community& community) {
   auto& state = self->state;
   auto pub = public_key::parse(community.public_key());
   if (!pub)
     return;
-  std::vector<std::string> content_topics;
-  for (const auto& channel : community.channels()) {
-    auto chat = channel_chat_id(pub->community_id(), channel.id());
-    auto topic = chat_topic(chat);
-    auto ct = content_topic(topic);
-    state.channels[ct] = kept_channel{*pub, topic, chat, std::nullopt};
-    content_topics.push_back(ct);
-  }
+  auto content_topics = add_kept_channels(self, *pub, community);
   if (!content_topics.empty())
     self->send(state.relay, subscribe_atom::value, community_pubsub_topic(community),
                content_topics, caf::actor_cast<relay_sink_actor>(self));
   if (state.store_sync)
-    self->send(state.store_sync, sync_atom::value, pub->community_id(), std::string("owner"));
+    self->send(state.store_sync, sync_atom::value, pub->community_id(), false);
 }
 
 /// A member keeps the channel messages a store sync finds (it does not
@@ -106,12 +114,8 @@ void watch_member_channels(self_ptr self, const std::string& community_id) {
   if (!state.store_sync)
     return;
   if (auto record = state.db->get_community(*pub); record && *record)
-    for (const auto& channel : (*record)->channels()) {
-      auto chat = channel_chat_id(community_id, channel.id());
-      auto topic = chat_topic(chat);
-      state.channels[content_topic(topic)] = kept_channel{*pub, topic, chat, std::nullopt};
-    }
-  self->send(state.store_sync, sync_atom::value, community_id, std::string("member"));
+    add_kept_channels(self, *pub, **record);
+  self->send(state.store_sync, sync_atom::value, community_id, true);
 }
 
 /// status-go's handleRetrievedMessages(storeWakuMessages): a channel message
@@ -146,17 +150,9 @@ void keep_message(self_ptr self, const waku_envelope& envelope) {
   kept.hash = envelope.hash;
   auto& pending = state.pending[channel->second.community.community_id()];
   pending.push_back(std::move(kept));
-  if (state.store_sync && state.config.store_server && state.config.waku_store.serve) {
-    stored_relay_message relayed;
-    relayed.hash = envelope.hash;
-    relayed.pubsub_topic = envelope.pubsub_topic;
-    relayed.content_topic = envelope.content_topic;
-    relayed.timestamp = message.timestamp() != 0
-                          ? message.timestamp()
-                          : static_cast<std::int64_t>(unix_ms_now()) * 1'000'000;
-    relayed.message = envelope.message;
-    state.pending_relayed[channel->second.community.community_id()].push_back(std::move(relayed));
-  }
+  if (state.records_relayed)
+    state.pending_relayed[channel->second.community.community_id()].push_back(
+      relay_record(envelope, message.timestamp()));
   ++state.kept;
   // While the store refuses writes, the once-a-second retry writes them.
   if (pending.size() >= flush_batch && !state.store_failing) {
@@ -402,9 +398,10 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
     self->link_to(child);
   self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
   if (state.config.store_server || state.config.waku_store.sync) {
+    state.records_relayed = state.config.store_server && state.config.waku_store.serve;
     state.store_sync = self->spawn<caf::linked>(
       store_sync, state.config.waku_store, state.db,
-      state.config.waku_store.serve ? state.config.store_server : nullptr, state.relay,
+      state.records_relayed ? state.config.store_server : nullptr, state.relay,
       caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
   }
   if (auto communities = state.db->list_communities()) {

@@ -128,6 +128,7 @@ struct node_state {
   /// The same messages as they travelled, for the Waku store (empty when
   /// it does not serve); written in the same batch as `pending`.
   std::map<std::string, std::vector<stored_relay_message>> pending_relayed;
+  bool records_relayed = false;  // the node serves the Waku store
   bool flush_armed = false;
   std::uint64_t kept = 0;
   std::uint64_t unreadable = 0;

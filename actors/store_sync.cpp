@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <tuple>
 
@@ -35,7 +36,8 @@ std::int64_t now_ns() {
 
 std::string new_request_id() {
   static thread_local std::mt19937_64 random{std::random_device{}()};
-  return to_hex(std::to_string(random()) + std::to_string(random())).substr(0, 32);
+  std::array<std::uint64_t, 2> bits{random(), random()};
+  return to_hex(std::string_view(reinterpret_cast<const char*>(bits.data()), sizeof bits));
 }
 
 void flush(self_ptr self) {
@@ -68,19 +70,12 @@ void record_message(self_ptr self, stored_relay_message message) {
   }
 }
 
-/// A relay message as the store records it: the message's own time, or now
-/// for one without (as nwaku does).
+/// The envelope's WakuMessage decoded for its time (none: not a message).
 std::optional<stored_relay_message> to_record(const waku_envelope& envelope) {
   waku::WakuMessage message;
   if (!message.ParseFromString(envelope.message))
     return std::nullopt;
-  stored_relay_message out;
-  out.hash = envelope.hash;
-  out.pubsub_topic = envelope.pubsub_topic;
-  out.content_topic = message.content_topic();
-  out.timestamp = message.timestamp() != 0 ? message.timestamp() : now_ns();
-  out.message = envelope.message;
-  return out;
+  return relay_record(envelope, message.timestamp());
 }
 
 /// What a store peer answered, checked as if it came over the relay: the
@@ -134,20 +129,22 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
   if (!ok) {
     ++st.syncs_failed;
     if (auto w = st.communities.find(job->community_id);
-        w != st.communities.end() && !job->links && w->second.role != "member")
+        w != st.communities.end() && !job->links && !w->second.member)
       w->second.owner_synced = false;  // the next store peer (or a retry) tries again
     retry_later(self, job->peer);
     return;
   }
-  if (job->then == nullptr)
-    st.retries.erase(job->peer);
   if (job->then) {
     auto next = std::move(job->then);
     next();
-  } else {
-    self->state.sync_seconds.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - job->started).count());
+    return;
   }
+  st.sync_seconds.observe(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - job->started).count());
+  // A whole sync went through: the pause starts over, unless this sync
+  // asked to hear from the peer again (it had no link yet).
+  if (st.store_peers.count(job->peer))
+    st.retries.erase(job->peer);
 }
 
 void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query) {
@@ -242,16 +239,11 @@ void sync_channel_group(self_ptr self, std::shared_ptr<const sync_job> base, std
   query_page(self, job, std::move(q));
 }
 
-/// Unix seconds where the community's history ends: an owner's last build,
-/// a member's newest imported archive (0: nothing yet).
-std::uint64_t history_end(self_ptr self, const store_sync_state::watched& w) {
-  auto& st = self->state;
-  if (w.role != "member") {
-    auto info = st.db->get_archive_info(w.community);
-    return info ? info->last_archive_end : 0;
-  }
+/// Unix seconds where a member's history ends: its newest imported
+/// archive (0: nothing yet).
+std::uint64_t member_history_end(self_ptr self, const store_sync_state::watched& w) {
   std::uint64_t end = 0;
-  if (auto archives = st.db->list_archives(w.community))
+  if (auto archives = self->state.db->list_archives(w.community))
     for (const auto& [id, record] : *archives)
       if (record.imported())
         end = std::max<std::uint64_t>(end, record.to());
@@ -270,8 +262,8 @@ void sync_channels(self_ptr self, const std::string& peer, const std::string& co
   auto& w = it->second;
   std::int64_t since = 0;
   std::optional<std::int64_t> until;
-  if (w.role == "member") {
-    auto end = history_end(self, w);
+  if (w.member) {
+    auto end = member_history_end(self, w);
     if (end == 0)
       return;
     w.channels_from = end;
@@ -301,7 +293,7 @@ void sync_community(self_ptr self, const std::string& peer, const std::string& c
   if (it == st.communities.end())
     return;
   const auto& w = it->second;
-  if (w.role != "member" || w.magnetlink_topic.empty()) {
+  if (!w.member) {
     sync_channels(self, peer, community_id);
     return;
   }
@@ -351,7 +343,7 @@ void poll_peers(self_ptr self) {
         // A member whose archives moved on fetches the new tail from one peer.
         if (!now.empty())
           for (auto& [id, w] : st.communities)
-            if (w.role == "member" && history_end(self, w) > w.channels_from)
+            if (w.member && member_history_end(self, w) > w.channels_from)
               sync_channels(self, *now.begin(), id);
         st.store_peers = std::move(now);
         self->delayed_send(self, st.config.peer_poll, peers_atom::value);
@@ -362,6 +354,16 @@ void poll_peers(self_ptr self) {
 }
 
 } // namespace
+
+stored_relay_message relay_record(const waku_envelope& envelope, std::int64_t message_timestamp) {
+  stored_relay_message out;
+  out.hash = envelope.hash;
+  out.pubsub_topic = envelope.pubsub_topic;
+  out.content_topic = envelope.content_topic;
+  out.timestamp = message_timestamp != 0 ? message_timestamp : now_ns();
+  out.message = envelope.message;
+  return out;
+}
 
 store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
@@ -391,14 +393,11 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
         record_message(self, std::move(*r));
         // A magnet link is rare and what a late member asks for first:
         // written now, not with the next batch.
-        for (const auto& [id, w] : self->state.communities)
-          if (w.magnetlink_topic == envelope.content_topic) {
-            flush(self);
-            break;
-          }
+        if (self->state.magnetlink_topics.count(envelope.content_topic))
+          flush(self);
       }
     },
-    [self](sync_atom, const std::string& community_id, const std::string& role) {
+    [self](sync_atom, const std::string& community_id, bool member) {
       auto& st = self->state;
       auto pub = public_key::from_community_id(community_id);
       if (!pub)
@@ -407,7 +406,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
       if (!record || !*record)
         return;
       store_sync_state::watched w;
-      w.role = role;
+      w.member = member;
       w.community = *pub;
       w.pubsub_topic = community_pubsub_topic(**record);
       w.magnetlink_topic = content_topic(chat_topic(magnetlinks_chat_id(community_id)));
@@ -418,12 +417,12 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
         // An owner's node records the channel messages it keeps, in the
         // same write; a member's history has no live channel messages, so
         // its store records them here.
-        auto topics = role == "member" ? w.channel_topics : std::vector<std::string>{};
+        auto topics = member ? w.channel_topics : std::vector<std::string>{};
         topics.push_back(w.magnetlink_topic);
         self->send(st.relay, subscribe_atom::value, w.pubsub_topic, topics,
                    caf::actor_cast<relay_sink_actor>(self));
       }
-      if (role != "member") {
+      if (!member) {
         // Where this start may have left a gap: since the newest channel
         // message recorded before it (a little before: clocks drift), else
         // since the last build; a community with neither is new.
@@ -440,6 +439,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
         if (from > 0 && !w.channel_topics.empty())
           w.owner_gap = std::pair{from, now_ns() + owner_sync_overlap_ns};
       }
+      st.magnetlink_topics.insert(w.magnetlink_topic);
       bool fresh = st.communities.emplace(community_id, w).second;
       if (!st.config.sync)
         return;

@@ -49,7 +49,7 @@ struct waku_store_settings {
 struct store_sync_state {
   static inline const char* name = "store_sync";
   struct watched {
-    std::string role;  // "owner" or "member"
+    bool member = false;  // or its owner
     std::string pubsub_topic;
     std::string magnetlink_topic;
     std::vector<std::string> channel_topics;
@@ -72,6 +72,7 @@ struct store_sync_state {
   relay_sink_actor node;  // channel messages a sync found
   relay_sink_actor gate;  // magnet links a sync found
   std::map<std::string, watched> communities;  // by community ID
+  std::set<std::string> magnetlink_topics;     // of the watched communities
   std::set<std::string> store_peers;           // at the last poll
   /// Peers whose sync failed (not open yet, reset, timeout): asked again
   /// after a pause that doubles, 2 s to 5 min.
@@ -98,6 +99,10 @@ struct store_sync_state {
     status_histogram::seconds("annals_store_sync_duration_seconds",
                               "One community's sync from one store peer, first query to last page");
 };
+
+/// A relay message as the store records it: the message's own time, or now
+/// for one without (as nwaku does).
+stored_relay_message relay_record(const waku_envelope& envelope, std::int64_t message_timestamp);
 
 store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,

@@ -179,10 +179,6 @@ T take_fetched(result<T> r, const std::string& context) {
     fail(make_error(r.error().code, context + ": " + r.error().message));
   return std::move(*r);
 }
-void take_fetched(result<void> r, const std::string& context) {
-  if (!r)
-    fail(make_error(r.error().code, context + ": " + r.error().message));
-}
 
 /// The community the member means to fetch, known before any peer speaks:
 /// the magnet link's dn (status-go's links always carry it) or the

@@ -438,8 +438,8 @@ typename Inspector::result_type inspect(Inspector& f, membership_spec& x) {
 /// the node, which checks and keeps them like relayed ones).
 using store_sync_actor = relay_sink_actor::extend<
   // Watches a community: records its traffic and syncs it from store peers
-  // (role "owner" or "member").
-  caf::reacts_to<sync_atom, std::string, std::string>,
+  // (true: as a member, false: as its owner).
+  caf::reacts_to<sync_atom, std::string, bool>,
   // Internal: look for store peers that are new since the last poll.
   caf::reacts_to<peers_atom>,
   // Internal: write recorded messages; drop what is past retention.

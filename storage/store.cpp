@@ -233,9 +233,12 @@ struct store::impl {
   }
 
   result<std::optional<std::string>> get(column_family cf, std::string_view key,
-                                         std::string_view operation) const {
+                                         std::string_view operation,
+                                         const rocksdb::Snapshot* snapshot = nullptr) const {
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = snapshot;
     std::string value;
-    auto status = db->Get(rocksdb::ReadOptions{}, handles[cf], slice(key), &value);
+    auto status = db->Get(read_options, handles[cf], slice(key), &value);
     if (status.IsNotFound())
       return std::optional<std::string>{};
     if (!status.ok())
@@ -1111,25 +1114,22 @@ result<store_page> store::query_relay_messages(const store_query& query,
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
   auto fetch = [&](const std::string& suffix) -> result<std::optional<stored_relay_message>> {
-    std::string value;
-    auto status = d.db->Get(read, d.handles[cf_relay_messages], slice(suffix), &value);
-    if (status.IsNotFound())
+    auto value = d.get(cf_relay_messages, suffix, "query_relay_messages", snapshot);
+    if (!value)
+      return value.error();
+    if (!*value)
       return std::optional<stored_relay_message>{};
-    if (!status.ok())
-      return d.db_error("query_relay_messages", status);
-    auto m = parse_relay_value(suffix, value);
+    auto m = parse_relay_value(suffix, **value);
     if (!m)
       return d.malformed(cf_relay_messages, suffix, "value does not hold two topics");
     return m;
   };
+  // A hash's place in the order: its time key, then itself.
   auto time_of = [&](const std::string& hash) -> result<std::optional<std::string>> {
-    std::string value;
-    auto status = d.db->Get(read, d.handles[cf_relay_hashes], slice(hash), &value);
-    if (status.IsNotFound())
-      return std::optional<std::string>{};
-    if (!status.ok())
-      return d.db_error("query_relay_messages", status);
-    return std::optional<std::string>(value + hash);
+    auto value = d.get(cf_relay_hashes, hash, "query_relay_messages", snapshot);
+    if (!value || !*value)
+      return value;
+    return std::optional<std::string>(**value + hash);
   };
 
   // Where the cursor stands, exclusive.

@@ -126,27 +126,26 @@ TEST_CASE("annals run: a member that joins after the only announcement syncs the
   auto member = start_annals(dir, "member", {"run", "--config", (dir / "member.toml").string(),
                                              "--until-synced", "--seconds", "60",
                                              "--status-interval", "1"});
+  // The link comes from the store: the member's sync hands it to the gate
+  // (read while the member runs: --until-synced ends it once it synced).
+  double links_found = 0;
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (links_found < 1 && std::chrono::steady_clock::now() < until) {
+    if (auto metrics = http_get(member_rest, "/metrics"))
+      links_found = prometheus_sample(metrics->body, "annals_store_links_found_total");
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO("member:\n" << member->out() << member->err());
+  CHECK(links_found >= 1);
   auto synced = member->wait_for_line(
     [&](const std::string& l) { return l.find("synced " + community) != std::string::npos; }, 60s);
-  INFO("member:\n" << member->out() << member->err());
   REQUIRE(synced);
-  // The link came from the store: the owner published it once.
-  auto member_metrics = http_get(member_rest, "/metrics");
+  // ...answered by the owner with 200.
   auto owner_metrics = http_get(owner_rest, "/metrics");
-  if (member_metrics && owner_metrics) {
-    CHECK(prometheus_sample(member_metrics->body, "annals_store_links_found_total") >= 1);
-    CHECK(prometheus_sample(owner_metrics->body,
-                            "annals_store_queries_served_total{status=\"200\"}")
-          >= 1);
-  }
+  REQUIRE(owner_metrics);
+  CHECK(prometheus_sample(owner_metrics->body, "annals_store_queries_served_total{status=\"200\"}")
+        >= 1);
   CHECK(member->wait(30s) == std::optional<int>(0));
-  std::size_t publications = 0;
-  for (std::size_t at = 0; (at = owner->out().find("published the signed magnet link", at))
-                           != std::string::npos;
-       ++at)
-    ++publications;
-  CHECK(publications >= 1);
-  CHECK(owner->out().find("welcom") == std::string::npos);
   owner->kill(SIGTERM);
   CHECK(owner->wait(20s) == std::optional<int>(0));
 }
