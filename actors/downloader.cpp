@@ -51,21 +51,26 @@ void finish(self_ptr self, const std::string& community, const std::string& fail
     counts.bytes += received;
     self->state.tasks.erase(it);
   }
-  // What arrived is imported either way; only a complete download is
-  // "finished".
-  auto done = [self, community, failure] {
-    if (failure.empty())
-      emit(self, downloading_history_archives_finished{community});
-    else
-      emit(self, download_failed{community, failure});
-  };
+  // What arrived is imported either way; only a complete download whose
+  // import succeeded is "finished". A failed import is a failed download
+  // (the importer retries one that met a full disk, and says "finished"
+  // when it gets through).
   self->request(self->state.importer, caf::infinite, import_atom::value, community)
-    .then([done](std::uint64_t) { done(); },
-          [self, community, done](const caf::error& err) {
-            log_error("downloader", "importing " + community
-                                      + " failed: " + self->system().render(err));
-            done();
-          });
+    .then(
+      [self, community, failure](std::uint64_t) {
+        if (failure.empty())
+          emit(self, downloading_history_archives_finished{community});
+        else
+          emit(self, download_failed{community, failure});
+      },
+      [self, community, failure](const caf::error& err) {
+        auto why = "importing failed: " + self->system().render(err);
+        log_error("downloader", community + ": " + why);
+        // Counted by the importer (annals_import_failures_total); the
+        // transfer itself stays counted as it ended.
+        self->state.last_errors[community] = why;
+        emit(self, download_failed{community, failure.empty() ? why : failure + "; " + why});
+      });
 }
 
 std::filesystem::file_time_type changed_at(const std::filesystem::path& file) {

@@ -6,6 +6,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -36,6 +37,17 @@ struct importer_state {
   /// Communities whose import stopped on a missing key, with their keys
   /// file's time then: retried only once the file changed.
   std::map<std::string, std::filesystem::file_time_type> waiting_for_keys;
+  /// Communities whose import stopped on an I/O error (a disk that filled
+  /// between fetch and import): retried by a timer, without a new download,
+  /// 2 s after the failure and doubling up to a minute.
+  struct retry {
+    std::chrono::milliseconds delay{0};
+    std::string reason;
+    bool armed = false;
+  };
+  std::map<std::string, retry> retrying;
+  std::chrono::milliseconds retry_first{2000};
+  std::chrono::milliseconds retry_max{60000};
 
   // For status.
   struct community_counts {
@@ -45,6 +57,7 @@ struct importer_state {
   };
   std::map<std::string, community_counts> counts;
   std::uint64_t failed = 0;
+  std::uint64_t retries = 0;  // imports started by the retry timer
   std::string last_error;
   status_histogram seconds = status_histogram::seconds(
     "annals_archive_import_duration_seconds", "Time to import one archive into the store");
@@ -54,7 +67,10 @@ struct importer_state {
 /// memory is bounded by one archive (at most about 30 MB). Each archive's
 /// last batch and its imported flag are one write, so a crash re-imports at
 /// most that archive, and dedup by hash keeps every message once. Spawn it
-/// detached: importing blocks on disk.
+/// detached: importing blocks on disk. An import that fails on an I/O error
+/// (disk full) is retried by itself until it succeeds, then announces
+/// downloadingHistoryArchivesFinished; other failures wait for the next
+/// download or restart.
 importer_actor::behavior_type importer(importer_actor::stateful_pointer<importer_state> self,
                                        std::filesystem::path archive_root,
                                        std::shared_ptr<store> db, signal_bus_actor bus,

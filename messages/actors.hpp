@@ -395,6 +395,8 @@ using importer_actor = caf::typed_actor<
   // Imports every archive of the community that is downloaded but not yet
   // imported; replies with the number of messages stored.
   caf::replies_to<import_atom, std::string>::with<std::uint64_t>,
+  // The retry timer of a community whose import failed on an I/O error.
+  caf::reacts_to<tick_atom, std::string>,
   // Archives and messages imported per community, import durations
   // (answered between imports).
   caf::replies_to<status_atom>::with<component_status>>;

@@ -6,6 +6,7 @@
 #include <caf/test/dsl.hpp>
 
 #include "actors/downloader.hpp"
+#include "actors/errors.hpp"
 #include "actors/importer.hpp"
 #include "actors/node.hpp"
 #include "actors/signal_bus.hpp"
@@ -131,6 +132,9 @@ struct member_fixture : test_coordinator_fixture<node_system_config> {
   std::vector<std::string> archive_ids;  // oldest first
   std::size_t messages = 0;
   downloader_actor member;
+  signal_bus_actor bus;
+  archive_distribution_actor backend;
+  downloader_config config;
 
   member_fixture() {
     db = std::shared_ptr<store>(std::move(*store::open(dir / "member" / "db")));
@@ -151,12 +155,11 @@ struct member_fixture : test_coordinator_fixture<node_system_config> {
     for (const auto& archive : built->archives)
       archive_ids.push_back(archive.id);
 
-    auto bus = sys.spawn(signal_bus);
+    bus = sys.spawn(signal_bus);
     self->send(bus, subscribe_atom::value, sys.spawn(signal_recorder, signals));
-    auto backend = sys.spawn(fake_backend, net);
+    backend = sys.spawn(fake_backend, net);
     auto importer_actor_ = sys.spawn(importer, net->member_root, db, bus, std::uint64_t{0},
                                      import_observer{});
-    downloader_config config;
     config.archive_root = net->member_root;
     config.fetch.disk_headroom = 0;
     member = sys.spawn(downloader, config, db, backend, importer_actor_, bus);
@@ -254,6 +257,45 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
   CHECK(counted.value_of("annals_downloads_finished_total", label) == 1);
   CHECK(counted.value_of("annals_downloads_failed_total", label) == 0);
   CHECK(counted.value_of("annals_archives_downloaded_total", label) == 3);
+}
+
+namespace {
+/// An importer whose store refuses every write, as a full disk does.
+importer_actor::behavior_type refusing_importer(importer_actor::pointer) {
+  return {
+    [](import_atom, const std::string&) -> caf::result<std::uint64_t> {
+      return to_caf_error(errc::io, "/member/db: disk full");
+    },
+    [](tick_atom, const std::string&) {},
+    [](status_atom) { return component_status{}; },
+  };
+}
+} // namespace
+
+TEST_CASE_METHOD(member_fixture, "a complete download whose import fails is a failed download, "
+                                 "not finished",
+                 "[actors][member][downloader]") {
+  auto refusing = sys.spawn(refusing_importer);
+  auto other = sys.spawn(downloader, config, db, backend, refusing, bus);
+  sched.run();
+  net->locatable = {"magnet:a"};
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  self->send(other, fetch_atom::value, id, std::string{"magnet:a"}, std::uint64_t{1});
+  sched.run();
+  advance(2s);
+  CHECK(signals_of<history_archive_downloaded>().size() == 3);
+  CHECK(signals_of<downloading_history_archives_finished>().empty());
+  auto failed = signals_of<download_failed>();
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].reason.find("importing failed") != std::string::npos);
+  CHECK(failed[0].reason.find("disk full") != std::string::npos);
+  self->send(other, progress_atom::value, id);
+  sched.run();
+  self->receive([&](const download_status& s) {
+    CHECK(s.last_error.find("disk full") != std::string::npos);
+  });
+  caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
+  sched.run();
 }
 
 TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task ends after 40 s",

@@ -10,6 +10,10 @@
 #include "storage/store.hpp"
 #include "tests/actors/node_harness.hpp"
 #include "tests/temp_dir.hpp"
+#include "tests/app/small_disk.hpp"
+#include "core/file_io.hpp"
+
+#include <fstream>
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
@@ -161,5 +165,104 @@ TEST_CASE("an import rate cap paces the importer", "[actors][member][importer]")
   CHECK(imported == 600);
   CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300));
   self->send_exit(capped, caf::exit_reason::user_shutdown);
+  self->send_exit(bus, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an import that meets a full disk is retried by itself once space returns, and every "
+          "message lands once",
+          "[actors][member][importer][disk]") {
+  test::temp_dir dir("annals-import-disk");
+  test::small_disk disk(dir / "disk", "48m");
+  if (!disk.mounted) {
+    WARN("cannot mount a tmpfs here (not root?): the import retry test did not run");
+    return;
+  }
+  auto community = synthetic_community::make(1, 12);
+  auto pub = community.key.public_key();
+  // The archives arrived on another disk; the store's disk is the one that
+  // fills between the fetch and the import.
+  archive_layout layout{dir.path(), pub.community_id()};
+  synthetic_traffic traffic;
+  traffic.count = 6000;
+  traffic.from = 1'700'000'000;
+  traffic.to = traffic.from + 3 * 3600;
+  traffic.max_payload = 300;
+  auto report = build_archives(layout, {traffic.from, traffic.to, 3600, community.channel_topics},
+                               memory_source(make_synthetic_messages(community, traffic)));
+  REQUIRE(report);
+  store_options options;
+  options.min_free_bytes = 8u << 20;
+  std::shared_ptr<store> db(std::move(*store::open(disk.at / "db", options)));
+  REQUIRE(db->mark_archives_downloaded(pub, report->archives));
+  // Fill the disk to 1 MiB under the reserve.
+  auto free = free_disk_bytes(disk.at);
+  REQUIRE(free);
+  REQUIRE(*free > options.min_free_bytes);
+  auto filler = disk.at / "filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    std::string block(1 << 20, 'x');
+    for (auto left = *free - options.min_free_bytes + (1u << 20); left > 0;) {
+      auto n = std::min<std::uint64_t>(left, block.size());
+      out.write(block.data(), static_cast<std::streamsize>(n));
+      left -= n;
+    }
+  }
+  REQUIRE(*free_disk_bytes(disk.at) < options.min_free_bytes);
+
+  test::integration_config cfg;
+  caf::actor_system sys{cfg};
+  auto log = std::make_shared<test::observed>();
+  auto bus = sys.spawn(signal_bus);
+  auto sink = sys.spawn(test::signal_log, log);
+  caf::anon_send(bus, subscribe_atom::value, sink);
+  auto imp = sys.spawn<caf::detached>(importer, dir.path(), db, bus, std::uint64_t{0},
+                                      import_observer{});
+  caf::scoped_actor self{sys};
+  // The import fails naming the full disk, and nothing is half-stored.
+  self->request(imp, std::chrono::seconds(30), import_atom::value, pub.community_id())
+    .receive([&](std::uint64_t n) { FAIL("import succeeded on a full disk: " << n); },
+             [&](const caf::error& err) {
+               auto text = sys.render(err);
+               CHECK(text.find("disk full") != std::string::npos);
+               CHECK(text.find((disk.at / "db").string()) != std::string::npos);
+             });
+  CHECK(db->count_messages(pub).value() == 0);
+  auto status = [&] {
+    component_status out;
+    self->request(imp, std::chrono::seconds(10), status_atom::value)
+      .receive([&](component_status& s) { out = std::move(s); },
+               [&](const caf::error& err) { FAIL(sys.render(err)); });
+    return out;
+  };
+  auto sample = [](const component_status& s, const std::string& name) {
+    for (const auto& m : s.metrics)
+      if (m.name == name)
+        return m.value;
+    return -1.0;
+  };
+  auto waiting = status();
+  CHECK(waiting.state.find("waiting to retry") != std::string::npos);
+  CHECK(sample(waiting, "annals_imports_waiting_to_retry") == 1);
+  CHECK(sample(waiting, "annals_import_failures_total") >= 1);
+  CHECK(log->count("community.downloadingHistoryArchivesFinished") == 0);
+
+  // Space returns: no new download, no request; the importer's own retry
+  // stores every message once and says the history is in.
+  std::filesystem::remove(filler);
+  CHECK(test::eventually(
+    [&] { return log->count("community.downloadingHistoryArchivesFinished") == 1; },
+    std::chrono::seconds(30)));
+  CHECK(db->count_messages(pub).value() == traffic.count);
+  CHECK(db->unimported_archives(pub)->empty());
+  std::size_t seen = 0;
+  REQUIRE(db->scan_messages(pub, 0, UINT64_MAX, {}, [&](archive_message&&) { ++seen; }));
+  CHECK(seen == traffic.count);
+  auto after = status();
+  CHECK(after.state.find("waiting to retry") == std::string::npos);
+  CHECK(sample(after, "annals_imports_waiting_to_retry") == 0);
+  CHECK(sample(after, "annals_import_retries_total") >= 1);
+  self->send_exit(imp, caf::exit_reason::user_shutdown);
+  self->send_exit(sink, caf::exit_reason::user_shutdown);
   self->send_exit(bus, caf::exit_reason::user_shutdown);
 }
