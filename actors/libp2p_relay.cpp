@@ -177,9 +177,25 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         .counter("annals_relay_connections_refused_total",
                  "Inbound connections over the total or per-address limit",
                  n(s.connections_refused))
+        .counter("annals_relay_handshakes_evicted_total",
+                 "Pending inbound handshakes closed to make room for a newer connection",
+                 n(s.handshakes_evicted))
+        .counter("annals_relay_connections_evicted_total",
+                 "Inbound peers sharing no topic with this node, closed when every slot was "
+                 "taken",
+                 n(s.connections_evicted))
         .counter("annals_relay_subscriptions_refused_total",
                  "Peer subscriptions over the per-peer topic limit or too long",
                  n(s.gossip.subscriptions_refused))
+        .counter("annals_relay_streams_refused_total",
+                 "Streams a peer opened over the per-connection cap, refused by reset",
+                 n(s.streams_refused))
+        .counter("annals_relay_slow_peers_pruned_total",
+                 "Mesh slots taken from (or GRAFTs refused to) peers that read too slowly",
+                 n(s.gossip.slow_pruned))
+        .counter("annals_relay_seen_evicted_total",
+                 "Message IDs forgotten early because the seen cache was full",
+                 n(s.gossip.seen_evicted))
         .counter("annals_relay_malformed_rpcs_total", "Gossipsub RPCs that did not parse",
                  n(s.gossip.malformed_rpcs))
         .counter("annals_relay_gossip_ihave_total", "IHAVE gossip messages received",

@@ -2,10 +2,12 @@
 // one JSON object on stdout; exit 0 only when nothing was lost or
 // duplicated and every member converged within the limit.
 #include "app/commands.hpp"
+#include "bench/hostile.hpp"
 #include "bench/load.hpp"
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <unistd.h>
 
 namespace annals::app {
@@ -101,6 +103,83 @@ void add_bench_commands(CLI::App& app) {
            + std::to_string(result.duplicated) + " duplicated");
     line("OK: every member holds exactly the " + std::to_string(result.posted) + " posted messages; "
          "each is in exactly one owner archive");
+  });
+
+  auto hostile = std::make_shared<bench::hostile_options>();
+  auto* h = bench->add_subcommand(
+    "hostile", "An annals run owner on 127.0.0.1 under hostile relay peers while honest peers use "
+               "it: its memory, what it counted, and whether the honest peers were served");
+  h->add_option("--seconds", hostile->seconds, "Attack time")
+    ->check(CLI::Range(5.0, 3600.0))
+    ->capture_default_str();
+  h->add_option("--half-open", hostile->half_open, "TCP connections that never finish the handshake")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{5000}))
+    ->capture_default_str();
+  h->add_option("--idle", hostile->idle, "Connections that finish the handshake, then say nothing")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{5000}))
+    ->capture_default_str();
+  h->add_option("--slow-readers", hostile->slow_readers, "Peers that subscribe and never read")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{1000}))
+    ->capture_default_str();
+  h->add_option("--flooders", hostile->flooders,
+                "Peers flooding valid junk messages, empty IHAVEs and subscription churn")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{100}))
+    ->capture_default_str();
+  h->add_option("--flood-rate", hostile->flood_rate, "Junk messages per second, all flooders")
+    ->check(CLI::Range(1.0, 1e6))
+    ->capture_default_str();
+  h->add_option("--stream-hogs", hostile->stream_hogs, "Peers opening 1,000 streams a second")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{100}))
+    ->capture_default_str();
+  h->add_option("--oversized", hostile->oversized, "Peers sending 2 MiB relay frames")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{100}))
+    ->capture_default_str();
+  h->add_option("--honest-messages", hostile->honest_messages,
+                "Messages the honest publisher sends through the owner")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+    ->capture_default_str();
+  h->add_option("--owner-rate", hostile->owner_rate, "The owner's own traffic, messages per second")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+    ->capture_default_str();
+  h->add_option("--memory-bound", hostile->memory_bound_mib,
+                "Fail when the owner's anonymous RSS grows by more MiB than this")
+    ->check(CLI::Range(1.0, 1e6))
+    ->capture_default_str();
+  h->callback([hostile] {
+    auto started = std::chrono::steady_clock::now();
+    auto line = [started](const std::string& text) {
+      auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "[%7.2fs] hostile %s\n", s, text.c_str());
+    };
+    std::error_code ec;
+    hostile->annals_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+      fail("bench hostile: cannot find this binary: " + ec.message());
+    bench::hostile_result result;
+    try {
+      result = bench::run_hostile(*hostile, line);
+    } catch (const std::exception& e) {
+      fail(std::string("bench hostile: ") + e.what());
+    }
+    std::printf("%s\n", bench::hostile_json(*hostile, result).c_str());
+    std::fflush(stdout);
+    auto growth = result.peak_rss_mib - result.baseline_rss_mib;
+    if (!result.owner_alive)
+      fail("bench hostile: the owner died under attack");
+    if (result.honest_received != result.honest_sent)
+      fail("bench hostile: the honest receiver got " + std::to_string(result.honest_received)
+           + " of " + std::to_string(result.honest_sent) + " messages");
+    if (!result.late_joiner_connected)
+      fail("bench hostile: an honest peer joining mid-attack could not connect");
+    if (result.late_joiner_received != result.late_joiner_expected)
+      fail("bench hostile: an honest peer joining mid-attack got "
+           + std::to_string(result.late_joiner_received) + " of the "
+           + std::to_string(result.late_joiner_expected) + " messages sent once it was in");
+    if (growth > hostile->memory_bound_mib)
+      fail("bench hostile: the owner's anonymous RSS grew by " + std::to_string(int(growth))
+           + " MiB, over the bound of " + std::to_string(int(hostile->memory_bound_mib)));
+    line("OK: honest peers served, owner RSS grew " + std::to_string(int(growth))
+         + " MiB (bound " + std::to_string(int(hostile->memory_bound_mib)) + ")");
   });
 }
 

@@ -561,4 +561,8 @@ std::size_t connection::backlog() const {
   return impl_->relay_pending.size() + (impl_->mux ? impl_->mux->pending_bytes() : 0);
 }
 
+std::uint64_t connection::streams_refused() const {
+  return impl_->mux ? impl_->mux->streams_refused() : 0;
+}
+
 } // namespace annals::p2p

@@ -129,6 +129,8 @@ public:
   /// Bytes accepted for sending that the muxer holds back (flow control) or
   /// that wait for the relay stream.
   std::size_t backlog() const;
+  /// Streams the peer opened beyond the muxer's cap, refused by reset.
+  std::uint64_t streams_refused() const;
 
 private:
   struct impl;

@@ -64,6 +64,7 @@ void gossipsub_router::resend_subscriptions(peer_handle peer) {
 
 void gossipsub_router::remove_peer(peer_handle peer) {
   peers_.erase(peer);
+  slow_.erase(peer);
   peer_topic_count_.erase(peer);
   for (auto it = topic_peers_.begin(); it != topic_peers_.end();) {
     it->second.erase(peer);
@@ -263,6 +264,11 @@ void gossipsub_router::handle_graft(peer_handle peer, const std::string& topic) 
   auto& mesh = mesh_[topic];
   if (mesh.count(peer) != 0)
     return;
+  if (slow_.count(peer) != 0) {
+    ++counters_.slow_pruned;
+    send_prune(peer, topic);
+    return;
+  }
   // No slack here: the peer is judged by the backoff exactly as announced.
   if (in_backoff(topic, peer, clock::duration::zero()) || mesh.size() >= config_.d_high) {
     send_prune(peer, topic);
@@ -486,7 +492,7 @@ void gossipsub_router::emit_gossip() {
     const auto& mesh = mesh_[topic];
     std::vector<peer_handle> candidates;
     for (auto peer : members(topic_peers_, topic))
-      if (mesh.count(peer) == 0)
+      if (mesh.count(peer) == 0 && slow_.count(peer) == 0)
         candidates.push_back(peer);
     for (auto peer : pick(std::move(candidates), config_.d_lazy))
       outgoing_[peer].ihaves.emplace_back(topic, ids);
@@ -544,7 +550,8 @@ void gossipsub_router::maintain_mesh(const std::string& topic) {
   if (mesh.size() < config_.d_low) {
     std::vector<peer_handle> candidates;
     for (auto peer : members(topic_peers_, topic))
-      if (mesh.count(peer) == 0 && !in_backoff(topic, peer, config_.heartbeat))
+      if (mesh.count(peer) == 0 && slow_.count(peer) == 0
+          && !in_backoff(topic, peer, config_.heartbeat))
         candidates.push_back(peer);
     for (auto peer : pick(std::move(candidates), config_.d - mesh.size())) {
       mesh.insert(peer);
@@ -608,6 +615,11 @@ bool gossipsub_router::seen(const std::string& id) const {
 void gossipsub_router::mark_seen(const std::string& id, clock::time_point now) {
   if (seen_.emplace(id, now).second)
     seen_order_.push_back(seen_entry{now, id});
+  while (seen_order_.size() > config_.max_seen) {
+    seen_.erase(seen_order_.front().id);
+    seen_order_.pop_front();
+    ++counters_.seen_evicted;
+  }
 }
 
 std::vector<peer_handle> gossipsub_router::pick(std::vector<peer_handle> candidates,
@@ -627,6 +639,27 @@ void gossipsub_router::set_validator(gossip_validator validator) {
 
 std::vector<peer_handle> gossipsub_router::topic_peers(const std::string& topic) const {
   return members(topic_peers_, topic);
+}
+
+void gossipsub_router::set_slow(peer_handle peer, bool slow) {
+  if (!slow) {
+    slow_.erase(peer);
+    return;
+  }
+  if (peers_.count(peer) == 0 || !slow_.insert(peer).second)
+    return;
+  for (auto& [topic, mesh] : mesh_)
+    if (mesh.erase(peer) != 0) {
+      ++counters_.slow_pruned;
+      send_prune(peer, topic);
+    }
+}
+
+bool gossipsub_router::shares_topic(peer_handle peer) const {
+  for (const auto& topic : subscriptions_)
+    if (auto it = topic_peers_.find(topic); it != topic_peers_.end() && it->second.count(peer))
+      return true;
+  return false;
 }
 
 std::vector<peer_handle> gossipsub_router::mesh_peers(const std::string& topic) const {

@@ -42,6 +42,10 @@ struct gossipsub_config {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::seconds prune_backoff{60};
   std::chrono::seconds seen_ttl{120};
+  /// Message IDs remembered at most (the oldest go first): a flood of valid
+  /// messages must not grow the seen cache with its rate times seen_ttl.
+  /// 200,000 IDs cost about 40 MB.
+  std::size_t max_seen = 200'000;
   std::chrono::seconds fanout_ttl{60};
   /// Largest `data` (a serialized WakuMessage) accepted or published.
   std::size_t max_message = 150 * 1024;
@@ -81,6 +85,8 @@ struct gossipsub_counters {
   std::uint64_t ihave_in = 0, ihave_out = 0;  // IHAVE messages
   std::uint64_t iwant_in = 0, iwant_out = 0;  // message IDs asked for
   std::uint64_t iwant_served = 0;             // messages sent because a peer asked
+  std::uint64_t slow_pruned = 0;   // mesh peers pruned or grafts refused for reading too slowly
+  std::uint64_t seen_evicted = 0;  // IDs forgotten before seen_ttl because the cache was full
 };
 
 /// A message accepted from the network.
@@ -147,6 +153,15 @@ public:
   std::vector<peer_handle> topic_peers(const std::string& topic) const;
   /// Our mesh for `topic`.
   std::vector<peer_handle> mesh_peers(const std::string& topic) const;
+  /// Whether the peer announced any topic we subscribe to (a peer that did
+  /// not is of no use to our relay; the host may evict it when full).
+  bool shares_topic(peer_handle peer) const;
+  /// The host's word that a peer does not read what we send (its backlog
+  /// is over a limit). A slow peer is pruned from every mesh, refused a
+  /// GRAFT and left out of gossip until it catches up: forwarding to it only
+  /// fills queues, and its mesh slot is better spent on a peer that reads.
+  /// (A small stand-in for gossipsub v1.1's peer score.)
+  void set_slow(peer_handle peer, bool slow);
   const gossipsub_counters& counters() const { return counters_; }
   const gossipsub_config& config() const { return config_; }
 
@@ -204,6 +219,7 @@ private:
   gossip_validator validator_;
   std::set<std::string> subscriptions_;
   std::set<peer_handle> peers_;
+  std::set<peer_handle> slow_;
   std::map<std::string, std::set<peer_handle>> topic_peers_;
   std::map<peer_handle, std::size_t> peer_topic_count_;  // entries of topic_peers_ per peer
   std::map<std::string, std::set<peer_handle>> mesh_;

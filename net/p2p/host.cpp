@@ -138,10 +138,14 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     int relay_streams_opened = 0;
     bool inbound = false;
     std::uint64_t connected_unix_ms = 0;
+    std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
     identify_info identified;  // what the peer's identify said, once it answered
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
         : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
+
+    /// Bytes waiting for this peer: on the socket and in the muxer.
+    std::size_t backlog() const { return closed ? 0 : queued_bytes + conn->backlog(); }
 
     std::string who() const {
       return (conn && conn->remote() ? conn->remote()->to_string() : std::string("unknown peer"))
@@ -290,6 +294,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       if (closed)
         return;
       closed = true;
+      host.counters.streams_refused += conn ? conn->streams_refused() : 0;
       boost::system::error_code ignored;
       handshake_timer.cancel();
       socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -314,11 +319,35 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   // -- router plumbing -------------------------------------------------------------
 
   void flush_router() {
-    for (auto& [peer, rpc] : router.take_outgoing()) {
+    auto outgoing = router.take_outgoing();
+    if (outgoing.empty())
+      return;
+    std::size_t total = 0, peers = 0;
+    for (auto& [h, c] : conns)
+      if (c->was_established && !c->closed) {
+        total += c->backlog();
+        ++peers;
+      }
+    auto fair_share = config.max_send_backlog / std::max<std::size_t>(1, peers);
+    for (auto& [peer, rpc] : outgoing) {
       auto it = conns.find(peer);
       if (it == conns.end() || it->second->closed)
         continue;
       auto entry = it->second;
+      auto held = entry->backlog();
+      if (total + rpc.size() > config.max_send_backlog && held > fair_share) {
+        if (counters.rpcs_dropped++ % 1000 == 0)
+          log("dropping relay RPCs for slow peer " + entry->who() + ": it holds "
+              + std::to_string(held) + " bytes of " + std::to_string(total)
+              + " waiting for all peers");
+        continue;
+      }
+      struct recount {
+        std::size_t& total;
+        conn_entry& entry;
+        std::size_t before;
+        ~recount() { total = total - before + entry.backlog(); }
+      } update{total, *entry, held};
       if (auto r = entry->conn->send_relay_rpc(rpc); !r) {
         if (r.error().code == errc::io) {
           // The peer reads slower than we publish: like js-libp2p and
@@ -337,6 +366,9 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   void heartbeat() {
     if (stopping)
       return;
+    for (auto& [h, c] : conns)
+      if (c->was_established && !c->closed)
+        router.set_slow(h, c->backlog() > config.slow_peer_backlog);
     router.heartbeat(gossipsub_router::clock::now());
     flush_router();
     heartbeat_timer.expires_after(config.gossip.heartbeat);
@@ -379,6 +411,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         std::size_t from_ip = 0;
         for (const auto& [handle, entry] : conns)
           from_ip += entry->remote_ip == peer_ip ? 1 : 0;
+        if (!peer_ec && from_ip < config.max_connections_per_ip)
+          make_room();
         if (conns.size() >= config.max_connections) {
           ++counters.connections_refused;
           log("refused a connection: " + std::to_string(conns.size()) + " connections open");
@@ -405,6 +439,50 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       }
       accept(acceptor);
     });
+  }
+
+  /// Before a new inbound connection is taken: the oldest pending handshake
+  /// goes when too many are pending, and with every slot taken the oldest
+  /// pending handshake or else the oldest inbound peer that shares no topic
+  /// with us. conns is ordered by handle, so the first match is the oldest.
+  void make_room() {
+    auto evict = [&](const std::shared_ptr<conn_entry>& victim, const std::string& why,
+                     std::uint64_t& counter) {
+      ++counter;
+      if (counter % 100 == 1)
+        log("closing " + victim->who() + " for a new connection: " + why + " ("
+            + std::to_string(counter) + " so far)");
+      victim->close("evicted: " + why);
+    };
+    auto oldest_pending = [&]() -> std::shared_ptr<conn_entry> {
+      for (auto& [h, c] : conns)
+        if (c->inbound && !c->was_established && !c->closed)
+          return c;
+      return nullptr;
+    };
+    std::size_t pending = 0;
+    for (auto& [h, c] : conns)
+      pending += c->inbound && !c->was_established && !c->closed ? 1 : 0;
+    if (pending >= config.max_pending_handshakes)
+      if (auto victim = oldest_pending()) {
+        evict(victim, std::to_string(pending) + " handshakes pending",
+              counters.handshakes_evicted);
+        return;
+      }
+    if (conns.size() < config.max_connections)
+      return;
+    if (auto victim = oldest_pending()) {
+      evict(victim, "every slot taken, its handshake unfinished", counters.handshakes_evicted);
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [h, c] : conns)
+      if (c->inbound && c->was_established && !c->closed && now - c->opened >= config.useless_after
+          && !router.shares_topic(h)) {
+        auto victim = c;
+        evict(victim, "every slot taken, it shares no topic with us", counters.connections_evicted);
+        return;
+      }
   }
 
   void dial_address(const std::string& address, int static_index) {
@@ -664,7 +742,7 @@ std::size_t host::backlog() const {
   return impl_->call([s = impl_.get()] {
     std::size_t n = 0;
     for (auto& [h, c] : s->conns)
-      n += c->queued_bytes + c->conn->backlog();
+      n += c->backlog();
     return n;
   });
 }
@@ -673,9 +751,12 @@ host_stats host::stats() const {
   return impl_->call([s = impl_.get()] {
     auto out = s->counters;
     out.connected = 0;
-    for (auto& [h, c] : s->conns)
+    for (auto& [h, c] : s->conns) {
       if (c->was_established && !c->closed)
         ++out.connected;
+      if (!c->closed && c->conn)
+        out.streams_refused += c->conn->streams_refused();
+    }
     out.gossip = s->router.counters();
     return out;
   });

@@ -40,12 +40,31 @@ struct host_config {
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds reconnect_initial{500};
   std::chrono::milliseconds reconnect_max{60000};
-  /// Bytes queued for one slow peer before it is disconnected.
-  std::size_t max_write_queue = 64 << 20;
+  /// Bytes queued on one peer's socket before it is disconnected (mplex has
+  /// no flow control, so this is what bounds a slow mplex reader).
+  std::size_t max_write_queue = 16 << 20;
+  /// Relay bytes waiting for all slow peers together (socket queues and
+  /// muxer backlogs). Past it, relay RPCs for a peer holding more than its
+  /// fair share (this over the peers connected) are dropped and counted, so
+  /// readers that keep up are never the ones dropped, and hundreds of slow
+  /// readers cost at most about twice this.
+  std::size_t max_send_backlog = 64 << 20;
+  /// A peer with more relay bytes waiting than this at a heartbeat is slow:
+  /// pruned from the mesh and left out of gossip until it catches up.
+  std::size_t slow_peer_backlog = 1 << 20;
   std::size_t max_connections = 256;
   /// Inbound connections one address may hold, so a single host cannot take
   /// every slot (loopback benches run a few dozen nodes on 127.0.0.1).
   std::size_t max_connections_per_ip = 64;
+  /// Inbound connections still in Noise or muxer selection at once. A new
+  /// one beyond this closes the oldest: a flood of half-open connections
+  /// then churns among itself, and an honest peer, whose handshake takes
+  /// milliseconds, still gets through.
+  std::size_t max_pending_handshakes = 64;
+  /// With every slot taken, a new connection closes the oldest inbound peer
+  /// that shares no topic with us after this long (it finished Noise and
+  /// then did nothing useful for the relay), before it is refused.
+  std::chrono::milliseconds useless_after{10000};
   gossipsub_config gossip;
   /// Per-stream muxer caps; the yamux send queue bounds what a slow peer
   /// costs us before its RPCs are dropped.
@@ -88,6 +107,9 @@ struct host_stats {
   std::uint64_t dials_failed = 0;
   std::uint64_t rpcs_dropped = 0;        // not sent: the peer's send queue was full
   std::uint64_t connections_refused = 0;  // over max_connections or max_connections_per_ip
+  std::uint64_t handshakes_evicted = 0;   // pending handshakes closed for a newer connection
+  std::uint64_t connections_evicted = 0;  // peers sharing no topic, closed for a newer one
+  std::uint64_t streams_refused = 0;      // streams a peer opened over the per-connection cap
   std::size_t connected = 0;
   gossipsub_counters gossip;
 };

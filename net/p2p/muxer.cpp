@@ -209,6 +209,7 @@ private:
         return protocol_error("peer opened stream " + std::to_string(id) + " twice");
       if (streams_.size() >= limits_.max_streams) {
         // Refusing one stream is enough; the connection itself is fine.
+        ++streams_refused_;
         send_frame(id, flag::reset_receiver, {});
         return ok_result();
       }
@@ -461,6 +462,7 @@ private:
         return protocol_error("peer opened stream " + std::to_string(id) + " with our id parity");
       if (going_away_ || streams_.size() >= limits_.max_streams) {
         // Refusing one stream is enough; any payload goes with it.
+        ++streams_refused_;
         send_header(type::window_update, rst, id, 0);
         return ok_result();
       }

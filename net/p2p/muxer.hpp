@@ -69,6 +69,11 @@ public:
   virtual std::size_t stream_count() const = 0;
   /// Bytes written but held back by flow control (yamux's send window).
   virtual std::size_t pending_bytes() const = 0;
+  /// Streams the peer opened beyond max_streams, refused by reset.
+  std::uint64_t streams_refused() const { return streams_refused_; }
+
+protected:
+  std::uint64_t streams_refused_ = 0;
 };
 
 /// `initiator`: this side dialled the connection (yamux client: odd ids).

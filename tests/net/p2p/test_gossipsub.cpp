@@ -962,3 +962,65 @@ TEST_CASE("gossipsub bounds what IHAVE and IWANT from a peer cost", "[p2p][gossi
   REQUIRE(router.handle_rpc(1, other.SerializeAsString(), t0 + 1s, delivered));
   CHECK(router.take_outgoing().empty());
 }
+
+TEST_CASE("gossipsub leaves a slow peer out of the mesh and gossip until it catches up",
+          "[p2p][gossip]") {
+  gossipsub_config config;
+  config.d = 2;
+  config.d_low = 1;
+  config.d_high = 3;
+  gossipsub_router router(config);
+  router.subscribe(topic);
+  for (peer_handle peer : {1, 2, 3}) {
+    router.add_peer(peer);
+    feed(router, peer, subscription_rpc(topic, true), t0);
+    feed(router, peer, graft_rpc(topic), t0);
+  }
+  drain(router);
+  REQUIRE(as_set(router.mesh_peers(topic)) == std::set<peer_handle>{1, 2, 3});
+
+  // Peer 1 stops reading: it leaves the mesh at once, told by PRUNE.
+  router.set_slow(1, true);
+  CHECK(as_set(router.mesh_peers(topic)) == std::set<peer_handle>{2, 3});
+  CHECK(prunes_in(drain(router)[1]).size() == 1);
+  CHECK(router.counters().slow_pruned == 1);
+  // Its GRAFT is refused while it is slow, with room in the mesh.
+  feed(router, 1, graft_rpc(topic), t0 + 1s);
+  CHECK(prunes_in(drain(router)[1]).size() == 1);
+  CHECK(router.counters().slow_pruned == 2);
+  // Heartbeats neither graft it back nor send it gossip.
+  std::vector<gossip_message> inbox;
+  feed(router, 2, message_rpc(topic, "news"), t0 + 2s, inbox);
+  for (int beat = 0; beat < 3; ++beat) {
+    router.heartbeat(t0 + 3s + beat * 1s);
+    auto sent = drain(router);
+    CHECK(grafts_in(sent[1]).empty());
+    for (const auto& rpc : sent[1])
+      CHECK(rpc.control().ihave_size() == 0);
+  }
+  CHECK(router.mesh_peers(topic).size() == 2);
+  // Caught up: it may join again (the mesh has room below d_high).
+  router.set_slow(1, false);
+  feed(router, 1, graft_rpc(topic), t0 + 70s);
+  CHECK(prunes_in(drain(router)[1]).empty());
+  CHECK(as_set(router.mesh_peers(topic)) == std::set<peer_handle>{1, 2, 3});
+}
+
+TEST_CASE("gossipsub remembers at most max_seen message IDs, the oldest go first",
+          "[p2p][gossip]") {
+  gossipsub_config config;
+  config.max_seen = 3;
+  gossipsub_router router(config);
+  router.subscribe(topic);
+  router.add_peer(1);
+  std::vector<gossip_message> inbox;
+  for (int i = 0; i < 5; ++i)
+    feed(router, 1, message_rpc(topic, "m" + std::to_string(i)), t0, inbox);
+  CHECK(router.counters().delivered == 5);
+  CHECK(router.counters().seen_evicted == 2);
+  // The newest three are still known; the oldest is delivered again.
+  feed(router, 1, message_rpc(topic, "m4"), t0 + 1s, inbox);
+  CHECK(router.counters().duplicates == 1);
+  feed(router, 1, message_rpc(topic, "m0"), t0 + 1s, inbox);
+  CHECK(router.counters().delivered == 6);
+}

@@ -521,3 +521,63 @@ TEST_CASE("one address cannot take every connection slot", "[p2p][host]") {
   CHECK(b.h->stats().connections_refused == 1);
   CHECK(b.logged("refused a connection from 127.0.0.1: it holds 2 already"));
 }
+
+TEST_CASE("half-open connections cannot keep an honest peer out: the oldest pending handshake "
+          "makes room",
+          "[p2p][host][hostile]") {
+  auto config = loopback_config();
+  config.max_connections = 8;
+  config.max_pending_handshakes = 4;
+  config.handshake_timeout = 60s;  // only eviction may end them here
+  test_host b(config);
+  auto addr = b.h->listen_addrs().at(0);
+  std::vector<std::unique_ptr<raw_client>> holders;
+  for (int i = 0; i < 12; ++i)
+    holders.push_back(std::make_unique<raw_client>(addr));
+  // 12 arrivals, at most 4 pending: the 8 oldest went, counted.
+  CHECK(eventually([&] { return b.h->stats().handshakes_evicted == 8; }, 5s));
+  CHECK(holders[0]->closed_by_peer(2000ms));
+  CHECK_FALSE(holders[11]->closed_by_peer(100ms));
+  CHECK(b.h->stats().connections_refused == 0);
+
+  auto honest_config = loopback_config();
+  honest_config.listen.clear();
+  honest_config.static_peers = {addr};
+  test_host honest(honest_config);
+  CHECK(eventually([&] { return honest.h->stats().connected == 1; }, 10s));
+  CHECK(b.h->stats().connected == 1);
+}
+
+TEST_CASE("with every slot taken, a peer sharing no topic makes room for a new one; one that "
+          "shares a topic is kept",
+          "[p2p][host][hostile]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  auto config = loopback_config();
+  config.max_connections = 3;
+  config.useless_after = 0ms;
+  test_host b(config);
+  b.h->subscribe(topic);
+  auto addr = b.h->listen_addrs().at(0);
+  auto dialler = [&] {
+    auto c = loopback_config();
+    c.listen.clear();
+    c.static_peers = {addr};
+    c.reconnect_initial = 10s;  // an evicted one stays out while the test looks
+    return c;
+  };
+  // Two peers that subscribe to nothing and one that shares our topic.
+  test_host idle1(dialler()), idle2(dialler());
+  test_host useful(dialler());
+  useful.h->subscribe(topic);
+  REQUIRE(eventually([&] { return b.h->stats().connected == 3; }, 10s));
+  REQUIRE(eventually([&] { return b.h->topic_peer_count(topic) == 1; }, 5s));
+
+  test_host late(dialler());
+  late.h->subscribe(topic);
+  CHECK(eventually([&] { return late.h->stats().connected == 1; }, 10s));
+  CHECK(b.h->stats().connections_evicted == 1);
+  CHECK(b.h->stats().connections_refused == 0);
+  CHECK(useful.h->stats().connected == 1);
+  CHECK(idle1.h->stats().connected + idle2.h->stats().connected == 1);
+  CHECK(b.logged("it shares no topic with us"));
+}

@@ -436,6 +436,7 @@ TEST_CASE("mplex resets inbound streams beyond max_streams", "[p2p][muxer]") {
   REQUIRE(b->feed(a->take_output(), b_events));
   CHECK(opened(b_events).size() == 2);
   CHECK(b->stream_count() == 2);
+  CHECK(b->streams_refused() == 1);
   // ResetReceiver for id 2: 2<<3|5 = 0x15, empty.
   auto refusal = b->take_output();
   CHECK(refusal == hex("1500"));
@@ -773,6 +774,7 @@ TEST_CASE("yamux resets inbound streams beyond max_streams", "[p2p][muxer]") {
   CHECK(opened(s_events).size() == 1);
   CHECK(s_events.size() == 1);  // no data event for the refused stream
   CHECK(s->stream_count() == 1);
+  CHECK(s->streams_refused() == 1);
   auto reply = s->take_output();
   auto frames = parse_yamux(reply);
   REQUIRE(frames.size() == 2);
