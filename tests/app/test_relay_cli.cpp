@@ -470,6 +470,9 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   CHECK(prometheus_sample(member_metrics, "process_resident_memory_bytes") > 0);
   CHECK(member_metrics.find("# TYPE annals_archive_import_duration_seconds histogram")
         != std::string::npos);
+  // Rates are gauges whose unit is in the name (bytes per second).
+  CHECK(prometheus_sample(member_metrics, "annals_torrent_download_rate_bytes_per_second") >= 0);
+  CHECK(member_metrics.find("annals_torrent_download_rate_bytes ") == std::string::npos);
 
   auto owner_metrics = http_get(owner_rest, "/metrics")->body;
   CHECK(prometheus_sample(owner_metrics, "annals_links_published_total" + c) >= 1);
@@ -478,6 +481,7 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
                                 + "\",role=\"owner\"}") == 300);
   CHECK(prometheus_sample(owner_metrics, "annals_relay_messages_out_total") >= 300);
   CHECK(prometheus_sample(owner_metrics, "annals_build_duration_seconds_count") >= 1);
+  CHECK(prometheus_sample(owner_metrics, "annals_torrent_upload_rate_bytes_per_second") >= 0);
 
   // The owner sees the member as a relay peer that speaks Waku relay.
   auto peers = get_json(owner_rest, "/admin/v1/peers");
