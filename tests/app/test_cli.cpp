@@ -54,6 +54,9 @@ TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it
                f.dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
+  // stderr is a file here, not a terminal: whole lines, no \r rewrites.
+  CHECK(r.err.find('\r') == std::string::npos);
+  CHECK(std::regex_search(r.err, std::regex("(^|\n)window ([0-9]+)/\\2\n")));
   auto magnet = trim(r.out);
   std::regex shape("magnet:\\?xt=urn:btih:[0-9a-f]{40}&dn=" + f.community.id()
                    + "&tr=udp%3A%2F%2Ftracker.opentrackr.org%3A1337%2Fannounce"
