@@ -146,3 +146,14 @@ TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over l
   REQUIRE(verified);
   CHECK(verified->ok());
 }
+
+TEST_CASE("--version prints the project version and the git revision it was built from", "[cli]") {
+  test::temp_dir dir;
+  auto r = run_annals("--version", dir);
+  REQUIRE(r.code == 0);
+  CHECK(trim(r.out) == std::string("annals ") + ANNALS_PROJECT_VERSION + " (" + ANNALS_REVISION + ")");
+  // A checkout gives a short commit hash; a source tarball says so.
+  CHECK(std::regex_match(std::string(ANNALS_REVISION),
+                         std::regex("[0-9a-f]{7,40}|unknown revision")));
+  CHECK(std::regex_match(std::string(ANNALS_PROJECT_VERSION), std::regex("[0-9]+\\.[0-9]+\\.[0-9]+")));
+}

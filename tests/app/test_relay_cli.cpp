@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 #include <sstream>
+#include <utility>
 
 using namespace annals;
 using namespace annals::test;
@@ -488,6 +489,71 @@ TEST_CASE("annals run with events = \"-\": stdout holds the JSON events alone", 
   }
   CHECK(events >= 2);  // creating, created (or none), seeding, published
   CHECK_THAT(r.err, Catch::Contains("relay") && Catch::Contains("in-process relay"));
+}
+
+TEST_CASE("annals run --log-format json writes JSON lines; --log-level drops what is less severe",
+          "[cli][run][log]") {
+  temp_dir dir("run-log");
+  // A static peer nobody listens for: its dial fails, a relay warning.
+  held_port closed;
+  auto absent = "/ip4/127.0.0.1/tcp/" + std::to_string(closed.port) + "/p2p/"
+                + p2p::peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+  ::close(std::exchange(closed.fd, -1));
+  write_file(dir / "node.toml",
+             "data_dir = \"node\"\n[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
+             "dht = false\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\npeers = [\"" + absent + "\"]\n"
+             "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(private_key::generate().bytes())
+               + "\"\nchannels = [\"general\"]\n");
+  /// Runs the node until it logged the failed dial; its stdout's lines, each
+  /// parsed (the logs go to stdout when events are not "-").
+  auto run = [&](const std::string& level) {
+    auto node = start_annals(dir, level, {"run", "--config", (dir / "node.toml").string(),
+                                          "--log-format", "json", "--log-level", level});
+    auto dial = node->wait_for_line(
+      [](const std::string& l) { return l.find("tcp: Connection refused") != std::string::npos; },
+      20s);
+    INFO(node->out() << node->err());
+    REQUIRE(dial);
+    // (It may still be starting, before its SIGTERM handler: no exit code.)
+    node->kill(SIGTERM);
+    node->wait(20s);
+    std::vector<nlohmann::json> lines;
+    std::istringstream out(node->out());
+    for (std::string line; std::getline(out, line);) {
+      CAPTURE(line);
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      REQUIRE(j.is_object());
+      CHECK(j["time"].is_string());
+      CHECK(j["component"].is_string());
+      CHECK(j["message"].is_string());
+      REQUIRE(j["level"].is_string());
+      lines.push_back(j);
+    }
+    return lines;
+  };
+  auto count = [](const std::vector<nlohmann::json>& lines, const std::string& level) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const nlohmann::json& j) { return j["level"] == level; });
+  };
+  auto dial_warning = [&](const std::vector<nlohmann::json>& lines) {
+    return std::any_of(lines.begin(), lines.end(), [&](const nlohmann::json& j) {
+      return j["level"] == "warn" && j["component"] == "relay"
+             && j["message"].get<std::string>().rfind("dial " + absent + ": tcp: ", 0) == 0;
+    });
+  };
+
+  auto info = run("info");
+  CHECK(count(info, "info") >= 1);  // "listening …", "owns community …"
+  CHECK(count(info, "debug") == 0);  // the redial timer is debug
+  CHECK(dial_warning(info));
+
+  auto warn = run("warn");
+  CHECK(count(warn, "info") == 0);
+  CHECK(count(warn, "debug") == 0);
+  CHECK(dial_warning(warn));
+
+  auto debug = run("debug");
+  CHECK(count(debug, "debug") >= 1);
 }
 
 namespace {
