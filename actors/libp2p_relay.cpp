@@ -54,7 +54,7 @@ void prune_topics(libp2p_relay_state& st) {
 
 libp2p_relay_actor::behavior_type
 libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
-             std::shared_ptr<p2p::host> host, std::function<void(const std::string&)> log,
+             std::shared_ptr<p2p::host> host, relay_log log,
              std::shared_ptr<relay_delivery_filter> filter, std::shared_ptr<actor_link> link) {
   // The state owns the host: CAF destroys the state when the actor exits,
   // which stops the I/O thread then.
@@ -73,7 +73,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         self->state.host->publish(pubsub_topic, bytes,
                                   [log = self->state.log](result<std::size_t> sent) {
                                     if (!sent)
-                                      log("publish refused: " + sent.error().to_string());
+                                      log(p2p::host_log_level::warn,
+                                          "publish refused: " + sent.error().to_string());
                                   });
       });
     },
@@ -223,9 +224,31 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
 
 } // namespace
 
+log_level to_log_level(p2p::host_log_level level) {
+  switch (level) {
+  case p2p::host_log_level::error:
+    return log_level::error;
+  case p2p::host_log_level::warn:
+    return log_level::warn;
+  case p2p::host_log_level::info:
+    return log_level::info;
+  case p2p::host_log_level::debug:
+    break;
+  }
+  return log_level::debug;
+}
+
 caf::expected<libp2p_relay_actor>
 spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
                    std::function<void(const std::string&)> log) {
+  relay_log leveled;
+  if (log)
+    leveled = [log = std::move(log)](p2p::host_log_level, const std::string& line) { log(line); };
+  return spawn_libp2p_relay(sys, std::move(config), std::move(leveled));
+}
+
+caf::expected<libp2p_relay_actor>
+spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config, relay_log log) {
   auto link = std::make_shared<actor_link>();
   auto filter = std::make_shared<relay_delivery_filter>();
   p2p::host_callbacks callbacks;
@@ -239,7 +262,9 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
     link->send(received_atom::value, topic, data, from);
   };
   if (!log)
-    log = [](const std::string& line) { log_info("relay", line); };
+    log = [](p2p::host_log_level level, const std::string& line) {
+      log_line(to_log_level(level), "relay", line);
+    };
   callbacks.on_log = log;
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/relay_subscriptions.hpp"
+#include "core/log.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/fwd.hpp>
@@ -26,7 +27,14 @@ namespace annals {
 namespace p2p {
 class host;
 struct host_config;
+enum class host_log_level;
 } // namespace p2p
+
+/// A relay log line with the host's level (the host's I/O thread calls it).
+using relay_log = std::function<void(p2p::host_log_level, const std::string&)>;
+
+/// The host's level as the process logger's (core/log.hpp).
+log_level to_log_level(p2p::host_log_level level);
 
 /// What the local sinks want, readable from the host's I/O thread: messages
 /// no sink wants are dropped there instead of queueing in the actor's
@@ -62,7 +70,7 @@ struct libp2p_relay_state {
   static inline const char* name = "libp2p_relay";
   std::shared_ptr<p2p::host> host;
   std::shared_ptr<relay_delivery_filter> filter;
-  std::function<void(const std::string&)> log;  // from the host's I/O thread too
+  relay_log log;  // from the host's I/O thread too
   relay_subscriptions subscriptions;
   std::set<std::string> pubsub_topics;  // subscribed on the host
   std::uint64_t published = 0;
@@ -77,10 +85,14 @@ struct libp2p_relay_state {
 
 /// Starts a host from `config` (binding its listen addresses, dialling its
 /// static peers) and the actor that owns it. Fails naming the cause (port in
-/// use, bad multiaddr). `log` gets the host's connection lines, from its I/O
-/// thread; none means standard error.
+/// use, bad multiaddr). `log` gets the host's connection lines with their
+/// level, from its I/O thread; none means the process logger (component
+/// "relay", each line at its level).
+caf::expected<libp2p_relay_actor>
+spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config, relay_log log = {});
+/// The same with a log that takes every line whatever its level.
 caf::expected<libp2p_relay_actor>
 spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config,
-                   std::function<void(const std::string&)> log = {});
+                   std::function<void(const std::string&)> log);
 
 } // namespace annals

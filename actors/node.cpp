@@ -226,11 +226,10 @@ result<community_status> store_status(self_ptr self, const std::string& communit
     status.missing_key = **missing;
   if (auto queued = db.count_unarchived(*pub))
     status.unarchived = *queued;
-  if (auto archives = db.list_archives(*pub)) {
-    status.archives = archives->size();
-    for (const auto& [id, record] : *archives)
-      status.imported += record.imported() ? 1 : 0;
-  }
+  // Running counts: a status call reads no archive record.
+  auto archives = db.count_archives(*pub);
+  status.archives = archives.archives;
+  status.imported = archives.imported;
   if (auto info = db.get_archive_info(*pub)) {
     status.magnetlink_clock = info->magnetlink_clock;
     status.last_magnet_uri = info->last_magnet_uri;

@@ -276,9 +276,9 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
                 double(state.torrents.size()))
         .gauge("annals_torrents_fetching", "Torrents a member is fetching", double(fetching))
         .gauge("annals_torrent_session_peers", "BitTorrent peers over all torrents", double(peers))
-        .gauge("annals_torrent_download_rate_bytes", "Payload download rate, bytes per second",
+        .gauge("annals_torrent_download_rate_bytes_per_second", "Payload download rate, bytes per second",
                double(down_rate))
-        .gauge("annals_torrent_upload_rate_bytes", "Payload upload rate, bytes per second",
+        .gauge("annals_torrent_upload_rate_bytes_per_second", "Payload upload rate, bytes per second",
                double(up_rate))
         .counter("annals_torrent_errors_total", "Torrent errors libtorrent reported",
                  double(state.torrent_errors));

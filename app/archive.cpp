@@ -2,6 +2,7 @@
 // import makes them, and an independent check of any archive directory.
 #include "app/commands.hpp"
 #include "app/json_text.hpp"
+#include "app/progress.hpp"
 #include "core/archive_builder.hpp"
 #include "core/archive_reader.hpp"
 #include "core/identity.hpp"
@@ -86,12 +87,19 @@ void run_build(const build_options& options) {
     request.cipher = take(open_archive_cipher(layout.community_id, options.keys_file, options.out),
                           "--keys");
   auto started = std::chrono::steady_clock::now();
+  // In place on a terminal; in a log or a pipe a line a second and the last.
+  transfer_printer printer;
+  auto next_line = started;
   auto report = take(build_archives(layout, request, memory_source(std::move(messages)),
-                                    [](std::size_t done, std::size_t total) {
-                                      std::cerr << "\rwindow " << done << "/" << total
-                                                << std::flush;
+                                    [&](std::size_t done, std::size_t total) {
+                                      auto now = std::chrono::steady_clock::now();
+                                      if (!printer.in_place() && done < total && now < next_line)
+                                        return;
+                                      next_line = now + std::chrono::seconds(1);
+                                      printer.update("window " + std::to_string(done) + "/"
+                                                     + std::to_string(total));
                                     }));
-  std::cerr << "\n";
+  printer.finish();
   for (const auto& dropped : report.dropped)
     std::cerr << "dropped message 0x" << to_hex(dropped.hash) << " at " << dropped.timestamp
               << ": " << dropped.cap_size << " bytes of payload+sig exceed the "

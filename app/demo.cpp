@@ -98,10 +98,10 @@ void run_demo(const demo_options& options) {
   std::string owner_address;
   // Connection lines until the demo is over; its own teardown is no news.
   auto quiet = std::make_shared<std::atomic<bool>>(false);
-  auto relay_log = [p, quiet](std::string who) {
-    return [p, quiet, who](const std::string& line) {
+  auto relay_log = [quiet](std::string who) {
+    return [quiet, who](p2p::host_log_level level, const std::string& line) {
       if (!*quiet)
-        p->line(who, "relay: " + line);
+        log_line(to_log_level(level), who, "relay: " + line);
     };
   };
   // Each libp2p node serves the Waku store from its own store.

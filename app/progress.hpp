@@ -35,6 +35,9 @@ class transfer_printer {
 public:
   transfer_printer();
   void update(const std::string& line);
+  /// Whether updates rewrite one line (stderr is a terminal); callers that
+  /// report often print less when not.
+  bool in_place() const { return terminal_; }
   /// Ends an in-place line, so what follows starts on its own.
   void finish();
 

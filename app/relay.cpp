@@ -40,7 +40,9 @@ private_key relay_identity(const relay_options& o) {
 p2p::host_callbacks log_callbacks(const relay_options& o) {
   p2p::host_callbacks cb;
   if (o.verbose)
-    cb.on_log = [](const std::string& line) { std::fprintf(stderr, "relay: %s\n", line.c_str()); };
+    cb.on_log = [](p2p::host_log_level, const std::string& line) {
+      std::fprintf(stderr, "relay: %s\n", line.c_str());
+    };
   return cb;
 }
 

@@ -95,9 +95,8 @@ void run_node(const run_flags& flags) {
         return store_server->answer(peer, request);
       };
     }
-    auto spawned = spawn_libp2p_relay(sys, c.relay, [p](const std::string& line) {
-      p->line("relay", line);
-    });
+    // The host's lines go to the process logger at their own level.
+    auto spawned = spawn_libp2p_relay(sys, c.relay);
     if (!spawned)
       fail(sys, spawned.error());
     std::string id;

@@ -4,13 +4,17 @@
 
 #include "actors/traffic_generator.hpp"
 #include "core/file_io.hpp"
+#include "core/hash_ratchet.hpp"
 #include "core/hex.hpp"
 #include "core/identity.hpp"
 #include "net/http_server.hpp"
+#include "net/p2p/multiaddr.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstring>
+#include <unistd.h>
 
 namespace annals::app {
 
@@ -97,6 +101,57 @@ result<void> check_keys(const toml::table& table, const std::vector<std::string_
   return ok_result();
 }
 
+/// "FILE:LINE: " of a value (the line from the TOML source when the node has
+/// one), so a value error reads like an unknown key's.
+std::string at(const fs::path& file, const toml::node* node) {
+  if (!node || node->source().begin.line == 0)
+    return file.string() + ": ";
+  return file.string() + ":" + std::to_string(node->source().begin.line) + ": ";
+}
+
+/// Checks each string of the array `key` with `check`, naming file, line,
+/// key and index.
+result<void> check_each(const toml::table& table, std::string_view key, const std::string& where,
+                        const fs::path& file,
+                        result<void> (*check)(std::string_view)) {
+  auto* array = table[key].as_array();
+  if (!array)
+    return ok_result();
+  for (std::size_t i = 0; i < array->size(); ++i)
+    if (auto text = (*array)[i].value<std::string>())
+      if (auto ok = check(*text); !ok)
+        return make_error(errc::invalid_argument,
+                          at(file, array->get(i)) + where + "." + std::string(key) + "["
+                            + std::to_string(i) + "]: " + ok.error().message);
+  return ok_result();
+}
+
+/// Whether `run` can append to the events file `path` once it has created
+/// `data_dir`: an existing file it may write, or a new one in a directory
+/// that exists (or is data_dir).
+result<void> check_appendable(const fs::path& path, const fs::path& data_dir) {
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status))
+      return make_error(errc::invalid_argument, path.string() + " is a directory");
+    if (::access(path.c_str(), W_OK) != 0)
+      return make_error(errc::invalid_argument,
+                        path.string() + " cannot be appended to: " + std::strerror(errno));
+    return ok_result();
+  }
+  auto parent = path.parent_path();
+  if (parent.lexically_normal() == data_dir.lexically_normal())
+    return ok_result();  // run creates data_dir before it opens the file
+  if (!fs::is_directory(parent, ec))
+    return make_error(errc::invalid_argument,
+                      path.string() + ": no directory " + parent.string() + " to create it in");
+  if (::access(parent.c_str(), W_OK | X_OK) != 0)
+    return make_error(errc::invalid_argument, path.string() + " cannot be created in "
+                                                + parent.string() + ": " + std::strerror(errno));
+  return ok_result();
+}
+
 /// Every table and key `annals run` reads besides [[community]]'s (checked
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
@@ -120,6 +175,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                           file, "store"));
   return ok_result();
 }
+
+result<run_config> read_run_config(const toml::table& root, const fs::path& file);
 
 } // namespace
 
@@ -146,6 +203,16 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
                                          + std::string(e.description()));
   }
   ANNALS_TRY(check_run_config_keys(root, file));
+  auto config = read_run_config(root, file);
+  // Every error names the file, as unknown keys do (most name the line too).
+  if (!config && config.error().message.rfind(file.string() + ":", 0) != 0)
+    return make_error(config.error().code, file.string() + ": " + config.error().message);
+  return config;
+}
+
+namespace {
+
+result<run_config> read_run_config(const toml::table& root, const fs::path& file) {
   auto base = file.parent_path();
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
   run_config c;
@@ -155,8 +222,12 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
     return make_error(errc::invalid_argument, file.string() + ": data_dir is required");
   c.data_dir = resolve(data_dir);
   ANNALS_TRY(read(root, "events", "", c.events));
-  if (!c.events.empty() && c.events != "-")
+  if (!c.events.empty() && c.events != "-") {
     c.events = resolve(c.events).string();
+    if (auto ok = check_appendable(c.events, c.data_dir); !ok)
+      return make_error(errc::invalid_argument,
+                        at(file, root.get("events")) + "events: " + ok.error().message);
+  }
 
   if (auto* t = root["torrent"].as_table()) {
     ANNALS_TRY(read(*t, "listen", "torrent", c.torrent.listen));
@@ -164,6 +235,11 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
     ANNALS_TRY(read(*t, "dht", "torrent", c.torrent.dht));
     ANNALS_TRY(read_list(*t, "trackers", "torrent", c.torrent.trackers));
     ANNALS_TRY(read(*t, "advertise_address", "torrent", c.torrent.advertise_address));
+    // libtorrent would refuse it only once the relay listens.
+    if (auto ok = check_http_listen(c.torrent.listen); !ok)
+      return make_error(errc::invalid_argument, at(file, t->get("listen")) + "torrent.listen: "
+                                                  + ok.error().message
+                                                  + " (ADDR:PORT, an IP literal, port 0..65535)");
   }
   c.torrent.use_trackers = !c.torrent.trackers.empty();
   std::string relay_key = "relay.key";
@@ -174,7 +250,9 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
       return make_error(errc::invalid_argument, "relay.mode must be \"libp2p\" or \"inprocess\"");
     c.libp2p = mode == "libp2p";
     ANNALS_TRY(read_list(*r, "listen", "relay", c.relay.listen));
+    ANNALS_TRY(check_each(*r, "listen", "relay", file, p2p::check_listen_address));
     ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
+    ANNALS_TRY(check_each(*r, "peers", "relay", file, p2p::check_peer_address));
     ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
     std::int64_t cluster = c.relay.cluster_id;
     ANNALS_TRY(read(*r, "cluster", "relay", cluster));
@@ -288,6 +366,11 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
           return make_error(errc::invalid_argument,
                             where + ": encrypted = true needs keys_file (hash-ratchet keys; "
                                     "annals hrkey new)");
+        // The first build seals with it: a missing or broken file fails now.
+        if (o.encrypted)
+          if (auto keys = load_hr_keys(o.keys_file); !keys)
+            return make_error(errc::invalid_argument, at(file, t->get("keys_file")) + where
+                                                   + ".keys_file: " + keys.error().message);
         if (auto* traffic = (*t)["traffic"].as_table()) {
           std::int64_t n = 0;
           ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
@@ -338,6 +421,8 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
   return c;
 }
 
+
+} // namespace
 
 #undef ANNALS_TRY
 

@@ -39,12 +39,11 @@ int main(int argc, char** argv) {
   bench::handle_help(argc, argv,
                      "usage: archive_bench [MESSAGES=100000] [MIN_PAYLOAD=64] [MAX_PAYLOAD=1024]\n"
                      "Times an archive build against SHA-1 of the same bytes.\n");
-  auto count = static_cast<std::size_t>(bench::number_arg(argc, argv, 1, 100'000, "MESSAGES"));
+  auto count = bench::count_arg(argc, argv, 1, 100'000, "MESSAGES");
   synthetic_traffic traffic;
   traffic.count = count;
-  traffic.min_payload = static_cast<std::size_t>(bench::number_arg(argc, argv, 2, 64, "MIN_PAYLOAD"));
-  traffic.max_payload =
-    static_cast<std::size_t>(bench::number_arg(argc, argv, 3, 1024, "MAX_PAYLOAD"));
+  traffic.min_payload = bench::count_arg(argc, argv, 2, 64, "MIN_PAYLOAD");
+  traffic.max_payload = bench::count_arg(argc, argv, 3, 1024, "MAX_PAYLOAD");
   traffic.from = 1'700'000'000;
   traffic.to = traffic.from + 4 * default_partition_seconds;
 

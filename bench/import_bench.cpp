@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   bench::handle_help(argc, argv, "usage: import_bench [GIB=1.0] [PAYLOAD=1000]\n"
                                  "Builds GIB GiB of archives and times the member's import.\n");
   double gib = bench::number_arg(argc, argv, 1, 1.0, "GIB");
-  auto payload = static_cast<std::size_t>(bench::number_arg(argc, argv, 2, 1000, "PAYLOAD"));
+  auto payload = bench::count_arg(argc, argv, 2, 1000, "PAYLOAD");
   const auto target = static_cast<std::uint64_t>(gib * (1ull << 30));
   const auto per_message = payload + 65 + 40;  // payload, sig, framing and hash
   const std::size_t count = target / per_message + 1;

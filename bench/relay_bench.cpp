@@ -14,6 +14,7 @@
 //
 // The receiving annals process is this program in `sink` mode (fork+exec of
 // itself); the js-waku peer is `node waku-peer.mjs` in BENCH mode.
+#include "bench/usage.hpp"
 #include "net/p2p/host.hpp"
 #include "proto/waku_message.pb.h"
 
@@ -297,19 +298,20 @@ void report(const char* pair, const char* phase, std::size_t sent, const std::op
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "sink") == 0)
-    return run_sink(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 1000,
-                    argc > 3 ? std::atof(argv[3]) : 60);
+    return run_sink(bench::count_arg(argc, argv, 2, 1000, "sink COUNT"),
+                    bench::number_arg(argc, argv, 3, 60, "sink SECONDS"));
   std::size_t messages = 10000, size = 256, latency_messages = 500;
   double latency_rate = 200;
   std::string js_dir = ANNALS_JS_DIR;
   bool js = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--messages") messages = std::stoul(next());
-    else if (a == "--size") size = std::stoul(next());
-    else if (a == "--latency-messages") latency_messages = std::stoul(next());
-    else if (a == "--latency-rate") latency_rate = std::stod(next());
+    auto next = [&] { return i + 1 < argc ? argv[++i] : ""; };
+    auto count = [&] { return bench::positive_count(argv[0], a.c_str(), next()); };
+    if (a == "--messages") messages = count();
+    else if (a == "--size") size = count();
+    else if (a == "--latency-messages") latency_messages = count();
+    else if (a == "--latency-rate") latency_rate = bench::positive_number(argv[0], "--latency-rate", next());
     else if (a == "--js-dir") js_dir = next();
     else if (a == "--no-js") js = false;
     else {

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <tuple>
 #include <cstring>
 #include <mutex>
@@ -152,6 +153,10 @@ struct store::impl {
   };
   mutable std::mutex counts_mutex;
   mutable std::unordered_map<std::string, running_counts> counts;
+  /// Archive records per community, counted from every key at open and then
+  /// added to by each write of a record (under write_mutex), so status
+  /// queries never list them. Under counts_mutex.
+  std::unordered_map<std::string, archive_counts> archive_tally;
   /// Recorded relay messages, counted on first use (under write_mutex).
   mutable std::optional<std::uint64_t> relay_count;
   /// Adds to `batch` the relay messages whose hash is not recorded yet; the
@@ -182,6 +187,31 @@ struct store::impl {
       *it->second.messages += static_cast<std::uint64_t>(messages);
     if (it->second.unarchived)
       *it->second.unarchived += static_cast<std::uint64_t>(unarchived);
+  }
+
+  /// Adds what a written batch of archive records changed.
+  void add_archive_counts(const std::string& community, const archive_counts& added) {
+    if (added.archives == 0 && added.imported == 0)
+      return;
+    std::lock_guard lock(counts_mutex);
+    auto& tally = archive_tally[community];
+    tally.archives += added.archives;
+    tally.imported += added.imported;
+  }
+
+  /// Counts every archive record, once, when the store opens.
+  result<void> count_archive_records() {
+    return scan(cf_archives, {}, {}, "open: counting archives",
+                [&](std::string_view key, std::string_view value) -> result<bool> {
+                  record::Archive archive;
+                  if (key.size() <= community_key_size
+                      || !archive.ParseFromArray(value.data(), static_cast<int>(value.size())))
+                    return malformed(cf_archives, key, "not a community's Archive record");
+                  auto& tally = archive_tally[std::string(key.substr(0, community_key_size))];
+                  ++tally.archives;
+                  tally.imported += archive.imported() ? 1 : 0;
+                  return true;
+                });
   }
 
   /// The count `field` of `community`, counting the keys of `cf` once.
@@ -366,23 +396,40 @@ struct store::impl {
 
   /// Adds to `batch` a record per archive (its window; `imported` sets the
   /// flag, an existing record keeps its own).
-  result<void> stage_archive_records(rocksdb::WriteBatch& batch, const std::string& community,
-                                     const std::vector<built_archive>& archives, bool imported,
-                                     std::string_view operation) const {
+  /// Stages the records; returns how many are new and newly imported, for
+  /// add_archive_counts once the batch is written (the caller holds
+  /// write_mutex until then).
+  result<archive_counts> stage_archive_records(rocksdb::WriteBatch& batch,
+                                               const std::string& community,
+                                               const std::vector<built_archive>& archives,
+                                               bool imported, std::string_view operation) const {
+    archive_counts added;
+    std::map<std::string, record::Archive> staged;  // an ID listed twice is one record
     for (const auto& archive : archives) {
       auto key = community + archive.id;
-      auto stored = get_archive(key, operation);
-      if (!stored)
-        return stored.error();
-      record::Archive updated = stored->value_or(record::Archive{});
+      record::Archive updated;
+      if (auto it = staged.find(key); it != staged.end()) {
+        updated = it->second;
+      } else {
+        auto stored = get_archive(key, operation);
+        if (!stored)
+          return stored.error();
+        if (*stored)
+          updated = std::move(**stored);
+        else
+          ++added.archives;
+      }
       updated.set_from(archive.entry.metadata().from());
       updated.set_to(archive.entry.metadata().to());
-      if (imported)
+      if (imported && !updated.imported()) {
         updated.set_imported(true);
+        ++added.imported;
+      }
       if (auto r = put(batch, cf_archives, key, updated.SerializeAsString(), operation); !r)
-        return r;
+        return r.error();
+      staged[key] = std::move(updated);
     }
-    return {};
+    return added;
   }
 
   result<std::optional<record::Archive>> get_archive(std::string_view key,
@@ -444,6 +491,8 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   if (!status.ok())
     return state->db_error("open", status);
   state->db.reset(db);
+  if (auto counted = state->count_archive_records(); !counted)
+    return counted.error();
   return std::unique_ptr<store>(new store(std::move(state)));
 }
 
@@ -660,8 +709,9 @@ result<void> store::commit_build(const public_key& community, const unarchived_v
       !r)
     return r;
   // The owner's own archives hold messages it stored already: imported.
-  if (auto r = d.stage_archive_records(batch, prefix, commit.archives, true, "commit_build"); !r)
-    return r;
+  auto added = d.stage_archive_records(batch, prefix, commit.archives, true, "commit_build");
+  if (!added)
+    return added.error();
   record::BuildCommit marker;
   for (const auto& archive : commit.archives)
     marker.add_archive_ids(archive.id);
@@ -673,6 +723,7 @@ result<void> store::commit_build(const public_key& community, const unarchived_v
   if (auto r = d.write(batch, "commit_build"); !r)
     return r;
   d.add_counts(prefix, 0, -removed);
+  d.add_archive_counts(prefix, *added);
   return {};
 }
 
@@ -844,11 +895,14 @@ result<void> store::mark_archives_downloaded(const public_key& community,
   auto prefix = community_key(community);
   std::lock_guard lock(d.write_mutex);
   rocksdb::WriteBatch batch;
-  if (auto r = d.stage_archive_records(batch, prefix, archives, imported,
+  auto added = d.stage_archive_records(batch, prefix, archives, imported,
                                        "mark_archives_downloaded");
-      !r)
+  if (!added)
+    return added.error();
+  if (auto r = d.write(batch, "mark_archives_downloaded"); !r)
     return r;
-  return d.write(batch, "mark_archives_downloaded");
+  d.add_archive_counts(prefix, *added);
+  return {};
 }
 
 result<insert_stats> store::import_archive_messages(const public_key& community,
@@ -871,8 +925,10 @@ result<insert_stats> store::import_archive_messages(const public_key& community,
   auto stats = d.stage_messages(prefix, messages, batch, "import_archive_messages", false);
   if (!stats)
     return stats;
+  archive_counts added;
   if (archive_done && !(*archive)->imported()) {
     (*archive)->set_imported(true);
+    added.imported = 1;
     if (auto r = d.put(batch, cf_archives, archive_key, (*archive)->SerializeAsString(),
                        "import_archive_messages");
         !r)
@@ -881,6 +937,7 @@ result<insert_stats> store::import_archive_messages(const public_key& community,
   if (auto written = d.write(batch, "import_archive_messages"); !written)
     return written.error();
   d.add_counts(prefix, static_cast<std::int64_t>(stats->inserted), 0);
+  d.add_archive_counts(prefix, added);
   return stats;
 }
 
@@ -903,6 +960,12 @@ store::list_archives(const public_key& community) const {
   if (!scanned)
     return scanned.error();
   return archives;
+}
+
+archive_counts store::count_archives(const public_key& community) const {
+  std::lock_guard lock(impl_->counts_mutex);
+  auto it = impl_->archive_tally.find(community_key(community));
+  return it == impl_->archive_tally.end() ? archive_counts{} : it->second;
 }
 
 result<std::vector<std::string>> store::unimported_archives(const public_key& community) const {

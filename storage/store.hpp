@@ -69,6 +69,16 @@ struct archive_info {
   std::string last_magnet_uri;             // last link published or processed
 };
 
+/// A community's archive records: how many are held (downloaded or built)
+/// and how many of those are imported.
+struct archive_counts {
+  std::uint64_t archives = 0;
+  std::uint64_t imported = 0;
+  friend bool operator==(const archive_counts& a, const archive_counts& b) {
+    return a.archives == b.archives && a.imported == b.imported;
+  }
+};
+
 struct insert_stats {
   std::size_t inserted = 0;
   std::size_t duplicates = 0;  // same community and hash already stored
@@ -202,6 +212,9 @@ public:
   /// Archive IDs recorded for the community, with their state.
   result<std::vector<std::pair<std::string, ::annals::record::Archive>>>
   list_archives(const public_key& community) const;
+  /// What list_archives would count, without reading a key: counted once
+  /// when the store opens and kept up to date by every write of a record.
+  archive_counts count_archives(const public_key& community) const;
   /// IDs recorded but not yet imported, oldest `from` first.
   result<std::vector<std::string>> unimported_archives(const public_key& community) const;
 

@@ -92,9 +92,9 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     self_id = p2p::peer_id::from_secp256k1(config.identity.public_key()).to_string();
   }
 
-  void log(const std::string& line) {
+  void log(host_log_level level, const std::string& line) {
     if (callbacks.on_log)
-      callbacks.on_log(line);
+      callbacks.on_log(level, line);
   }
 
   /// Runs `f` on the I/O thread and waits for its answer.
@@ -161,7 +161,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         host.statics[static_index].connected = true;
         host.statics[static_index].backoff = host.config.reconnect_initial;
       }
-      host.log("connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
+      host.log(host_log_level::info, "connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
       if (host.callbacks.on_peer)
         host.callbacks.on_peer(remote.to_string(), true);
       // What the peer serves and runs, for operators (/admin/v1/peers).
@@ -172,7 +172,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       std::vector<gossip_message> delivered;
       auto r = host.router.handle_rpc(handle, rpc, gossipsub_router::clock::now(), delivered);
       if (!r)
-        host.log("relay RPC from " + who() + " refused: " + r.error().to_string());
+        host.log(host_log_level::warn, "relay RPC from " + who() + " refused: " + r.error().to_string());
       for (auto& m : delivered)
         if (host.callbacks.on_message)
           host.callbacks.on_message(m.topic, m.data, conn->remote()->to_string());
@@ -185,10 +185,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     }
     void on_metadata(std::uint32_t cluster, std::vector<std::uint32_t> shards) override {
       if (cluster != host.config.cluster_id)
-        host.log("peer " + who() + " is in cluster " + std::to_string(cluster) + ", we are in "
+        host.log(host_log_level::warn, "peer " + who() + " is in cluster " + std::to_string(cluster) + ", we are in "
                  + std::to_string(host.config.cluster_id));
     }
-    void on_note(const std::string& text) override { host.log(who() + ": " + text); }
+    void on_note(const std::string& text) override {
+      host.log(host_log_level::debug, who() + ": " + text);
+    }
 
     void start(connection::role role, std::optional<std::string> expected_key) {
       inbound = role == connection::role::listener;
@@ -303,12 +305,18 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         if (reason != "peer closed the connection")
           ++host.counters.connections_failed;
         host.router.remove_peer(handle);
-        host.log("disconnected " + who() + ": " + reason);
+        // A peer that leaves is news; one thrown out for an error is a warning.
+        host.log(reason == "peer closed the connection" || reason == "host stopping"
+                   ? host_log_level::info
+                   : host_log_level::warn,
+                 "disconnected " + who() + ": " + reason);
         if (host.callbacks.on_peer)
           host.callbacks.on_peer(conn->remote()->to_string(), false);
       } else {
         ++host.counters.handshakes_failed;
-        host.log("connection with " + who() + " closed during the handshake: " + reason);
+        // Evictions come in floods; make_room logs one line per hundred.
+        host.log(reason.rfind("evicted", 0) == 0 ? host_log_level::debug : host_log_level::warn,
+                 "connection with " + who() + " closed during the handshake: " + reason);
       }
       host.conns.erase(handle);
       if (static_index >= 0)
@@ -337,7 +345,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       auto held = entry->backlog();
       if (total + rpc.size() > config.max_send_backlog && held > fair_share) {
         if (counters.rpcs_dropped++ % 1000 == 0)
-          log("dropping relay RPCs for slow peer " + entry->who() + ": it holds "
+          log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry->who() + ": it holds "
               + std::to_string(held) + " bytes of " + std::to_string(total)
               + " waiting for all peers");
         continue;
@@ -353,7 +361,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
           // The peer reads slower than we publish: like js-libp2p and
           // nim-libp2p, drop this RPC for it rather than buffer without end.
           if (counters.rpcs_dropped++ % 1000 == 0)
-            log("dropping relay RPCs for slow peer " + entry->who() + ": " + r.error().message);
+            log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry->who() + ": " + r.error().message);
           continue;
         }
         entry->close("relay: " + r.error().to_string());
@@ -415,10 +423,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
           make_room();
         if (conns.size() >= config.max_connections) {
           ++counters.connections_refused;
-          log("refused a connection: " + std::to_string(conns.size()) + " connections open");
+          log(host_log_level::warn, "refused a connection: " + std::to_string(conns.size()) + " connections open");
         } else if (!peer_ec && from_ip >= config.max_connections_per_ip) {
           ++counters.connections_refused;
-          log("refused a connection from " + peer_ip + ": it holds " + std::to_string(from_ip)
+          log(host_log_level::warn, "refused a connection from " + peer_ip + ": it holds " + std::to_string(from_ip)
               + " already");
         } else {
           auto entry = std::make_shared<conn_entry>(*this, next_handle++, std::move(s));
@@ -429,7 +437,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         }
       } else {
         // EMFILE and the like persist: retry after a pause, not in a spin.
-        log("accept: " + ec.message());
+        log(host_log_level::error, "accept: " + ec.message());
         auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
         timer->async_wait([this, timer, &acceptor](const boost::system::error_code& e) {
           if (!e && !stopping)
@@ -450,7 +458,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
                      std::uint64_t& counter) {
       ++counter;
       if (counter % 100 == 1)
-        log("closing " + victim->who() + " for a new connection: " + why + " ("
+        log(host_log_level::warn, "closing " + victim->who() + " for a new connection: " + why + " ("
             + std::to_string(counter) + " so far)");
       victim->close("evicted: " + why);
     };
@@ -488,7 +496,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   void dial_address(const std::string& address, int static_index) {
     auto target = parse_tcp_target(address);
     if (!target) {
-      log("dial " + address + ": " + target.error().to_string());
+      log(host_log_level::warn, "dial " + address + ": " + target.error().to_string());
       ++counters.dials_failed;
       return;
     }
@@ -496,7 +504,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     if (target->peer) {
       auto key = target->peer->public_key();
       if (!key) {
-        log("dial " + address + ": the /p2p/ ID does not embed a public key");
+        log(host_log_level::warn, "dial " + address + ": the /p2p/ ID does not embed a public key");
         ++counters.dials_failed;
         return;
       }
@@ -511,7 +519,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
           return;
         if (ec) {
           ++counters.dials_failed;
-          log("dial " + address + ": tcp: " + ec.message());
+          log(host_log_level::warn, "dial " + address + ": tcp: " + ec.message());
           if (static_index >= 0)
             schedule_redial(static_index);
           return;
@@ -531,7 +539,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     sp.connected = false;
     auto delay = sp.backoff;
     sp.backoff = std::min(sp.backoff * 2, config.reconnect_max);
-    log("redialling " + sp.address + " in " + std::to_string(delay.count()) + " ms");
+    log(host_log_level::debug, "redialling " + sp.address + " in " + std::to_string(delay.count()) + " ms");
     sp.timer->expires_after(delay);
     sp.timer->async_wait([this, index](const boost::system::error_code& ec) {
       if (!ec && !stopping)

@@ -81,13 +81,21 @@ struct host_config {
   std::size_t max_store_streams = 4;
 };
 
+/// How much a host log line matters, for the embedder to map onto its own
+/// logger (net/ pulls in none): error — the host cannot do its job (accept
+/// fails); warn — something refused or failed (a peer's handshake or RPC, a
+/// dial, a connection over the limits, a slow peer); info — peers connected
+/// or gone; debug — per-connection chatter (stream notes, redial timers).
+enum class host_log_level { error, warn, info, debug };
+
 struct host_callbacks {
   /// A message accepted on a subscribed topic: topic, WakuMessage bytes, peer ID.
   std::function<void(const std::string&, const std::string&, const std::string&)> on_message;
   /// A peer connected (true) or disconnected (false).
   std::function<void(const std::string&, bool)> on_peer;
-  /// One human-readable line: connections, refusals and their reasons.
-  std::function<void(const std::string&)> on_log;
+  /// One human-readable line and its level: connections, refusals and
+  /// their reasons.
+  std::function<void(host_log_level, const std::string&)> on_log;
 };
 
 /// A connected peer as an operator sees it.

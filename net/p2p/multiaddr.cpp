@@ -255,4 +255,27 @@ result<tcp_address> parse_tcp_address(std::string_view text) {
   return out;
 }
 
+result<void> check_listen_address(std::string_view text) {
+  if (auto address = parse_tcp_address(text); !address)
+    return address.error();
+  return ok_result();
+}
+
+result<void> check_peer_address(std::string_view text) {
+  auto address = parse_tcp_address(text);
+  if (!address)
+    return address.error();
+  auto named = [&](const std::string& why) {
+    return make_error(errc::invalid_argument, "multiaddr " + std::string(text) + ": " + why);
+  };
+  if (address->peer.empty())
+    return named("needs /p2p/<peer ID>, so Noise can check whom it reached");
+  auto id = peer_id::from_bytes(address->peer);
+  if (!id)
+    return named(id.error().message);
+  if (!id->public_key())
+    return named("its /p2p/ ID is a hash, not a key Noise can check");
+  return ok_result();
+}
+
 } // namespace annals::p2p

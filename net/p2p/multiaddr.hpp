@@ -63,4 +63,11 @@ struct tcp_address {
 /// unsupported, a missing address or port as invalid. Errors name `text`.
 result<tcp_address> parse_tcp_address(std::string_view text);
 
+/// Whether a host can listen on `text` (a TCP multiaddr), checked before
+/// anything binds; the error names `text` and the problem.
+result<void> check_listen_address(std::string_view text);
+/// Whether `text` names a peer a host can dial and authenticate: a TCP
+/// multiaddr ending in /p2p/<ID> whose ID embeds the public key Noise checks.
+result<void> check_peer_address(std::string_view text);
+
 } // namespace annals::p2p

@@ -20,11 +20,12 @@ struct run_result {
   std::string err;  // stderr
 };
 
-/// Runs `annals ARGS` to completion (ARGS go through the shell); stderr is
+/// Runs `PROGRAM ARGS` to completion (ARGS go through the shell); stderr is
 /// collected through a file in `dir`.
-inline run_result run_annals(const std::string& args, const temp_dir& dir) {
+inline run_result run_program(const std::string& program, const std::string& args,
+                              const temp_dir& dir) {
   auto err_file = dir / "stderr.txt";
-  auto command = std::string(ANNALS_BINARY) + " " + args + " 2>" + err_file.string();
+  auto command = program + " " + args + " 2>" + err_file.string();
   run_result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -35,6 +36,11 @@ inline run_result run_annals(const std::string& args, const temp_dir& dir) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.err = read_file(err_file);
   return r;
+}
+
+/// Runs `annals ARGS` to completion, as run_program.
+inline run_result run_annals(const std::string& args, const temp_dir& dir) {
+  return run_program(ANNALS_BINARY, args, dir);
 }
 
 /// Starts `annals ARGS` in the background, its output in DIR/TAG.out and

@@ -54,6 +54,9 @@ TEST_CASE("archive build prints a status-go magnet link, and inspect verifies it
                f.dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
+  // stderr is a file here, not a terminal: whole lines, no \r rewrites.
+  CHECK(r.err.find('\r') == std::string::npos);
+  CHECK(std::regex_search(r.err, std::regex("(^|\n)window ([0-9]+)/\\2\n")));
   auto magnet = trim(r.out);
   std::regex shape("magnet:\\?xt=urn:btih:[0-9a-f]{40}&dn=" + f.community.id()
                    + "&tr=udp%3A%2F%2Ftracker.opentrackr.org%3A1337%2Fannounce"
@@ -142,4 +145,15 @@ TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over l
   auto verified = verify_archive_dir(copy.archive_dir());
   REQUIRE(verified);
   CHECK(verified->ok());
+}
+
+TEST_CASE("--version prints the project version and the git revision it was built from", "[cli]") {
+  test::temp_dir dir;
+  auto r = run_annals("--version", dir);
+  REQUIRE(r.code == 0);
+  CHECK(trim(r.out) == std::string("annals ") + ANNALS_PROJECT_VERSION + " (" + ANNALS_REVISION + ")");
+  // A checkout gives a short commit hash; a source tarball says so.
+  CHECK(std::regex_match(std::string(ANNALS_REVISION),
+                         std::regex("[0-9a-f]{7,40}|unknown revision")));
+  CHECK(std::regex_match(std::string(ANNALS_PROJECT_VERSION), std::regex("[0-9]+\\.[0-9]+\\.[0-9]+")));
 }

@@ -2,6 +2,7 @@
 // an operator does from a shell, over the real libp2p stack.
 #include "core/identity.hpp"
 #include "core/hex.hpp"
+#include "net/p2p/peer_id.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
@@ -11,10 +12,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <set>
 #include <thread>
 #include <sstream>
+#include <utility>
 
 using namespace annals;
 using namespace annals::test;
@@ -281,6 +287,109 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
   }
 }
 
+namespace {
+
+/// A TCP port on 127.0.0.1 this test holds listening: a node that tried to
+/// bind it would fail with "Address already in use" (exit 1).
+struct held_port {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::uint16_t port = 0;
+  held_port() {
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 1) == 0);
+    socklen_t size = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) == 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~held_port() { ::close(fd); }
+  std::string multiaddr() const { return "/ip4/127.0.0.1/tcp/" + std::to_string(port); }
+};
+
+} // namespace
+
+TEST_CASE("annals run refuses a bad value before it binds a port, naming file, line and key",
+          "[cli][run][config]") {
+  temp_dir dir("run-values");
+  held_port relay_port;
+  auto owner = "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(private_key::generate().bytes())
+               + "\"\nchannels = [\"general\"]\n";
+  // Line 1 data_dir, 2 TOP, 3 [torrent], 4 torrent.listen, 5 [relay],
+  // 6 relay.listen, 7 relay.peers, 8-11 the owner, 12- COMMUNITY.
+  auto refused = [&](const std::string& torrent_listen, const std::string& relay_listen,
+                     const std::string& peers, const std::string& top = "",
+                     const std::string& community = "") {
+    write_file(dir / "node.toml",
+               "data_dir = \"n\"\n" + top + "\n[torrent]\nlisten = \"" + torrent_listen
+                 + "\"\n[relay]\nlisten = [" + relay_listen + "]\npeers = [" + peers + "]\n" + owner
+                 + community);
+    auto r = run_annals("run --seconds 30 --config " + (dir / "node.toml").string(), dir);
+    // A config error (2), not the held port's "Address already in use" (1):
+    // nothing was bound, nothing created.
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, !Catch::Contains("already in use"));
+    CHECK_FALSE(fs::exists(dir / "n"));
+    return r.err;
+  };
+  const auto held = "\"" + relay_port.multiaddr() + "\"";
+  const auto node = (dir / "node.toml").string();
+  const auto peer = "/ip4/127.0.0.1/tcp/1/p2p/"
+                    + p2p::peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+  SECTION("the relay's port is taken: the node does get that far") {
+    write_file(dir / "node.toml", "data_dir = \"n\"\n[torrent]\nlisten = \"127.0.0.1:0\"\n"
+                                  "[relay]\nlisten = [" + held + "]\n" + owner);
+    auto r = run_annals("run --seconds 30 --config " + node, dir);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::Contains("already in use"));
+  }
+  SECTION("torrent.listen") {
+    CHECK_THAT(refused("127.0.0.1:65536", held, ""),
+               Catch::Contains(node + ":4: torrent.listen: \"127.0.0.1:65536\": the port must be "
+                               "0..65535"));
+    CHECK_THAT(refused("localhost:0", held, ""),
+               Catch::Contains(node + ":4: torrent.listen: \"localhost\" is not an IP address"));
+    CHECK_THAT(refused("6881", held, ""), Catch::Contains(node + ":4: torrent.listen:"));
+  }
+  SECTION("relay.listen: every multiaddr") {
+    CHECK_THAT(refused("127.0.0.1:0", held + ", \"/ip4/127.0.0.1/tcp/65536\"", ""),
+               Catch::Contains(node + ":6: relay.listen[1]: multiaddr /ip4/127.0.0.1/tcp/65536"));
+    CHECK_THAT(refused("127.0.0.1:0", held + ", \"/ip4/127.0.0.1/udp/1\"", ""),
+               Catch::Contains(node + ":6: relay.listen[1]: multiaddr /ip4/127.0.0.1/udp/1"));
+  }
+  SECTION("relay.peers: a multiaddr with the /p2p/ ID Noise checks") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "\"" + peer + "\", \"/ip4/127.0.0.1/tcp/1\""),
+               Catch::Contains(node + ":7: relay.peers[1]: multiaddr /ip4/127.0.0.1/tcp/1: needs "
+                               "/p2p/<peer ID>"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "\"/ip4/127.0.0.1/tcp/1/p2p/notanid\""),
+               Catch::Contains(node + ":7: relay.peers[0]: multiaddr /ip4/127.0.0.1/tcp/1/p2p/notanid"));
+  }
+  SECTION("events: a file run can append to") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "events = \"absent/events.jsonl\""),
+               Catch::Contains(node + ":2: events: " + (dir / "absent" / "events.jsonl").string()
+                               + ": no directory"));
+    fs::create_directories(dir / "a-directory");
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "events = \"a-directory\""),
+               Catch::Contains(node + ":2: events: " + (dir / "a-directory").string()
+                               + " is a directory"));
+  }
+  SECTION("an encrypted owner's keys_file: it must exist and parse") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "", "encrypted = true\nkeys_file = \"absent.jsonl\"\n"),
+               Catch::Contains(node + ":13: community[0].keys_file: "
+                               + (dir / "absent.jsonl").string() + ": no such keys file"));
+    write_file(dir / "broken.jsonl", "{\"group_id\": \"0x01\"}\n");
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "", "encrypted = true\nkeys_file = \"broken.jsonl\"\n"),
+               Catch::Contains(node + ":13: community[0].keys_file: "
+                               + (dir / "broken.jsonl").string() + ":1: needs \"group_id\""));
+  }
+  SECTION("value errors without a line still name the file") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "[archives]\ninterval = 0"),
+               Catch::Contains(node + ": archives.interval must be positive"));
+  }
+}
+
 TEST_CASE("annals run: a member that connects after the announcement still gets the link",
           "[cli][run]") {
   temp_dir dir("run-late");
@@ -382,6 +491,71 @@ TEST_CASE("annals run with events = \"-\": stdout holds the JSON events alone", 
   CHECK_THAT(r.err, Catch::Contains("relay") && Catch::Contains("in-process relay"));
 }
 
+TEST_CASE("annals run --log-format json writes JSON lines; --log-level drops what is less severe",
+          "[cli][run][log]") {
+  temp_dir dir("run-log");
+  // A static peer nobody listens for: its dial fails, a relay warning.
+  held_port closed;
+  auto absent = "/ip4/127.0.0.1/tcp/" + std::to_string(closed.port) + "/p2p/"
+                + p2p::peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+  ::close(std::exchange(closed.fd, -1));
+  write_file(dir / "node.toml",
+             "data_dir = \"node\"\n[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
+             "dht = false\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\npeers = [\"" + absent + "\"]\n"
+             "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(private_key::generate().bytes())
+               + "\"\nchannels = [\"general\"]\n");
+  /// Runs the node until it logged the failed dial; its stdout's lines, each
+  /// parsed (the logs go to stdout when events are not "-").
+  auto run = [&](const std::string& level) {
+    auto node = start_annals(dir, level, {"run", "--config", (dir / "node.toml").string(),
+                                          "--log-format", "json", "--log-level", level});
+    auto dial = node->wait_for_line(
+      [](const std::string& l) { return l.find("tcp: Connection refused") != std::string::npos; },
+      20s);
+    INFO(node->out() << node->err());
+    REQUIRE(dial);
+    // (It may still be starting, before its SIGTERM handler: no exit code.)
+    node->kill(SIGTERM);
+    node->wait(20s);
+    std::vector<nlohmann::json> lines;
+    std::istringstream out(node->out());
+    for (std::string line; std::getline(out, line);) {
+      CAPTURE(line);
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      REQUIRE(j.is_object());
+      CHECK(j["time"].is_string());
+      CHECK(j["component"].is_string());
+      CHECK(j["message"].is_string());
+      REQUIRE(j["level"].is_string());
+      lines.push_back(j);
+    }
+    return lines;
+  };
+  auto count = [](const std::vector<nlohmann::json>& lines, const std::string& level) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const nlohmann::json& j) { return j["level"] == level; });
+  };
+  auto dial_warning = [&](const std::vector<nlohmann::json>& lines) {
+    return std::any_of(lines.begin(), lines.end(), [&](const nlohmann::json& j) {
+      return j["level"] == "warn" && j["component"] == "relay"
+             && j["message"].get<std::string>().rfind("dial " + absent + ": tcp: ", 0) == 0;
+    });
+  };
+
+  auto info = run("info");
+  CHECK(count(info, "info") >= 1);  // "listening …", "owns community …"
+  CHECK(count(info, "debug") == 0);  // the redial timer is debug
+  CHECK(dial_warning(info));
+
+  auto warn = run("warn");
+  CHECK(count(warn, "info") == 0);
+  CHECK(count(warn, "debug") == 0);
+  CHECK(dial_warning(warn));
+
+  auto debug = run("debug");
+  CHECK(count(debug, "debug") >= 1);
+}
+
 namespace {
 
 /// The REST address a `run` process printed ("rest: serving http://A:P ...").
@@ -470,6 +644,9 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   CHECK(prometheus_sample(member_metrics, "process_resident_memory_bytes") > 0);
   CHECK(member_metrics.find("# TYPE annals_archive_import_duration_seconds histogram")
         != std::string::npos);
+  // Rates are gauges whose unit is in the name (bytes per second).
+  CHECK(prometheus_sample(member_metrics, "annals_torrent_download_rate_bytes_per_second") >= 0);
+  CHECK(member_metrics.find("annals_torrent_download_rate_bytes ") == std::string::npos);
 
   auto owner_metrics = http_get(owner_rest, "/metrics")->body;
   CHECK(prometheus_sample(owner_metrics, "annals_links_published_total" + c) >= 1);
@@ -478,6 +655,7 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
                                 + "\",role=\"owner\"}") == 300);
   CHECK(prometheus_sample(owner_metrics, "annals_relay_messages_out_total") >= 300);
   CHECK(prometheus_sample(owner_metrics, "annals_build_duration_seconds_count") >= 1);
+  CHECK(prometheus_sample(owner_metrics, "annals_torrent_upload_rate_bytes_per_second") >= 0);
 
   // The owner sees the member as a relay peer that speaks Waku relay.
   auto peers = get_json(owner_rest, "/admin/v1/peers");

@@ -324,3 +324,80 @@ TEST_CASE("the first build of a community checks its archives for missing messag
   CHECK(o.build(t0 + 300).requeued == 0);
   CHECK(unwrap(o.db->get_setting("archive_queue.reconciled." + o.community.community_id())));
 }
+
+TEST_CASE("the store's archive counts match list_archives after builds, downloads, imports and a "
+          "reopen",
+          "[store][counts]") {
+  owner o;
+  auto listed = [&](const public_key& community) {
+    archive_counts c;
+    for (const auto& [id, record] : unwrap(o.db->list_archives(community))) {
+      ++c.archives;
+      c.imported += record.imported() ? 1 : 0;
+    }
+    return c;
+  };
+  auto check_counts = [&](const public_key& community, archive_counts expected) {
+    CHECK(listed(community) == expected);
+    CHECK(o.db->count_archives(community) == expected);
+  };
+  check_counts(o.community, {0, 0});
+
+  // Builds: the owner's own archives are recorded imported.
+  REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 250, 30, "live-")));
+  auto built = o.build(t0 + 300);
+  REQUIRE(built.report.archives.size() >= 2);
+  auto after_build = archive_counts{built.report.archives.size(), built.report.archives.size()};
+  check_counts(o.community, after_build);
+  // A build with nothing new changes nothing.
+  o.build(t0 + 300);
+  check_counts(o.community, after_build);
+
+  // Downloads of another community: held, not imported; an ID listed twice,
+  // or recorded again, is one archive.
+  auto member = private_key::generate().public_key();
+  auto archive = [](char digit, std::uint64_t from) {
+    built_archive a;
+    a.id = "0x" + std::string(64, digit);
+    a.entry.mutable_metadata()->set_from(from);
+    a.entry.mutable_metadata()->set_to(from + 100);
+    return a;
+  };
+  REQUIRE(o.db->mark_archives_downloaded(member, {archive('1', t0), archive('2', t0 + 100),
+                                                  archive('1', t0)}));
+  check_counts(member, {2, 0});
+  REQUIRE(o.db->mark_archives_downloaded(member, {archive('2', t0 + 100), archive('3', t0 + 200)}));
+  check_counts(member, {3, 0});
+  check_counts(o.community, after_build);
+
+  // Imports: an archive counts as imported once, with its last batch.
+  REQUIRE(o.db->import_archive_messages(member, archive('1', t0).id,
+                                        messages(t0, t0 + 100, 5, "one-"), false));
+  check_counts(member, {3, 0});
+  REQUIRE(o.db->import_archive_messages(member, archive('1', t0).id, {}, true));
+  check_counts(member, {3, 1});
+  REQUIRE(o.db->import_archive_messages(member, archive('1', t0).id, {}, true));
+  check_counts(member, {3, 1});
+  // Recording an imported archive again keeps it imported; marking one
+  // imported on download (archive import from files) counts it.
+  REQUIRE(o.db->mark_archives_downloaded(member, {archive('1', t0)}));
+  REQUIRE(o.db->mark_archives_downloaded(member, {archive('2', t0 + 100)}, true));
+  check_counts(member, {3, 2});
+  // A refused import (no such archive) counts nothing.
+  CHECK_FALSE(o.db->import_archive_messages(member, archive('9', t0).id, {}, true));
+  check_counts(member, {3, 2});
+
+  // Counted from the records again at open: the same figures.
+  o.reopen();
+  check_counts(member, {3, 2});
+  check_counts(o.community, after_build);
+  // And kept from there.
+  REQUIRE(o.db->import_archive_messages(member, archive('3', t0 + 200).id, {}, true));
+  check_counts(member, {3, 3});
+  REQUIRE(o.db->insert_messages(o.community, messages(t0 + 300, t0 + 400, 10, "later-")));
+  auto more = o.build(t0 + 500);
+  REQUIRE(more.report.archives.size() >= 1);
+  after_build.archives += more.report.archives.size();
+  after_build.imported += more.report.archives.size();
+  check_counts(o.community, after_build);
+}

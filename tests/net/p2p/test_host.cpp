@@ -18,6 +18,7 @@
 #include <cctype>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace annals;
@@ -75,7 +76,7 @@ std::string waku_message(const std::string& payload, const std::string& content_
 struct test_host {
   std::mutex mutex;
   std::vector<std::pair<std::string, std::string>> messages;
-  std::vector<std::string> log;
+  std::vector<std::pair<host_log_level, std::string>> log;
   std::unique_ptr<host> h;
 
   explicit test_host(host_config config) {
@@ -84,9 +85,9 @@ struct test_host {
       std::lock_guard lock(mutex);
       messages.emplace_back(t, d);
     };
-    cb.on_log = [this](const std::string& line) {
+    cb.on_log = [this](host_log_level level, const std::string& line) {
       std::lock_guard lock(mutex);
-      log.push_back(line);
+      log.emplace_back(level, line);
     };
     auto started = host::start(std::move(config), std::move(cb));
     REQUIRE(started);
@@ -97,11 +98,15 @@ struct test_host {
     return messages.size();
   }
   bool logged(const std::string& needle) {
+    return level_of(needle).has_value();
+  }
+  /// The level of the first line holding `needle`.
+  std::optional<host_log_level> level_of(const std::string& needle) {
     std::lock_guard lock(mutex);
-    for (const auto& l : log)
-      if (l.find(needle) != std::string::npos)
-        return true;
-    return false;
+    for (const auto& [level, line] : log)
+      if (line.find(needle) != std::string::npos)
+        return level;
+    return std::nullopt;
   }
 };
 
@@ -142,6 +147,45 @@ struct raw_client {
       std::this_thread::sleep_for(10ms);
     }
     return false;
+  }
+};
+
+/// A peer that completes the handshake with the real connection code, then
+/// sends what the test says, skipping the checks an honest sender makes.
+struct rogue_peer {
+  struct handler : connection_handler {
+    void on_established(const peer_id&, const std::string&) override {}
+    void on_relay_rpc(std::string) override {}
+  } events;
+  connection_config config = [] {
+    connection_config c;
+    c.identity = private_key::generate();
+    return c;
+  }();
+  connection conn{connection::role::dialer, config, events};
+  raw_client raw;
+  char buf[65536];
+
+  explicit rogue_peer(const std::string& address) : raw(address) {
+    raw.send(conn.start());
+    raw.socket.non_blocking(false);
+    while (!conn.established()) {
+      auto n = raw.socket.read_some(boost::asio::buffer(buf));
+      REQUIRE(conn.on_bytes(std::string_view(buf, n)));
+      raw.send(conn.take_output());
+    }
+  }
+  /// `rpc` framed on the relay stream, whatever it holds; returns once it
+  /// is written (it waits for the relay stream's negotiation).
+  void send_relay_rpc(const std::string& rpc) {
+    REQUIRE(conn.send_relay_rpc(rpc));
+    while (true) {
+      raw.send(conn.take_output());
+      if (conn.pending_relay_bytes() == 0)
+        break;
+      auto n = raw.socket.read_some(boost::asio::buffer(buf));
+      REQUIRE(conn.on_bytes(std::string_view(buf, n)));
+    }
   }
 };
 
@@ -372,33 +416,9 @@ TEST_CASE("hostile peers lose their connection and everyone else is still served
     CHECK(big == 2);
     // ...and a frame over the RPC cap from a peer that skips that check
     // costs it the connection.
-    struct sender : connection_handler {
-      bool up = false;
-      void on_established(const peer_id&, const std::string&) override { up = true; }
-      void on_relay_rpc(std::string) override {}
-    } handler;
-    connection_config rc;
-    rc.identity = private_key::generate();
-    connection rogue(connection::role::dialer, rc, handler);
-    raw_client raw(addr);
-    raw.send(rogue.start());
-    raw.socket.non_blocking(false);
-    char buf[65536];
-    while (!rogue.established()) {
-      auto n = raw.socket.read_some(boost::asio::buffer(buf));
-      REQUIRE(rogue.on_bytes(std::string_view(buf, n)));
-      raw.send(rogue.take_output());
-    }
-    REQUIRE(rogue.send_relay_rpc(std::string(2 << 20, 'z')));
-    // The RPC waits for the relay stream's negotiation, then goes out.
-    while (true) {
-      raw.send(rogue.take_output());
-      if (rogue.pending_relay_bytes() == 0)
-        break;
-      auto n = raw.socket.read_some(boost::asio::buffer(buf));
-      REQUIRE(rogue.on_bytes(std::string_view(buf, n)));
-    }
-    CHECK(raw.closed_by_peer(5s));
+    rogue_peer rogue(addr);
+    rogue.send_relay_rpc(std::string(2 << 20, 'z'));
+    CHECK(rogue.raw.closed_by_peer(5s));
     CHECK(eventually([&] { return b.logged("relay RPC frame refused"); }));
     CHECK(b.h->stats().connections_failed >= 1);
   }
@@ -580,4 +600,42 @@ TEST_CASE("with every slot taken, a peer sharing no topic makes room for a new o
   CHECK(useful.h->stats().connected == 1);
   CHECK(idle1.h->stats().connected + idle2.h->stats().connected == 1);
   CHECK(b.logged("it shares no topic with us"));
+}
+
+TEST_CASE("the host logs refusals and failed dials at warn, connections at info, redials at debug",
+          "[p2p][host][log]") {
+  SECTION("a relay RPC that does not parse is refused at warn") {
+    test_host b(loopback_config());
+    rogue_peer rogue(b.h->listen_addrs().at(0));
+    rogue.send_relay_rpc("\xff\xff\xff not a gossipsub RPC");
+    REQUIRE(eventually([&] { return b.logged("refused: "); }));
+    CHECK(b.level_of("relay RPC from ") == host_log_level::warn);
+    CHECK(b.level_of("connected ") == host_log_level::info);
+  }
+  SECTION("a connection over the per-address limit is refused at warn") {
+    auto config = loopback_config();
+    config.max_connections_per_ip = 1;
+    config.handshake_timeout = 30s;
+    test_host b(config);
+    auto addr = b.h->listen_addrs().at(0);
+    raw_client first(addr);
+    REQUIRE(eventually([&] { return b.h->stats().connections_opened == 1; }));
+    raw_client second(addr);
+    REQUIRE(eventually([&] { return b.h->stats().connections_refused == 1; }));
+    CHECK(b.level_of("refused a connection from 127.0.0.1") == host_log_level::warn);
+  }
+  SECTION("a static peer that is not there: the dial fails at warn, the redial waits at debug") {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor closed(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    auto port = closed.local_endpoint().port();
+    closed.close();
+    auto config = loopback_config();
+    auto absent = peer_id::from_secp256k1(private_key::generate().public_key()).to_string();
+    config.static_peers = {"/ip4/127.0.0.1/tcp/" + std::to_string(port) + "/p2p/" + absent};
+    config.reconnect_initial = 60s;
+    test_host a(config);
+    REQUIRE(eventually([&] { return a.logged("redialling"); }));
+    CHECK(a.level_of(": tcp: ") == host_log_level::warn);
+    CHECK(a.level_of("redialling") == host_log_level::debug);
+  }
 }
