@@ -147,7 +147,7 @@ TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over l
   CHECK(verified->ok());
 }
 
-TEST_CASE("--version prints the project version and the git revision it was built from", "[cli]") {
+TEST_CASE("annals --version prints the project version and the git revision it was built from", "[cli]") {
   test::temp_dir dir;
   auto r = run_annals("--version", dir);
   REQUIRE(r.code == 0);
