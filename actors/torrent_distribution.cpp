@@ -281,7 +281,13 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         .gauge("annals_torrent_upload_rate_bytes_per_second", "Payload upload rate, bytes per second",
                double(up_rate))
         .counter("annals_torrent_errors_total", "Torrent errors libtorrent reported",
-                 double(state.torrent_errors));
+                 double(state.torrent_errors))
+        .counter("annals_torrent_pieces_failed_total",
+                 "Pieces that failed their hash check (a peer sent bad data) and were fetched "
+                 "again",
+                 double(state.pieces_failed))
+        .counter("annals_torrent_peers_banned_total",
+                 "BitTorrent peers banned for sending corrupt pieces", double(state.peers_banned));
       return out;
     },
     [self](poll_atom) {
@@ -301,6 +307,18 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
           case torrent_event::kind::peer_disconnected:
             if (entry)
               entry->peer_error = event.message;
+            break;
+          case torrent_event::kind::piece_failed:
+            // Fetched again from another peer; the peer that sent it loses
+            // trust and, alone behind a bad piece, is banned.
+            ++state.pieces_failed;
+            if (entry)
+              entry->peer_error = event.message;
+            break;
+          case torrent_event::kind::peer_banned:
+            ++state.peers_banned;
+            log_warn("distribution", "torrent " + event.info_hash + ": banned peer "
+                                       + event.message + " for sending corrupt pieces");
             break;
           case torrent_event::kind::error:
             ++state.torrent_errors;

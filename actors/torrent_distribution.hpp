@@ -61,6 +61,8 @@ struct torrent_distribution_state {
   std::map<std::string, std::string> torrents;  // community ID -> info hash (seeded or fetched)
   std::map<std::string, fetch_entry> fetches;   // community ID -> member fetch
   std::uint64_t torrent_errors = 0;
+  std::uint64_t pieces_failed = 0;  // hash check failures: a peer sent bad data
+  std::uint64_t peers_banned = 0;   // by libtorrent, for corrupt pieces
   /// Payload bytes of torrents this run dropped (replaced by a newer build,
   /// unseeded), by community: the session forgets them with the torrent.
   std::map<std::string, std::uint64_t> retired_upload, retired_download;

@@ -186,7 +186,7 @@ lt::settings_pack make_settings(const torrent_session_options& options) {
   sp.set_int(lt::settings_pack::alert_mask,
              lt::alert_category::status | lt::alert_category::error |
                lt::alert_category::connect | lt::alert_category::piece_progress |
-               lt::alert_category::file_progress);
+               lt::alert_category::file_progress | lt::alert_category::peer);
   if (options.loopback) {
     // uTP on loopback is several times slower than TCP and erratic.
     sp.set_bool(lt::settings_pack::enable_outgoing_utp, false);
@@ -348,8 +348,13 @@ std::optional<torrent_event> torrent_session::impl::convert(const lt::alert* ale
     e.message = format_endpoint(a->endpoint) + ": " + lowercase_first(a->error.message());
     return e;
   }
+  if (auto a = lt::alert_cast<lt::peer_ban_alert>(alert)) {
+    auto e = event(kind::peer_banned, a->handle);
+    e.message = format_endpoint(a->endpoint);
+    return e;
+  }
   if (auto a = lt::alert_cast<lt::hash_failed_alert>(alert)) {
-    auto e = event(kind::error, a->handle);
+    auto e = event(kind::piece_failed, a->handle);
     e.piece = static_cast<int>(a->piece_index);
     e.message = "piece " + std::to_string(e.piece) + " failed its hash check";
     return e;

@@ -43,6 +43,8 @@ struct torrent_event {
     peer_connected,
     peer_disconnected,
     flushed,           // every block received before flush() is in the files
+    piece_failed,      // `piece` failed its hash check (a peer sent bad data); retried
+    peer_banned,       // libtorrent banned the peer at `message` for corrupt pieces
   };
   kind what;
   std::string info_hash;  // 40 hex

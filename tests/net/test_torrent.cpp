@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <boost/asio.hpp>
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
@@ -14,6 +15,8 @@
 #include <libtorrent/torrent_info.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <chrono>
 #include <functional>
 #include <iterator>
@@ -826,6 +829,130 @@ TEST_CASE("fetch_torrent_file fetches without waiting for metadata", "[net][sess
   REQUIRE(done);
   REQUIRE(loop.flush(1, *hash));
   CHECK(loop.count(1, torrent_event::kind::flushed) == 1);
+  CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+}
+
+namespace {
+
+/// A BitTorrent peer that claims every piece, unchokes at once and answers
+/// every request with garbage: what a poisoning peer does. Plain wire
+/// protocol (BEP 3), no extensions, on 127.0.0.1 in its own thread.
+class poisoning_peer {
+public:
+  poisoning_peer(std::string info_hash, std::size_t pieces)
+      : info_hash_(std::move(info_hash)), pieces_(pieces) {
+    acceptor_.open(boost::asio::ip::tcp::v4());
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~poisoning_peer() {
+    stop_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    if (socket_)
+      socket_->close(ignored);
+    thread_.join();
+  }
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+  std::uint64_t blocks_sent() const { return blocks_sent_; }
+
+private:
+  static std::string be32(std::uint32_t v) {
+    return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  }
+  static std::uint32_t read_be32(const char* p) {
+    auto u = [&](int i) { return std::uint32_t(static_cast<unsigned char>(p[i])); };
+    return u(0) << 24 | u(1) << 16 | u(2) << 8 | u(3);
+  }
+
+  void serve() {
+    boost::system::error_code ec;
+    auto socket = std::make_shared<boost::asio::ip::tcp::socket>(io_);
+    acceptor_.accept(*socket, ec);
+    if (ec)
+      return;
+    socket_ = socket;
+    std::string handshake(68, '\0');
+    boost::asio::read(*socket, boost::asio::buffer(handshake), ec);
+    if (ec || handshake.compare(28, 20, info_hash_) != 0)
+      return;
+    std::string reply = "\x13" "BitTorrent protocol" + std::string(8, '\0') + info_hash_
+                        + "-PO0001-" + std::string(12, 'p');
+    std::string bitfield((pieces_ + 7) / 8, '\0');
+    for (std::size_t i = 0; i < pieces_; ++i)
+      bitfield[i / 8] = static_cast<char>(bitfield[i / 8] | (0x80 >> (i % 8)));
+    reply += be32(std::uint32_t(1 + bitfield.size())) + "\x05" + bitfield;
+    reply += be32(1) + "\x01";  // unchoke
+    boost::asio::write(*socket, boost::asio::buffer(reply), ec);
+    std::mt19937_64 rng(99);
+    while (!stop_ && !ec) {
+      char length[4];
+      boost::asio::read(*socket, boost::asio::buffer(length), ec);
+      if (ec)
+        return;
+      std::string body(read_be32(length), '\0');
+      if (body.size() > (1u << 20))
+        return;
+      boost::asio::read(*socket, boost::asio::buffer(body), ec);
+      if (ec || body.empty() || body[0] != 6 || body.size() != 13)
+        continue;  // only requests get an answer
+      auto begin = body.substr(1, 8);  // index and offset, echoed
+      std::string block(read_be32(body.data() + 9), '\0');
+      for (auto& c : block)
+        c = static_cast<char>(rng());
+      auto piece = be32(std::uint32_t(9 + block.size())) + "\x07" + begin + block;
+      boost::asio::write(*socket, boost::asio::buffer(piece), ec);
+      ++blocks_sent_;
+    }
+  }
+
+  std::string info_hash_;
+  std::size_t pieces_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  std::shared_ptr<boost::asio::ip::tcp::socket> socket_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> blocks_sent_{0};
+  std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("a peer sending corrupt pieces is banned and counted; the honest seeder still "
+          "delivers every byte",
+          "[net][session][hostile]") {
+  temp_dir dir("annals-poison");
+  constexpr int data_pieces = 24;
+  auto owner = make_archive(dir / "owner", data_pieces, 150'000);
+  auto summary = write_archive_torrent(owner, {});
+  REQUIRE(summary);
+  auto a = start_loopback();
+  auto b = start_loopback();
+  event_loop loop({a.get(), b.get()});
+  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
+  REQUIRE(seeded);
+  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+
+  auto hash_bytes = from_hex(summary->info_hash);
+  REQUIRE(hash_bytes);
+  poisoning_peer poisoner(*hash_bytes, data_pieces + 2);  // the index takes 2 pieces
+  archive_layout member{dir / "member", community};
+  // The poisoner first, so it gets asked for pieces from the start.
+  auto fetched = b->fetch(summary->magnet, member.archive_dir().parent_path(),
+                          {poisoner.address(), peer_of(*a)});
+  REQUIRE(fetched);
+  bool done = loop.run_until([&] { return loop.saw(1, torrent_event::kind::finished); },
+                            std::chrono::seconds(60));
+  INFO(loop.errors(1));
+  REQUIRE(done);
+  CHECK(poisoner.blocks_sent() > 0);
+  CHECK(loop.count(1, torrent_event::kind::piece_failed) >= 1);
+  CHECK(loop.saw(1, torrent_event::kind::peer_banned));
+  REQUIRE(loop.flush(1, *fetched));
   CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
   CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
 }
