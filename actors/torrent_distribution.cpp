@@ -11,6 +11,8 @@
 
 #include <caf/all.hpp>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <chrono>
 
@@ -241,10 +243,8 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       component_status out;
       out.component = "distribution";
       auto listen = listen_address(self);
-      out.state = "BitTorrent on " + listen + ", " + std::to_string(state.torrents.size())
-                  + " torrents";
       out.detail("backend", "bittorrent").detail("listen", listen);
-      std::uint64_t peers = 0, down_rate = 0, up_rate = 0;
+      std::uint64_t peers = 0, down_rate = 0, up_rate = 0, seeded = 0;
       std::uint64_t fetching = 0;
       std::set<std::string> communities;
       for (const auto& [community, bytes] : state.retired_upload)
@@ -266,12 +266,21 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
           }
         }
         fetching += state.fetches.count(community);
+        seeded += up;
         out.counter("annals_seeded_bytes_total", "Payload bytes uploaded to BitTorrent peers",
                     double(up), {"community", community})
           .counter("annals_torrent_downloaded_bytes_total",
                    "Payload bytes downloaded from BitTorrent peers", double(down),
                    {"community", community});
       }
+      // What an operator reads in `annals run`'s status line.
+      char figures[160];
+      std::snprintf(figures, sizeof figures,
+                    ", %llu peers, up %.2f MB/s (%.1f MB seeded), down %.2f MB/s",
+                    static_cast<unsigned long long>(peers), double(up_rate) / 1e6,
+                    double(seeded) / 1e6, double(down_rate) / 1e6);
+      out.state = "BitTorrent on " + listen + ", " + std::to_string(state.torrents.size())
+                  + " torrents" + figures;
       out.gauge("annals_torrents", "Torrents in the session (seeded or fetched)",
                 double(state.torrents.size()))
         .gauge("annals_torrents_fetching", "Torrents a member is fetching", double(fetching))
