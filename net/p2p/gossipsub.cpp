@@ -475,20 +475,22 @@ void gossipsub_router::emit_gossip() {
   // The IDs of the last history_gossip heartbeats, by topic.
   std::map<std::string, std::vector<std::string>> recent;
   std::size_t windows = 0;
+  // Newest window first, up to the cap: past the cap it is the older
+  // messages (advertised at earlier heartbeats already) that are left out,
+  // so at up to max_ihave_length messages a heartbeat every one is offered.
   for (const auto& window : mcache_windows_) {
     if (windows++ == config_.history_gossip)
       break;
     for (const auto& id : window)
-      if (auto cached = mcache_.find(id); cached != mcache_.end())
-        recent[cached->second.topic].push_back(id);
+      if (auto cached = mcache_.find(id); cached != mcache_.end()) {
+        auto& ids = recent[cached->second.topic];
+        if (ids.size() < config_.max_ihave_length)
+          ids.push_back(id);
+      }
   }
   for (auto& [topic, ids] : recent) {
     if (!subscribed(topic))
       continue;
-    if (ids.size() > config_.max_ihave_length) {
-      std::shuffle(ids.begin(), ids.end(), rng_);
-      ids.resize(config_.max_ihave_length);
-    }
     const auto& mesh = mesh_[topic];
     std::vector<peer_handle> candidates;
     for (auto peer : members(topic_peers_, topic))

@@ -139,6 +139,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     bool inbound = false;
     std::uint64_t connected_unix_ms = 0;
     std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
+    std::size_t slow_heartbeats = 0;  // in a row with more than slow_peer_backlog waiting
     identify_info identified;  // what the peer's identify said, once it answered
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
@@ -374,9 +375,13 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   void heartbeat() {
     if (stopping)
       return;
+    // Slow is a lag that lasts: a burst that a busy reader works off within
+    // a few heartbeats keeps its mesh slot.
     for (auto& [h, c] : conns)
-      if (c->was_established && !c->closed)
-        router.set_slow(h, c->backlog() > config.slow_peer_backlog);
+      if (c->was_established && !c->closed) {
+        c->slow_heartbeats = c->backlog() > config.slow_peer_backlog ? c->slow_heartbeats + 1 : 0;
+        router.set_slow(h, c->slow_heartbeats >= config.slow_peer_heartbeats);
+      }
     router.heartbeat(gossipsub_router::clock::now());
     flush_router();
     heartbeat_timer.expires_after(config.gossip.heartbeat);

@@ -49,9 +49,11 @@ struct host_config {
   /// readers that keep up are never the ones dropped, and hundreds of slow
   /// readers cost at most about twice this.
   std::size_t max_send_backlog = 64 << 20;
-  /// A peer with more relay bytes waiting than this at a heartbeat is slow:
-  /// pruned from the mesh and left out of gossip until it catches up.
-  std::size_t slow_peer_backlog = 1 << 20;
+  /// A peer with more relay bytes waiting than this at `slow_peer_heartbeats`
+  /// heartbeats in a row is slow: pruned from the mesh and left out of gossip
+  /// until it catches up.
+  std::size_t slow_peer_backlog = 4 << 20;
+  std::size_t slow_peer_heartbeats = 3;
   std::size_t max_connections = 256;
   /// Inbound connections one address may hold, so a single host cannot take
   /// every slot (loopback benches run a few dozen nodes on 127.0.0.1).
