@@ -4,6 +4,7 @@
 #include "app/commands.hpp"
 #include "bench/hostile.hpp"
 #include "bench/load.hpp"
+#include "bench/throughput.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -103,6 +104,37 @@ void add_bench_commands(CLI::App& app) {
            + std::to_string(result.duplicated) + " duplicated");
     line("OK: every member holds exactly the " + std::to_string(result.posted) + " posted messages; "
          "each is in exactly one owner archive");
+  });
+
+  auto throughput = std::make_shared<bench::throughput_options>();
+  auto* tp = bench->add_subcommand(
+    "throughput", "The owner's build and the member's import, each beside this machine's limit "
+                  "for the same work (SHA-1, RocksDB writes), as ratios");
+  tp->add_option("--size-mib", throughput->size_mib, "MiB of archive data")
+    ->check(CLI::Range(1.0, 65536.0))
+    ->capture_default_str();
+  tp->add_option("--payload", throughput->payload, "Bytes per message")
+    ->check(CLI::Range(std::size_t{16}, std::size_t{100'000}))
+    ->capture_default_str();
+  tp->callback([throughput] {
+    auto started = std::chrono::steady_clock::now();
+    auto line = [started](const std::string& text) {
+      auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "[%7.2fs] throughput %s\n", s, text.c_str());
+    };
+    bench::throughput_result result;
+    try {
+      result = bench::run_throughput(*throughput, line);
+    } catch (const std::exception& e) {
+      fail(std::string("bench throughput: ") + e.what());
+    }
+    std::printf("%s\n", bench::throughput_json(*throughput, result).c_str());
+    char summary[256];
+    std::snprintf(summary, sizeof summary,
+                  "build %.2fx SHA-1 (target 0.6), import %.2fx RocksDB writes (target 0.6); "
+                  "fetch beside aria2 is not measured by this command yet",
+                  result.build_ratio(), result.import_ratio());
+    line(summary);
   });
 
   auto hostile = std::make_shared<bench::hostile_options>();

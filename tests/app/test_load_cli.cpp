@@ -84,3 +84,23 @@ TEST_CASE("a demo that does not converge still prints its table and names what l
   CHECK_THAT(r.err, Catch::Contains("not converged within 3 s"));
   CHECK_THAT(r.err, Catch::Contains("of 4000 posted messages"));
 }
+
+TEST_CASE("bench throughput builds, imports every message and prints both ratios beside their "
+          "limits",
+          "[cli][bench][throughput]") {
+  temp_dir dir("annals-throughput-cli");
+  auto r = run_annals("bench throughput --size-mib 4 --payload 500", dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["messages"].get<std::uint64_t>() == (4u << 20) / (500 + 105) + 1);  // size over per-message bytes
+  CHECK(j["import"]["messages"] == j["messages"]);
+  CHECK(j["data_bytes"].get<std::uint64_t>() > 3u << 20);
+  for (const char* part : {"build", "import"}) {
+    CAPTURE(part);
+    CHECK(j[part]["ratio"].get<double>() > 0);
+    CHECK(j[part]["target"] == 0.6);
+    CHECK_FALSE(j[part]["limit"].get<std::string>().empty());
+  }
+  CHECK(r.err.find("build ") != std::string::npos);
+}
