@@ -23,95 +23,95 @@ using self_ptr = importer_actor::stateful_pointer<importer_state>;
 
 /// Imports every downloaded, unimported archive of `community`.
 caf::expected<std::uint64_t> import_pending(self_ptr self, const std::string& community) {
-    auto& state = self->state;
-    auto fail = [](const error& why) { return to_caf_error(why, "importer"); };
-    auto key = public_key::from_community_id(community);
-    if (!key)
-      return fail(key.error());
-    auto pending = state.db->unimported_archives(*key);
-    if (!pending)
-      return fail(pending.error());
-    if (pending->empty())
+  auto& state = self->state;
+  auto fail = [](const error& why) { return to_caf_error(why, "importer"); };
+  auto key = public_key::from_community_id(community);
+  if (!key)
+    return fail(key.error());
+  auto pending = state.db->unimported_archives(*key);
+  if (!pending)
+    return fail(pending.error());
+  if (pending->empty())
+    return std::uint64_t{0};
+  // A token-gated community's keys; a key that was missing before is
+  // looked for again only when the keys file changed.
+  std::shared_ptr<const hr_keyring> keys;
+  std::filesystem::path keys_file;
+  if (auto record = state.db->get_community(*key); record && *record) {
+    keys_file = (*record)->keys_file();
+    auto loaded = community_keys(**record);
+    if (!loaded)
+      return fail(loaded.error());
+    keys = std::move(*loaded);
+  }
+  std::error_code ec;
+  auto keys_changed = std::filesystem::last_write_time(keys_file, ec);
+  if (auto waiting = state.waiting_for_keys.find(community);
+      waiting != state.waiting_for_keys.end()) {
+    if (waiting->second == keys_changed)
       return std::uint64_t{0};
-    // A token-gated community's keys; a key that was missing before is
-    // looked for again only when the keys file changed.
-    std::shared_ptr<const hr_keyring> keys;
-    std::filesystem::path keys_file;
-    if (auto record = state.db->get_community(*key); record && *record) {
-      keys_file = (*record)->keys_file();
-      auto loaded = community_keys(**record);
-      if (!loaded)
-        return fail(loaded.error());
-      keys = std::move(*loaded);
+    state.waiting_for_keys.erase(waiting);
+  }
+  auto missing_key = [&](const error& why) {
+    state.waiting_for_keys[community] = keys_changed;
+    auto key_id = hr_missing_key_id(why);
+    (void)state.db->put_setting(missing_key_setting(community), key_id);
+    self->send(state.bus, publish_atom::value, signal{archive_key_missing{community, key_id}});
+    return fail(why);
+  };
+  archive_layout layout{state.archive_root, community};
+  auto index = read_index(layout.index_file(), keys.get());
+  if (!index && index.error().code == errc::missing_key)
+    return missing_key(index.error());
+  if (!index)
+    return fail(index.error());
+  std::uint64_t stored = 0;
+  // Pacing, when capped: a detached actor may sleep without stalling others.
+  auto started = std::chrono::steady_clock::now();
+  std::uint64_t written = 0;
+  auto pace = [&](std::size_t batch_size) {
+    written += batch_size;
+    if (state.max_rate == 0)
+      return;
+    auto due = started + std::chrono::microseconds(written * 1'000'000 / state.max_rate);
+    std::this_thread::sleep_until(due);
+  };
+  for (const auto& id : *pending) {
+    auto entry = index->archives().find(id);
+    if (entry == index->archives().end())
+      return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
+                                                 + layout.index_file().string()));
+    auto archive = read_archive(layout.data_file(), entry->second, keys.get());
+    if (!archive && archive.error().code == errc::missing_key)
+      return missing_key(archive.error());
+    if (!archive)
+      return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
+    self->send(state.bus, publish_atom::value,
+               signal{importing_history_archive_messages{community}});
+    auto archive_started = std::chrono::steady_clock::now();
+    auto imported = import_archive(*state.db, *key, id, *archive, state.batch,
+                                   [&](const std::vector<archive_message>& batch) {
+                                     observe(self, state.observer.observer,
+                                             state.observer.node, community,
+                                             message_observation::imported, batch);
+                                     pace(batch.size());
+                                   });
+    if (!imported) {
+      ++state.failed;
+      state.last_error = community + ": archive " + id + ": " + imported.error().to_string();
+      return fail(imported.error());
     }
-    std::error_code ec;
-    auto keys_changed = std::filesystem::last_write_time(keys_file, ec);
-    if (auto waiting = state.waiting_for_keys.find(community);
-        waiting != state.waiting_for_keys.end()) {
-      if (waiting->second == keys_changed)
-        return std::uint64_t{0};
-      state.waiting_for_keys.erase(waiting);
-    }
-    auto missing_key = [&](const error& why) {
-      state.waiting_for_keys[community] = keys_changed;
-      auto key_id = hr_missing_key_id(why);
-      (void)state.db->put_setting(missing_key_setting(community), key_id);
-      self->send(state.bus, publish_atom::value, signal{archive_key_missing{community, key_id}});
-      return fail(why);
-    };
-    archive_layout layout{state.archive_root, community};
-    auto index = read_index(layout.index_file(), keys.get());
-    if (!index && index.error().code == errc::missing_key)
-      return missing_key(index.error());
-    if (!index)
-      return fail(index.error());
-    std::uint64_t stored = 0;
-    // Pacing, when capped: a detached actor may sleep without stalling others.
-    auto started = std::chrono::steady_clock::now();
-    std::uint64_t written = 0;
-    auto pace = [&](std::size_t batch_size) {
-      written += batch_size;
-      if (state.max_rate == 0)
-        return;
-      auto due = started + std::chrono::microseconds(written * 1'000'000 / state.max_rate);
-      std::this_thread::sleep_until(due);
-    };
-    for (const auto& id : *pending) {
-      auto entry = index->archives().find(id);
-      if (entry == index->archives().end())
-        return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
-                                                   + layout.index_file().string()));
-      auto archive = read_archive(layout.data_file(), entry->second, keys.get());
-      if (!archive && archive.error().code == errc::missing_key)
-        return missing_key(archive.error());
-      if (!archive)
-        return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
-      self->send(state.bus, publish_atom::value,
-                 signal{importing_history_archive_messages{community}});
-      auto archive_started = std::chrono::steady_clock::now();
-      auto imported = import_archive(*state.db, *key, id, *archive, state.batch,
-                                     [&](const std::vector<archive_message>& batch) {
-                                       observe(self, state.observer.observer,
-                                               state.observer.node, community,
-                                               message_observation::imported, batch);
-                                       pace(batch.size());
-                                     });
-      if (!imported) {
-        ++state.failed;
-        state.last_error = community + ": archive " + id + ": " + imported.error().to_string();
-        return fail(imported.error());
-      }
-      state.seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                                          - archive_started)
-                              .count());
-      auto& counts = state.counts[community];
-      ++counts.archives;
-      counts.messages += imported->inserted;
-      counts.duplicates += imported->duplicates;
-      stored += imported->inserted;
-    }
-    release_free_memory();
-    return stored;
+    state.seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                                        - archive_started)
+                            .count());
+    auto& counts = state.counts[community];
+    ++counts.archives;
+    counts.messages += imported->inserted;
+    counts.duplicates += imported->duplicates;
+    stored += imported->inserted;
+  }
+  release_free_memory();
+  return stored;
 }
 
 /// One import run, from a request or the retry timer. An I/O failure arms
@@ -140,8 +140,7 @@ caf::expected<std::uint64_t> run_import(self_ptr self, const std::string& commun
     r.armed = true;
     r.delay = r.delay.count() == 0 ? state.retry_first : std::min(r.delay * 2, state.retry_max);
     log_warn("importer", community + ": import failed on I/O (" + why->message
-                           + "); retrying in " + std::to_string(r.delay.count() / 1000.0).substr(0, 4)
-                           + " s");
+                           + "); retrying in " + std::to_string(r.delay.count()) + " ms");
     self->delayed_send(self, r.delay, tick_atom::value, community);
   }
   return imported;

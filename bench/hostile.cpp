@@ -49,14 +49,7 @@ std::string waku_message(const std::string& content_topic, std::string payload) 
   return m.SerializeAsString();
 }
 
-double rss_anon_mib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("RssAnon:", 0) == 0)
-      return std::strtod(line.c_str() + 8, nullptr) / 1024.0;
-  return 0;
-}
+double rss_anon_mib(pid_t pid) { return read_rss(std::to_string(pid)).anon_mb; }
 
 /// Every `name value` sample of Prometheus text whose name ends in _total.
 std::map<std::string, double> counters(const std::string& text) {
@@ -402,16 +395,11 @@ bool wait_for(Pred pred, std::chrono::milliseconds limit) {
   return pred();
 }
 
-/// An honest libp2p host: counts the distinct honest messages it receives.
+/// An honest libp2p host: counts the distinct honest messages it receives,
+/// by their sequence number ("honest N").
 struct honest_peer {
   std::mutex mutex;
-  std::set<std::string> received;
   std::set<std::size_t> sequences;
-  /// Honest messages from sequence number `from` on that arrived.
-  std::size_t count_from(std::size_t from) {
-    std::lock_guard lock(mutex);
-    return static_cast<std::size_t>(std::distance(sequences.lower_bound(from), sequences.end()));
-  }
   std::unique_ptr<p2p::host> host;
 
   void start(const std::string& owner) {
@@ -421,12 +409,11 @@ struct honest_peer {
     callbacks.on_message = [this](const std::string&, const std::string& data,
                                   const std::string&) {
       waku::WakuMessage m;
-      if (!m.ParseFromString(data) || m.content_topic() != honest_topic)
+      if (!m.ParseFromString(data) || m.content_topic() != honest_topic
+          || m.payload().rfind("honest ", 0) != 0)
         return;
       std::lock_guard lock(mutex);
-      received.insert(m.payload());
-      if (m.payload().rfind("honest ", 0) == 0)
-        sequences.insert(std::strtoull(m.payload().c_str() + 7, nullptr, 10));
+      sequences.insert(std::strtoull(m.payload().c_str() + 7, nullptr, 10));
     };
     auto started = p2p::host::start(std::move(config), std::move(callbacks));
     if (!started)
@@ -434,9 +421,10 @@ struct honest_peer {
     host = std::move(*started);
     host->subscribe(pubsub_topic);
   }
-  std::size_t count() {
+  /// Honest messages from sequence number `from` on that arrived.
+  std::size_t count_from(std::size_t from = 0) {
     std::lock_guard lock(mutex);
-    return received.size();
+    return static_cast<std::size_t>(std::distance(sequences.lower_bound(from), sequences.end()));
   }
   bool connected() const { return host && host->stats().connected > 0; }
 };
@@ -592,7 +580,7 @@ hostile_result run_hostile(const hostile_options& options,
     result.peak_rss_mib = std::max(result.peak_rss_mib, rss_anon_mib(owner.pid));
     if (elapsed() >= next_line) {
       next_line += 5;
-      auto stats = receiver.count();
+      auto stats = receiver.count_from();
       line("t+" + std::to_string(int(elapsed())) + " s: owner RSS "
            + std::to_string(int(rss_anon_mib(owner.pid))) + " MiB (peak "
            + std::to_string(int(result.peak_rss_mib)) + "), honest " + std::to_string(stats)
@@ -622,8 +610,8 @@ hostile_result run_hostile(const hostile_options& options,
     result.attacker = a.counts.n;
   }
   line("attack over; waiting for the honest messages");
-  wait_for([&] { return receiver.count() >= result.honest_sent; }, 30s);
-  result.honest_received = receiver.count();
+  wait_for([&] { return receiver.count_from() >= result.honest_sent; }, 30s);
+  result.honest_received = receiver.count_from();
   result.late_joiner_received = late.count_from(late_from);
   result.late_joiner_expected = result.honest_sent > late_from ? result.honest_sent - late_from : 0;
   std::this_thread::sleep_for(5s);

@@ -70,9 +70,9 @@ std::unordered_map<std::string, std::uint32_t> stored_hashes(store& db, const pu
 
 } // namespace
 
-rss_reading read_rss() {
+rss_reading read_rss(const std::string& proc) {
   rss_reading out;
-  std::ifstream status("/proc/self/status");
+  std::ifstream status("/proc/" + proc + "/status");
   std::string line;
   while (std::getline(status, line)) {
     auto kb = [&] { return std::strtod(line.c_str() + line.find(':') + 1, nullptr) / 1024.0; };

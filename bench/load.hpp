@@ -90,6 +90,7 @@ struct rss_reading {
   double anon_mb = 0;
   double file_mb = 0;
 };
-rss_reading read_rss();
+/// Resident memory of a process (`proc`: "self" or a PID), from /proc.
+rss_reading read_rss(const std::string& proc = "self");
 
 } // namespace annals::bench

@@ -338,6 +338,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         ++peers;
       }
     auto fair_share = config.max_send_backlog / std::max<std::size_t>(1, peers);
+    // The peer reads slower than we publish: like js-libp2p and nim-libp2p,
+    // drop this RPC for it rather than buffer without end.
+    auto drop = [&](conn_entry& entry, const std::string& why) {
+      if (counters.rpcs_dropped++ % 1000 == 0)
+        log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry.who() + ": " + why);
+    };
     for (auto& [peer, rpc] : outgoing) {
       auto it = conns.find(peer);
       if (it == conns.end() || it->second->closed)
@@ -345,30 +351,20 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       auto entry = it->second;
       auto held = entry->backlog();
       if (total + rpc.size() > config.max_send_backlog && held > fair_share) {
-        if (counters.rpcs_dropped++ % 1000 == 0)
-          log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry->who() + ": it holds "
-              + std::to_string(held) + " bytes of " + std::to_string(total)
-              + " waiting for all peers");
+        drop(*entry, "it holds " + std::to_string(held) + " bytes of " + std::to_string(total)
+                       + " waiting for all peers");
         continue;
       }
-      struct recount {
-        std::size_t& total;
-        conn_entry& entry;
-        std::size_t before;
-        ~recount() { total = total - before + entry.backlog(); }
-      } update{total, *entry, held};
-      if (auto r = entry->conn->send_relay_rpc(rpc); !r) {
-        if (r.error().code == errc::io) {
-          // The peer reads slower than we publish: like js-libp2p and
-          // nim-libp2p, drop this RPC for it rather than buffer without end.
-          if (counters.rpcs_dropped++ % 1000 == 0)
-            log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry->who() + ": " + r.error().message);
-          continue;
-        }
-        entry->close("relay: " + r.error().to_string());
+      auto sent = entry->conn->send_relay_rpc(rpc);
+      if (!sent && sent.error().code == errc::io) {
+        drop(*entry, sent.error().message);
         continue;
       }
-      entry->flush();
+      if (!sent)
+        entry->close("relay: " + sent.error().to_string());
+      else
+        entry->flush();
+      total = total - held + entry->backlog();
     }
   }
 

@@ -288,6 +288,7 @@ public:
         return usage_error(errc::io, "send queue full: the peer is not reading stream " +
                                          std::to_string(s.id));
       s.pending.append(data);
+      pending_total_ += data.size();
       flush(s);
       return ok_result();
     });
@@ -312,12 +313,8 @@ public:
   }
 
   std::size_t stream_count() const override { return streams_.size(); }
-  std::size_t pending_bytes() const override {
-    std::size_t n = 0;
-    for (const auto& [h, st] : streams_)
-      n += st.pending.size();
-    return n;
-  }
+  // Kept as a running sum: the host asks for it on every relay flush.
+  std::size_t pending_bytes() const override { return pending_total_; }
 
 private:
   static constexpr std::size_t header_size = 12;
@@ -350,6 +347,7 @@ private:
   }
 
   void erase(std::map<stream_handle, stream>::iterator it) {
+    pending_total_ -= it->second.pending.size();
     by_id_.erase(it->second.id);
     streams_.erase(it);
   }
@@ -381,6 +379,7 @@ private:
       out_.append(s.pending, at, n);
     }
     s.pending.erase(0, sendable);
+    pending_total_ -= sendable;
     s.send_window -= sendable;
     if (s.local_closed && !s.fin_sent && s.pending.empty()) {
       send_header(type::window_update, fin, s.id, 0);
@@ -522,6 +521,7 @@ private:
   bool going_away_ = false;
   std::map<stream_handle, stream> streams_;
   std::map<std::uint32_t, stream_handle> by_id_;
+  std::size_t pending_total_ = 0;  // every stream's `pending`
 };
 
 } // namespace

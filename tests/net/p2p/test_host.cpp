@@ -432,6 +432,47 @@ TEST_CASE("hostile peers lose their connection and everyone else is still served
   CHECK(eventually([&] { return b.received() == 1; }));
 }
 
+TEST_CASE("a peer that never reads loses RPCs at the host's budget and leaves the mesh; a "
+          "peer that keeps up gets every message",
+          "[p2p][host][hostile]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  auto bc = loopback_config();
+  bc.max_send_backlog = 256 * 1024;
+  bc.slow_peer_backlog = 64 * 1024;
+  bc.slow_peer_heartbeats = 2;
+  test_host b(bc);
+  b.h->subscribe(topic);
+  auto addr = b.h->listen_addrs().at(0);
+  auto hc = loopback_config();
+  hc.listen.clear();
+  hc.static_peers = {addr};
+  test_host honest(hc);
+  honest.h->subscribe(topic);
+  // Subscribes and grafts, then never reads again: past yamux's 256 KiB
+  // window everything for it waits in b.
+  rogue_peer rogue(addr);
+  pb::RPC join;
+  auto* sub = join.add_subscriptions();
+  sub->set_subscribe(true);
+  sub->set_topicid(topic);
+  join.mutable_control()->add_graft()->set_topicid(topic);
+  rogue.send_relay_rpc(join.SerializeAsString());
+  REQUIRE(eventually([&] { return b.h->topic_peer_count(topic) == 2; }));
+  REQUIRE(eventually([&] { return b.h->mesh_peer_count(topic) == 2; }));
+
+  constexpr int messages = 1000;  // 4 KiB each: 4 MiB, far past the budget
+  for (int i = 0; i < messages; ++i) {
+    b.h->publish(topic, waku_message(std::to_string(i) + std::string(4096, 'x')));
+    std::this_thread::sleep_for(1ms);
+  }
+  CHECK(eventually([&] { return honest.received() == messages; }, 20s));
+  CHECK(eventually([&] { return b.h->stats().gossip.slow_pruned >= 1; }, 5s));
+  CHECK(b.h->mesh_peer_count(topic) == 1);
+  CHECK(b.h->stats().rpcs_dropped > 0);
+  // Held for the slow peer: about its share of the budget, not 4 MiB.
+  CHECK(b.h->backlog() <= 2 * bc.max_send_backlog);
+}
+
 TEST_CASE("a host destroyed from its own callback winds down without joining itself",
           "[p2p][host]") {
   test_host b(loopback_config());

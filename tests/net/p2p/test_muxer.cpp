@@ -573,6 +573,7 @@ TEST_CASE("yamux moves 1 MiB only thanks to window updates", "[p2p][muxer]") {
   for (const auto& f : first)
     CHECK(f.payload.size() <= 16 * 1024);
   CHECK(w.a->take_output().empty());
+  CHECK(w.a->pending_bytes() == payload.size() - y_window_size);
   REQUIRE(w.b->feed(first_bytes, w.b_events));
 
   std::uint64_t credit = 0;
@@ -595,6 +596,14 @@ TEST_CASE("yamux moves 1 MiB only thanks to window updates", "[p2p][muxer]") {
   // 768 KiB beyond the first window needed at least that much credit.
   CHECK(credit >= payload.size() - y_window_size);
   CHECK(updates >= 3);
+  CHECK(w.a->pending_bytes() == 0);
+
+  // What a reset stream held back leaves the sum with it.
+  auto second = w.a->open_stream();
+  REQUIRE(w.a->write(second, pattern(2 * y_window_size)));
+  CHECK(w.a->pending_bytes() == y_window_size);
+  w.a->reset(second);
+  CHECK(w.a->pending_bytes() == 0);
 }
 
 TEST_CASE("yamux batches window updates for small messages", "[p2p][muxer]") {
