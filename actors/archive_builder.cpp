@@ -32,10 +32,10 @@ build(archive_builder_actor::stateful_pointer<archive_builder_state> self, const
       self->send(state.bus, publish_atom::value, signal{creating_history_archives{job.community_id}});
       archive_layout layout{state.config.archive_root, job.community_id};
       owner_build_hooks hooks;
-      hooks.write_torrent = [&]() -> result<void> {
+      hooks.write_torrent = [&](const data_piece_hashes* appended) -> result<void> {
         torrent_options options{state.config.trackers, state.config.created_by,
                                 static_cast<std::int64_t>(std::time(nullptr))};
-        auto torrent = write_archive_torrent(layout, options);
+        auto torrent = write_archive_torrent(layout, options, appended);
         if (!torrent)
           return torrent.error();
         return {};

@@ -115,7 +115,7 @@ void run_build(const build_options& options) {
       return;
   }
   torrent_options torrent{options.trackers, "annals", static_cast<std::int64_t>(std::time(nullptr))};
-  auto summary = take(write_archive_torrent(layout, torrent));
+  auto summary = take(write_archive_torrent(layout, torrent, &report.appended_pieces));
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cerr << "created " << report.archives.size() << " archives (" << report.messages
             << " messages, " << report.bytes_appended << " bytes) in " << seconds << " s\n"

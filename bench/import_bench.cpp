@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   const std::uint64_t from = 1'700'000'000;
   const std::uint64_t to = from + windows * hour;
   message_source source = [&](std::uint64_t a, std::uint64_t b, const std::vector<topic4>&,
-                              const std::function<void(archive_message&&)>& visit) -> result<void> {
+                              const message_visitor& visit) -> result<void> {
     synthetic_traffic traffic;
     traffic.count = count / windows;
     traffic.from = a;
@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
     traffic.min_payload = payload;
     traffic.max_payload = payload;
     traffic.seed = a;
-    for (auto& m : make_synthetic_messages(community, traffic))
-      visit(std::move(m));
+    for (const auto& m : make_synthetic_messages(community, traffic))
+      visit_encoded(visit, m);
     return {};
   };
   auto t = clock_type::now();

@@ -2,6 +2,7 @@
 
 #include "core/archive_reader.hpp"
 #include "core/file_io.hpp"
+#include "core/piece_hasher.hpp"
 
 #include <algorithm>
 
@@ -9,52 +10,115 @@ namespace annals {
 
 namespace {
 
-/// Accumulates one archive's messages directly into its protobuf, so a
-/// window never holds more than one chunk (at most 30 MB of payload).
+/// Accumulates one archive's serialized bytes: the metadata field first,
+/// then each message's bytes as they come (field 3 of WakuMessageArchive,
+/// the order protobuf writes), so no message is parsed or copied twice.
+/// With a `slice` handler (archives in clear), every whole run of pieces is
+/// handed on as soon as it is complete, so a chunk of up to 30 MB is hashed
+/// and written while it is still being encoded, through a few small
+/// buffers that are reused rather than freshly faulted in.
 class chunk_encoder {
 public:
-  chunk_encoder(std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics) {
-    auto* meta = archive_.mutable_metadata();
+  /// Takes the bytes of whole pieces, in order; the start of a chunk is
+  /// always a piece boundary.
+  using slice_handler = std::function<result<void>(std::string&&)>;
+  /// Returns a buffer to fill (a spare one when there is one).
+  using buffer_source = std::function<std::string()>;
+
+  chunk_encoder(const std::vector<topic4>& topics, slice_handler slice = {},
+                buffer_source buffers = {})
+    : slice_(std::move(slice)), buffers_(std::move(buffers)) {
+    for (const auto& topic : topics)
+      metadata_.mutable_metadata()->add_contenttopic(std::string(as_view(topic)));
+  }
+
+  /// Starts the chunks of window [from, to).
+  void begin_window(std::uint64_t from, std::uint64_t to) {
+    auto* meta = metadata_.mutable_metadata();
     meta->set_from(from);
     meta->set_to(to);
-    for (const auto& topic : topics)
-      meta->add_contenttopic(std::string(as_view(topic)));
+    // WakuMessageArchive: version 0 is not written; metadata is field 2.
+    auto meta_bytes = meta->SerializeAsString();
+    head_.clear();
+    head_.push_back(static_cast<char>(2 << 3 | 2));
+    append_varint(head_, meta_bytes.size());
+    head_ += meta_bytes;
+    start();
   }
 
-  bool empty() const { return archive_.messages_size() == 0; }
+  bool empty() const { return count_ == 0; }
   std::uint64_t cap_size() const { return cap_size_; }
 
-  void add(const archive_message& message) {
-    to_proto(message, *archive_.add_messages());
-    cap_size_ += message.cap_size();
+  result<void> add(const message_wire& message) {
+    bytes_.push_back(static_cast<char>(3 << 3 | 2));
+    append_varint(bytes_, message.bytes.size());
+    bytes_.append(message.bytes);
+    cap_size_ += message.cap_size;
+    ++count_;
+    if (slice_ && bytes_.size() >= slice_bytes)
+      return hand_on_whole_pieces();
+    return {};
   }
 
-  /// Serializes the chunk as the archive at `offset` (sealed with `cipher`
-  /// when there is one) and starts a new one.
+  /// Ends the chunk as the archive at `offset` (sealed with `cipher` when
+  /// there is one): its index entry, and in `bytes` what was not handed on
+  /// yet, unpadded. Starts a new chunk of the same window.
   result<encoded_archive> finish(std::uint64_t offset, const archive_cipher* cipher) {
     encoded_archive out;
-    out.bytes = archive_.SerializeAsString();
+    out.bytes = std::move(bytes_);
     if (cipher) {
+      // Sealing needs the whole archive: nothing was handed on.
       auto sealed = cipher->seal(out.bytes);
       if (!sealed)
         return sealed.error();
       out.bytes = std::move(*sealed);
     }
-    auto padded = pad_archive(out.bytes.size());
+    auto padded = pad_archive(handed_on_ + out.bytes.size());
     auto& entry = out.archive.entry;
-    *entry.mutable_metadata() = archive_.metadata();
+    *entry.mutable_metadata() = metadata_.metadata();
     entry.set_offset(offset);
     entry.set_size(padded.size);
     entry.set_padding(padded.padding);
     out.archive.id = archive_id(entry);
-    out.archive.message_count = static_cast<std::size_t>(archive_.messages_size());
-    archive_.clear_messages();
-    cap_size_ = 0;
+    out.archive.message_count = count_;
+    start();
     return out;
   }
 
 private:
-  pb::WakuMessageArchive archive_;
+  /// Pieces per slice handed on: 4 MB, a few of which are in flight.
+  static constexpr std::size_t slice_bytes = 40 * archive_piece_length;
+
+  void start() {
+    bytes_ = buffers_ ? buffers_() : std::string();
+    bytes_.clear();
+    bytes_.reserve(slice_ ? slice_bytes + 2 * archive_piece_length : 1u << 20);
+    bytes_ += head_;
+    handed_on_ = 0;
+    count_ = 0;
+    cap_size_ = 0;
+  }
+
+  result<void> hand_on_whole_pieces() {
+    auto whole = bytes_.size() / archive_piece_length * archive_piece_length;
+    auto rest = buffers_ ? buffers_() : std::string();
+    rest.clear();
+    rest.reserve(slice_bytes + 2 * archive_piece_length);
+    rest.append(bytes_, whole, std::string::npos);
+    bytes_.resize(whole);
+    handed_on_ += whole;
+    auto handed = slice_(std::move(bytes_));
+    bytes_ = std::move(rest);
+    return handed;
+  }
+
+  slice_handler slice_;
+  buffer_source buffers_;
+  pb::WakuMessageArchiveIndexMetadata metadata_;  // only its metadata is set
+  std::string head_;   // the metadata field, the start of every chunk
+  std::string bytes_;  // the chunk's bytes not handed on yet
+  std::uint64_t handed_on_ = 0;
+  std::size_t count_ = 0;
   std::uint64_t cap_size_ = 0;
 };
 
@@ -77,7 +141,20 @@ public:
     return append(std::move(*archive));
   }
 
+  /// Whole pieces of the chunk being encoded, at the end of what was
+  /// handed on before.
+  result<void> hand_on(std::string&& bytes) {
+    if (!data_)
+      if (auto opened = open_data(); !opened)
+        return opened;
+    return hasher_.add(std::make_shared<std::string>(std::move(bytes)));
+  }
+
+  /// A buffer that hashed and written bytes left, or a new one.
+  std::string spare() { return hasher_.take_spare(); }
+
   std::uint64_t offset() const { return offset_; }
+
 
   result<void> append(encoded_archive archive) {
     if (!data_) {
@@ -85,10 +162,13 @@ public:
         return opened;
     }
     const auto& entry = archive.archive.entry;
-    if (auto r = data_->write(archive.bytes); !r)
-      return r;
-    if (auto r = data_->write_zeros(entry.padding()); !r)
-      return r;
+    // The rest of the archive, padded: whole pieces again, hashed and
+    // appended on the hasher's threads while this one encodes on.
+    auto bytes = std::make_shared<std::string>(std::move(archive.bytes));
+    bytes->resize(bytes->size() + entry.padding());
+    if (!bytes->empty())
+      if (auto r = hasher_.add(std::move(bytes)); !r)
+        return r;
     offset_ += entry.size();
     report_.bytes_appended += entry.size();
     report_.messages += archive.archive.message_count;
@@ -102,6 +182,10 @@ public:
   result<void> commit() {
     if (!data_)
       return {};
+    auto digests = hasher_.finish();
+    if (!digests)
+      return digests.error();
+    report_.appended_pieces.digests = std::move(*digests);
     if (auto r = data_->sync(); !r)
       return r;
     auto bytes = serialize_deterministic(index_);
@@ -138,6 +222,7 @@ private:
         return r;
       report_.recovered_tail = *size - offset_;
     }
+    report_.appended_pieces.first = offset_ / archive_piece_length;
     data_.emplace(std::move(*file));
     return {};
   }
@@ -149,6 +234,8 @@ private:
   bool stage_index_ = false;
   const archive_cipher* cipher_ = nullptr;
   std::optional<append_file> data_;
+  // Last, so it stops (and stops writing to data_) before data_ closes.
+  piece_hasher hasher_{1, [this](std::string_view bytes) { return data_->write_aligned(bytes); }};
 };
 
 } // namespace
@@ -157,9 +244,14 @@ encoded_archive encode_archive(std::uint64_t from, std::uint64_t to,
                                const std::vector<topic4>& topics,
                                const std::vector<archive_message>& messages,
                                std::uint64_t offset) {
-  chunk_encoder chunk(from, to, topics);
-  for (const auto& message : messages)
-    chunk.add(message);
+  chunk_encoder chunk(topics);
+  chunk.begin_window(from, to);
+  std::string bytes;
+  for (const auto& message : messages) {
+    bytes.clear();
+    append_wire(bytes, message);
+    (void) chunk.add({bytes, message.timestamp, message.hash, message.cap_size()});
+  }
   return std::move(*chunk.finish(offset, nullptr));
 }
 
@@ -197,20 +289,29 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
          : 0);
 
   // One window: its messages in chunks under the 30 MB cap.
+  // One encoder for every window. Sealed archives are handed on whole.
+  chunk_encoder chunk(
+    request.topics,
+    request.cipher ? chunk_encoder::slice_handler()
+                   : [&](std::string&& bytes) { return writer.hand_on(std::move(bytes)); },
+    [&] { return writer.spare(); });
   auto build_window = [&](std::uint64_t from, std::uint64_t to) -> result<void> {
-    chunk_encoder chunk(from, to, request.topics);
+    chunk.begin_window(from, to);
     result<void> write_status;
-    auto visit = [&](archive_message&& message) {
+    auto visit = [&](const message_wire& message) {
       if (!write_status)
         return;
-      auto size = message.cap_size();
+      auto size = message.cap_size;
       if (size > max_archive_payload) {
-        report.dropped.push_back({message.hash, message.timestamp, size});
+        report.dropped.push_back({std::string(message.hash), message.timestamp, size});
         return;
       }
-      if (!chunk.empty() && chunk.cap_size() + size > max_archive_payload)
+      if (!chunk.empty() && chunk.cap_size() + size > max_archive_payload) {
         write_status = writer.append(chunk);
-      chunk.add(message);
+        if (!write_status)
+          return;
+      }
+      write_status = chunk.add(message);
     };
     if (auto scanned = source(from, to, request.topics, visit); !scanned)
       return scanned.error();
@@ -268,16 +369,23 @@ message_source memory_source(std::vector<archive_message> messages) {
   });
   auto shared = std::make_shared<const std::vector<archive_message>>(std::move(messages));
   return [shared](std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
-                  const std::function<void(archive_message&&)>& visit) -> result<void> {
+                  const message_visitor& visit) -> result<void> {
     auto first = std::lower_bound(shared->begin(), shared->end(), from,
                                   [](const archive_message& m, std::uint64_t ts) {
                                     return m.timestamp < ts;
                                   });
     for (auto it = first; it != shared->end() && it->timestamp < to; ++it)
       if (std::find(topics.begin(), topics.end(), it->topic) != topics.end())
-        visit(archive_message(*it));
+        visit_encoded(visit, *it);
     return {};
   };
+}
+
+void visit_encoded(const message_visitor& visit, const archive_message& message) {
+  thread_local std::string bytes;
+  bytes.clear();
+  append_wire(bytes, message);
+  visit({bytes, message.timestamp, message.hash, message.cap_size()});
 }
 
 } // namespace annals

@@ -11,12 +11,19 @@
 
 namespace annals {
 
+/// Takes one message's canonical bytes; the views live only for the call.
+using message_visitor = std::function<void(const message_wire&)>;
+
 /// Calls `visit` for every stored message with from <= timestamp < to whose
 /// topic is in `topics`, in a stable order (timestamp, topic, hash). Returns an
-/// error to abort the build.
+/// error to abort the build. Sources that hold bytes (the store) hand them
+/// on as they are; sources that hold messages use visit_encoded.
 using message_source = std::function<result<void>(
   std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
-  const std::function<void(archive_message&&)>& visit)>;
+  const message_visitor& visit)>;
+
+/// Encodes `message` (append_wire) and visits its bytes.
+void visit_encoded(const message_visitor& visit, const archive_message& message);
 
 /// An archive's time range: metadata from/to, unix seconds, `to` exclusive.
 struct archive_window {
@@ -68,6 +75,9 @@ struct build_report {
   std::size_t messages = 0;              // messages written into archives
   std::uint64_t bytes_appended = 0;      // to `data`, padding included
   std::uint64_t recovered_tail = 0;      // bytes of a torn earlier append removed
+  /// The pieces of every byte appended, hashed while they were written (on
+  /// a second thread), so the torrent need not read them back.
+  data_piece_hashes appended_pieces;
 };
 
 /// Progress after each window: (windows done, windows total).

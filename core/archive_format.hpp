@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,13 @@ struct archive_layout {
   }
 };
 
+/// SHA-1 digests (20 bytes each) of consecutive torrent pieces of `data`,
+/// the first being piece `first`.
+struct data_piece_hashes {
+  std::uint64_t first = 0;
+  std::string digests;
+};
+
 /// One message as status-go stores it in waku_messages and puts in archives.
 struct archive_message {
   std::uint64_t timestamp = 0;  // unix seconds (Waku envelope `Sent`)
@@ -71,5 +80,30 @@ struct archive_message {
 
 void to_proto(const archive_message& in, pb::WakuMessage& out);
 archive_message from_proto(const pb::WakuMessage& in);
+
+/// A WakuMessage as serialized bytes in their canonical form (what the store
+/// keeps and what archives hold), with what the builder reads off it. The
+/// views point into the bytes' owner.
+struct message_wire {
+  std::string_view bytes;       // a serialized WakuMessage
+  std::uint64_t timestamp = 0;
+  std::string_view hash;
+  std::uint64_t cap_size = 0;   // len(payload) + len(sig)
+};
+
+/// Appends the serialization of `message`: byte for byte what protobuf
+/// writes for to_proto(message), without building the proto (no copies of
+/// the payload but the one into `out`).
+void append_wire(std::string& out, const archive_message& message);
+
+/// Reads `bytes` as a WakuMessage in canonical form: known fields only, each
+/// at most once and in number order, no empty or zero field written, minimal
+/// varints, no thirdPartyId (a string protobuf must check as UTF-8). Such
+/// bytes are exactly what protobuf would write again, so they can go into an
+/// archive as they are; anything else is nullopt (parse and re-encode it).
+std::optional<message_wire> read_wire(std::string_view bytes);
+
+/// Appends a protobuf varint.
+void append_varint(std::string& out, std::uint64_t value);
 
 } // namespace annals

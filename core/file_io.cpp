@@ -1,6 +1,7 @@
 #include "core/file_io.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -151,17 +152,28 @@ result<append_file> append_file::open(const std::filesystem::path& file, int mod
 }
 
 append_file::append_file(append_file&& other) noexcept
-  : fd_(other.fd_), file_(std::move(other.file_)) {
+  : fd_(other.fd_), file_(std::move(other.file_)), direct_fd_(other.direct_fd_),
+    direct_refused_(other.direct_refused_), direct_end_(other.direct_end_),
+    bounce_(other.bounce_) {
   other.fd_ = -1;
+  other.direct_fd_ = -1;
+  other.bounce_ = nullptr;
 }
 
 append_file& append_file::operator=(append_file&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0)
       ::close(fd_);
+    close_direct();
     fd_ = other.fd_;
     file_ = std::move(other.file_);
+    direct_fd_ = other.direct_fd_;
+    direct_refused_ = other.direct_refused_;
+    direct_end_ = other.direct_end_;
+    bounce_ = other.bounce_;
     other.fd_ = -1;
+    other.direct_fd_ = -1;
+    other.bounce_ = nullptr;
   }
   return *this;
 }
@@ -169,6 +181,66 @@ append_file& append_file::operator=(append_file&& other) noexcept {
 append_file::~append_file() {
   if (fd_ >= 0)
     ::close(fd_);
+  close_direct();
+}
+
+void append_file::close_direct() {
+  if (direct_fd_ >= 0)
+    ::close(direct_fd_);
+  direct_fd_ = -1;
+  std::free(bounce_);
+  bounce_ = nullptr;
+}
+
+namespace {
+constexpr std::size_t direct_block = 4096;
+constexpr std::size_t direct_buffer_size = 4u << 20;
+} // namespace
+
+result<void> append_file::write_aligned(std::string_view bytes) {
+  if (direct_refused_ || bytes.size() % direct_block != 0)
+    return write(bytes);
+  if (direct_fd_ < 0) {
+    auto end = size();
+    if (!end)
+      return end.error();
+    if (*end % direct_block != 0)
+      return write(bytes);
+    bounce_ = static_cast<char*>(std::aligned_alloc(direct_block, direct_buffer_size));
+    direct_fd_ = bounce_ ? ::open(file_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
+    if (direct_fd_ < 0) {
+      close_direct();
+      direct_refused_ = true;
+      return write(bytes);
+    }
+    direct_end_ = *end;
+  }
+  for (std::size_t at = 0; at < bytes.size();) {
+    auto n = std::min(direct_buffer_size, bytes.size() - at);
+    std::memcpy(bounce_, bytes.data() + at, n);
+    for (std::size_t done = 0; done < n;) {
+      auto wrote = ::pwrite(direct_fd_, bounce_ + done, n - done,
+                            static_cast<off_t>(direct_end_));
+      if (wrote < 0 && errno == EINTR)
+        continue;
+      if (wrote < 0 && errno == EINVAL && at == 0 && done == 0) {
+        // The file system opened it but will not write it directly.
+        close_direct();
+        direct_refused_ = true;
+        return write(bytes);
+      }
+      if (wrote < 0)
+        return fail("write");
+      if (wrote == 0) {
+        errno = ENOSPC;
+        return fail("write");
+      }
+      done += static_cast<std::size_t>(wrote);
+      direct_end_ += static_cast<std::uint64_t>(wrote);
+    }
+    at += n;
+  }
+  return {};
 }
 
 result<void> append_file::fail(const char* what) const {
@@ -183,6 +255,7 @@ result<std::uint64_t> append_file::size() const {
 }
 
 result<void> append_file::truncate(std::uint64_t size) {
+  close_direct();  // its end is read again at the next aligned write
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
     return fail("truncate");
   return {};

@@ -1,6 +1,7 @@
 #include "net/torrent_file.hpp"
 
 #include "core/file_io.hpp"
+#include "core/piece_hasher.hpp"
 #include "core/hex.hpp"
 
 #include <libtorrent/bdecode.hpp>
@@ -120,6 +121,34 @@ result<std::string> hash_pieces(const std::vector<std::pair<fs::path, std::uint6
   if (filled > 0)
     finish_piece();
   return pieces;
+}
+
+/// SHA-1 of the pieces of `file`'s first `size` bytes, read a few pieces at
+/// a time.
+result<std::string> hash_file_pieces(const fs::path& file, std::uint64_t size) {
+  std::string digests;
+  unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0)
+    return make_error(errc::io, file.string() + ": " + errno_text(errno));
+  std::string buffer(40 * archive_piece_length, '\0');
+  for (std::uint64_t done = 0; done < size;) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - done));
+    std::size_t filled = 0;
+    while (filled < want) {
+      auto got = ::read(fd.get(), buffer.data() + filled, want - filled);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return make_error(errc::io, file.string() + ": " + errno_text(errno));
+      if (got == 0)
+        return make_error(errc::io, file.string() + ": shrank to "
+                                      + std::to_string(done + filled) + " bytes while being hashed");
+      filled += static_cast<std::size_t>(got);
+    }
+    sha1_pieces(std::string_view(buffer.data(), filled), digests);
+    done += filled;
+  }
+  return digests;
 }
 
 result<std::string> read_torrent_bytes(const fs::path& file) {
@@ -259,8 +288,64 @@ std::vector<std::string> status_go_trackers() {
           "udp://tracker.openbittorrent.com:6969/announce"};
 }
 
+namespace {
+
+/// The digests of the data pieces of the archive torrent at `file`, if it
+/// is one for `community` whose data is exactly `data_size` bytes.
+std::optional<std::string> previous_data_pieces(const fs::path& file,
+                                                const std::string& community,
+                                                std::uint64_t data_size) {
+  std::error_code ec;
+  if (!fs::exists(file, ec))
+    return std::nullopt;
+  auto bytes = read_torrent_bytes(file);
+  if (!bytes)
+    return std::nullopt;
+  auto summary = check_archive_torrent(*bytes);
+  if (!summary || summary->name != community || summary->data_size != data_size)
+    return std::nullopt;
+  lt::error_code decode_error;
+  auto root = lt::bdecode(lt::span<const char>(bytes->data(), static_cast<long>(bytes->size())),
+                          decode_error);
+  auto pieces = std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+  auto wanted = data_size / archive_piece_length * 20;
+  if (decode_error || pieces.size() < wanted)
+    return std::nullopt;
+  pieces.resize(wanted);
+  return pieces;
+}
+
+/// The digests of every data piece: the appended ones as the build hashed
+/// them, the ones before from the previous torrent when it describes
+/// exactly that prefix, and only what neither covers read back from disk.
+result<std::string> data_pieces(const archive_layout& layout, std::uint64_t data_size,
+                                const data_piece_hashes* appended) {
+  const auto count = data_size / archive_piece_length;
+  if (!appended || appended->digests.size() % 20 != 0
+      || appended->first + appended->digests.size() / 20 != count)
+    return hash_file_pieces(layout.data_file(), data_size);
+  std::string digests;
+  if (appended->first > 0) {
+    auto prefix_size = appended->first * archive_piece_length;
+    auto previous = previous_data_pieces(layout.torrent_file(), layout.community_id, prefix_size);
+    if (previous) {
+      digests = std::move(*previous);
+    } else {
+      auto hashed = hash_file_pieces(layout.data_file(), prefix_size);
+      if (!hashed)
+        return hashed.error();
+      digests = std::move(*hashed);
+    }
+  }
+  digests += appended->digests;
+  return digests;
+}
+
+} // namespace
+
 result<torrent_summary> write_archive_torrent(const archive_layout& layout,
-                                              const torrent_options& options) {
+                                              const torrent_options& options,
+                                              const data_piece_hashes* appended) {
   if (auto checked = check_community_id(layout.community_id, errc::invalid_argument); !checked)
     return checked.error();
   const fs::path paths[] = {layout.data_file(), layout.index_file()};
@@ -276,9 +361,13 @@ result<torrent_summary> write_archive_torrent(const archive_layout& layout,
                       files[0].first.string() + ": " + std::to_string(files[0].second) +
                         " bytes is not a multiple of the piece length " +
                         std::to_string(archive_piece_length));
-  auto pieces = hash_pieces(files);
+  auto pieces = data_pieces(layout, files[0].second, appended);
   if (!pieces)
     return pieces.error();
+  auto index_pieces = hash_file_pieces(files[1].first, files[1].second);
+  if (!index_pieces)
+    return index_pieces.error();
+  *pieces += *index_pieces;
 
   // lt::entry dictionaries are std::maps, so bencode emits the keys sorted
   // as BEP 3 requires, and the bytes depend only on the inputs.

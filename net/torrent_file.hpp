@@ -26,9 +26,12 @@ struct torrent_options {
 
 /// Hashes `data` and `index` of `layout` and writes layout.torrent_file()
 /// atomically. Fails when either file is missing or `data` is not a multiple
-/// of the piece length.
+/// of the piece length. With `appended` (a build's report), the pieces it
+/// hashed are not read again, nor are those before it when the torrent in
+/// place describes exactly that prefix of `data`.
 result<torrent_summary> write_archive_torrent(const archive_layout& layout,
-                                              const torrent_options& options);
+                                              const torrent_options& options,
+                                              const data_piece_hashes* appended = nullptr);
 
 /// Parses and checks a .torrent in status-go's shape: v1, name = community
 /// ID (0x + 66 hex), exactly the files `data` then `index`, 102400-byte

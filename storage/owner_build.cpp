@@ -52,7 +52,7 @@ result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout&
 
 result<bool> recover_owner_build(const archive_layout& layout, store& db,
                                  const public_key& community,
-                                 const std::function<result<void>()>& write_torrent,
+                                 const std::function<result<void>(const data_piece_hashes*)>& write_torrent,
                                  const hr_keyring* keys) {
   auto marker = db.pending_build_commit(community);
   if (!marker)
@@ -74,7 +74,7 @@ result<bool> recover_owner_build(const archive_layout& layout, store& db,
   if (auto r = require_archives(layout.index_file(), **marker, keys); !r)
     return r.error();
   if (write_torrent)
-    if (auto r = write_torrent(); !r)
+    if (auto r = write_torrent(nullptr); !r)
       return r.error();
   if (auto r = db.clear_build_commit(community); !r)
     return r.error();
@@ -144,10 +144,10 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   if (hooks.collect_hashes) {
     source = [inner = std::move(source), &out](
                std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
-               const std::function<void(archive_message&&)>& visit) {
-      return inner(from, to, topics, [&](archive_message&& message) {
-        out.hashes.push_back(message.hash);
-        visit(std::move(message));
+               const message_visitor& visit) {
+      return inner(from, to, topics, [&](const message_wire& message) {
+        out.hashes.emplace_back(message.hash);
+        visit(message);
       });
     };
   }
@@ -168,7 +168,7 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
       return r.error();
     step(owner_build_step::promoted);
     if (hooks.write_torrent)
-      if (auto r = hooks.write_torrent(); !r)
+      if (auto r = hooks.write_torrent(&out.report.appended_pieces); !r)
         return r.error();
     step(owner_build_step::torrent_written);
     if (auto r = db.clear_build_commit(community); !r)

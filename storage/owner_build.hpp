@@ -37,8 +37,9 @@ struct owner_build_request {
 enum class owner_build_step { staged, committed, promoted, torrent_written };
 
 struct owner_build_hooks {
-  /// Rewrites the community's torrent from `data` and `index`.
-  std::function<result<void>()> write_torrent;
+  /// Rewrites the community's torrent from `data` and `index`; the pieces
+  /// the build hashed as it appended them, or null (a recovery) to hash all.
+  std::function<result<void>(const data_piece_hashes*)> write_torrent;
   /// Called after each step (tests kill the process here).
   std::function<void(owner_build_step)> after_step;
   /// Report the hashes of the messages archived (load benches).
@@ -71,7 +72,7 @@ result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout&
 /// interrupted build was finished.
 result<bool> recover_owner_build(const archive_layout& layout, store& db,
                                  const public_key& community,
-                                 const std::function<result<void>()>& write_torrent,
+                                 const std::function<result<void>(const data_piece_hashes*)>& write_torrent,
                                  const hr_keyring* keys = nullptr);
 
 /// Recovers, then archives every queued message with a timestamp below

@@ -146,6 +146,10 @@ struct store::impl {
   /// Serializes read-modify-write sequences (dedup on insert, keeping the
   /// imported flag) so two writers can't both act on the same stale read.
   mutable std::mutex write_mutex;  // const counting waits for writers too
+  /// Writes that queued messages for archiving, under write_mutex: a build
+  /// whose view saw the last of them may drop its range of the queue with
+  /// one range deletion instead of a tombstone per message.
+  std::uint64_t queue_writes = 0;
   /// Running counts per community (messages stored, messages queued for
   /// archiving), counted once from the keys on first use and then kept up
   /// to date under write_mutex, so status queries do not walk every key.
@@ -398,7 +402,7 @@ struct store::impl {
     if (!held)
       return held.error();
     std::unordered_set<std::string_view> staged_hashes;
-    pb::WakuMessage proto;
+    std::string value;
     for (std::size_t i = 0; i < messages.size(); ++i) {
       const auto& message = messages[i];
       const auto& hash_key = hash_keys[i];
@@ -409,10 +413,11 @@ struct store::impl {
       std::string suffix = be64(message.timestamp);
       suffix.append(as_view(message.topic));
       suffix.append(message.hash);
-      to_proto(message, proto);
-      if (auto r = put(batch, cf_messages, community + suffix, proto.SerializeAsString(),
-                       operation);
-          !r)
+      // The canonical bytes straight from the message, as an archive build
+      // reads them back (no proto built and copied in between).
+      value.clear();
+      append_wire(value, message);
+      if (auto r = put(batch, cf_messages, community + suffix, value, operation); !r)
         return r.error();
       if (auto r = put(batch, cf_message_hashes, hash_key, suffix, operation); !r)
         return r.error();
@@ -511,9 +516,20 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   family_options.write_buffer_size = options.write_buffer_bytes;
   family_options.max_write_buffer_number = 2;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  // Message bodies: read in long runs (archive builds, store queries) and
+  // made of encrypted payloads that do not compress. Larger blocks cost a
+  // build fewer block reads and checksums; Snappy would only burn the
+  // flushes' CPU finding that out (RocksDB keeps such blocks raw anyway).
+  auto bodies_table = table_options;
+  bodies_table.block_size = 16u << 10;
+  auto bodies = family_options;
+  bodies.compression = rocksdb::kNoCompression;
+  bodies.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bodies_table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : column_family_names)
-    descriptors.emplace_back(name, family_options);
+  for (std::size_t cf = 0; cf < cf_count; ++cf)
+    descriptors.emplace_back(column_family_names[cf],
+                             cf == cf_messages || cf == cf_relay_messages ? bodies
+                                                                          : family_options);
 
   auto state = std::make_unique<impl>();
   state->path = dir;
@@ -548,6 +564,8 @@ result<insert_stats> store::impl::insert(const public_key& community,
     return written.error();
   auto inserted = static_cast<std::int64_t>(stats->inserted);
   add_counts(key, inserted, queue_for_archive ? inserted : 0);
+  if (queue_for_archive && inserted > 0)
+    ++queue_writes;
   add_relay_count(*recorded);
   return stats;
 }
@@ -592,6 +610,7 @@ struct unarchived_view::impl {
   const store::impl* db = nullptr;
   const rocksdb::Snapshot* snapshot = nullptr;
   std::string prefix;  // the community key
+  std::uint64_t queue_writes = 0;  // the store's count when the snapshot was taken
 
   ~impl() {
     if (snapshot)
@@ -646,32 +665,65 @@ result<std::optional<queued_span>> unarchived_view::span(std::uint64_t below) co
 
 message_source unarchived_view::source() const {
   return [this](std::uint64_t from, std::uint64_t to, const std::vector<topic4>&,
-                const std::function<void(archive_message&&)>& visit) -> result<void> {
+                const message_visitor& visit) -> result<void> {
     if (from >= to)
       return {};
     const auto& d = *impl_->db;
+    // The queue and the messages share their keys and their order, so one
+    // iterator walks the messages beside the queue's: mostly Next(), a Seek
+    // only past messages archived already. A point Get per message cost
+    // more than the rest of the build together. Values are the messages'
+    // canonical bytes and go into the archive as they are.
+    std::string upper = impl_->prefix + be64(to);
+    rocksdb::Slice upper_bound = slice(upper);
     rocksdb::ReadOptions read_options;
     read_options.snapshot = impl_->snapshot;
+    read_options.iterate_upper_bound = &upper_bound;
+    read_options.fill_cache = false;  // one pass; keep the cache for live reads
+    read_options.readahead_size = 2u << 20;
+    std::unique_ptr<rocksdb::Iterator> messages(
+      d.db->NewIterator(read_options, d.handles[cf_messages]));
+    messages->Seek(slice(impl_->prefix + be64(from)));
     pb::WakuMessage proto;
-    std::string value;
-    return impl_->keys(from, to, "unarchived source", [&](std::string_view key) -> result<bool> {
-      auto status = d.db->Get(read_options, d.handles[cf_messages], slice(key), &value);
-      if (status.IsNotFound())
+    auto scanned = impl_->keys(from, to, "unarchived source", [&](std::string_view key) -> result<bool> {
+      if (messages->Valid() && view(messages->key()) < key) {
+        messages->Next();
+        if (messages->Valid() && view(messages->key()) < key)
+          messages->Seek(slice(key));
+      }
+      if (!messages->Valid() || view(messages->key()) != key) {
+        if (!messages->status().ok())
+          return d.db_error("unarchived source", messages->status());
         return d.malformed(cf_unarchived, key, "queued for archiving but not stored");
-      if (!status.ok())
-        return d.db_error("unarchived source", status);
-      if (!proto.ParseFromString(value))
+      }
+      auto value = view(messages->value());
+      if (auto wire = read_wire(value)) {
+        visit(*wire);
+        return true;
+      }
+      // Not in canonical form (written by another version, say): parse and
+      // encode it again, as the archive must hold canonical bytes.
+      if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
         return d.malformed(cf_messages, key, "value is not a WakuMessage");
-      visit(from_proto(proto));
+      visit_encoded(visit, from_proto(proto));
       return true;
     });
+    if (!scanned)
+      return scanned;
+    if (!messages->status().ok())
+      return d.db_error("unarchived source", messages->status());
+    return {};
   };
 }
 
 result<std::unique_ptr<unarchived_view>> store::unarchived(const public_key& community) const {
   auto view_impl = std::make_unique<unarchived_view::impl>();
   view_impl->db = impl_.get();
-  view_impl->snapshot = impl_->db->GetSnapshot();
+  {
+    std::lock_guard lock(impl_->write_mutex);
+    view_impl->snapshot = impl_->db->GetSnapshot();
+    view_impl->queue_writes = impl_->queue_writes;
+  }
   view_impl->prefix = community_key(community);
   return std::unique_ptr<unarchived_view>(new unarchived_view(std::move(view_impl)));
 }
@@ -714,6 +766,8 @@ store::queue_unarchived_except(const public_key& community,
   if (auto r = d.write(batch, "queue_unarchived_except"); !r)
     return r.error();
   d.add_counts(prefix, 0, static_cast<std::int64_t>(queued));
+  if (queued > 0)
+    ++d.queue_writes;
   return queued;
 }
 
@@ -727,16 +781,29 @@ result<void> store::commit_build(const public_key& community, const unarchived_v
   std::lock_guard lock(d.write_mutex);
   rocksdb::WriteBatch batch;
   std::int64_t removed = 0;
+  // Nothing queued since the view: every queued key below archived_below
+  // is the view's, so one range deletion drops exactly them. Otherwise a
+  // late message may sit in that range unarchived; delete key by key.
+  const bool whole_range = d.queue_writes == view.impl_->queue_writes;
   auto staged = view.impl_->keys(0, commit.archived_below, "commit_build",
                                  [&](std::string_view key) -> result<bool> {
+                                   ++removed;
+                                   if (whole_range)
+                                     return true;
                                    auto status = batch.Delete(d.handles[cf_unarchived], slice(key));
                                    if (!status.ok())
                                      return d.db_error("commit_build", status);
-                                   ++removed;
                                    return true;
                                  });
   if (!staged)
     return staged;
+  if (whole_range && removed > 0) {
+    auto end = commit.archived_below == UINT64_MAX ? prefix_successor(prefix)
+                                                   : prefix + be64(commit.archived_below);
+    auto status = batch.DeleteRange(d.handles[cf_unarchived], slice(prefix + be64(0)), slice(end));
+    if (!status.ok())
+      return d.db_error("commit_build", status);
+  }
   if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::last_archive_end),
                      be64(commit.archive_end), "commit_build");
       !r)

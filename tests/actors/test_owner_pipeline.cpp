@@ -175,8 +175,8 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
   void archive_until(std::uint64_t to) {
     archive_layout layout{dir.path(), id};
     owner_build_hooks hooks;
-    hooks.write_torrent = [layout]() -> result<void> {
-      auto torrent = write_archive_torrent(layout, {});
+    hooks.write_torrent = [layout](const data_piece_hashes* appended) -> result<void> {
+      auto torrent = write_archive_torrent(layout, {}, appended);
       if (!torrent)
         return torrent.error();
       return {};
@@ -541,7 +541,7 @@ TEST_CASE_METHOD(owner_fixture, "a restarted owner finishes a build that crashed
   // index is still staged, the torrent is the old one.
   archive_layout layout{dir.path(), id};
   owner_build_hooks hooks;
-  hooks.write_torrent = []() -> result<void> { return {}; };
+  hooks.write_torrent = [](const data_piece_hashes*) -> result<void> { return {}; };
   hooks.after_step = [](owner_build_step s) {
     if (s == owner_build_step::committed)
       throw std::runtime_error("crash");

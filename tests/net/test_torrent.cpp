@@ -326,6 +326,67 @@ TEST_CASE("write_archive_torrent hashes what build_archives wrote", "[net][torre
   CHECK(read_back->info_hash == summary->info_hash);
 }
 
+TEST_CASE("write_archive_torrent from a build's piece hashes writes the same torrent",
+          "[net][torrent_file]") {
+  temp_dir dir("annals-torrent");
+  archive_layout layout{dir.path(), community};
+  topic4 topic{1, 2, 3, 4};
+  auto build = [&](std::uint64_t first_week, std::uint64_t weeks) {
+    std::vector<archive_message> messages;
+    for (std::uint64_t i = 0; i < weeks * 4; ++i) {
+      archive_message m;
+      m.timestamp = 1000 + first_week * default_partition_seconds + i * 2 * 24 * 3600;
+      m.topic = topic;
+      m.payload = random_bytes(70'000, static_cast<unsigned>(first_week * 100 + i));
+      m.sig = std::string(65, '\x04');
+      m.hash = std::string(31, static_cast<char>(first_week)) + static_cast<char>(i);
+      messages.push_back(std::move(m));
+    }
+    build_request request{1000 + first_week * default_partition_seconds,
+                          1000 + (first_week + weeks) * default_partition_seconds,
+                          default_partition_seconds, {topic}};
+    auto report = build_archives(layout, request, memory_source(std::move(messages)));
+    REQUIRE(report);
+    return *report;
+  };
+  auto torrent_bytes = [&] { return read_file(layout.torrent_file()); };
+  auto rehashed = [&] {
+    REQUIRE(write_archive_torrent(layout, {}));
+    return torrent_bytes();
+  };
+
+  // A first build: every data piece comes from the build.
+  auto first = build(0, 2);
+  REQUIRE(write_archive_torrent(layout, {}, &first.appended_pieces));
+  auto from_build = torrent_bytes();
+  CHECK(from_build == rehashed());
+  REQUIRE(verify_archive_torrent_files(layout));
+
+  // The next build: its pieces from the build, the earlier ones from the
+  // torrent in place.
+  auto second = build(2, 3);
+  REQUIRE(second.appended_pieces.first > 0);
+  REQUIRE(write_archive_torrent(layout, {}, &second.appended_pieces));
+  from_build = torrent_bytes();
+  CHECK(from_build == rehashed());
+
+  // A torrent in place that does not describe the prefix (its build's
+  // torrent was never written): the prefix is read back from disk.
+  auto third = build(5, 1);
+  auto fourth = build(6, 2);
+  REQUIRE(write_archive_torrent(layout, {}, &fourth.appended_pieces));
+  from_build = torrent_bytes();
+  CHECK(from_build == rehashed());
+  REQUIRE(verify_archive_torrent_files(layout));
+  (void) third;
+
+  // Digests that do not end at data's end are not trusted.
+  auto short_list = fourth.appended_pieces;
+  short_list.digests.resize(short_list.digests.size() - 20);
+  REQUIRE(write_archive_torrent(layout, {}, &short_list));
+  CHECK(torrent_bytes() == from_build);
+}
+
 TEST_CASE("verify_archive_torrent_files names the first piece that differs",
           "[net][torrent_file]") {
   temp_dir dir("annals-torrent");

@@ -93,7 +93,7 @@ struct owner {
 
   owner_build_hooks hooks() {
     owner_build_hooks h;
-    h.write_torrent = [this]() -> result<void> {
+    h.write_torrent = [this](const data_piece_hashes*) -> result<void> {
       ++torrents_written;
       return {};
     };
@@ -146,6 +146,31 @@ TEST_CASE("a build's view leaves messages stored after it for the next build", "
   CHECK(span->newest == t0 + 20);
   CHECK(span->count == 1);
   CHECK(unwrap(again->oldest()) == std::optional<std::uint64_t>{t0 + 20});
+}
+
+TEST_CASE("a build with nothing stored during it drops its queue range at once, and later "
+          "messages in that range stay queued",
+          "[store][queue]") {
+  owner o;
+  REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 50, 10, "before-")));
+  REQUIRE(o.db->insert_messages(o.community, {message(t0 + 500, "after-the-window")}));
+  {
+    auto view = unwrap(o.db->unarchived(o.community));
+    REQUIRE(o.db->commit_build(o.community, *view, {t0 + 100, t0 + 100, {}}));
+  }
+  CHECK(unwrap(o.db->count_unarchived(o.community)) == 1);
+  // A late message inside the dropped range, stored after the commit.
+  REQUIRE(o.db->insert_messages(o.community, {message(t0 + 20, "late")}));
+  auto again = unwrap(o.db->unarchived(o.community));
+  auto span = unwrap(again->span(UINT64_MAX));
+  REQUIRE(span);
+  CHECK(span->count == 2);
+  CHECK(span->oldest == t0 + 20);
+  CHECK(span->newest == t0 + 500);
+  // A reopened store counts the same.
+  again.reset();
+  o.reopen();
+  CHECK(unwrap(o.db->count_unarchived(o.community)) == 2);
 }
 
 TEST_CASE("late messages go into a later archive, each message into exactly one",
@@ -242,7 +267,7 @@ TEST_CASE("SIGKILL at any step of a build: after a restart every message is arch
     if (!db)
       ::_exit(2);
     owner_build_hooks hooks;
-    hooks.write_torrent = []() -> result<void> { return {}; };
+    hooks.write_torrent = [](const data_piece_hashes*) -> result<void> { return {}; };
     hooks.after_step = [crash_at](step s) {
       if (s == crash_at)
         std::raise(SIGKILL);
