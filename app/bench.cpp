@@ -108,15 +108,21 @@ void add_bench_commands(CLI::App& app) {
 
   auto throughput = std::make_shared<bench::throughput_options>();
   auto* tp = bench->add_subcommand(
-    "throughput", "The owner's build and the member's import, each beside this machine's limit "
-                  "for the same work (SHA-1, RocksDB writes), as ratios");
+    "throughput", "The owner's build, the member's import and its fetch, each beside this "
+                  "machine's limit for the same work (SHA-1, RocksDB writes, aria2), as ratios");
   tp->add_option("--size-mib", throughput->size_mib, "MiB of archive data")
     ->check(CLI::Range(1.0, 65536.0))
     ->capture_default_str();
   tp->add_option("--payload", throughput->payload, "Bytes per message")
     ->check(CLI::Range(std::size_t{16}, std::size_t{100'000}))
     ->capture_default_str();
+  tp->add_flag("--no-fetch", [throughput](std::int64_t) { throughput->fetch = false; },
+               "Skip the fetch beside aria2 (which needs aria2c and opentracker)");
   tp->callback([throughput] {
+    std::error_code ec;
+    throughput->annals_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+      fail("bench throughput: cannot find this binary: /proc/self/exe: " + ec.message());
     auto started = std::chrono::steady_clock::now();
     auto line = [started](const std::string& text) {
       auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -129,12 +135,25 @@ void add_bench_commands(CLI::App& app) {
       fail(std::string("bench throughput: ") + e.what());
     }
     std::printf("%s\n", bench::throughput_json(*throughput, result).c_str());
-    char summary[256];
+    char summary[512];
     std::snprintf(summary, sizeof summary,
-                  "build %.2fx SHA-1 (target 0.6), import %.2fx RocksDB writes (target 0.6); "
-                  "fetch beside aria2 is not measured by this command yet",
-                  result.build_ratio(), result.import_ratio());
-    line(summary);
+                  "build %.2fx SHA-1 (target 0.6), import %.2fx RocksDB writes (target 0.6) "
+                  "at %.0f MiB peak anonymous RSS (target < 256), ",
+                  result.build_ratio(), result.import_ratio(), result.import_peak_rss_mb);
+    std::string text = summary;
+    if (result.fetch.measured) {
+      std::snprintf(summary, sizeof summary,
+                    "fetch %.2fx aria2 from the same seeder (target 1.0; annals -> annals %.1f "
+                    "MB/s)",
+                    result.fetch.ratio(),
+                    result.fetch.annals_from_annals_s > 0
+                      ? double(result.fetch.bytes) / 1e6 / result.fetch.annals_from_annals_s
+                      : 0.0);
+      text += summary;
+    } else {
+      text += "fetch not measured: " + result.fetch.why;
+    }
+    line(text);
   });
 
   auto hostile = std::make_shared<bench::hostile_options>();

@@ -1,10 +1,13 @@
 #include "bench/throughput.hpp"
 
+#include "bench/load.hpp"
+
 #include "core/archive_builder.hpp"
 #include "core/archive_reader.hpp"
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/archive_import.hpp"
+#include "storage/owner_build.hpp"
 #include "storage/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,7 +16,11 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
+
+#include <malloc.h>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -62,38 +69,80 @@ throughput_result run_throughput(const throughput_options& options,
   archive_layout layout{root / "owner", community.id()};
   const auto target = static_cast<std::uint64_t>(options.size_mib * (1 << 20));
   const auto per_message = options.payload + 65 + 40;
-  synthetic_traffic traffic;
-  traffic.count = target / per_message + 1;
   const std::uint64_t hour = 3600;
-  const std::uint64_t windows = std::max<std::uint64_t>(1, traffic.count / 25'000);
-  traffic.from = 1'700'000'000;
-  traffic.to = traffic.from + windows * hour;
-  traffic.min_payload = options.payload;
-  traffic.max_payload = options.payload;
-  line("making " + std::to_string(traffic.count) + " signed messages of "
-       + std::to_string(options.payload) + " B (not timed)");
-  auto messages = make_synthetic_messages(community, traffic);
+  const std::uint64_t count = target / per_message + 1;
+  const std::uint64_t windows = std::max<std::uint64_t>(2, count / 25'000);
+  const std::uint64_t from = 1'700'000'000;
+  const std::uint64_t to = from + windows * hour;
 
-  // -- build: encode, append, fsync, replace the index; then the torrent ---------------
-  line("build: archives and torrent from messages in memory");
-  auto t = clock_type::now();
-  auto report = build_archives(layout, {traffic.from, traffic.to, hour, community.channel_topics},
-                               memory_source(std::move(messages)));
-  if (!report)
-    throw std::runtime_error("build: " + report.error().to_string());
-  r.build_s = since(t);
-  t = clock_type::now();
-  auto torrent = write_archive_torrent(layout, {});
-  if (!torrent)
-    throw std::runtime_error("torrent: " + torrent.error().to_string());
-  r.torrent_s = since(t);
-  r.messages = report->messages;
-  r.archives = report->archives.size();
-  r.data_bytes = fs::file_size(layout.data_file());
+  // The owner's store, filled as its relay would have: made and stored a
+  // window at a time (not timed), so the bench holds one window in memory.
+  // The first window is built at once, untimed, as a node's first build
+  // long ago: a first build also reconciles the store with the archives
+  // once, which a weekly build does not.
+  r.stored = count;
+  line("storing " + std::to_string(count) + " signed messages of "
+       + std::to_string(options.payload) + " B in the owner's store (not timed)");
+  owner_build_hooks hooks;
+  clock_type::time_point torrent_started;
+  hooks.write_torrent = [&](const data_piece_hashes* appended) -> result<void> {
+    torrent_started = clock_type::now();
+    auto torrent = write_archive_torrent(layout, {}, appended);
+    if (!torrent)
+      return torrent.error();
+    return {};
+  };
+  {
+    auto owner_db = store::open(root / "owner-db");
+    if (!owner_db)
+      throw std::runtime_error(owner_db.error().to_string());
+    auto& db = **owner_db;
+    for (std::uint64_t w = 0; w < windows; ++w) {
+      if (w == 1)
+        if (auto first = build_owner_archives(layout, db, pub,
+                                              {from + hour, hour, community.channel_topics}, hooks);
+            !first)
+          throw std::runtime_error("first build: " + first.error().to_string());
+      synthetic_traffic traffic;
+      traffic.count = count / windows + (w < count % windows);
+      traffic.from = from + w * hour;
+      traffic.to = traffic.from + hour;
+      traffic.min_payload = options.payload;
+      traffic.max_payload = options.payload;
+      traffic.seed = w + 1;
+      if (auto stored = db.insert_messages(pub, make_synthetic_messages(community, traffic));
+          !stored)
+        throw std::runtime_error(stored.error().to_string());
+    }
+    // Reopened below, as an owner node finds its store at a weekly build:
+    // flushed, its files in the page cache, its block cache cold.
+  }
+
+  // -- build: the owner's path, store -> archives -> torrent ---------------------------
+  line("build: the owner's store into archives and their torrent");
+  build_report report;
+  {
+    auto owner_db = store::open(root / "owner-db");
+    if (!owner_db)
+      throw std::runtime_error(owner_db.error().to_string());
+    auto t = clock_type::now();
+    auto built = build_owner_archives(layout, **owner_db, pub,
+                                      {to, hour, community.channel_topics}, hooks);
+    if (!built)
+      throw std::runtime_error("build: " + built.error().to_string());
+    auto done = clock_type::now();
+    r.build_s = std::chrono::duration<double>(torrent_started - t).count();
+    r.torrent_s = std::chrono::duration<double>(done - torrent_started).count();
+    report = std::move(built->report);
+  }
+  r.messages = report.messages;
+  r.archives = report.archives.size();
+  r.data_bytes = report.bytes_appended;
 
   // The limit beside it: single-core SHA-1 of the same bytes, piece by piece.
   auto data = read_all(layout.data_file());
-  t = clock_type::now();
+  data.erase(0, report.appended_pieces.first * archive_piece_length);
+  auto t = clock_type::now();
   unsigned char digest[SHA_DIGEST_LENGTH];
   unsigned char fold = 0;
   for (std::size_t at = 0; at < data.size(); at += archive_piece_length) {
@@ -113,13 +162,35 @@ throughput_result run_throughput(const throughput_options& options,
     if (!opened)
       throw std::runtime_error(opened.error().to_string());
     auto& db = **opened;
-    if (auto marked = db.mark_archives_downloaded(pub, report->archives); !marked)
+    if (auto marked = db.mark_archives_downloaded(pub, report.archives); !marked)
       throw std::runtime_error(marked.error().to_string());
     auto index = read_index(layout.index_file());
     if (!index)
       throw std::runtime_error(index.error().to_string());
+    // Anonymous RSS sampled through the import: libtorrent's and RocksDB's
+    // file pages are not in it, only what the import itself allocates.
+    ::malloc_trim(0);
+    r.import_base_rss_mb = read_rss().anon_mb;
+    std::atomic<bool> importing{true};
+    std::atomic<double> peak{r.import_base_rss_mb};
+    std::thread sampler([&] {
+      while (importing) {
+        auto now = read_rss().anon_mb;
+        if (now > peak)
+          peak = now;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+    struct stop_sampler {
+      std::atomic<bool>& flag;
+      std::thread& thread;
+      ~stop_sampler() {
+        flag = false;
+        thread.join();
+      }
+    } stop{importing, sampler};
     t = clock_type::now();
-    for (const auto& archive : report->archives) {
+    for (const auto& archive : report.archives) {
       auto entry = index->archives().find(archive.id);
       if (entry == index->archives().end())
         throw std::runtime_error("archive " + archive.id + " is not in the index");
@@ -132,6 +203,8 @@ throughput_result run_throughput(const throughput_options& options,
       r.imported += imported->inserted;
     }
     r.import_s = since(t);
+    importing = false;
+    r.import_peak_rss_mb = std::max(peak.load(), read_rss().anon_mb);
   }
 
   // The limit beside it: RocksDB's own write of as many values of the same
@@ -166,6 +239,11 @@ throughput_result run_throughput(const throughput_options& options,
     }
     r.rocksdb_s = since(t);
   }
+
+  if (options.fetch)
+    r.fetch = run_fetch(layout, root / "fetch", options.annals_binary, line);
+  else
+    r.fetch.why = "--no-fetch";
   return r;
 }
 
@@ -174,6 +252,7 @@ std::string throughput_json(const throughput_options& options, const throughput_
   nlohmann::json j;
   j["size_mib"] = options.size_mib;
   j["payload"] = options.payload;
+  j["stored_messages"] = r.stored;
   j["messages"] = r.messages;
   j["archives"] = r.archives;
   j["data_bytes"] = r.data_bytes;
@@ -192,8 +271,26 @@ std::string throughput_json(const throughput_options& options, const throughput_
                            "synced"},
                  {"limit_msg_per_s", r.rocksdb_s > 0 ? double(r.messages) / r.rocksdb_s : 0.0},
                  {"ratio", r.import_ratio()},
-                 {"target", 0.6}};
-  j["fetch"] = {{"measured", false}, {"why", "not part of this command yet (issue 10)"}};
+                 {"target", 0.6},
+                 {"rss_anon_mb_before", r.import_base_rss_mb},
+                 {"rss_anon_mb_peak", r.import_peak_rss_mb},
+                 {"rss_target_mb", 256}};
+  if (r.fetch.measured) {
+    j["fetch"] = {{"measured", true},
+                  {"bytes", r.fetch.bytes},
+                  {"seconds", r.fetch.annals_s},
+                  {"mb_per_s", mb(double(r.fetch.bytes), r.fetch.annals_s)},
+                  {"limit", "aria2 from the same aria2 seeder on 127.0.0.1"},
+                  {"limit_seconds", r.fetch.aria2_s},
+                  {"limit_mb_per_s", mb(double(r.fetch.bytes), r.fetch.aria2_s)},
+                  {"ratio", r.fetch.ratio()},
+                  {"target", 1.0},
+                  {"annals_from_annals_seconds", r.fetch.annals_from_annals_s},
+                  {"annals_from_annals_mb_per_s",
+                   mb(double(r.fetch.bytes), r.fetch.annals_from_annals_s)}};
+  } else {
+    j["fetch"] = {{"measured", false}, {"why", r.fetch.why}};
+  }
   return j.dump();
 }
 

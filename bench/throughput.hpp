@@ -1,11 +1,14 @@
 // `annals bench throughput`: the owner's build and the member's import, each
 // timed in the same run beside this machine's limit for the same work
 // (single-core OpenSSL SHA-1 of the same bytes; RocksDB's own write of as
-// many values of the same size), printed as ratios. Fetch beside aria2 is
-// still measured by the interop test and its README figures.
+// many values of the same size), and the member's fetch beside aria2's from
+// the same seeder (bench/fetch), printed as ratios.
 #pragma once
 
+#include "bench/fetch.hpp"
+
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -14,10 +17,13 @@ namespace annals::bench {
 struct throughput_options {
   double size_mib = 256;       // of archive data
   std::size_t payload = 1000;  // bytes per message
+  bool fetch = true;           // the fetch part (needs aria2c and opentracker)
+  std::filesystem::path annals_binary;  // for `archive fetch|seed` in the fetch part
 };
 
 struct throughput_result {
-  std::uint64_t messages = 0;
+  std::uint64_t stored = 0;    // messages in the owner's store
+  std::uint64_t messages = 0;  // of them, in the timed build
   std::size_t archives = 0;
   std::uint64_t data_bytes = 0;
   double build_s = 0;    // archives: encode, append, fsync, index
@@ -26,7 +32,10 @@ struct throughput_result {
   unsigned char sha1_fold = 0;  // keeps the hashing from being optimised away
   std::uint64_t imported = 0;
   double import_s = 0;
+  double import_base_rss_mb = 0;  // anonymous RSS when the import starts
+  double import_peak_rss_mb = 0;  // its peak during the import
   double rocksdb_s = 0;  // the limit: plain RocksDB writes
+  fetch_figures fetch;
   double build_ratio() const;
   double import_ratio() const;
 };

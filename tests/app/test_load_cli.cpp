@@ -85,22 +85,40 @@ TEST_CASE("a demo that does not converge still prints its table and names what l
   CHECK_THAT(r.err, Catch::Contains("of 4000 posted messages"));
 }
 
-TEST_CASE("bench throughput builds, imports every message and prints both ratios beside their "
-          "limits",
+TEST_CASE("bench throughput builds, imports and fetches every byte and prints each ratio beside "
+          "its limit",
           "[cli][bench][throughput]") {
   temp_dir dir("annals-throughput-cli");
   auto r = run_annals("bench throughput --size-mib 4 --payload 500", dir);
   INFO(r.err);
   REQUIRE(r.code == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["messages"].get<std::uint64_t>() == (4u << 20) / (500 + 105) + 1);  // size over per-message bytes
+  // Stored: size over per-message bytes; the first window is an untimed
+  // first build, the rest the timed one.
+  auto stored = j["stored_messages"].get<std::uint64_t>();
+  CHECK(stored == (4u << 20) / (500 + 105) + 1);
+  CHECK(j["messages"].get<std::uint64_t>() > stored / 3);
+  CHECK(j["messages"].get<std::uint64_t>() < stored);
   CHECK(j["import"]["messages"] == j["messages"]);
-  CHECK(j["data_bytes"].get<std::uint64_t>() > 3u << 20);
-  for (const char* part : {"build", "import"}) {
+  CHECK(j["data_bytes"].get<std::uint64_t>() > 1u << 20);
+  for (const char* part : {"build", "import", "fetch"}) {
     CAPTURE(part);
     CHECK(j[part]["ratio"].get<double>() > 0);
-    CHECK(j[part]["target"] == 0.6);
     CHECK_FALSE(j[part]["limit"].get<std::string>().empty());
   }
-  CHECK(r.err.find("build ") != std::string::npos);
+  CHECK(j["build"]["target"] == 0.6);
+  CHECK(j["import"]["target"] == 0.6);
+  CHECK(j["import"]["rss_anon_mb_peak"].get<double>() > 0);
+  // The fetch copies the whole set (every archive, and the index).
+  CHECK(j["fetch"]["measured"] == true);
+  CHECK(j["fetch"]["target"] == 1.0);
+  CHECK(j["fetch"]["bytes"].get<std::uint64_t>() > j["data_bytes"].get<std::uint64_t>());
+  CHECK(j["fetch"]["annals_from_annals_seconds"].get<double>() > 0);
+  CHECK(r.err.find("fetch ") != std::string::npos);
+
+  auto skipped = run_annals("bench throughput --size-mib 1 --no-fetch", dir);
+  REQUIRE(skipped.code == 0);
+  auto k = nlohmann::json::parse(skipped.out);
+  CHECK(k["fetch"]["measured"] == false);
+  CHECK(k["fetch"]["why"] == "--no-fetch");
 }

@@ -6,6 +6,7 @@
 // announces only through its DHT socket, and the DHT stays off here.
 #include "core/archive_builder.hpp"
 #include "core/synthetic.hpp"
+#include "net/loopback.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "tests/temp_dir.hpp"
@@ -34,20 +35,6 @@ namespace {
 /// How long aria2 may take before it is killed and the test fails.
 constexpr auto client_time_limit = std::chrono::seconds(60);
 
-/// The absolute path of `program` on PATH, or nullopt.
-std::optional<fs::path> find_program(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (std::size_t start = 0; start <= dirs.size();) {
-    auto end = std::min(dirs.find(':', start), dirs.size());
-    auto candidate = fs::path(dirs.substr(start, end - start)) / program;
-    if (::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
 /// A program from a Debian package that scripts/setup.sh installs. Missing
 /// means the machine was not set up, which must fail, not skip.
 fs::path require_program(const std::string& program, const std::string& package) {
@@ -58,47 +45,12 @@ fs::path require_program(const std::string& program, const std::string& package)
   return *found;
 }
 
-/// A port that is free on 127.0.0.1 for both TCP and UDP when asked (the
-/// tracker binds both); another process could still take it before use,
-/// which only fails this test.
-std::uint16_t free_loopback_port() {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    bool bound = ::bind(tcp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                 ::getsockname(tcp, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-    int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    bound = bound && ::bind(udp, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(tcp);
-    ::close(udp);
-    if (bound)
-      return ntohs(address.sin_port);
-  }
-  FAIL("no port free for both TCP and UDP on 127.0.0.1");
-  return 0;
-}
-
-/// Whether something accepts TCP connections on 127.0.0.1:`port` within
-/// `limit`.
-bool accepts_connections(std::uint16_t port, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  do {
-    int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool connected =
-      ::connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(probe);
-    if (connected)
-      return true;
-    ::usleep(20'000);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+/// A free loopback port, or the test fails.
+std::uint16_t loopback_port() {
+  auto port = annals::free_loopback_port();
+  if (!port)
+    FAIL("no port free for both TCP and UDP on 127.0.0.1");
+  return *port;
 }
 
 /// A child process run with `args` in `dir`, its output in `log`. The
@@ -158,7 +110,7 @@ struct tracked_archives {
   test::temp_dir dir{"annals-interop"};
   synthetic_community community = synthetic_community::make(3, 5);
   archive_layout owner{dir / "owner", community.id()};
-  std::uint16_t tracker_port = free_loopback_port();
+  std::uint16_t tracker_port = loopback_port();
   torrent_summary torrent;
   std::optional<child_process> tracker;
 
@@ -207,7 +159,7 @@ struct tracked_archives {
                           "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
                           "--bt-enable-lpd=false", "--enable-peer-exchange=false",
                           "--interface=127.0.0.1", "--disable-ipv6=true",
-                          "--listen-port=" + std::to_string(free_loopback_port()),
+                          "--listen-port=" + std::to_string(loopback_port()),
                           "--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5",
                           "--file-allocation=none", "--summary-interval=0",
                           "--console-log-level=warn", owner.torrent_file().string()},
