@@ -347,7 +347,8 @@ void run_fetch(const fetch_options& options) {
   if (!verified.ok())
     fail(make_error(errc::verification_failed, std::to_string(verified.problems.size()) +
                                                  " problem(s) in the fetched archives"));
-  take_fetched(verify_archive_torrent_files(layout), "fetched files");
+  // No second SHA-1 pass over the files: libtorrent checked every piece
+  // against the torrent as it arrived (and any it found in --out on start).
 
   std::size_t messages = 0;
   for (const auto& archive : verified.archives)

@@ -524,12 +524,20 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   bodies_table.block_size = 16u << 10;
   auto bodies = family_options;
   bodies.compression = rocksdb::kNoCompression;
+  bodies.write_buffer_size = options.body_write_buffer_bytes;
   bodies.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bodies_table));
+  // Dedup looks up every incoming hash, and a new one is in no memtable:
+  // a Bloom filter over the memtable's whole keys answers without walking
+  // its skiplist (as the table filter does for SST files).
+  auto hashes = family_options;
+  hashes.memtable_prefix_bloom_size_ratio = 0.1;
+  hashes.memtable_whole_key_filtering = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t cf = 0; cf < cf_count; ++cf)
     descriptors.emplace_back(column_family_names[cf],
                              cf == cf_messages || cf == cf_relay_messages ? bodies
-                                                                          : family_options);
+                             : cf == cf_message_hashes || cf == cf_relay_hashes ? hashes
+                                                                                : family_options);
 
   auto state = std::make_unique<impl>();
   state->path = dir;

@@ -16,7 +16,11 @@ struct store_options {
   /// Memory bounds (a node runs beside others; RocksDB's defaults allow
   /// 64 MiB per column family memtable and an 8 MiB cache per family).
   std::size_t write_buffer_bytes = 4u << 20;         // one memtable of one family
-  std::size_t total_write_buffer_bytes = 16u << 20;  // every memtable of the store
+  /// One memtable of the message bodies: an archive import writes a
+  /// gigabyte through it, and each flush of a small one is another L0 file
+  /// for compaction to merge on the same two cores.
+  std::size_t body_write_buffer_bytes = 16u << 20;
+  std::size_t total_write_buffer_bytes = 48u << 20;  // every memtable of the store
   std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
   /// Writes are refused, naming the disk, while fewer bytes than this are
   /// free: RocksDB must never meet a full disk mid-write (Debian's build

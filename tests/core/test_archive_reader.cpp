@@ -138,3 +138,68 @@ TEST_CASE("bytes that are not an archive are reported, not crashed on", "[reader
         != std::string::npos);
   CHECK(read_archive(b.layout.data_file(), b.report.archives[0].entry).error().code == errc::malformed);
 }
+
+TEST_CASE("verification reads any archive protobuf parses, and names messages outside the window "
+          "and metadata unlike the entry",
+          "[reader]") {
+  temp_dir dir{"annals-reader"};
+  archive_layout layout{dir.path(), private_key::generate().public_key().community_id()};
+  // An archive as another encoder might write it: a message with its
+  // fields out of number order (protobuf parses it; read_wire refuses it),
+  // one whose timestamp lies past the window, and an unknown field.
+  pb::WakuMessageArchive archive;
+  archive.mutable_metadata()->set_from(t0);
+  archive.mutable_metadata()->set_to(t0 + day);
+  archive.mutable_metadata()->add_contenttopic(std::string(as_view(topic_a)));
+  std::string canonical;
+  append_wire(canonical, make_message(t0 + 5, topic_a));
+  std::string reordered = canonical.substr(67) + canonical.substr(0, 67);  // sig last
+  REQUIRE_FALSE(read_wire(reordered));
+  std::string bytes = archive.SerializeAsString();
+  for (const auto& message : {canonical, reordered}) {
+    bytes.push_back(static_cast<char>(3 << 3 | 2));
+    append_varint(bytes, message.size());
+    bytes += message;
+  }
+  std::string late;
+  append_wire(late, make_message(t0 + day + 7, topic_a));
+  bytes.push_back(static_cast<char>(3 << 3 | 2));
+  append_varint(bytes, late.size());
+  bytes += late;
+  bytes += std::string("\x48\x01", 2);  // field 9, varint 1: unknown, skipped
+  pb::WakuMessageArchive parsed;
+  REQUIRE(parsed.ParseFromString(bytes));
+  REQUIRE(parsed.messages_size() == 3);
+
+  auto padded = pad_archive(bytes.size());
+  pb::WakuMessageArchiveIndexMetadata entry;
+  *entry.mutable_metadata() = archive.metadata();
+  entry.mutable_metadata()->set_to(t0 + 2 * day);  // the entry claims a longer window
+  entry.set_size(padded.size);
+  entry.set_padding(padded.padding);
+  pb::WakuMessageArchiveIndex index;
+  (*index.mutable_archives())[archive_id(entry)] = entry;
+  write_file(layout.data_file(), bytes + std::string(padded.padding, '\0'));
+  write_file(layout.index_file(), serialize_deterministic(index));
+
+  auto verified = verify_archive_dir(layout.archive_dir());
+  REQUIRE(verified);
+  REQUIRE(verified->archives.size() == 1);
+  CHECK(verified->archives[0].message_count == 3);
+  std::string all;
+  for (const auto& p : verified->problems)
+    all += p + "\n";
+  CHECK(all.find("archive metadata differs from its index entry") != std::string::npos);
+
+  // With the entry's window equal to the archive's, the late message is named.
+  entry.mutable_metadata()->set_to(t0 + day);
+  index.clear_archives();
+  (*index.mutable_archives())[archive_id(entry)] = entry;
+  write_file(layout.index_file(), serialize_deterministic(index));
+  verified = verify_archive_dir(layout.archive_dir());
+  REQUIRE(verified);
+  REQUIRE(verified->problems.size() == 1);
+  CHECK(verified->problems[0].find("message at " + std::to_string(t0 + day + 7)
+                                   + " lies outside the archive window")
+        != std::string::npos);
+}
