@@ -38,7 +38,7 @@ using steady = std::chrono::steady_clock;
 
 /// How long one session poll may block: the latency of noticing a signal,
 /// a deadline or a finished phase.
-constexpr auto poll_interval = std::chrono::milliseconds(200);
+constexpr auto poll_interval = std::chrono::milliseconds(50);
 /// How often `seed` prints its status line.
 constexpr auto seed_status_interval = std::chrono::seconds(5);
 /// The most often `fetch` prints a progress line.
