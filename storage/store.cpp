@@ -522,10 +522,13 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   // flushes' CPU finding that out (RocksDB keeps such blocks raw anyway).
   auto bodies_table = table_options;
   bodies_table.block_size = 16u << 10;
-  auto bodies = family_options;
-  bodies.compression = rocksdb::kNoCompression;
+  auto relay_bodies = family_options;
+  relay_bodies.compression = rocksdb::kNoCompression;
+  relay_bodies.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bodies_table));
+  // Archive imports write message bodies in bulk; relayed ones arrive live,
+  // so only the former get the larger memtable.
+  auto bodies = relay_bodies;
   bodies.write_buffer_size = options.body_write_buffer_bytes;
-  bodies.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bodies_table));
   // Dedup looks up every incoming hash, and a new one is in no memtable:
   // a Bloom filter over the memtable's whole keys answers without walking
   // its skiplist (as the table filter does for SST files).
@@ -535,7 +538,8 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t cf = 0; cf < cf_count; ++cf)
     descriptors.emplace_back(column_family_names[cf],
-                             cf == cf_messages || cf == cf_relay_messages ? bodies
+                             cf == cf_messages         ? bodies
+                             : cf == cf_relay_messages ? relay_bodies
                              : cf == cf_message_hashes || cf == cf_relay_hashes ? hashes
                                                                                 : family_options);
 
