@@ -1,5 +1,7 @@
 // A whole archive directory (index + data) as `archive inspect` and a
 // member's import see it: the verifier decodes every archive the index lists.
+// The data part also goes through read_wire, which must accept only bytes
+// that protobuf parses and writes back unchanged, and read them alike.
 #include "core/archive_reader.hpp"
 #include "tests/fuzz/fuzz.hpp"
 
@@ -31,5 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   write(dir / "index", parts.first);
   write(dir / "data", parts.second);
   (void)annals::verify_archive_dir(dir, true);
+
+  if (auto wire = annals::read_wire(parts.second)) {
+    annals::pb::WakuMessage proto;
+    if (!proto.ParseFromArray(parts.second.data(), static_cast<int>(parts.second.size())))
+      __builtin_trap();
+    if (proto.SerializeAsString() != parts.second || proto.timestamp() != wire->timestamp
+        || proto.hash() != wire->hash
+        || proto.payload().size() + proto.sig().size() != wire->cap_size)
+      __builtin_trap();
+  }
   return 0;
 }

@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
   seed("fuzz_index", "empty", "");
   // Index and the first archive only: a directory small enough to mutate.
   seed("fuzz_archive_dir", "set", two(index, data.substr(0, std::min<std::size_t>(data.size(), 120000))));
+  // No index, one stored message's bytes: read_wire against protobuf.
+  std::string message;
+  append_wire(message, messages.front());
+  seed("fuzz_archive_dir", "message", two("", message));
   auto summary = must(write_archive_torrent(layout, {{"udp://127.0.0.1:6969/announce"}, "annals", 0}),
                       "torrent");
   auto torrent = read(layout.torrent_file());
