@@ -1,25 +1,15 @@
 #include "bench/fetch.hpp"
 
+#include "bench/process.hpp"
+
 #include "net/loopback.hpp"
 #include "net/torrent_file.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <thread>
-
-extern char** environ;
 
 namespace annals::bench {
 namespace {
@@ -37,70 +27,6 @@ std::uint16_t free_port() {
     throw std::runtime_error("no port free for both TCP and UDP on 127.0.0.1");
   return *port;
 }
-
-/// A child process, its output in `log`; stopped (SIGTERM, then SIGKILL)
-/// when it goes out of scope.
-class process {
-public:
-  process(std::vector<std::string> args, const fs::path& log) : args_(std::move(args)), log_(log) {
-    std::vector<char*> argv;
-    for (auto& arg : args_)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    auto spawned = ::posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0)
-      throw std::runtime_error("cannot start " + args_[0]);
-  }
-  process(const process&) = delete;
-  process& operator=(const process&) = delete;
-  ~process() { stop(); }
-
-  /// The exit code once it exited within `limit`, else nullopt.
-  std::optional<int> wait(std::chrono::seconds limit) {
-    auto deadline = clock_type::now() + limit;
-    while (pid_ > 0) {
-      int status = 0;
-      auto got = ::waitpid(pid_, &status, WNOHANG);
-      if (got == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (clock_type::now() >= deadline)
-        return std::nullopt;
-      std::this_thread::sleep_for(5ms);
-    }
-    return std::nullopt;
-  }
-
-  void stop() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    if (!wait(10s)) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-
-  /// The last lines of its log, for an error message.
-  std::string tail() const {
-    std::ifstream in(log_);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-  }
-
-private:
-  std::vector<std::string> args_;
-  fs::path log_;
-  pid_t pid_ = -1;
-};
 
 std::vector<std::string> aria2_args(const fs::path& aria2c, const fs::path& dir,
                                     std::uint16_t port) {
@@ -219,14 +145,18 @@ fetch_figures run_fetch(const archive_layout& owner, const fs::path& work,
   out.aria2_s = timed_fetch("aria2", aria2_args_leech, work / "aria2.log", owner,
                             aria2_dir / owner.community_id);
 
-  auto annals_dir = work / "annals";
+  // `annals archive fetch` from 127.0.0.1:`port` into work/`name`.
+  auto annals_fetch = [&](const std::string& name, std::uint16_t port) {
+    auto out_dir = work / name;
+    return timed_fetch("annals archive fetch into " + name,
+                       {annals_binary.string(), "archive", "fetch", owner.torrent_file().string(),
+                        "--out", out_dir.string(), "--peer", "127.0.0.1:" + std::to_string(port),
+                        "--timeout", std::to_string(fetch_time_limit.count())},
+                       work / (name + ".log"), owner,
+                       archive_layout{out_dir, owner.community_id}.archive_dir());
+  };
   line("fetch: annals archive fetch from the same seeder");
-  out.annals_s = timed_fetch(
-    "annals archive fetch",
-    {annals_binary.string(), "archive", "fetch", owner.torrent_file().string(), "--out",
-     annals_dir.string(), "--peer", "127.0.0.1:" + std::to_string(seed_port), "--timeout",
-     std::to_string(fetch_time_limit.count())},
-    work / "annals-fetch.log", owner, archive_layout{annals_dir, owner.community_id}.archive_dir());
+  out.annals_s = annals_fetch("annals", seed_port);
   seeder.stop();
 
   // annals -> annals: the owner's seeder and a member's fetch.
@@ -236,15 +166,8 @@ fetch_figures run_fetch(const archive_layout& owner, const fs::path& work,
                         work / "annals-seeder.log");
   if (!accepts_connections(annals_seed_port, 10s))
     throw std::runtime_error("annals archive seed did not listen:\n" + annals_seeder.tail());
-  auto second_dir = work / "annals-from-annals";
   line("fetch: annals archive fetch from annals archive seed");
-  out.annals_from_annals_s = timed_fetch(
-    "annals archive fetch (from annals)",
-    {annals_binary.string(), "archive", "fetch", owner.torrent_file().string(), "--out",
-     second_dir.string(), "--peer", "127.0.0.1:" + std::to_string(annals_seed_port), "--timeout",
-     std::to_string(fetch_time_limit.count())},
-    work / "annals-from-annals.log", owner,
-    archive_layout{second_dir, owner.community_id}.archive_dir());
+  out.annals_from_annals_s = annals_fetch("annals-from-annals", annals_seed_port);
   out.measured = true;
   return out;
 }

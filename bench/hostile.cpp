@@ -1,6 +1,7 @@
 #include "bench/hostile.hpp"
 
 #include "bench/load.hpp"
+#include "bench/process.hpp"
 #include "core/hex.hpp"
 #include "core/identity.hpp"
 #include "net/http_get.hpp"
@@ -20,12 +21,8 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace annals::bench {
 namespace {
@@ -352,32 +349,6 @@ struct attacker : p2p::connection_handler, std::enable_shared_from_this<attacker
 
 // -- the owner process ----------------------------------------------------------------
 
-struct child {
-  pid_t pid = -1;
-  bool alive() const {
-    if (pid <= 0)
-      return false;
-    int status = 0;
-    return ::waitpid(pid, &status, WNOHANG) == 0;
-  }
-  void stop() {
-    if (pid <= 0)
-      return;
-    ::kill(pid, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) != 0) {
-        pid = -1;
-        return;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-};
-
 int free_port() {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -443,6 +414,13 @@ hostile_result run_hostile(const hostile_options& options,
   if (!::mkdtemp(pattern))
     throw std::runtime_error("cannot create a temporary directory under /tmp");
   fs::path dir = pattern;
+  struct remove_dir {
+    fs::path d;
+    ~remove_dir() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } dir_guard{dir};  // declared before the owner, so removed after it stops
   auto owner_key = private_key::generate();
   auto rest = "127.0.0.1:" + std::to_string(free_port());
   auto traffic = static_cast<std::uint64_t>(options.owner_rate * (options.seconds + 60));
@@ -457,34 +435,9 @@ hostile_result run_hostile(const hostile_options& options,
          << "[community.traffic]\nmessages = " << std::max<std::uint64_t>(traffic, 1)
          << "\nrate = " << std::max<std::size_t>(options.owner_rate, 1) << "\n";
   }
-  child owner;
-  {
-    std::string binary = options.annals_binary.string();
-    std::vector<std::string> args{binary, "run", "--config", (dir / "owner.toml").string(),
-                                  "--log-level", "warn"};
-    std::vector<char*> argv;
-    for (auto& s : args)
-      argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    auto log = (dir / "owner.log").string();
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    if (::posix_spawn(&owner.pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start " + binary);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  struct cleanup {
-    child& c;
-    fs::path d;
-    ~cleanup() {
-      c.stop();
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } guard{owner, dir};
+  process owner({options.annals_binary.string(), "run", "--config", (dir / "owner.toml").string(),
+                 "--log-level", "warn"},
+                dir / "owner.log");
 
   std::string owner_addr;
   if (!wait_for(
@@ -500,7 +453,7 @@ hostile_result run_hostile(const hostile_options& options,
         },
         30s))
     throw std::runtime_error("the owner did not come up; see " + (dir / "owner.log").string());
-  line("owner " + std::to_string(owner.pid) + " relay at " + owner_addr + ", REST at " + rest);
+  line("owner " + std::to_string(owner.pid()) + " relay at " + owner_addr + ", REST at " + rest);
   auto target = p2p::parse_tcp_target(owner_addr);
   if (!target)
     throw std::runtime_error("owner address: " + target.error().to_string());
@@ -512,7 +465,7 @@ hostile_result run_hostile(const hostile_options& options,
     throw std::runtime_error("honest peers did not connect");
   std::this_thread::sleep_for(3s);  // meshes form in the 1 s heartbeat
   for (int i = 0; i < 8; ++i) {
-    result.baseline_rss_mib = std::max(result.baseline_rss_mib, rss_anon_mib(owner.pid));
+    result.baseline_rss_mib = std::max(result.baseline_rss_mib, rss_anon_mib(owner.pid()));
     std::this_thread::sleep_for(250ms);
   }
   auto before = counters(http_get(rest, "/metrics").value_or(http_reply{}).body);
@@ -577,12 +530,12 @@ hostile_result run_hostile(const hostile_options& options,
       result.late_joiner_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - *late_dialled).count();
     }
-    result.peak_rss_mib = std::max(result.peak_rss_mib, rss_anon_mib(owner.pid));
+    result.peak_rss_mib = std::max(result.peak_rss_mib, rss_anon_mib(owner.pid()));
     if (elapsed() >= next_line) {
       next_line += 5;
       auto stats = receiver.count_from();
       line("t+" + std::to_string(int(elapsed())) + " s: owner RSS "
-           + std::to_string(int(rss_anon_mib(owner.pid))) + " MiB (peak "
+           + std::to_string(int(rss_anon_mib(owner.pid()))) + " MiB (peak "
            + std::to_string(int(result.peak_rss_mib)) + "), honest " + std::to_string(stats)
            + "/" + std::to_string(result.honest_sent) + ", late joiner "
            + (result.late_joiner_connected ? "in" : late_dialled ? "dialling" : "not yet"));
@@ -615,7 +568,7 @@ hostile_result run_hostile(const hostile_options& options,
   result.late_joiner_received = late.count_from(late_from);
   result.late_joiner_expected = result.honest_sent > late_from ? result.honest_sent - late_from : 0;
   std::this_thread::sleep_for(5s);
-  result.after_rss_mib = rss_anon_mib(owner.pid);
+  result.after_rss_mib = rss_anon_mib(owner.pid());
   result.owner_alive = owner.alive();
   auto after = counters(http_get(rest, "/metrics").value_or(http_reply{}).body);
   for (const auto& [series, value] : after) {

@@ -29,7 +29,6 @@ struct throughput_result {
   double build_s = 0;    // archives: encode, append, fsync, index
   double torrent_s = 0;  // piece hashes and the .torrent
   double sha1_s = 0;     // the limit: SHA-1 of the same bytes
-  unsigned char sha1_fold = 0;  // keeps the hashing from being optimised away
   std::uint64_t imported = 0;
   double import_s = 0;
   double import_base_rss_mb = 0;  // anonymous RSS when the import starts

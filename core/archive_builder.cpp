@@ -155,7 +155,6 @@ public:
 
   std::uint64_t offset() const { return offset_; }
 
-
   result<void> append(encoded_archive archive) {
     if (!data_) {
       if (auto opened = open_data(); !opened)
@@ -244,14 +243,10 @@ encoded_archive encode_archive(std::uint64_t from, std::uint64_t to,
                                const std::vector<topic4>& topics,
                                const std::vector<archive_message>& messages,
                                std::uint64_t offset) {
-  chunk_encoder chunk(topics);
+  chunk_encoder chunk(topics);  // no slice handler: add() cannot fail
   chunk.begin_window(from, to);
-  std::string bytes;
-  for (const auto& message : messages) {
-    bytes.clear();
-    append_wire(bytes, message);
-    (void) chunk.add({bytes, message.timestamp, message.hash, message.cap_size()});
-  }
+  for (const auto& message : messages)
+    visit_encoded([&](const message_wire& wire) { (void)chunk.add(wire); }, message);
   return std::move(*chunk.finish(offset, nullptr));
 }
 
@@ -288,13 +283,13 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
                                     + ((request.to - request.from) % request.partition != 0))
          : 0);
 
-  // One window: its messages in chunks under the 30 MB cap.
   // One encoder for every window. Sealed archives are handed on whole.
   chunk_encoder chunk(
     request.topics,
     request.cipher ? chunk_encoder::slice_handler()
                    : [&](std::string&& bytes) { return writer.hand_on(std::move(bytes)); },
     [&] { return writer.spare(); });
+  // One window: its messages in chunks under the 30 MB cap.
   auto build_window = [&](std::uint64_t from, std::uint64_t to) -> result<void> {
     chunk.begin_window(from, to);
     result<void> write_status;

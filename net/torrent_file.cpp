@@ -84,45 +84,6 @@ result<std::uint64_t> regular_file_size(const fs::path& file) {
   return static_cast<std::uint64_t>(size);
 }
 
-/// SHA-1 of every piece of the concatenation of `files`, each read to exactly
-/// its expected size. Reads one piece at a time, so multi-GB `data` files
-/// never sit in memory.
-result<std::string> hash_pieces(const std::vector<std::pair<fs::path, std::uint64_t>>& files) {
-  std::string pieces;
-  std::vector<char> piece(archive_piece_length);
-  std::size_t filled = 0;
-  auto finish_piece = [&] {
-    auto digest = lt::hasher(piece.data(), static_cast<int>(filled)).final();
-    pieces.append(digest.data(), digest.size());
-    filled = 0;
-  };
-  for (const auto& [file, size] : files) {
-    unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0)
-      return make_error(errc::io, file.string() + ": " + errno_text(errno));
-    for (std::uint64_t remaining = size; remaining > 0;) {
-      auto want = static_cast<std::size_t>(
-        std::min<std::uint64_t>(remaining, piece.size() - filled));
-      auto got = ::read(fd.get(), piece.data() + filled, want);
-      if (got < 0 && errno == EINTR)
-        continue;
-      if (got < 0)
-        return make_error(errc::io, file.string() + ": " + errno_text(errno));
-      if (got == 0)
-        return make_error(errc::io, file.string() + ": shrank to " +
-                                      std::to_string(size - remaining) +
-                                      " bytes while being hashed");
-      filled += static_cast<std::size_t>(got);
-      remaining -= static_cast<std::uint64_t>(got);
-      if (filled == piece.size())
-        finish_piece();
-    }
-  }
-  if (filled > 0)
-    finish_piece();
-  return pieces;
-}
-
 /// SHA-1 of the pieces of `file`'s first `size` bytes, read a few pieces at
 /// a time.
 result<std::string> hash_file_pieces(const fs::path& file, std::uint64_t size) {
@@ -462,7 +423,7 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
 
   const std::pair<fs::path, std::uint64_t> described[] = {
     {layout.data_file(), summary->data_size}, {layout.index_file(), summary->index_size}};
-  std::vector<std::pair<fs::path, std::uint64_t>> files;
+  std::string pieces;
   for (const auto& [file, size] : described) {
     auto actual = regular_file_size(file);
     if (!actual)
@@ -471,14 +432,15 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
       return make_error(errc::verification_failed,
                         file.string() + " is " + std::to_string(*actual) +
                           " bytes, the torrent says " + std::to_string(size));
-    files.emplace_back(file, size);
+    // `data` is whole pieces (the shape check), so `index` starts a piece.
+    auto hashed = hash_file_pieces(file, size);
+    if (!hashed)
+      return hashed.error();
+    pieces += *hashed;
   }
-  auto pieces = hash_pieces(files);
-  if (!pieces)
-    return pieces.error();
   constexpr std::size_t sha1_size = 20;
-  for (std::size_t i = 0; i * sha1_size < pieces->size(); ++i) {
-    if (pieces->compare(i * sha1_size, sha1_size, expected, i * sha1_size, sha1_size) == 0)
+  for (std::size_t i = 0; i * sha1_size < pieces.size(); ++i) {
+    if (pieces.compare(i * sha1_size, sha1_size, expected, i * sha1_size, sha1_size) == 0)
       continue;
     auto offset = i * archive_piece_length;
     auto in_data = offset < summary->data_size;

@@ -148,8 +148,8 @@ TEST_CASE("a build's view leaves messages stored after it for the next build", "
   CHECK(unwrap(again->oldest()) == std::optional<std::uint64_t>{t0 + 20});
 }
 
-TEST_CASE("a build with nothing stored during it drops its queue range at once, and later "
-          "messages in that range stay queued",
+TEST_CASE("a build with nothing stored during it empties its queue range, and messages stored "
+          "later in that range stay queued",
           "[store][queue]") {
   owner o;
   REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 50, 10, "before-")));
