@@ -152,6 +152,29 @@ std::string peer_of(const torrent_session& session) {
   return "127.0.0.1:" + std::to_string(session.listen_port());
 }
 
+/// An owner's archive set (make_archive) with its torrent, seeded by
+/// session `a` on loopback until it is seeding, session `b` beside it, both
+/// polled by `loop`: the start of every two-session test.
+struct seeded_pair {
+  seeded_pair(const fs::path& owner_root, std::size_t data_pieces, std::size_t index_size)
+    : owner(make_archive(owner_root, data_pieces, index_size)) {
+    auto written = write_archive_torrent(owner, {});
+    REQUIRE(written);
+    summary = *written;
+    auto hash = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
+    REQUIRE(hash);
+    seeded = *hash;
+    REQUIRE(loop.run_until([&] { return a->progress(seeded)->seeding; }));
+  }
+
+  archive_layout owner;
+  torrent_summary summary;
+  std::unique_ptr<torrent_session> a = start_loopback();
+  std::unique_ptr<torrent_session> b = start_loopback();
+  event_loop loop{{a.get(), b.get()}};
+  std::string seeded;  // the info hash a seeds
+};
+
 /// A valid archive torrent as an lt::entry, for tests to break one rule at a
 /// time.
 lt::entry archive_torrent_entry(std::uint64_t data_size, std::uint64_t index_size) {
@@ -605,99 +628,81 @@ TEST_CASE("fetch refuses unusable magnet links and peers", "[net][session]") {
 
 TEST_CASE("two loopback sessions transfer an archive by magnet link", "[net][session]") {
   temp_dir dir("annals-transfer");
-  auto owner = make_archive(dir / "owner", 40, 150'000);
-  auto summary = write_archive_torrent(owner, {});
-  REQUIRE(summary);
-
-  auto a = start_loopback();
-  auto b = start_loopback();
-  event_loop loop({a.get(), b.get()});
-  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
-  REQUIRE(seeded);
-  CHECK(*seeded == summary->info_hash);
-  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+  seeded_pair t(dir / "owner", 40, 150'000);
+  CHECK(t.seeded == t.summary.info_hash);
 
   archive_layout member{dir / "member", community};
   auto started = std::chrono::steady_clock::now();
-  auto fetched = b->fetch(summary->magnet, member.archive_dir().parent_path(), {peer_of(*a)});
+  auto fetched = t.b->fetch(t.summary.magnet, member.archive_dir().parent_path(), {peer_of(*t.a)});
   REQUIRE(fetched);
-  CHECK(*fetched == summary->info_hash);
+  CHECK(*fetched == t.summary.info_hash);
 
-  bool done = loop.run_until([&] { return loop.saw(1, torrent_event::kind::finished); });
-  INFO(loop.errors(1));
+  bool done = t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::finished); });
+  INFO(t.loop.errors(1));
   REQUIRE(done);
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
   INFO("transfer took " << elapsed.count() << " s");
 
-  CHECK(loop.saw(1, torrent_event::kind::added));
-  CHECK(loop.saw(1, torrent_event::kind::metadata_received));
-  CHECK(loop.saw(1, torrent_event::kind::file_completed, 0));
-  CHECK(loop.saw(1, torrent_event::kind::file_completed, 1));
-  CHECK(loop.saw(1, torrent_event::kind::piece_finished));
-  CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
-  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+  CHECK(t.loop.saw(1, torrent_event::kind::added));
+  CHECK(t.loop.saw(1, torrent_event::kind::metadata_received));
+  CHECK(t.loop.saw(1, torrent_event::kind::file_completed, 0));
+  CHECK(t.loop.saw(1, torrent_event::kind::file_completed, 1));
+  CHECK(t.loop.saw(1, torrent_event::kind::piece_finished));
+  CHECK(same_bytes(read_file(member.data_file()), read_file(t.owner.data_file())));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
 
-  auto progress = b->progress(*fetched);
+  auto progress = t.b->progress(*fetched);
   REQUIRE(progress);
   CHECK(progress->name == community);
   CHECK(progress->has_metadata);
   CHECK(progress->finished);
-  CHECK(progress->total_wanted == summary->data_size + summary->index_size);
+  CHECK(progress->total_wanted == t.summary.data_size + t.summary.index_size);
   CHECK(progress->total_wanted_done == progress->total_wanted);
   CHECK(progress->total_download >= progress->total_wanted);
 
-  REQUIRE(b->remove(*fetched));
-  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::removed); }));
-  CHECK(b->progress(*fetched).error().code == errc::not_found);
+  REQUIRE(t.b->remove(*fetched));
+  REQUIRE(t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::removed); }));
+  CHECK(t.b->progress(*fetched).error().code == errc::not_found);
 }
 
 TEST_CASE("a member fetches the index first, then chosen pieces", "[net][session]") {
   temp_dir dir("annals-partial");
   constexpr int data_pieces = 20;
-  auto owner = make_archive(dir / "owner", data_pieces, 150'000);  // index spans 2 pieces
-  auto summary = write_archive_torrent(owner, {});
-  REQUIRE(summary);
-
-  auto a = start_loopback();
-  auto b = start_loopback();
-  event_loop loop({a.get(), b.get()});
-  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
-  REQUIRE(seeded);
-  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+  seeded_pair t(dir / "owner", data_pieces, 150'000);  // index spans 2 pieces
 
   // The peer travels in the magnet link this time, as x.pe.
   archive_layout member{dir / "member", community};
-  auto magnet = magnet_link(summary->info_hash, community, {}, {peer_of(*a)});
-  auto hash = b->fetch(magnet, member.archive_dir().parent_path(), {}, false);
+  auto magnet = magnet_link(t.summary.info_hash, community, {}, {peer_of(*t.a)});
+  auto hash = t.b->fetch(magnet, member.archive_dir().parent_path(), {}, false);
   REQUIRE(hash);
-  CHECK(b->want_file(*hash, 1).error().code == errc::invalid_argument);  // no metadata yet
+  CHECK(t.b->want_file(*hash, 1).error().code == errc::invalid_argument);  // no metadata yet
 
-  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::metadata_received); }));
-  CHECK(b->want_file(*hash, 2).error().code == errc::invalid_argument);
-  REQUIRE(b->want_file(*hash, 1));
-  bool index_done = loop.run_until([&] { return loop.saw(1, torrent_event::kind::file_completed, 1); });
-  INFO(loop.errors(1));
+  REQUIRE(t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::metadata_received); }));
+  CHECK(t.b->want_file(*hash, 2).error().code == errc::invalid_argument);
+  REQUIRE(t.b->want_file(*hash, 1));
+  bool index_done = t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::file_completed, 1); });
+  INFO(t.loop.errors(1));
   REQUIRE(index_done);
   // A completed file may still have blocks in libtorrent's write cache: the
   // bytes are in the file once the flush that follows is reported.
-  REQUIRE(loop.flush(1, *hash));
-  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+  REQUIRE(t.loop.flush(1, *hash));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
   for (int piece = 0; piece < data_pieces; ++piece)
-    CHECK_FALSE(*b->have_piece(*hash, piece));
-  CHECK_FALSE(loop.saw(1, torrent_event::kind::file_completed, 0));
+    CHECK_FALSE(*t.b->have_piece(*hash, piece));
+  CHECK_FALSE(t.loop.saw(1, torrent_event::kind::file_completed, 0));
 
-  REQUIRE(b->want_pieces(*hash, 5, 8));
-  REQUIRE(loop.run_until([&] {
-    return *b->have_piece(*hash, 5) && *b->have_piece(*hash, 6) && *b->have_piece(*hash, 7);
+  REQUIRE(t.b->want_pieces(*hash, 5, 8));
+  REQUIRE(t.loop.run_until([&] {
+    return *t.b->have_piece(*hash, 5) && *t.b->have_piece(*hash, 6) && *t.b->have_piece(*hash, 7);
   }));
-  CHECK_FALSE(*b->have_piece(*hash, 4));
-  CHECK_FALSE(*b->have_piece(*hash, 8));
-  REQUIRE(loop.flush(1, *hash));
-  auto owner_data = read_file(owner.data_file());
+  CHECK_FALSE(*t.b->have_piece(*hash, 4));
+  CHECK_FALSE(*t.b->have_piece(*hash, 8));
+  REQUIRE(t.loop.flush(1, *hash));
+  auto owner_data = read_file(t.owner.data_file());
   auto member_data = read_file(member.data_file());
   REQUIRE(member_data.size() >= 8 * L);
   CHECK(same_bytes(member_data.substr(5 * L, 3 * L), owner_data.substr(5 * L, 3 * L)));
-  CHECK(b->want_pieces(*hash, 19, 23).error().code == errc::invalid_argument);
+  CHECK(t.b->want_pieces(*hash, 19, 23).error().code == errc::invalid_argument);
 }
 
 TEST_CASE("check_archive_info_dict applies the .torrent rules to bare metadata",
@@ -751,58 +756,49 @@ TEST_CASE("check_archive_info_dict applies the .torrent rules to bare metadata",
 TEST_CASE("a member checks metadata from peers, saves the .torrent and flushes",
           "[net][session]") {
   temp_dir dir("annals-metadata");
-  auto owner = make_archive(dir / "owner", 6, 150'000);  // index spans 2 pieces
-  auto summary = write_archive_torrent(owner, {});
-  REQUIRE(summary);
-
-  auto a = start_loopback();
-  auto b = start_loopback();
-  event_loop loop({a.get(), b.get()});
-  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
-  REQUIRE(seeded);
-  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+  seeded_pair t(dir / "owner", 6, 150'000);  // index spans 2 pieces
 
   archive_layout member{dir / "member", community};
-  auto hash = b->fetch(summary->magnet, member.archive_dir().parent_path(), {peer_of(*a)}, false);
+  auto hash = t.b->fetch(t.summary.magnet, member.archive_dir().parent_path(), {peer_of(*t.a)}, false);
   REQUIRE(hash);
-  CHECK(b->metadata_summary(*hash).error().code == errc::invalid_argument);
-  CHECK(b->have_pieces(*hash).error().code == errc::invalid_argument);
-  CHECK(b->save_torrent_file(*hash, member.torrent_file()).error().code ==
+  CHECK(t.b->metadata_summary(*hash).error().code == errc::invalid_argument);
+  CHECK(t.b->have_pieces(*hash).error().code == errc::invalid_argument);
+  CHECK(t.b->save_torrent_file(*hash, member.torrent_file()).error().code ==
         errc::invalid_argument);
-  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::metadata_received); }));
+  REQUIRE(t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::metadata_received); }));
 
-  auto checked = b->metadata_summary(*hash);
+  auto checked = t.b->metadata_summary(*hash);
   REQUIRE(checked);
-  CHECK(checked->info_hash == summary->info_hash);
+  CHECK(checked->info_hash == t.summary.info_hash);
   CHECK(checked->name == community);
-  CHECK(checked->data_size == summary->data_size);
-  CHECK(checked->index_size == summary->index_size);
-  CHECK(checked->piece_count == summary->piece_count);
-  auto have = b->have_pieces(*hash);
+  CHECK(checked->data_size == t.summary.data_size);
+  CHECK(checked->index_size == t.summary.index_size);
+  CHECK(checked->piece_count == t.summary.piece_count);
+  auto have = t.b->have_pieces(*hash);
   REQUIRE(have);
-  CHECK(have->size() == summary->piece_count);
+  CHECK(have->size() == t.summary.piece_count);
   CHECK(std::none_of(have->begin(), have->end(), [](bool piece) { return piece; }));
 
   // The saved .torrent carries the fetched info dict byte for byte.
-  REQUIRE(b->save_torrent_file(*hash, member.torrent_file()));
+  REQUIRE(t.b->save_torrent_file(*hash, member.torrent_file()));
   auto saved = read_archive_torrent(member.torrent_file());
   REQUIRE(saved);
-  CHECK(saved->info_hash == summary->info_hash);
-  auto owner_bytes = read_file(owner.torrent_file());
+  CHECK(saved->info_hash == t.summary.info_hash);
+  auto owner_bytes = read_file(t.owner.torrent_file());
   auto member_bytes = read_file(member.torrent_file());
   auto owner_info = decode(owner_bytes).dict_find_dict("info").data_section();
   auto member_info = decode(member_bytes).dict_find_dict("info").data_section();
   CHECK(std::string(owner_info.data(), owner_info.size()) ==
         std::string(member_info.data(), member_info.size()));
 
-  REQUIRE(b->want_file(*hash, 1));
-  REQUIRE(loop.run_until([&] {
-    auto pieces = b->have_pieces(*hash);
+  REQUIRE(t.b->want_file(*hash, 1));
+  REQUIRE(t.loop.run_until([&] {
+    auto pieces = t.b->have_pieces(*hash);
     return pieces->at(6) && pieces->at(7);
   }));
-  REQUIRE(loop.flush(1, *hash));
-  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
-  CHECK(b->flush(std::string(40, 'b')).error().code == errc::not_found);
+  REQUIRE(t.loop.flush(1, *hash));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
+  CHECK(t.b->flush(std::string(40, 'b')).error().code == errc::not_found);
 }
 
 TEST_CASE("metadata_summary names the rule a hostile torrent breaks, before any piece",
@@ -851,47 +847,40 @@ TEST_CASE("metadata_summary names the rule a hostile torrent breaks, before any 
 
 TEST_CASE("fetch_torrent_file fetches without waiting for metadata", "[net][session]") {
   temp_dir dir("annals-by-file");
-  auto owner = make_archive(dir / "owner", 4, 5000);
-  auto summary = write_archive_torrent(owner, {});
-  REQUIRE(summary);
-  auto a = start_loopback();
-  auto b = start_loopback();
-  event_loop loop({a.get(), b.get()});
-  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
-  REQUIRE(seeded);
+  seeded_pair t(dir / "owner", 4, 5000);
 
   archive_layout member{dir / "member", community};
   auto save_path = member.archive_dir().parent_path();
-  CHECK(b->fetch_torrent_file(dir / "absent.torrent", save_path).error().code ==
+  CHECK(t.b->fetch_torrent_file(dir / "absent.torrent", save_path).error().code ==
         errc::not_found);
-  CHECK(b->fetch_torrent_file(owner.torrent_file(), save_path, {"nowhere"}).error().code ==
+  CHECK(t.b->fetch_torrent_file(t.owner.torrent_file(), save_path, {"nowhere"}).error().code ==
         errc::invalid_argument);
-  auto hash = b->fetch_torrent_file(owner.torrent_file(), save_path, {peer_of(*a)}, false);
+  auto hash = t.b->fetch_torrent_file(t.owner.torrent_file(), save_path, {peer_of(*t.a)}, false);
   REQUIRE(hash);
-  CHECK(*hash == summary->info_hash);
-  CHECK(b->progress(*hash)->has_metadata);
-  REQUIRE(b->metadata_summary(*hash));
+  CHECK(*hash == t.summary.info_hash);
+  CHECK(t.b->progress(*hash)->has_metadata);
+  REQUIRE(t.b->metadata_summary(*hash));
 
   // Nothing was wanted yet, so nothing arrives. The torrent counts as
   // finished then, and libtorrent flushes it on its own; that must not pass
   // for the answer to a flush() yet to come.
-  REQUIRE(loop.run_until([&] { return loop.saw(1, torrent_event::kind::finished); }));
-  loop.run_until([] { return false; }, std::chrono::seconds(1));
-  CHECK(b->progress(*hash)->total_download == 0);
-  CHECK_FALSE(loop.saw(1, torrent_event::kind::flushed));
+  REQUIRE(t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::finished); }));
+  t.loop.run_until([] { return false; }, std::chrono::seconds(1));
+  CHECK(t.b->progress(*hash)->total_download == 0);
+  CHECK_FALSE(t.loop.saw(1, torrent_event::kind::flushed));
 
-  REQUIRE(b->want_file(*hash, 0));
-  REQUIRE(b->want_file(*hash, 1));
-  bool done = loop.run_until([&] {
-    auto pieces = b->have_pieces(*hash);
+  REQUIRE(t.b->want_file(*hash, 0));
+  REQUIRE(t.b->want_file(*hash, 1));
+  bool done = t.loop.run_until([&] {
+    auto pieces = t.b->have_pieces(*hash);
     return std::all_of(pieces->begin(), pieces->end(), [](bool piece) { return piece; });
   });
-  INFO(loop.errors(1));
+  INFO(t.loop.errors(1));
   REQUIRE(done);
-  REQUIRE(loop.flush(1, *hash));
-  CHECK(loop.count(1, torrent_event::kind::flushed) == 1);
-  CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
-  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+  REQUIRE(t.loop.flush(1, *hash));
+  CHECK(t.loop.count(1, torrent_event::kind::flushed) == 1);
+  CHECK(same_bytes(read_file(member.data_file()), read_file(t.owner.data_file())));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
 }
 
 namespace {
@@ -988,32 +977,24 @@ TEST_CASE("a peer sending corrupt pieces is banned and counted; the honest seede
           "[net][session][hostile]") {
   temp_dir dir("annals-poison");
   constexpr int data_pieces = 24;
-  auto owner = make_archive(dir / "owner", data_pieces, 150'000);
-  auto summary = write_archive_torrent(owner, {});
-  REQUIRE(summary);
-  auto a = start_loopback();
-  auto b = start_loopback();
-  event_loop loop({a.get(), b.get()});
-  auto seeded = a->seed(owner.torrent_file(), owner.archive_dir().parent_path());
-  REQUIRE(seeded);
-  REQUIRE(loop.run_until([&] { return a->progress(*seeded)->seeding; }));
+  seeded_pair t(dir / "owner", data_pieces, 150'000);
 
-  auto hash_bytes = from_hex(summary->info_hash);
+  auto hash_bytes = from_hex(t.summary.info_hash);
   REQUIRE(hash_bytes);
   poisoning_peer poisoner(*hash_bytes, data_pieces + 2);  // the index takes 2 pieces
   archive_layout member{dir / "member", community};
   // The poisoner first, so it gets asked for pieces from the start.
-  auto fetched = b->fetch(summary->magnet, member.archive_dir().parent_path(),
-                          {poisoner.address(), peer_of(*a)});
+  auto fetched = t.b->fetch(t.summary.magnet, member.archive_dir().parent_path(),
+                          {poisoner.address(), peer_of(*t.a)});
   REQUIRE(fetched);
-  bool done = loop.run_until([&] { return loop.saw(1, torrent_event::kind::finished); },
+  bool done = t.loop.run_until([&] { return t.loop.saw(1, torrent_event::kind::finished); },
                             std::chrono::seconds(60));
-  INFO(loop.errors(1));
+  INFO(t.loop.errors(1));
   REQUIRE(done);
   CHECK(poisoner.blocks_sent() > 0);
-  CHECK(loop.count(1, torrent_event::kind::piece_failed) >= 1);
-  CHECK(loop.saw(1, torrent_event::kind::peer_banned));
-  REQUIRE(loop.flush(1, *fetched));
-  CHECK(same_bytes(read_file(member.data_file()), read_file(owner.data_file())));
-  CHECK(same_bytes(read_file(member.index_file()), read_file(owner.index_file())));
+  CHECK(t.loop.count(1, torrent_event::kind::piece_failed) >= 1);
+  CHECK(t.loop.saw(1, torrent_event::kind::peer_banned));
+  REQUIRE(t.loop.flush(1, *fetched));
+  CHECK(same_bytes(read_file(member.data_file()), read_file(t.owner.data_file())));
+  CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
 }
