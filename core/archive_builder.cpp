@@ -10,6 +10,17 @@ namespace annals {
 
 namespace {
 
+void append_page_varint(page_buffer& out, std::uint64_t value) {
+  char bytes[10];
+  std::size_t n = 0;
+  while (value >= 0x80) {
+    bytes[n++] = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  bytes[n++] = static_cast<char>(value);
+  out.append(bytes, n);
+}
+
 /// Accumulates one archive's serialized bytes: the metadata field first,
 /// then each message's bytes as they come (field 3 of WakuMessageArchive,
 /// the order protobuf writes), so no message is parsed or copied twice.
@@ -21,9 +32,9 @@ class chunk_encoder {
 public:
   /// Takes the bytes of whole pieces, in order; the start of a chunk is
   /// always a piece boundary.
-  using slice_handler = std::function<result<void>(std::string&&)>;
+  using slice_handler = std::function<result<void>(page_buffer&&)>;
   /// Returns a buffer to fill (a spare one when there is one).
-  using buffer_source = std::function<std::string()>;
+  using buffer_source = std::function<page_buffer()>;
 
   chunk_encoder(const std::vector<topic4>& topics, slice_handler slice = {},
                 buffer_source buffers = {})
@@ -51,7 +62,7 @@ public:
 
   result<void> add(const message_wire& message) {
     bytes_.push_back(static_cast<char>(3 << 3 | 2));
-    append_varint(bytes_, message.bytes.size());
+    append_page_varint(bytes_, message.bytes.size());
     bytes_.append(message.bytes);
     cap_size_ += message.cap_size;
     ++count_;
@@ -68,10 +79,10 @@ public:
     out.bytes = std::move(bytes_);
     if (cipher) {
       // Sealing needs the whole archive: nothing was handed on.
-      auto sealed = cipher->seal(out.bytes);
+      auto sealed = cipher->seal(std::string_view(out.bytes));
       if (!sealed)
         return sealed.error();
-      out.bytes = std::move(*sealed);
+      out.bytes.assign(sealed->begin(), sealed->end());
     }
     auto padded = pad_archive(handed_on_ + out.bytes.size());
     auto& entry = out.archive.entry;
@@ -90,7 +101,7 @@ private:
   static constexpr std::size_t slice_bytes = 40 * archive_piece_length;
 
   void start() {
-    bytes_ = buffers_ ? buffers_() : std::string();
+    bytes_ = buffers_ ? buffers_() : page_buffer();
     bytes_.clear();
     bytes_.reserve(slice_ ? slice_bytes + 2 * archive_piece_length : 1u << 20);
     bytes_ += head_;
@@ -101,7 +112,7 @@ private:
 
   result<void> hand_on_whole_pieces() {
     auto whole = bytes_.size() / archive_piece_length * archive_piece_length;
-    auto rest = buffers_ ? buffers_() : std::string();
+    auto rest = buffers_ ? buffers_() : page_buffer();
     rest.clear();
     rest.reserve(slice_bytes + 2 * archive_piece_length);
     rest.append(bytes_, whole, std::string::npos);
@@ -116,7 +127,7 @@ private:
   buffer_source buffers_;
   pb::WakuMessageArchiveIndexMetadata metadata_;  // only its metadata is set
   std::string head_;   // the metadata field, the start of every chunk
-  std::string bytes_;  // the chunk's bytes not handed on yet
+  page_buffer bytes_;  // the chunk's bytes not handed on yet
   std::uint64_t handed_on_ = 0;
   std::size_t count_ = 0;
   std::uint64_t cap_size_ = 0;
@@ -143,15 +154,15 @@ public:
 
   /// Whole pieces of the chunk being encoded, at the end of what was
   /// handed on before.
-  result<void> hand_on(std::string&& bytes) {
+  result<void> hand_on(page_buffer&& bytes) {
     if (!data_)
       if (auto opened = open_data(); !opened)
         return opened;
-    return hasher_.add(std::make_shared<std::string>(std::move(bytes)));
+    return hasher_.add(std::make_shared<page_buffer>(std::move(bytes)));
   }
 
   /// A buffer that hashed and written bytes left, or a new one.
-  std::string spare() { return hasher_.take_spare(); }
+  page_buffer spare() { return hasher_.take_spare(); }
 
   std::uint64_t offset() const { return offset_; }
 
@@ -163,7 +174,7 @@ public:
     const auto& entry = archive.archive.entry;
     // The rest of the archive, padded: whole pieces again, hashed and
     // appended on the hasher's threads while this one encodes on.
-    auto bytes = std::make_shared<std::string>(std::move(archive.bytes));
+    auto bytes = std::make_shared<page_buffer>(std::move(archive.bytes));
     bytes->resize(bytes->size() + entry.padding());
     if (!bytes->empty())
       if (auto r = hasher_.add(std::move(bytes)); !r)
@@ -234,7 +245,7 @@ private:
   const archive_cipher* cipher_ = nullptr;
   std::optional<append_file> data_;
   // Last, so it stops (and stops writing to data_) before data_ closes.
-  piece_hasher hasher_{1, [this](std::string_view bytes) { return data_->write_aligned(bytes); }};
+  piece_hasher hasher_{2, [this](std::string_view bytes) { return data_->write_aligned(bytes); }};
 };
 
 } // namespace
@@ -287,7 +298,7 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   chunk_encoder chunk(
     request.topics,
     request.cipher ? chunk_encoder::slice_handler()
-                   : [&](std::string&& bytes) { return writer.hand_on(std::move(bytes)); },
+                   : [&](page_buffer&& bytes) { return writer.hand_on(std::move(bytes)); },
     [&] { return writer.spare(); });
   // One window: its messages in chunks under the 30 MB cap.
   auto build_window = [&](std::uint64_t from, std::uint64_t to) -> result<void> {
@@ -380,7 +391,7 @@ void visit_encoded(const message_visitor& visit, const archive_message& message)
   thread_local std::string bytes;
   bytes.clear();
   append_wire(bytes, message);
-  visit({bytes, message.timestamp, message.hash, message.cap_size()});
+  visit({bytes, message.timestamp, message.hash, message.cap_size(), as_view(message.topic)});
 }
 
 } // namespace annals

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/file_io.hpp"
 #include "core/hash_ratchet.hpp"
 
 #include <functional>
@@ -85,7 +86,7 @@ using build_progress = std::function<void(std::size_t, std::size_t)>;
 
 /// Pure encoding of one archive: serialized bytes, padding and index entry.
 struct encoded_archive {
-  std::string bytes;  // serialized WakuMessageArchive, without padding
+  page_buffer bytes;  // serialized WakuMessageArchive, without padding
   built_archive archive;
 };
 encoded_archive encode_archive(std::uint64_t from, std::uint64_t to,

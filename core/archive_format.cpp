@@ -156,6 +156,8 @@ std::optional<message_wire> read_wire(std::string_view bytes) {
     at += value.size();
     if (field == 1 || field == 4)
       out.cap_size += value.size();
+    else if (field == 3)
+      out.topic = value;
     else if (field == 6)
       out.hash = value;
   }

@@ -89,6 +89,7 @@ struct message_wire {
   std::uint64_t timestamp = 0;
   std::string_view hash;
   std::uint64_t cap_size = 0;   // len(payload) + len(sig)
+  std::string_view topic;       // the content topic as written (4 bytes for Status)
 };
 
 /// Appends the serialization of `message`: byte for byte what protobuf

@@ -215,11 +215,16 @@ result<void> append_file::write_aligned(std::string_view bytes) {
     }
     direct_end_ = *end;
   }
+  const bool aligned = reinterpret_cast<std::uintptr_t>(bytes.data()) % direct_block == 0;
   for (std::size_t at = 0; at < bytes.size();) {
-    auto n = std::min(direct_buffer_size, bytes.size() - at);
-    std::memcpy(bounce_, bytes.data() + at, n);
+    auto n = aligned ? bytes.size() - at : std::min(direct_buffer_size, bytes.size() - at);
+    const char* from = bytes.data() + at;
+    if (!aligned) {
+      std::memcpy(bounce_, from, n);
+      from = bounce_;
+    }
     for (std::size_t done = 0; done < n;) {
-      auto wrote = ::pwrite(direct_fd_, bounce_ + done, n - done,
+      auto wrote = ::pwrite(direct_fd_, from + done, n - done,
                             static_cast<off_t>(direct_end_));
       if (wrote < 0 && errno == EINTR)
         continue;

@@ -6,7 +6,9 @@
 #include "core/result.hpp"
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +38,30 @@ result<void> create_private_dirs(const std::filesystem::path& dir);
 /// `path` (or its nearest existing parent); nullopt when it cannot be told.
 std::optional<std::uint64_t> free_disk_bytes(const std::filesystem::path& path);
 
+/// Allocates whole 4096-byte pages at page boundaries, so a buffer of them
+/// goes to an O_DIRECT write as it is, without a copy into a bounce buffer.
+template <class T>
+struct page_allocator {
+  using value_type = T;
+  static constexpr std::size_t page = 4096;
+  page_allocator() = default;
+  template <class U>
+  page_allocator(const page_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    auto bytes = (n * sizeof(T) + page - 1) / page * page;
+    if (auto* p = std::aligned_alloc(page, bytes))
+      return static_cast<T*>(p);
+    throw std::bad_alloc();
+  }
+  void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+  template <class U>
+  bool operator==(const page_allocator<U>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const page_allocator<U>&) const noexcept { return false; }
+};
+/// Bytes on their own pages once they outgrow the string's inline room.
+using page_buffer = std::basic_string<char, std::char_traits<char>, page_allocator<char>>;
+
 /// An append-only file: writes go to the end, sync() makes them durable.
 class append_file {
 public:
@@ -52,8 +78,9 @@ public:
   result<void> truncate(std::uint64_t size);
   result<void> write(std::string_view bytes);
   /// Appends `bytes`, whole 4096-byte blocks at an end that is a multiple
-  /// of 4096 (archives padded to pieces are), with O_DIRECT through an
-  /// aligned buffer where the file system takes it: a build's gigabytes
+  /// of 4096 (archives padded to pieces are), with O_DIRECT where the file
+  /// system takes it, straight from `bytes` when they start on a page (a
+  /// page_buffer's do), else through an aligned buffer: a build's gigabytes
   /// then go to the disk without first being copied into fresh page-cache
   /// pages, which costs more than the disk on a VM. Anything else, or a
   /// file system without O_DIRECT, is appended as write() does.

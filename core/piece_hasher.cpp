@@ -55,7 +55,7 @@ result<std::string> piece_hasher::finish() {
   return std::move(digests_);
 }
 
-std::string piece_hasher::take_spare() {
+page_buffer piece_hasher::take_spare() {
   std::lock_guard lock(mutex_);
   if (spares_.empty())
     return {};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/file_io.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -42,8 +43,9 @@ public:
   piece_hasher& operator=(const piece_hasher&) = delete;
 
   /// Queues `bytes`, whose size must be a multiple of the piece length
-  /// except for the last buffer added.
-  result<void> add(std::shared_ptr<std::string> bytes);
+  /// except for the last buffer added. Page-aligned, so that the sink can
+  /// write them to disk without a copy.
+  result<void> add(std::shared_ptr<page_buffer> bytes);
 
   /// Waits for every queued buffer; the digests of all pieces added, in
   /// order, or the sink's error.
@@ -52,10 +54,10 @@ public:
   /// An empty string that keeps the capacity of a buffer already hashed and
   /// sunk (or a new one): refilling it costs no page faults, which on a VM
   /// cost more than the copy itself.
-  std::string take_spare();
+  page_buffer take_spare();
 
 private:
-  using buffer = std::shared_ptr<std::string>;
+  using buffer = std::shared_ptr<page_buffer>;
   void keep_spare(buffer bytes);
   void hash_loop();
   void sink_loop();
@@ -71,7 +73,7 @@ private:
   bool stopping_ = false;
   std::optional<error> failed_;
   std::string digests_;
-  std::vector<std::string> spares_;
+  std::vector<page_buffer> spares_;
   std::thread hasher_;
   std::thread sinker_;
 };

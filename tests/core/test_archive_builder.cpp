@@ -349,7 +349,7 @@ TEST_CASE("piece_hasher hashes buffers in the order they were added", "[archive]
   std::string joined, expected;
   piece_hasher hasher(1);
   for (int i = 0; i < 12; ++i) {
-    auto bytes = std::make_shared<std::string>((i % 3 + 1) * L, static_cast<char>('a' + i));
+    auto bytes = std::make_shared<page_buffer>((i % 3 + 1) * L, static_cast<char>('a' + i));
     (*bytes)[static_cast<std::size_t>(i)] = 'x';
     joined += *bytes;
     REQUIRE(hasher.add(bytes));
@@ -368,7 +368,7 @@ TEST_CASE("piece_hasher hands each buffer to its sink in order and stops at its 
   });
   std::string joined;
   for (int i = 0; i < 6; ++i) {
-    auto bytes = std::make_shared<std::string>(L, static_cast<char>('a' + i));
+    auto bytes = std::make_shared<page_buffer>(L, static_cast<char>('a' + i));
     joined += *bytes;
     REQUIRE(in_order.add(bytes));
   }
@@ -383,9 +383,40 @@ TEST_CASE("piece_hasher hands each buffer to its sink in order and stops at its 
   });
   result<void> added;
   for (int i = 0; i < 20 && added; ++i)
-    added = failing.add(std::make_shared<std::string>(L, 'z'));
+    added = failing.add(std::make_shared<page_buffer>(L, 'z'));
   auto finished = failing.finish();
   REQUIRE_FALSE(finished);
   CHECK(finished.error().message == "data: write: No space left on device");
   CHECK(calls == 2);  // nothing was written after the failure
+}
+
+TEST_CASE("aligned appends write page buffers as they are and other bytes through a copy, "
+          "with the same result",
+          "[archive][file]") {
+  temp_dir dir{"annals-append"};
+  auto file = dir / "data";
+  auto out = append_file::open(file);
+  REQUIRE(out);
+  page_buffer aligned(3 * 4096 + 8 * 4096, 'a');
+  aligned[5] = 'x';
+  REQUIRE(reinterpret_cast<std::uintptr_t>(aligned.data()) % 4096 == 0);
+  // Off a page boundary on purpose: the copy path.
+  std::string backing(1 + 5 * 4096, 'b');
+  std::string_view unaligned = std::string_view(backing).substr(1);
+  REQUIRE(reinterpret_cast<std::uintptr_t>(unaligned.data()) % 4096 != 0);
+  REQUIRE(out->write_aligned(aligned));
+  REQUIRE(out->write_aligned(unaligned));
+  REQUIRE(out->write_aligned(aligned));
+  // A tail that is not whole blocks goes through write().
+  REQUIRE(out->write_aligned("tail"));
+  REQUIRE(out->sync());
+  auto written = read_file_bytes(file);
+  REQUIRE(written);
+  std::string expected;
+  expected.append(aligned.data(), aligned.size());
+  expected.append(unaligned);
+  expected.append(aligned.data(), aligned.size());
+  expected += "tail";
+  CHECK(*written == expected);
+  CHECK(*out->size() == expected.size());
 }
