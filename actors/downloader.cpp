@@ -187,7 +187,7 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       start_fetch(self, community, generation);
       return;
     case member_step::want_index:
-      self->send(distribution, index_atom::value, community);
+      self->send(distribution, index_atom::value, community, step.with_data);
       return;
     case member_step::want_archives:
       emit(self, downloading_history_archives_started{community});

@@ -81,20 +81,23 @@ caf::expected<std::uint64_t> import_pending(self_ptr self, const std::string& co
     if (entry == index->archives().end())
       return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
                                                  + layout.index_file().string()));
-    auto archive = read_archive(layout.data_file(), entry->second, keys.get());
-    if (!archive && archive.error().code == errc::missing_key)
-      return missing_key(archive.error());
+    auto bytes = read_archive_bytes(layout.data_file(), entry->second, keys.get());
+    if (!bytes && bytes.error().code == errc::missing_key)
+      return missing_key(bytes.error());
+    if (!bytes)
+      return fail(make_error(bytes.error().code, "archive " + id + ": " + bytes.error().message));
+    auto archive = wire_archive(*bytes);
     if (!archive)
       return fail(make_error(archive.error().code, "archive " + id + ": " + archive.error().message));
     self->send(state.bus, publish_atom::value,
                signal{importing_history_archive_messages{community}});
     auto archive_started = std::chrono::steady_clock::now();
     auto imported = import_archive(*state.db, *key, id, *archive, state.batch,
-                                   [&](const std::vector<archive_message>& batch) {
+                                   [&](const std::vector<std::string_view>& hashes) {
                                      observe(self, state.observer.observer,
                                              state.observer.node, community,
-                                             message_observation::imported, batch);
-                                     pace(batch.size());
+                                             message_observation::imported, hashes);
+                                     pace(hashes.size());
                                    });
     if (!imported) {
       ++state.failed;

@@ -24,4 +24,16 @@ void observe(Self* self, const message_observer_actor& observer, const std::stri
   self->send(observer, std::move(seen));
 }
 
+/// As above, for a batch told by its messages' hashes.
+template <class Self>
+void observe(Self* self, const message_observer_actor& observer, const std::string& node,
+             const std::string& community_id, std::uint8_t kind,
+             const std::vector<std::string_view>& hashes) {
+  if (!observer)
+    return;
+  message_observation seen{node, community_id, kind, {}};
+  seen.hashes.assign(hashes.begin(), hashes.end());
+  self->send(observer, std::move(seen));
+}
+
 } // namespace annals

@@ -161,19 +161,29 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         return to_caf_error(hash.error());
       state.torrents[community] = *hash;
       state.fetches[community].info_hash = *hash;
+      state.fetches[community].peers = peers;
       return *hash;
     },
-    [self](index_atom, const std::string& community) {
+    [self](index_atom, const std::string& community, bool with_data) {
       auto it = self->state.fetches.find(community);
       if (it == self->state.fetches.end() || !it->second.summary)
         return;
       auto& entry = it->second;
       entry.index_wanted = true;
       auto first = static_cast<int>(entry.summary->data_size / archive_piece_length);
-      if (auto wanted = self->state.session->want_pieces(entry.info_hash, first,
-                                                         static_cast<int>(entry.piece_count));
+      // The index at the top priority: libtorrent picks it before any data
+      // piece wanted beside it.
+      if (auto wanted = self->state.session->want_pieces(
+            entry.info_hash, first, static_cast<int>(entry.piece_count), piece_priority::top);
           !wanted)
         entry.peer_error = wanted.error().to_string();
+      if (with_data)
+        if (auto wanted = self->state.session->want_pieces(entry.info_hash, 0, first); !wanted)
+          entry.peer_error = wanted.error().to_string();
+      // Wanting nothing, the torrent was a seed to libtorrent, which dials
+      // peers at its next tick; now it has reason to, so at once.
+      for (const auto& peer : entry.peers)
+        (void)self->state.session->connect_peer(entry.info_hash, peer);
     },
     [self](want_atom, const std::string& community, const std::vector<archive_slot>& slots) {
       auto it = self->state.fetches.find(community);

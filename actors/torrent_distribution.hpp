@@ -43,6 +43,7 @@ struct torrent_distribution_state {
     std::uint64_t piece_count = 0;
     std::string refusal;
     std::string peer_error;
+    std::vector<std::string> peers;  // dialled again once pieces are wanted
     bool index_wanted = false;
     bool index_ready = false;                       // had and flushed
     std::map<std::string, std::pair<int, int>> wanted;  // archive ID -> pieces [first, end)

@@ -83,13 +83,14 @@ void run_import(const import_options& options) {
       ++skipped;
       continue;
     }
-    auto decoded = read_archive(layout.data_file(), archive.entry, keys ? &*keys : nullptr);
+    auto bytes = read_archive_bytes(layout.data_file(), archive.entry, keys ? &*keys : nullptr);
+    auto decoded = bytes ? wire_archive(*bytes) : result<archive_wire>(bytes.error());
     if (!decoded)
       fail(make_error(decoded.error().code, "archive " + archive.id + ": "
                                               + decoded.error().message + " ("
                                               + std::to_string(done_archives)
                                               + " archives imported before it stay)"));
-    built_archive held{archive.id, archive.entry, static_cast<std::size_t>(decoded->messages_size())};
+    built_archive held{archive.id, archive.entry, decoded->messages.size()};
     take(db->mark_archives_downloaded(*key, {held}));
     auto stats = take(import_archive(*db, *key, archive.id, *decoded, 5000));
     sum.messages += stats.messages;

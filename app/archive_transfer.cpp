@@ -242,8 +242,11 @@ void run_fetch(const fetch_options& options) {
   bool loopback = !options.peers.empty() &&
                   std::all_of(options.peers.begin(), options.peers.end(),
                               [](const auto& peer) { return is_loopback_host(host_of(peer)); });
-  auto session = take(torrent_session::start(loopback ? loopback_session_options()
-                                                      : torrent_session_options{}));
+  auto session_options = loopback ? loopback_session_options() : torrent_session_options{};
+  // Archives then land one after another and are checked as they do, so
+  // the check is done when the last one arrives.
+  session_options.sequential_fetch = true;
+  auto session = take(torrent_session::start(session_options));
   node_system_config config;
   caf::actor_system sys{config};
   auto bus = sys.spawn(signal_bus);
@@ -267,6 +270,8 @@ void run_fetch(const fetch_options& options) {
   member_fetch fetch(expected, options.out, {}, limits, steady::now());
   fetch_progress progress;
   std::uint64_t wanted_bytes = 0;
+  std::size_t fetched_messages = 0;
+  std::vector<std::string> content_problems;  // each archive's, checked as it arrived
   auto next_report = steady::now();
   transfer_printer printer;
   auto report = [&](bool done) {
@@ -310,7 +315,7 @@ void run_fetch(const fetch_options& options) {
       case member_step::want_index:
         take(create_private_dirs(layout.archive_dir()));
         std::cerr << "fetching the index (" << fetch.summary().index_size << " bytes)\n";
-        self->send(backend, index_atom::value, expected);
+        self->send(backend, index_atom::value, expected, step.with_data);
         break;
       case member_step::want_archives:
         wanted_bytes = fetch.summary().index_size;
@@ -323,6 +328,13 @@ void run_fetch(const fetch_options& options) {
         self->send(backend, want_atom::value, expected, std::move(step.slots));
         break;
       case member_step::record:
+        for (const auto& archive : step.archives) {
+          auto checked = verify_archive_contents(layout.data_file(), archive.entry, limits.keys.get());
+          if (checked)
+            fetched_messages += *checked;
+          else
+            content_problems.push_back(archive.id + ": " + checked.error().message);
+        }
         report(step.last);
         complete = step.last;
         break;
@@ -340,19 +352,20 @@ void run_fetch(const fetch_options& options) {
   // The fetched directory is a complete archive set, so it can be inspected
   // and seeded like a built one.
   ask_backend<bool>(sys, self, backend, "saving the torrent", save_atom::value, expected);
-  auto verified = take_fetched(verify_archive_dir(layout.archive_dir(), true, limits.keys.get()),
+  // The structure of the whole directory; each archive's contents were
+  // checked as it arrived. No second SHA-1 pass over the files: libtorrent
+  // checked every piece against the torrent as it arrived (and any it found
+  // in --out on start).
+  auto verified = take_fetched(verify_archive_dir(layout.archive_dir(), false, limits.keys.get()),
                                "fetched archives");
-  for (const auto& problem : verified.problems)
+  auto problems = content_problems;
+  problems.insert(problems.end(), verified.problems.begin(), verified.problems.end());
+  for (const auto& problem : problems)
     std::cerr << "annals: verification failed: " << problem << "\n";
-  if (!verified.ok())
-    fail(make_error(errc::verification_failed, std::to_string(verified.problems.size()) +
+  if (!problems.empty())
+    fail(make_error(errc::verification_failed, std::to_string(problems.size()) +
                                                  " problem(s) in the fetched archives"));
-  // No second SHA-1 pass over the files: libtorrent checked every piece
-  // against the torrent as it arrived (and any it found in --out on start).
-
-  std::size_t messages = 0;
-  for (const auto& archive : verified.archives)
-    messages += archive.message_count;
+  auto messages = fetched_messages;
   std::cout << json_text(json{{"community_id", expected},
                     {"info_hash", hash},
                     {"archive_dir", layout.archive_dir().string()},

@@ -202,10 +202,8 @@ throughput_result run_throughput(const throughput_options& options,
       auto entry = index->archives().find(archive.id);
       if (entry == index->archives().end())
         throw std::runtime_error("archive " + archive.id + " is not in the index");
-      auto decoded = read_archive(layout.data_file(), entry->second);
-      if (!decoded)
-        throw std::runtime_error(decoded.error().to_string());
-      auto imported = import_archive(db, pub, archive.id, *decoded, 5000);
+      auto imported = import_archive_file(db, pub, archive.id, layout.data_file(),
+                                          entry->second, nullptr, 5000);
       if (!imported)
         throw std::runtime_error(imported.error().to_string());
       r.imported += imported->inserted;

@@ -246,6 +246,80 @@ result<pb::WakuMessageArchiveIndex> read_index(const std::filesystem::path& inde
   return index;
 }
 
+result<std::string> read_archive_bytes(const std::filesystem::path& data_file,
+                                       const pb::WakuMessageArchiveIndexMetadata& entry,
+                                       const hr_keyring* keys) {
+  auto data = data_reader::open(data_file);
+  if (!data)
+    return data.error();
+  return archive_bytes(*data, entry, keys);
+}
+
+result<archive_wire> wire_archive(std::string_view bytes) {
+  archive_wire out;
+  bool has_metadata = false;
+  pb::WakuMessage proto;
+  auto malformed = [](const std::string& why) {
+    return make_error(errc::malformed, "not a WakuMessageArchive: " + why);
+  };
+  for (std::size_t at = 0; at < bytes.size();) {
+    auto key = read_varint(bytes, at);
+    if (!key || (*key >> 3) == 0)
+      return malformed("bad field key at byte " + std::to_string(at));
+    auto field = *key >> 3;
+    switch (*key & 7) {
+      case 0:  // varint: version, or an unknown field protobuf would skip
+        if (!read_varint(bytes, at))
+          return malformed("truncated varint");
+        break;
+      case 1:
+        if (bytes.size() - at < 8)
+          return malformed("truncated fixed64");
+        at += 8;
+        break;
+      case 5:
+        if (bytes.size() - at < 4)
+          return malformed("truncated fixed32");
+        at += 4;
+        break;
+      case 2: {
+        auto size = read_varint(bytes, at);
+        if (!size || *size > bytes.size() - at)
+          return malformed("a field runs past the end");
+        auto value = bytes.substr(at, static_cast<std::size_t>(*size));
+        at += value.size();
+        if (field == 2) {
+          if (!out.metadata.MergeFromString(std::string(value)))
+            return malformed("metadata does not parse");
+          has_metadata = true;
+        } else if (field == 3) {
+          auto wire = read_wire(value);
+          if (wire && wire->topic.size() == 4) {
+            out.messages.push_back(*wire);
+            break;
+          }
+          // Not as the store keeps it: parse it and write it again, as
+          // importing through the protobuf did.
+          if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
+            return malformed("message " + std::to_string(out.messages.size())
+                             + " is not a WakuMessage");
+          const auto& message = out.reparsed.emplace_back(from_proto(proto));
+          auto& encoded = out.reencoded.emplace_back();
+          append_wire(encoded, message);
+          out.messages.push_back({encoded, message.timestamp, message.hash, message.cap_size(),
+                                  as_view(message.topic)});
+        }
+        break;
+      }
+      default:  // groups: not in this schema
+        return malformed("unsupported wire type " + std::to_string(*key & 7));
+    }
+  }
+  if (!has_metadata)
+    return malformed("no metadata");
+  return out;
+}
+
 result<pb::WakuMessageArchive> read_archive(const std::filesystem::path& data_file,
                                             const pb::WakuMessageArchiveIndexMetadata& entry,
                                             const hr_keyring* keys) {
@@ -263,6 +337,49 @@ sorted_entries(const pb::WakuMessageArchiveIndex& index) {
     return std::make_pair(a.second.offset(), a.first) < std::make_pair(b.second.offset(), b.first);
   });
   return out;
+}
+
+namespace {
+
+/// Decodes archive `entry` of `data` and checks it against its entry;
+/// returns its message count, telling `problem` what is wrong.
+template <class Problem>
+std::size_t check_contents(const data_reader& data, const pb::WakuMessageArchiveIndexMetadata& entry,
+                           const hr_keyring* keys, Problem&& problem) {
+  const auto& meta = entry.metadata();
+  auto bytes = archive_bytes(data, entry, keys);
+  auto outline = bytes ? outline_archive(*bytes) : std::nullopt;
+  if (!bytes) {
+    problem(bytes.error().message);
+    return 0;
+  }
+  if (!outline) {
+    problem("bytes at offset " + std::to_string(entry.offset()) + " are not a WakuMessageArchive");
+    return 0;
+  }
+  if (!same_metadata(outline->metadata, meta))
+    problem("archive metadata differs from its index entry");
+  auto outside = outline->oldest < meta.from() ? outline->oldest : outline->newest;
+  if (outline->messages > 0 && (outline->oldest < meta.from() || outline->newest >= meta.to()))
+    problem("message at " + std::to_string(outside) + " lies outside the archive window");
+  return outline->messages;
+}
+
+} // namespace
+
+result<std::size_t> verify_archive_contents(const std::filesystem::path& data_file,
+                                            const pb::WakuMessageArchiveIndexMetadata& entry,
+                                            const hr_keyring* keys) {
+  auto data = data_reader::open(data_file);
+  if (!data)
+    return data.error();
+  std::string problems;
+  auto messages = check_contents(*data, entry, keys, [&](const std::string& what) {
+    problems += problems.empty() ? what : "; " + what;
+  });
+  if (!problems.empty())
+    return make_error(errc::verification_failed, problems);
+  return messages;
 }
 
 result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
@@ -314,23 +431,8 @@ result<verify_report> verify_archive_dir(const std::filesystem::path& archive_di
         problem(pad.error().message);
       else if (!all_zero(*pad))
         problem("padding holds non-zero bytes");
-      if (decode) {
-        auto bytes = archive_bytes(*data, entry, keys);
-        auto outline = bytes ? outline_archive(*bytes) : std::nullopt;
-        if (!bytes) {
-          problem(bytes.error().message);
-        } else if (!outline) {
-          problem("bytes at offset " + std::to_string(entry.offset())
-                  + " are not a WakuMessageArchive");
-        } else {
-          checked.message_count = outline->messages;
-          if (!same_metadata(outline->metadata, meta))
-            problem("archive metadata differs from its index entry");
-          auto outside = outline->oldest < meta.from() ? outline->oldest : outline->newest;
-          if (outline->messages > 0 && (outline->oldest < meta.from() || outline->newest >= meta.to()))
-            problem("message at " + std::to_string(outside) + " lies outside the archive window");
-        }
-      }
+      if (decode)
+        checked.message_count = check_contents(*data, entry, keys, problem);
     }
     checked.ok = report.problems.size() == problems_before;
     report.archives.push_back(std::move(checked));

@@ -5,6 +5,7 @@
 #include "core/archive_format.hpp"
 #include "core/hash_ratchet.hpp"
 
+#include <deque>
 #include <optional>
 
 namespace annals {
@@ -26,6 +27,28 @@ result<pb::WakuMessageArchive> read_archive(const std::filesystem::path& data_fi
                                             const pb::WakuMessageArchiveIndexMetadata& entry,
                                             const hr_keyring* keys = nullptr);
 
+/// Archive `entry`'s serialized WakuMessageArchive in clear (opened with
+/// `keys` when sealed), not parsed.
+result<std::string> read_archive_bytes(const std::filesystem::path& data_file,
+                                       const pb::WakuMessageArchiveIndexMetadata& entry,
+                                       const hr_keyring* keys = nullptr);
+
+/// An archive's messages as a store keeps them, without building the
+/// archive's protobuf: canonical messages are views into the archive's own
+/// bytes (no copy of a payload), any other is parsed and written again in
+/// canonical form into `reencoded`. Each has a 4-byte topic and its hash.
+struct archive_wire {
+  pb::WakuMessageArchiveMetadata metadata;
+  std::vector<message_wire> messages;  // in the archive's order
+  std::deque<std::string> reencoded;   // owns what non-canonical messages view
+  std::deque<archive_message> reparsed;
+};
+
+/// Reads `bytes` (a serialized WakuMessageArchive) as protobuf would parse
+/// it: malformed bytes or a missing metadata field are refused. The views
+/// in the result point into `bytes` and into the result itself.
+result<archive_wire> wire_archive(std::string_view bytes);
+
 /// Index entries ordered by (offset), the order they were appended.
 std::vector<std::pair<std::string, pb::WakuMessageArchiveIndexMetadata>>
 sorted_entries(const pb::WakuMessageArchiveIndex& index);
@@ -43,6 +66,15 @@ struct verify_report {
   std::uint64_t data_size = 0;
   bool ok() const { return problems.empty(); }
 };
+
+/// Decodes archive `entry` of `data_file` (opened with `keys` when sealed)
+/// and checks it against its entry: its metadata is the entry's and every
+/// message lies in its window. Its message count, or what is wrong. The
+/// check verify_archive_dir makes of each archive with `decode`, for one
+/// archive as soon as it arrives.
+result<std::size_t> verify_archive_contents(const std::filesystem::path& data_file,
+                                            const pb::WakuMessageArchiveIndexMetadata& entry,
+                                            const hr_keyring* keys = nullptr);
 
 /// Checks an archive directory (the one holding `data` and `index`): every ID
 /// matches its entry, offsets and sizes are piece-aligned, contiguous and

@@ -85,7 +85,9 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
     summary_ = progress.summary;
     at_ = phase::index;
     since_ = now;
-    return step(member_step::want_index);
+    auto s = step(member_step::want_index);
+    s.with_data = held_.empty();
+    return s;
   }
   if (now - since_ > options_.stall_timeout)
     return end(member_step::fail, "no data from any peer for " + seconds_text(options_.stall_timeout));

@@ -55,6 +55,10 @@ struct member_step {
   std::vector<archive_pieces> archives;
   /// With `record`: these were the last archives, so the fetch is complete.
   bool last = false;
+  /// With `want_index`: the member holds none of the set's archives, so it
+  /// will want all of `data`; asking for it now, behind the index, keeps
+  /// the peers busy while the index arrives and is read.
+  bool with_data = false;
 };
 
 class member_fetch {

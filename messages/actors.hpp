@@ -258,8 +258,10 @@ using archive_distribution_actor = caf::typed_actor<
   // Replies with the fetch's ID (an info hash).
   caf::replies_to<fetch_atom, std::string, std::string, std::vector<std::string>>::with<
     std::string>,
-  // Member: wants the index of the community's set (once it is located).
-  caf::reacts_to<index_atom, std::string>,
+  // Member: wants the index of the community's set (once it is located);
+  // with `true` also all of `data` behind it (a member holding none of the
+  // set wants every archive, so they need not wait for the index).
+  caf::reacts_to<index_atom, std::string, bool>,
   // Member: wants these archives of the fetched index (ID and place in
   // `data`, so a backend never reads the index, which may be encrypted).
   caf::reacts_to<want_atom, std::string, std::vector<archive_slot>>,

@@ -268,7 +268,8 @@ struct torrent_session::impl {
   /// Raises the priority of pieces [first, last); never lowers any, so wants
   /// accumulate. File priorities are never touched: libtorrent recomputes
   /// every piece priority when they change, which would drop earlier wants.
-  static result<void> want(const with_metadata& torrent, int first, int last) {
+  static result<void> want(const with_metadata& torrent, int first, int last,
+                           lt::download_priority_t priority = lt::default_priority) {
     auto count = torrent.info->num_pieces();
     if (first < 0 || last > count || first > last)
       return make_error(errc::invalid_argument,
@@ -276,7 +277,7 @@ struct torrent_session::impl {
                           ") outside [0, " + std::to_string(count) + ")");
     std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> wanted;
     for (int piece = first; piece < last; ++piece)
-      wanted.emplace_back(lt::piece_index_t(piece), lt::default_priority);
+      wanted.emplace_back(lt::piece_index_t(piece), priority);
     torrent.handle.prioritize_pieces(wanted);
     return ok_result();
   }
@@ -481,6 +482,8 @@ result<std::string> torrent_session::fetch(const std::string& magnet, const fs::
     // hidden part file instead of to `data` and `index`.
     atp.piece_priorities.assign(max_magnet_pieces, lt::dont_download);
   }
+  if (impl_->options.sequential_fetch)
+    atp.flags |= lt::torrent_flags::sequential_download;
   return impl_->add(std::move(atp));
 }
 
@@ -499,6 +502,8 @@ result<std::string> torrent_session::fetch_torrent_file(const fs::path& torrent_
                                 lt::dont_download);
   atp.ti = std::move(*info);
   atp.save_path = save_path.string();
+  if (impl_->options.sequential_fetch)
+    atp.flags |= lt::torrent_flags::sequential_download;
   return impl_->add(std::move(atp));
 }
 
@@ -511,11 +516,15 @@ result<void> torrent_session::remove(const std::string& info_hash) {
   return ok_result();
 }
 
-result<void> torrent_session::want_pieces(const std::string& info_hash, int first, int last) {
+result<void> torrent_session::want_pieces(const std::string& info_hash, int first, int last,
+                                          piece_priority priority) {
   auto torrent = impl_->find_with_metadata(info_hash);
   if (!torrent)
     return torrent.error();
-  if (auto wanted = impl::want(*torrent, first, last); !wanted)
+  if (auto wanted = impl::want(*torrent, first, last,
+                               priority == piece_priority::top ? lt::top_priority
+                                                               : lt::default_priority);
+      !wanted)
     return make_error(wanted.error().code, info_hash + ": " + wanted.error().message);
   return ok_result();
 }

@@ -16,6 +16,9 @@
 
 namespace annals {
 
+/// How soon a wanted piece is picked: every `top` piece before any `normal`.
+enum class piece_priority { normal, top };
+
 struct torrent_session_options {
   /// "ADDR:PORT"; port 0 picks a free one (read listen_port()).
   std::string listen = "0.0.0.0:0";
@@ -25,6 +28,11 @@ struct torrent_session_options {
   bool trackers = true;
   /// Loopback profile: TCP only, many connections per IP, re-dial after 1 s.
   bool loopback = false;
+  /// Fetches ask for pieces in order, so archives complete one after the
+  /// other and can be checked while the rest arrive (a lone fetcher such
+  /// as `archive fetch`). Off, libtorrent picks the rarest first, which
+  /// lets the members of a swarm trade pieces with each other sooner.
+  bool sequential_fetch = false;
 };
 
 /// A loopback profile: 127.0.0.1, no DHT/LSD/UPnP/trackers, TCP only.
@@ -99,8 +107,10 @@ public:
                                          const std::vector<std::string>& peers = {},
                                          bool download_all = true);
   result<void> remove(const std::string& info_hash);
-  /// Wants exactly the pieces [first, last) in addition to earlier wants.
-  result<void> want_pieces(const std::string& info_hash, int first, int last);
+  /// Wants exactly the pieces [first, last) in addition to earlier wants;
+  /// `top` ones are picked before any `normal` one.
+  result<void> want_pieces(const std::string& info_hash, int first, int last,
+                           piece_priority priority = piece_priority::normal);
   /// Wants file `file_index` (0 = data, 1 = index).
   result<void> want_file(const std::string& info_hash, int file_index);
   result<torrent_progress> progress(const std::string& info_hash) const;

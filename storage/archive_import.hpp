@@ -5,11 +5,14 @@
 #pragma once
 
 #include "core/archive_format.hpp"
+#include "core/archive_reader.hpp"
 #include "core/identity.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace annals {
@@ -22,11 +25,24 @@ struct archive_import_stats {
   std::uint64_t duplicates = 0;  // already stored
 };
 
+/// Hashes of the messages of each batch once it is written (observers,
+/// pacing); the views live until the call returns.
+using import_batch_observer = std::function<void(const std::vector<std::string_view>& hashes)>;
+
 /// Imports `archive` (recorded as downloaded under `id`) in batches of
-/// `batch` messages; `on_batch` runs after each write (observers, pacing).
+/// `batch` messages, each stored as the archive holds it.
+result<archive_import_stats> import_archive(store& db, const public_key& community,
+                                            const std::string& id, const archive_wire& archive,
+                                            std::size_t batch,
+                                            const import_batch_observer& on_batch = {});
+
+/// Reads archive `entry` from `data_file` (opened with `keys` when sealed)
+/// and imports it: a malformed archive is refused before a message of it
+/// is written.
 result<archive_import_stats>
-import_archive(store& db, const public_key& community, const std::string& id,
-               const pb::WakuMessageArchive& archive, std::size_t batch,
-               const std::function<void(const std::vector<archive_message>&)>& on_batch = {});
+import_archive_file(store& db, const public_key& community, const std::string& id,
+                    const std::filesystem::path& data_file,
+                    const pb::WakuMessageArchiveIndexMetadata& entry, const hr_keyring* keys,
+                    std::size_t batch, const import_batch_observer& on_batch = {});
 
 } // namespace annals

@@ -209,6 +209,13 @@ public:
                                                std::string_view archive_id,
                                                const std::vector<archive_message>& messages,
                                                bool archive_done);
+  /// As import_archive_messages, for messages already in the canonical bytes
+  /// the store keeps (read_wire's, or an archive_wire's): stored as they
+  /// are, without a parse or a copy before the write batch.
+  result<insert_stats> import_archive_wires(const public_key& community,
+                                            std::string_view archive_id,
+                                            const message_wire* messages, std::size_t count,
+                                            bool archive_done);
   /// Archive IDs recorded for the community, with their state.
   result<std::vector<std::pair<std::string, ::annals::record::Archive>>>
   list_archives(const public_key& community) const;

@@ -22,6 +22,10 @@ struct store_options {
   std::size_t body_write_buffer_bytes = 16u << 20;
   std::size_t total_write_buffer_bytes = 48u << 20;  // every memtable of the store
   std::size_t block_cache_bytes = 8u << 20;          // one LRU cache for all families
+  /// Read table files through mmap (RocksDB's allow_mmap_reads): no copy
+  /// of each block out of the page cache. Off where a read error must come
+  /// back as an error rather than a SIGBUS (a failing disk, say).
+  bool mmap_reads = true;
   /// Writes are refused, naming the disk, while fewer bytes than this are
   /// free: RocksDB must never meet a full disk mid-write (Debian's build
   /// aborts on an assertion there), and its flushes and compactions need room.

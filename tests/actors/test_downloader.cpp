@@ -42,7 +42,7 @@ struct fake_network {
   std::set<std::string> locatable;    // locators whose metadata peers have
   std::set<std::string> deliverable;  // archive IDs peers deliver
   std::string claimed_name;           // the set's name; empty: the community
-  std::vector<std::string> calls;     // "fetch <locator>", "index", "want <n>", "save", "unseed"
+  std::vector<std::string> calls;     // "fetch <locator>", "index[+data]", "want <n>", "save", "unseed"
   std::map<std::string, std::string> current;   // community -> locator
   std::map<std::string, bool> index_wanted;
   std::map<std::string, std::set<std::string>> wanted;
@@ -94,8 +94,8 @@ archive_distribution_actor::behavior_type fake_backend(archive_distribution_acto
       net->wanted[community].clear();
       return std::string(40, 'f');
     },
-    [=](index_atom, const std::string& community) {
-      net->calls.push_back("index");
+    [=](index_atom, const std::string& community, bool with_data) {
+      net->calls.push_back(with_data ? "index+data" : "index");
       net->index_wanted[community] = true;
     },
     [=](want_atom, const std::string& community, const std::vector<archive_slot>& slots) {
@@ -238,7 +238,7 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
   advance(2s);
   CHECK((*db->get_setting(pending_link_setting(id)))->empty());
 
-  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index", "want 3", "save"});
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index+data", "want 3", "save"});
   CHECK_FALSE(running());
   auto downloaded = signals_of<history_archive_downloaded>();
   REQUIRE(downloaded.size() == 3);
@@ -369,7 +369,7 @@ TEST_CASE_METHOD(member_fixture, "a newer link replaces a download still waiting
   fetch("magnet:b", 3);
   advance(2s);
   CHECK(net->calls
-        == std::vector<std::string>{"fetch magnet:a", "fetch magnet:b", "index", "want 3", "save"});
+        == std::vector<std::string>{"fetch magnet:a", "fetch magnet:b", "index+data", "want 3", "save"});
   CHECK(recorded_ids().size() == 3);
   CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:b");
   // The replaced task's timers are stale: nothing more happens.

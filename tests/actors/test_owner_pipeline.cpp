@@ -65,7 +65,7 @@ recording_seeder(archive_distribution_actor::pointer self, std::filesystem::path
     // The owner pipeline never fetches; a call here is a test failure.
     [=](fetch_atom, const std::string&, const std::string&,
         const std::vector<std::string>&) -> caf::result<std::string> { return fetched(); },
-    [](index_atom, const std::string&) {},
+    [](index_atom, const std::string&, bool) {},
     [](want_atom, const std::string&, const std::vector<archive_slot>&) {},
     [=](progress_atom, const std::string&) -> caf::result<fetch_progress> { return fetched(); },
     [=](save_atom, const std::string&) -> caf::result<bool> { return fetched(); },

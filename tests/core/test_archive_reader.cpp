@@ -203,3 +203,65 @@ TEST_CASE("verification reads any archive protobuf parses, and names messages ou
                                    + " lies outside the archive window")
         != std::string::npos);
 }
+
+TEST_CASE("wire_archive hands over canonical messages as views of the archive and writes the "
+          "others again as protobuf would",
+          "[reader][wire]") {
+  pb::WakuMessageArchive archive;
+  archive.mutable_metadata()->set_from(t0);
+  archive.mutable_metadata()->set_to(t0 + day);
+  std::string bytes = archive.SerializeAsString();
+  auto add = [&](const std::string& message) {
+    bytes.push_back(static_cast<char>(3 << 3 | 2));
+    append_varint(bytes, message.size());
+    bytes += message;
+  };
+  auto first = make_message(t0 + 5, topic_a, 300);
+  auto second = make_message(t0 + 9, topic_b, 40);
+  std::string canonical, other;
+  append_wire(canonical, first);
+  append_wire(other, second);
+  add(canonical);
+  // Fields out of number order: protobuf parses it, read_wire refuses it.
+  std::string reordered = other.substr(67) + other.substr(0, 67);
+  REQUIRE_FALSE(read_wire(reordered));
+  add(reordered);
+  // A topic of three bytes: the store keys four, as from_proto pads it.
+  pb::WakuMessage short_topic;
+  to_proto(make_message(t0 + 11, topic_a, 20), short_topic);
+  short_topic.set_topic(std::string("\x0a\x00\x00", 3));
+  add(short_topic.SerializeAsString());
+
+  auto wired = wire_archive(bytes);
+  REQUIRE(wired);
+  CHECK(wired->metadata.from() == t0);
+  REQUIRE(wired->messages.size() == 3);
+  // The canonical one is the archive's own bytes, not a copy.
+  const auto& a = wired->messages[0];
+  CHECK(a.bytes == canonical);
+  CHECK(a.bytes.data() >= bytes.data());
+  CHECK(a.bytes.data() < bytes.data() + bytes.size());
+  CHECK(a.timestamp == t0 + 5);
+  CHECK(a.hash == first.hash);
+  CHECK(a.topic == as_view(topic_a));
+  CHECK(a.cap_size == first.cap_size());
+  // The others: what importing through the protobuf stored.
+  CHECK(wired->messages[1].bytes == other);
+  CHECK(wired->messages[1].hash == second.hash);
+  std::string padded;
+  append_wire(padded, from_proto(short_topic));
+  CHECK(wired->messages[2].bytes == padded);
+  CHECK(wired->messages[2].topic == std::string("\x0a\x00\x00\x00", 4));
+  // The result keeps what it re-encoded when moved.
+  auto moved = std::move(*wired);
+  CHECK(moved.messages[1].bytes == other);
+
+  // Malformed archives are refused with a cause, never half read.
+  CHECK_FALSE(wire_archive(bytes.substr(0, bytes.size() - 3)));
+  CHECK_FALSE(wire_archive(bytes.substr(archive.SerializeAsString().size())));  // no metadata
+  std::string junk = bytes;
+  junk += std::string("\x1a\x05\xff\xff\xff\xff\xff", 7);  // a message that does not parse
+  auto refused = wire_archive(junk);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("not a WakuMessage"));
+}

@@ -71,7 +71,14 @@ TEST_CASE("member_fetch wants the index first and fails on a missing or stalled 
           "[member_fetch]") {
   test::temp_dir dir("annals-member-fetch");
   member_fetch fetch(community, dir.path(), {}, {}, t);
-  CHECK(fetch.advance(located(), t).kind == member_step::want_index);
+  auto first = fetch.advance(located(), t);
+  CHECK(first.kind == member_step::want_index);
+  // Nothing held: every archive will be wanted, so the data comes along.
+  CHECK(first.with_data);
+  member_fetch holding(community, dir.path(), {"0x" + std::string(64, 'a')}, {}, t);
+  auto partial = holding.advance(located(), t);
+  CHECK(partial.kind == member_step::want_index);
+  CHECK_FALSE(partial.with_data);  // which archives are missing waits for the index
   auto progress = located();
   progress.received = 100;
   CHECK(fetch.advance(progress, t + 50s).kind == member_step::wait);
