@@ -5,34 +5,25 @@
 #include "messages/actors.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace annals {
 
-/// Sends `observer`, when there is one, the hashes of `batch` as reaching
-/// `kind` in `node`.
-template <class Self>
+inline std::string_view observed_hash(const archive_message& message) { return message.hash; }
+inline std::string_view observed_hash(std::string_view hash) { return hash; }
+
+/// Sends `observer`, when there is one, the hashes of `batch` (messages, or
+/// their hashes) as reaching `kind` in `node`.
+template <class Self, class Batch>
 void observe(Self* self, const message_observer_actor& observer, const std::string& node,
-             const std::string& community_id, std::uint8_t kind,
-             const std::vector<archive_message>& batch) {
+             const std::string& community_id, std::uint8_t kind, const Batch& batch) {
   if (!observer)
     return;
   message_observation seen{node, community_id, kind, {}};
   seen.hashes.reserve(batch.size());
-  for (const auto& message : batch)
-    seen.hashes.push_back(message.hash);
-  self->send(observer, std::move(seen));
-}
-
-/// As above, for a batch told by its messages' hashes.
-template <class Self>
-void observe(Self* self, const message_observer_actor& observer, const std::string& node,
-             const std::string& community_id, std::uint8_t kind,
-             const std::vector<std::string_view>& hashes) {
-  if (!observer)
-    return;
-  message_observation seen{node, community_id, kind, {}};
-  seen.hashes.assign(hashes.begin(), hashes.end());
+  for (const auto& item : batch)
+    seen.hashes.emplace_back(observed_hash(item));
   self->send(observer, std::move(seen));
 }
 

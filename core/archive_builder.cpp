@@ -10,17 +10,6 @@ namespace annals {
 
 namespace {
 
-void append_page_varint(page_buffer& out, std::uint64_t value) {
-  char bytes[10];
-  std::size_t n = 0;
-  while (value >= 0x80) {
-    bytes[n++] = static_cast<char>(value | 0x80);
-    value >>= 7;
-  }
-  bytes[n++] = static_cast<char>(value);
-  out.append(bytes, n);
-}
-
 /// Accumulates one archive's serialized bytes: the metadata field first,
 /// then each message's bytes as they come (field 3 of WakuMessageArchive,
 /// the order protobuf writes), so no message is parsed or copied twice.
@@ -62,7 +51,7 @@ public:
 
   result<void> add(const message_wire& message) {
     bytes_.push_back(static_cast<char>(3 << 3 | 2));
-    append_page_varint(bytes_, message.bytes.size());
+    append_varint(bytes_, message.bytes.size());
     bytes_.append(message.bytes);
     cap_size_ += message.cap_size;
     ++count_;

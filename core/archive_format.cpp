@@ -103,14 +103,6 @@ std::optional<std::uint64_t> read_minimal_varint(std::string_view bytes, std::si
 
 } // namespace
 
-void append_varint(std::string& out, std::uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
 void append_wire(std::string& out, const archive_message& message) {
   // Field number order, as protobuf's serializer writes them.
   append_bytes_field(out, 1, message.sig);

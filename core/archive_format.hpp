@@ -104,7 +104,14 @@ void append_wire(std::string& out, const archive_message& message);
 /// archive as they are; anything else is nullopt (parse and re-encode it).
 std::optional<message_wire> read_wire(std::string_view bytes);
 
-/// Appends a protobuf varint.
-void append_varint(std::string& out, std::uint64_t value);
+/// Appends a protobuf varint to a byte string (std::string, page_buffer).
+template <class Bytes>
+void append_varint(Bytes& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
 
 } // namespace annals

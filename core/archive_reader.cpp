@@ -140,64 +140,85 @@ std::optional<std::uint64_t> read_varint(std::string_view bytes, std::size_t& at
   return std::nullopt;
 }
 
-/// Reads a WakuMessageArchive's bytes as protobuf would parse them, without
-/// building it: canonical messages through read_wire (no allocation per
-/// field), any other through protobuf itself. A gigabyte of archives is
-/// then checked at about the speed of reading it.
-std::optional<archive_outline> outline_archive(std::string_view bytes) {
-  archive_outline out;
+/// Walks a serialized WakuMessageArchive's fields as protobuf's parser
+/// would, without building it: `metadata(value)` for field 2 (which must be
+/// there), `message(value)` for each field 3, any other field skipped.
+/// Empty when the bytes parse, else what is wrong; a callback stops the walk
+/// by returning what is wrong.
+template <class Metadata, class Message>
+std::string walk_archive(std::string_view bytes, Metadata&& metadata, Message&& message) {
   bool has_metadata = false;
-  pb::WakuMessage fallback;
   for (std::size_t at = 0; at < bytes.size();) {
     auto key = read_varint(bytes, at);
     if (!key || (*key >> 3) == 0)
-      return std::nullopt;
+      return "bad field key at byte " + std::to_string(at);
     auto field = *key >> 3;
     switch (*key & 7) {
       case 0:  // varint: version, or an unknown field
         if (!read_varint(bytes, at))
-          return std::nullopt;
+          return "truncated varint";
         break;
       case 1:
         if (bytes.size() - at < 8)
-          return std::nullopt;
+          return "truncated fixed64";
         at += 8;
         break;
       case 5:
         if (bytes.size() - at < 4)
-          return std::nullopt;
+          return "truncated fixed32";
         at += 4;
         break;
       case 2: {
         auto size = read_varint(bytes, at);
         if (!size || *size > bytes.size() - at)
-          return std::nullopt;
+          return "a field runs past the end";
         auto value = bytes.substr(at, static_cast<std::size_t>(*size));
         at += value.size();
+        std::string wrong;
         if (field == 2) {
-          if (!out.metadata.MergeFromString(std::string(value)))
-            return std::nullopt;
+          wrong = metadata(value);
           has_metadata = true;
         } else if (field == 3) {
-          std::uint64_t timestamp = 0;
-          if (auto wire = read_wire(value)) {
-            timestamp = wire->timestamp;
-          } else {
-            if (!fallback.ParseFromArray(value.data(), static_cast<int>(value.size())))
-              return std::nullopt;
-            timestamp = fallback.timestamp();
-          }
-          ++out.messages;
-          out.oldest = std::min(out.oldest, timestamp);
-          out.newest = std::max(out.newest, timestamp);
+          wrong = message(value);
         }
+        if (!wrong.empty())
+          return wrong;
         break;
       }
       default:  // groups: not in this schema
-        return std::nullopt;
+        return "unsupported wire type " + std::to_string(*key & 7);
     }
   }
-  if (!has_metadata)
+  return has_metadata ? std::string() : "no metadata";
+}
+
+/// Reads a WakuMessageArchive's bytes for verification: canonical messages
+/// through read_wire (no allocation per field), any other through protobuf
+/// itself. A gigabyte of archives is then checked at about the speed of
+/// reading it.
+std::optional<archive_outline> outline_archive(std::string_view bytes) {
+  archive_outline out;
+  pb::WakuMessage fallback;
+  auto wrong = walk_archive(
+    bytes,
+    [&](std::string_view value) -> std::string {
+      return out.metadata.MergeFromString(std::string(value)) ? "" : "metadata does not parse";
+    },
+    [&](std::string_view value) -> std::string {
+      std::uint64_t timestamp = 0;
+      if (auto wire = read_wire(value)) {
+        timestamp = wire->timestamp;
+      } else {
+        if (!fallback.ParseFromArray(value.data(), static_cast<int>(value.size())))
+          return "a message is not a WakuMessage";
+        timestamp = fallback.timestamp();
+      }
+      ++out.messages;
+      out.oldest = std::min(out.oldest, timestamp);
+      out.newest = std::max(out.newest, timestamp);
+      return "";
+    });
+  if (!wrong.empty())
     return std::nullopt;
   return out;
 }
@@ -257,66 +278,31 @@ result<std::string> read_archive_bytes(const std::filesystem::path& data_file,
 
 result<archive_wire> wire_archive(std::string_view bytes) {
   archive_wire out;
-  bool has_metadata = false;
   pb::WakuMessage proto;
-  auto malformed = [](const std::string& why) {
-    return make_error(errc::malformed, "not a WakuMessageArchive: " + why);
-  };
-  for (std::size_t at = 0; at < bytes.size();) {
-    auto key = read_varint(bytes, at);
-    if (!key || (*key >> 3) == 0)
-      return malformed("bad field key at byte " + std::to_string(at));
-    auto field = *key >> 3;
-    switch (*key & 7) {
-      case 0:  // varint: version, or an unknown field protobuf would skip
-        if (!read_varint(bytes, at))
-          return malformed("truncated varint");
-        break;
-      case 1:
-        if (bytes.size() - at < 8)
-          return malformed("truncated fixed64");
-        at += 8;
-        break;
-      case 5:
-        if (bytes.size() - at < 4)
-          return malformed("truncated fixed32");
-        at += 4;
-        break;
-      case 2: {
-        auto size = read_varint(bytes, at);
-        if (!size || *size > bytes.size() - at)
-          return malformed("a field runs past the end");
-        auto value = bytes.substr(at, static_cast<std::size_t>(*size));
-        at += value.size();
-        if (field == 2) {
-          if (!out.metadata.MergeFromString(std::string(value)))
-            return malformed("metadata does not parse");
-          has_metadata = true;
-        } else if (field == 3) {
-          auto wire = read_wire(value);
-          if (wire && wire->topic.size() == 4) {
-            out.messages.push_back(*wire);
-            break;
-          }
-          // Not as the store keeps it: parse it and write it again, as
-          // importing through the protobuf did.
-          if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
-            return malformed("message " + std::to_string(out.messages.size())
-                             + " is not a WakuMessage");
-          const auto& message = out.reparsed.emplace_back(from_proto(proto));
-          auto& encoded = out.reencoded.emplace_back();
-          append_wire(encoded, message);
-          out.messages.push_back({encoded, message.timestamp, message.hash, message.cap_size(),
-                                  as_view(message.topic)});
-        }
-        break;
+  auto wrong = walk_archive(
+    bytes,
+    [&](std::string_view value) -> std::string {
+      return out.metadata.MergeFromString(std::string(value)) ? "" : "metadata does not parse";
+    },
+    [&](std::string_view value) -> std::string {
+      auto wire = read_wire(value);
+      if (wire && wire->topic.size() == 4) {
+        out.messages.push_back(*wire);
+        return "";
       }
-      default:  // groups: not in this schema
-        return malformed("unsupported wire type " + std::to_string(*key & 7));
-    }
-  }
-  if (!has_metadata)
-    return malformed("no metadata");
+      // Not as the store keeps it: parse it and write it again, as
+      // importing through the protobuf did.
+      if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
+        return "message " + std::to_string(out.messages.size()) + " is not a WakuMessage";
+      const auto& message = out.reparsed.emplace_back(from_proto(proto));
+      auto& encoded = out.reencoded.emplace_back();
+      append_wire(encoded, message);
+      out.messages.push_back({encoded, message.timestamp, message.hash, message.cap_size(),
+                              as_view(message.topic)});
+      return "";
+    });
+  if (!wrong.empty())
+    return make_error(errc::malformed, "not a WakuMessageArchive: " + wrong);
   return out;
 }
 

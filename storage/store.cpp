@@ -795,7 +795,6 @@ public:
     changed_.wait(lock, [&] { return !ready_.empty() || done_; });
     if (ready_.empty())
       return false;
-    out.clear();
     spares_.push_back(std::move(out));
     out = std::move(ready_.front());
     ready_.pop_front();
@@ -814,10 +813,16 @@ private:
 
   key_batch take_spare() {
     std::lock_guard lock(mutex_);
+    return pop_spare();
+  }
+
+  /// A batch that held keys before, empty (or a new one); mutex_ held.
+  key_batch pop_spare() {
     if (spares_.empty())
       return {};
     auto batch = std::move(spares_.back());
     spares_.pop_back();
+    batch.clear();
     return batch;
   }
 
@@ -830,13 +835,7 @@ private:
       return false;
     ready_.push_back(std::move(batch));
     changed_.notify_all();
-    if (spares_.empty()) {
-      batch = key_batch{};
-    } else {
-      batch = std::move(spares_.back());
-      spares_.pop_back();
-    }
-    batch.clear();
+    batch = pop_spare();
     return true;
   }
 
