@@ -28,6 +28,7 @@ struct throughput_result {
   std::uint64_t data_bytes = 0;
   double build_s = 0;    // archives: encode, append, fsync, index
   double torrent_s = 0;  // piece hashes and the .torrent
+  std::string build_read;  // how the build read the store (owner_build_result::read)
   double sha1_s = 0;     // the limit: SHA-1 of the same bytes
   std::uint64_t imported = 0;
   double import_s = 0;

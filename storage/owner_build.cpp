@@ -27,6 +27,18 @@ result<void> require_archives(const std::filesystem::path& index_file,
 
 } // namespace
 
+const char* to_string(owner_build_result::read_path read) {
+  switch (read) {
+    case owner_build_result::read_path::queue:
+      return "queue";
+    case owner_build_result::read_path::stored:
+      return "stored";
+    case owner_build_result::read_path::stored_then_queue:
+      return "stored then queue";
+  }
+  return "?";
+}
+
 result<std::uint64_t> queue_messages_missing_from_archives(const archive_layout& layout,
                                                            store& db,
                                                            const public_key& community,
@@ -140,7 +152,38 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
     out.late_messages = (*late)->count;
   }
 
-  auto source = queue.source();
+  // From the last end date on, a weekly build's messages are the traffic
+  // stored since, every one queued: reading the bodies alone, without the
+  // queue's keys beside them, saves a third of the build's work. Whether
+  // the range was whole is known after the walk: its message count must
+  // equal the queue's keys in it (the view's running count less those
+  // below and above it), as every queued key names a stored message. A
+  // stored message that is not queued (imported from another owner's
+  // archives, say) makes them differ, and the build starts again from the
+  // queue; its appended bytes are cut off and its staged index replaced.
+  std::optional<std::uint64_t> whole_range_count;
+  if (auto queued = queue.queued(); queued && start < request.to) {
+    auto above = queue.count(request.to, UINT64_MAX);
+    if (!above)
+      return above.error();
+    auto below = *late ? (*late)->count : 0;
+    if (*queued >= below + *above)
+      whole_range_count = *queued - below - *above;
+  }
+  bool read_stored = whole_range_count.has_value();
+  std::uint64_t stored_read = 0;
+  auto queued_source = queue.source();
+  auto stored_source = queue.stored_source();
+  message_source source = [&](std::uint64_t from, std::uint64_t to,
+                              const std::vector<topic4>& topics,
+                              const message_visitor& visit) -> result<void> {
+    if (!read_stored || from < start)
+      return queued_source(from, to, topics, visit);
+    return stored_source(from, to, topics, [&](const message_wire& message) {
+      ++stored_read;
+      visit(message);
+    });
+  };
   if (hooks.collect_hashes) {
     source = [inner = std::move(source), &out](
                std::uint64_t from, std::uint64_t to, const std::vector<topic4>& topics,
@@ -152,6 +195,18 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
     };
   }
   auto report = build_archives(layout, build, source);
+  if (report && read_stored) {
+    out.read = owner_build_result::read_path::stored;
+    if (stored_read != *whole_range_count) {
+      read_stored = false;
+      out.read = owner_build_result::read_path::stored_then_queue;
+      out.hashes.clear();
+      auto torn_tail = report->recovered_tail;
+      report = build_archives(layout, build, source);
+      if (report)
+        report->recovered_tail = torn_tail;  // not the first pass's bytes
+    }
+  }
   if (!report)
     return report.error();
   out.report = std::move(*report);

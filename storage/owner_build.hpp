@@ -54,7 +54,15 @@ struct owner_build_result {
   std::uint64_t left_queued = 0;    // stored, not archived yet (timestamps >= to)
   std::uint64_t requeued = 0;       // stored messages found in no archive and queued
   std::vector<std::string> hashes;  // with collect_hashes
+  /// How the window from the last end date on was read: from the message
+  /// bodies alone when the queue's running count showed every stored
+  /// message of it queued (`stored`), else beside the queue's keys.
+  enum class read_path { queue, stored, stored_then_queue };
+  read_path read = read_path::queue;
 };
+
+/// "queue", "stored" or "stored then queue".
+const char* to_string(owner_build_result::read_path read);
 
 /// Queues every stored message of the community that is in none of its
 /// archive files (decoded from `index` and `data`): what a store written

@@ -34,6 +34,7 @@
 #include <tuple>
 #include <cstring>
 #include <mutex>
+#include <chrono>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -541,6 +542,28 @@ const std::filesystem::path& store::path() const { return impl_->path; }
 
 std::uint64_t store::refused_writes() const { return impl_->refused_writes.load(); }
 
+result<void> store::settle() {
+  auto& d = *impl_;
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (auto status = d.db->Flush(flush, d.handles); !status.ok())
+    return d.db_error("settle", status);
+  auto busy = [&] {
+    for (auto* handle : d.handles) {
+      std::uint64_t pending = 0;
+      std::uint64_t running = 0;
+      d.db->GetIntProperty(handle, "rocksdb.compaction-pending", &pending);
+      d.db->GetIntProperty(handle, "rocksdb.num-running-compactions", &running);
+      if (pending || running)
+        return true;
+    }
+    return false;
+  };
+  while (busy())
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return {};
+}
+
 result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,
                                            store_options options) {
   if (options.create_if_missing) {
@@ -680,6 +703,7 @@ struct unarchived_view::impl {
   const rocksdb::Snapshot* snapshot = nullptr;
   std::string prefix;  // the community key
   std::uint64_t queue_writes = 0;  // the store's count when the snapshot was taken
+  std::optional<std::uint64_t> queued;  // the running count of keys at the snapshot
 
   ~impl() {
     if (snapshot)
@@ -851,6 +875,83 @@ private:
 
 } // namespace
 
+namespace {
+
+/// Hands on one stored message's bytes: as they are when canonical, else
+/// (written by another version, say) parsed and encoded again, as an
+/// archive must hold canonical bytes.
+template <class Store>
+result<void> visit_stored(const Store& d, std::string_view key, std::string_view value,
+                          pb::WakuMessage& proto, const message_visitor& visit) {
+  if (auto wire = read_wire(value)) {
+    visit(*wire);
+    return {};
+  }
+  if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
+    return d.malformed(cf_messages, key, "value is not a WakuMessage");
+  visit_encoded(visit, from_proto(proto));
+  return {};
+}
+
+/// The community's message bodies of [from, to) under a view's snapshot,
+/// positioned at `from`: one pass, not kept in the block cache.
+struct body_walk {
+  std::string upper;
+  rocksdb::Slice upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it;
+
+  template <class View>  // unarchived_view::impl, private to the view
+  body_walk(const View& v, std::uint64_t from, std::uint64_t to)
+    : upper(to == UINT64_MAX ? prefix_successor(v.prefix) : v.prefix + be64(to)),
+      upper_bound(slice(upper)) {
+    rocksdb::ReadOptions read_options;
+    read_options.snapshot = v.snapshot;
+    read_options.iterate_upper_bound = &upper_bound;
+    read_options.fill_cache = false;  // one pass; keep the cache for live reads
+    read_options.readahead_size = 2u << 20;
+    it.reset(v.db->db->NewIterator(read_options, v.db->handles[cf_messages]));
+    it->Seek(slice(v.prefix + be64(from)));
+  }
+  body_walk(const body_walk&) = delete;
+  body_walk& operator=(const body_walk&) = delete;
+};
+
+} // namespace
+
+std::optional<std::uint64_t> unarchived_view::queued() const { return impl_->queued; }
+
+result<std::uint64_t> unarchived_view::count(std::uint64_t from, std::uint64_t to) const {
+  std::uint64_t n = 0;
+  if (from >= to)
+    return n;
+  auto walked = impl_->keys(from, to, "unarchived count", [&](std::string_view) -> result<bool> {
+    ++n;
+    return true;
+  });
+  if (!walked)
+    return walked.error();
+  return n;
+}
+
+message_source unarchived_view::stored_source() const {
+  return [this](std::uint64_t from, std::uint64_t to, const std::vector<topic4>&,
+                const message_visitor& visit) -> result<void> {
+    if (from >= to)
+      return {};
+    const auto& d = *impl_->db;
+    body_walk walk(*impl_, from, to);
+    auto& messages = walk.it;
+    pb::WakuMessage proto;
+    for (; messages->Valid(); messages->Next())
+      if (auto r = visit_stored(d, view(messages->key()), view(messages->value()), proto, visit);
+          !r)
+        return r;
+    if (!messages->status().ok())
+      return d.db_error("stored source", messages->status());
+    return {};
+  };
+}
+
 message_source unarchived_view::source() const {
   return [this](std::uint64_t from, std::uint64_t to, const std::vector<topic4>&,
                 const message_visitor& visit) -> result<void> {
@@ -863,16 +964,8 @@ message_source unarchived_view::source() const {
     // A point Get per message cost more than the rest of the build
     // together. Values are the messages' canonical bytes and go into the
     // archive as they are.
-    std::string upper = impl_->prefix + be64(to);
-    rocksdb::Slice upper_bound = slice(upper);
-    rocksdb::ReadOptions read_options;
-    read_options.snapshot = impl_->snapshot;
-    read_options.iterate_upper_bound = &upper_bound;
-    read_options.fill_cache = false;  // one pass; keep the cache for live reads
-    read_options.readahead_size = 2u << 20;
-    std::unique_ptr<rocksdb::Iterator> messages(
-      d.db->NewIterator(read_options, d.handles[cf_messages]));
-    messages->Seek(slice(impl_->prefix + be64(from)));
+    body_walk walk(*impl_, from, to);
+    auto& messages = walk.it;
     queue_reader queue([view = impl_.get(), from, to](auto&& visit_key) {
       return view->keys(from, to, "unarchived source", visit_key);
     });
@@ -891,16 +984,8 @@ message_source unarchived_view::source() const {
             return d.db_error("unarchived source", messages->status());
           return d.malformed(cf_unarchived, key, "queued for archiving but not stored");
         }
-        auto value = view(messages->value());
-        if (auto wire = read_wire(value)) {
-          visit(*wire);
-          continue;
-        }
-        // Not in canonical form (written by another version, say): parse
-        // and encode it again, as the archive must hold canonical bytes.
-        if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
-          return d.malformed(cf_messages, key, "value is not a WakuMessage");
-        visit_encoded(visit, from_proto(proto));
+        if (auto r = visit_stored(d, key, view(messages->value()), proto, visit); !r)
+          return r;
       }
     }
     if (auto walked = queue.status(); !walked)
@@ -918,6 +1003,8 @@ result<std::unique_ptr<unarchived_view>> store::unarchived(const public_key& com
     std::lock_guard lock(impl_->write_mutex);
     view_impl->snapshot = impl_->db->GetSnapshot();
     view_impl->queue_writes = impl_->queue_writes;
+    view_impl->queued =
+      impl_->known_count(community_key(community), &impl::running_counts::unarchived);
   }
   view_impl->prefix = community_key(community);
   return std::unique_ptr<unarchived_view>(new unarchived_view(std::move(view_impl)));

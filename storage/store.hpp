@@ -42,6 +42,16 @@ public:
   /// its topic (the topics only name the archive's content topics), in
   /// (timestamp, topic, hash) order.
   message_source source() const;
+  /// How many keys the view holds, when the store kept a running count at
+  /// the view's snapshot; nullopt when it had not counted them.
+  std::optional<std::uint64_t> queued() const;
+  /// The view's keys with timestamp in [from, to), counted by a walk.
+  result<std::uint64_t> count(std::uint64_t from, std::uint64_t to) const;
+  /// A message_source over every message the community stored in [from,
+  /// to) at the view's snapshot, queued or not, in source()'s order: one
+  /// iterator instead of two. For a range whose messages the caller shows
+  /// to be all queued (see build_owner_archives).
+  message_source stored_source() const;
 
 private:
   friend class store;
@@ -249,6 +259,9 @@ public:
   /// Writes refused since open: the disk below its reserve, or a RocksDB
   /// write error. Every writer's refusal counts, whoever logs it.
   std::uint64_t refused_writes() const;
+  /// Writes every memtable to its table files and waits until no flush or
+  /// compaction is pending or running: a store at rest, as benches time it.
+  result<void> settle();
 
 private:
   friend class unarchived_view;

@@ -298,6 +298,61 @@ TEST_CASE("a build with only late messages keeps the end date and archives them"
   require_exactly_once(*o.db, o.community, o.layout);
 }
 
+TEST_CASE("a build reads the bodies alone when the queue's count shows its range whole, and "
+          "builds again from the queue when a stored message in it is not queued",
+          "[store][queue][read]") {
+  owner o;
+  using read = owner_build_result::read_path;
+  REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 300, 60, "first-")));
+  // A store that has not counted its queue reads it beside the bodies.
+  o.reopen();
+  auto first = o.build(t0 + 300);
+  CHECK(first.read == read::queue);
+  CHECK(first.report.messages == 60);
+  require_exactly_once(*o.db, o.community, o.layout);
+
+  // The build counted what it left; new traffic, a late message below the
+  // end date and one above the next: the window is whole.
+  REQUIRE(o.db->insert_messages(o.community, messages(t0 + 300, t0 + 400, 40, "second-")));
+  REQUIRE(o.db->insert_messages(o.community, {message(t0 + 7, "late"), message(t0 + 900, "later")}));
+  auto second = o.build(t0 + 400);
+  CHECK(second.read == read::stored);
+  CHECK(second.late_messages == 1);
+  CHECK(second.report.messages == 41);
+  CHECK(second.left_queued == 1);
+
+  // Messages from another owner's archive, stored but never queued, inside
+  // the next window: the bodies' count exceeds the queue's, and the build
+  // is made again from the queue, without them and without the bytes the
+  // first pass appended.
+  built_archive foreign;
+  foreign.id = "0x" + std::string(64, 'f');
+  REQUIRE(o.db->mark_archives_downloaded(o.community, {foreign}));
+  REQUIRE(o.db->import_archive_messages(o.community, foreign.id,
+                                        messages(t0 + 400, t0 + 500, 5, "foreign-"), true));
+  REQUIRE(o.db->insert_messages(o.community, messages(t0 + 400, t0 + 500, 30, "third-")));
+  auto third = o.build(t0 + 1000, 100);
+  CHECK(third.read == read::stored_then_queue);
+  CHECK(third.report.messages == 31);  // with "later"
+  CHECK(third.report.recovered_tail == 0);
+  auto in_archives = archived(o.layout);
+  for (int i = 0; i < 5; ++i)
+    CHECK(in_archives.count("foreign-" + std::to_string(i)) == 0);
+  for (int i = 0; i < 30; ++i)
+    CHECK(in_archives["third-" + std::to_string(i)] == 1);
+  CHECK(in_archives["later"] == 1);
+  CHECK(in_archives["late"] == 1);
+  CHECK(in_archives.size() == 60 + 41 + 31);
+  CHECK(unwrap(o.db->count_unarchived(o.community)) == 0);
+  // Its hashes and piece digests describe the second pass only.
+  auto size = std::filesystem::file_size(o.layout.data_file());
+  std::uint64_t indexed = 0;
+  auto index = unwrap(read_index(o.layout.index_file()));
+  for (const auto& [id, entry] : index.archives())
+    indexed += entry.size();
+  CHECK(size == indexed);
+}
+
 TEST_CASE("a restart between storing and archiving loses nothing", "[store][queue][restart]") {
   owner o;
   REQUIRE(o.db->insert_messages(o.community, messages(t0, t0 + 100, 20, "first-")));
