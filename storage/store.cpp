@@ -458,27 +458,50 @@ struct store::impl {
     auto held = exist(cf_message_hashes, hash_keys, operation);
     if (!held)
       return held.error();
-    std::unordered_set<std::string_view> staged_hashes;
-    std::string key;
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto& message = messages[i];
-      if ((*held)[i] || !staged_hashes.insert(message.hash).second) {
+    // The hash index is written in hash order: each key then lands beside
+    // the previous one in the memtable's skiplist, whose insert resumes
+    // from there instead of searching from the top (in message order the
+    // hashes are random, and those searches were a fifth of an import).
+    // Sorted, a batch's own repeats sit side by side; the first is kept.
+    std::vector<std::uint32_t> by_hash(count);
+    for (std::size_t i = 0; i < count; ++i)
+      by_hash[i] = static_cast<std::uint32_t>(i);
+    std::stable_sort(by_hash.begin(), by_hash.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return messages[a].hash < messages[b].hash;
+    });
+    std::vector<char> store_it(count, 0);
+    for (std::size_t n = 0; n < count; ++n) {
+      auto i = by_hash[n];
+      bool repeat = n > 0 && messages[by_hash[n - 1]].hash == messages[i].hash;
+      store_it[i] = !(*held)[i] && !repeat;
+      if (!store_it[i])
         ++stats.duplicates;
-        continue;
-      }
+    }
+    std::string key;
+    auto message_key = [&](const message_wire& message) {
       key.assign(community);
       key.append(be64(message.timestamp));
       key.append(message.topic);
       key.append(message.hash);
-      auto suffix = std::string_view(key).substr(community.size());
-      if (auto r = put(batch, cf_messages, key, message.bytes, operation); !r)
-        return r.error();
-      if (auto r = put(batch, cf_message_hashes, hash_keys[i], suffix, operation); !r)
+    };
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!store_it[i])
+        continue;
+      message_key(messages[i]);
+      if (auto r = put(batch, cf_messages, key, messages[i].bytes, operation); !r)
         return r.error();
       if (queue_for_archive)
         if (auto r = put(batch, cf_unarchived, key, {}, operation); !r)
           return r.error();
       ++stats.inserted;
+    }
+    for (auto i : by_hash) {
+      if (!store_it[i])
+        continue;
+      message_key(messages[i]);
+      auto suffix = std::string_view(key).substr(community.size());
+      if (auto r = put(batch, cf_message_hashes, hash_keys[i], suffix, operation); !r)
+        return r.error();
     }
     return stats;
   }
