@@ -234,7 +234,11 @@ private:
   const archive_cipher* cipher_ = nullptr;
   std::optional<append_file> data_;
   // Last, so it stops (and stops writing to data_) before data_ closes.
-  piece_hasher hasher_{2, [this](std::string_view bytes) { return data_->write_aligned(bytes); }};
+  // Up to 8 slices of 4 MiB wait to be hashed and 8 to be written (64 MiB
+  // at most): a virtual disk pauses for tens of milliseconds now and then,
+  // and with 2 each such pause stalled the encoding (builds 0.82-0.98 s
+  // for 1 GB; with 8, 0.72-0.85 s).
+  piece_hasher hasher_{8, [this](std::string_view bytes) { return data_->write_aligned(bytes); }};
 };
 
 } // namespace
