@@ -142,6 +142,7 @@ throughput_result run_throughput(const throughput_options& options,
     // week's background work, finished before the build as it would be.
     if (auto settled = (*owner_db)->settle(); !settled)
       throw std::runtime_error(settled.error().to_string());
+    settle();  // and the files that compaction wrote
     auto t = clock_type::now();
     auto built = build_owner_archives(layout, **owner_db, pub,
                                       {to, hour, community.channel_topics}, hooks);
