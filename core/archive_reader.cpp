@@ -141,12 +141,13 @@ std::optional<std::uint64_t> read_varint(std::string_view bytes, std::size_t& at
 }
 
 /// Walks a serialized WakuMessageArchive's fields as protobuf's parser
-/// would, without building it: `metadata(value)` for field 2 (which must be
+/// would, without building it: field 2 merged into `metadata` (it must be
 /// there), `message(value)` for each field 3, any other field skipped.
-/// Empty when the bytes parse, else what is wrong; a callback stops the walk
+/// Empty when the bytes parse, else what is wrong; `message` stops the walk
 /// by returning what is wrong.
-template <class Metadata, class Message>
-std::string walk_archive(std::string_view bytes, Metadata&& metadata, Message&& message) {
+template <class Message>
+std::string walk_archive(std::string_view bytes, pb::WakuMessageArchiveMetadata& metadata,
+                         Message&& message) {
   bool has_metadata = false;
   for (std::size_t at = 0; at < bytes.size();) {
     auto key = read_varint(bytes, at);
@@ -176,7 +177,8 @@ std::string walk_archive(std::string_view bytes, Metadata&& metadata, Message&& 
         at += value.size();
         std::string wrong;
         if (field == 2) {
-          wrong = metadata(value);
+          if (!metadata.MergeFromString(std::string(value)))
+            wrong = "metadata does not parse";
           has_metadata = true;
         } else if (field == 3) {
           wrong = message(value);
@@ -200,10 +202,7 @@ std::optional<archive_outline> outline_archive(std::string_view bytes) {
   archive_outline out;
   pb::WakuMessage fallback;
   auto wrong = walk_archive(
-    bytes,
-    [&](std::string_view value) -> std::string {
-      return out.metadata.MergeFromString(std::string(value)) ? "" : "metadata does not parse";
-    },
+    bytes, out.metadata,
     [&](std::string_view value) -> std::string {
       std::uint64_t timestamp = 0;
       if (auto wire = read_wire(value)) {
@@ -280,10 +279,7 @@ result<archive_wire> wire_archive(std::string_view bytes) {
   archive_wire out;
   pb::WakuMessage proto;
   auto wrong = walk_archive(
-    bytes,
-    [&](std::string_view value) -> std::string {
-      return out.metadata.MergeFromString(std::string(value)) ? "" : "metadata does not parse";
-    },
+    bytes, out.metadata,
     [&](std::string_view value) -> std::string {
       auto wire = read_wire(value);
       if (wire && wire->topic.size() == 4) {

@@ -565,26 +565,34 @@ const std::filesystem::path& store::path() const { return impl_->path; }
 
 std::uint64_t store::refused_writes() const { return impl_->refused_writes.load(); }
 
-result<void> store::settle() {
+result<void> store::settle(std::chrono::milliseconds limit) {
   auto& d = *impl_;
   rocksdb::FlushOptions flush;
   flush.wait = true;
   if (auto status = d.db->Flush(flush, d.handles); !status.ok())
     return d.db_error("settle", status);
-  auto busy = [&] {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    std::uint64_t errors = 0;
+    std::uint64_t running = 0;
+    d.db->GetIntProperty("rocksdb.background-errors", &errors);
+    d.db->GetIntProperty("rocksdb.num-running-compactions", &running);
+    if (errors)
+      return make_error(errc::io, d.path.string() + ": settle: RocksDB stopped on "
+                                    + std::to_string(errors) + " background error(s)");
+    bool pending = false;
     for (auto* handle : d.handles) {
-      std::uint64_t pending = 0;
-      std::uint64_t running = 0;
-      d.db->GetIntProperty(handle, "rocksdb.compaction-pending", &pending);
-      d.db->GetIntProperty(handle, "rocksdb.num-running-compactions", &running);
-      if (pending || running)
-        return true;
+      std::uint64_t needed = 0;
+      d.db->GetIntProperty(handle, "rocksdb.compaction-pending", &needed);
+      pending = pending || needed;
     }
-    return false;
-  };
-  while (busy())
+    if (!pending && !running)
+      return {};
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(errc::io, d.path.string() + ": settle: still compacting after "
+                                    + std::to_string(limit.count()) + " ms");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  return {};
+  }
 }
 
 result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir,

@@ -9,6 +9,7 @@
 #include "core/identity.hpp"
 #include "proto/store.pb.h"
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -261,7 +262,9 @@ public:
   std::uint64_t refused_writes() const;
   /// Writes every memtable to its table files and waits until no flush or
   /// compaction is pending or running: a store at rest, as benches time it.
-  result<void> settle();
+  /// Refused when RocksDB stopped on a background error (a full disk, say)
+  /// or is still compacting after `limit`.
+  result<void> settle(std::chrono::milliseconds limit = std::chrono::minutes(5));
 
 private:
   friend class unarchived_view;

@@ -487,3 +487,28 @@ TEST_CASE("a write that would eat the disk's reserve is refused, named, counted,
   CHECK(scan_hashes(*db, community, 0, 100) == std::vector<std::string>{"kept"});
   CHECK(unwrap(db->get_archive_info(community)).last_archive_end != 99);
 }
+
+TEST_CASE("settle writes the memtables to table files, and what was stored stays", "[store]") {
+  temp_dir dir;
+  auto community = new_community();
+  auto tables = [&] {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir / "db"))
+      n += entry.path().extension() == ".sst";
+    return n;
+  };
+  {
+    auto db = open_store(dir);
+    CHECK(unwrap(db->insert_messages(community, {message(10, topic_a, "h1"),
+                                                 message(20, topic_b, "h2")}))
+            .inserted == 2);
+    CHECK(tables() == 0);  // a few messages: still in the memtables
+    require_ok(db->settle());
+    CHECK(tables() > 0);
+    // At rest, a second settle has nothing to wait for.
+    require_ok(db->settle(std::chrono::milliseconds(0)));
+  }
+  auto db = open_store(dir);
+  CHECK(unwrap(db->count_messages(community)) == 2);
+  CHECK(unwrap(db->has_message(community, "h2")));
+}
