@@ -41,7 +41,7 @@ build(archive_builder_actor::stateful_pointer<archive_builder_state> self, const
         return {};
       };
       hooks.collect_hashes = static_cast<bool>(state.config.observer);
-      owner_build_request request{job.to, job.partition, channel_topics(**record)};
+      owner_build_request request{job.to, job.partition, channel_topics(**record), nullptr};
       auto cipher = community_cipher(**record, state.config.archive_root);
       if (!cipher)
         return to_caf_error(cipher.error(), "archive builder");

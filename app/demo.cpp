@@ -169,7 +169,7 @@ void run_demo(const demo_options& options) {
     fail(sys, err);
   };
   ask<std::string>(self, *node, failed, create_atom::value,
-                   community_spec{to_hex(community.key.bytes()), community.channel_ids});
+                   community_spec{to_hex(community.key.bytes()), community.channel_ids, false, {}});
   p->line("owner", "controls community " + pub.community_id());
 
   auto add_member = [&](std::size_t i) {
@@ -190,7 +190,7 @@ void run_demo(const demo_options& options) {
     }
     members.push_back(*spawned);
     ask<std::string>(self, *spawned, failed, join_atom::value,
-                     membership_spec{pub.community_id(), community.channel_ids});
+                     membership_spec{pub.community_id(), community.channel_ids, {}});
     p->line(who, "joined the community");
   };
   for (std::size_t i = 0; i < options.members; ++i)

@@ -107,7 +107,7 @@ throughput_result run_throughput(const throughput_options& options,
     for (std::uint64_t w = 0; w < windows; ++w) {
       if (w == 1)
         if (auto first = build_owner_archives(layout, db, pub,
-                                              {from + hour, hour, community.channel_topics}, hooks);
+                                              {from + hour, hour, community.channel_topics, nullptr}, hooks);
             !first)
           throw std::runtime_error("first build: " + first.error().to_string());
       synthetic_traffic traffic;
@@ -145,7 +145,7 @@ throughput_result run_throughput(const throughput_options& options,
     settle();  // and the files that compaction wrote
     auto t = clock_type::now();
     auto built = build_owner_archives(layout, **owner_db, pub,
-                                      {to, hour, community.channel_topics}, hooks);
+                                      {to, hour, community.channel_topics, nullptr}, hooks);
     if (!built)
       throw std::runtime_error("build: " + built.error().to_string());
     auto done = clock_type::now();

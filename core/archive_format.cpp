@@ -63,15 +63,6 @@ constexpr std::uint8_t tag(int field, std::uint8_t type) {
   return static_cast<std::uint8_t>(field << 3 | type);
 }
 
-std::size_t varint_size(std::uint64_t value) {
-  std::size_t n = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 void append_bytes_field(std::string& out, int field, std::string_view value) {
   if (value.empty())
     return;  // proto3 writes no empty bytes field

@@ -30,7 +30,7 @@ struct owner_build_request {
   std::vector<topic4> topics;  // the community's channel topics (archive metadata)
   /// A token-gated community's: archives and index sealed, and read back,
   /// with its keys (community_cipher). Null: in clear.
-  std::shared_ptr<const archive_cipher> cipher;
+  std::shared_ptr<const archive_cipher> cipher = nullptr;
 };
 
 /// Points a build passes, in order, for tests that crash it on purpose.

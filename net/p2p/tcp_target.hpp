@@ -23,11 +23,11 @@ inline result<tcp_target> parse_tcp_target(const std::string& text) {
     return address.error();
   tcp_target target;
   if (address->ip.size() == 4) {
-    boost::asio::ip::address_v4::bytes_type b;
+    boost::asio::ip::address_v4::bytes_type b{};
     std::copy(address->ip.begin(), address->ip.end(), b.begin());
     target.endpoint = {boost::asio::ip::address_v4(b), address->port};
   } else {
-    boost::asio::ip::address_v6::bytes_type b;
+    boost::asio::ip::address_v6::bytes_type b{};
     std::copy(address->ip.begin(), address->ip.end(), b.begin());
     target.endpoint = {boost::asio::ip::address_v6(b), address->port};
   }
