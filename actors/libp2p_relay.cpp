@@ -147,6 +147,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       out.detail("peer_id", self->state.host->peer_id());
       for (const auto& a : listening)
         out.detail("listen", a);
+      for (const auto& a : self->state.host->bound_addrs())
+        out.detail("bound", a);
       auto n = [](auto v) { return static_cast<double>(v); };
       out.gauge("annals_relay_peers", "Connected relay peers", n(s.connected))
         .counter("annals_relay_connections_opened_total", "Connections opened (in and out)",

@@ -5,6 +5,7 @@
 #include "core/store_query.hpp"
 #include "core/waku_rule.hpp"
 
+#include "net/interfaces.hpp"
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "net/p2p/tcp_target.hpp"
@@ -38,7 +39,47 @@ std::string endpoint_multiaddr_bytes(const tcp::endpoint& ep) {
   return m ? m->to_bytes() : std::string();
 }
 
+/// "/ip4/0.0.0.0/tcp/60000" -> {"ip4", "0.0.0.0", "/tcp/60000"}; false for
+/// another shape.
+bool split_ip_multiaddr(const std::string& text, std::string& family, std::string& ip,
+                        std::string& rest) {
+  if (text.rfind("/ip4/", 0) != 0 && text.rfind("/ip6/", 0) != 0)
+    return false;
+  family = text.substr(1, 3);
+  auto end = text.find('/', 5);
+  if (end == std::string::npos)
+    return false;
+  ip = text.substr(5, end - 5);
+  rest = text.substr(end);
+  return true;
+}
+
+/// The most distinct observed addresses logged; past it a hostile peer
+/// could fill the log with made-up ones.
+constexpr std::size_t max_observed_logged = 64;
+
 } // namespace
+
+std::vector<std::string> advertised_multiaddrs(const std::vector<std::string>& external,
+                                               const std::vector<std::string>& bound,
+                                               const std::vector<interface_address>& interfaces,
+                                               bool to_loopback_peer) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& a) {
+    if (std::find(out.begin(), out.end(), a) == out.end())
+      out.push_back(a);
+  };
+  for (const auto& e : external)
+    add(e);
+  for (const auto& b : bound) {
+    std::string family, ip, rest;
+    if (!split_ip_multiaddr(b, family, ip, rest))
+      continue;
+    for (const auto& a : advertised_ips(ip, interfaces, to_loopback_peer))
+      add("/" + family + "/" + a + rest);
+  }
+  return out;
+}
 
 gossip_validator waku_validator(std::size_t max_bytes) {
   return [max_bytes](const std::string&, const std::string& data) {
@@ -67,6 +108,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::string> bound;  // text multiaddrs without /p2p/
+  std::set<std::string> observed_logged;  // addresses peers said they see us at
   asio::steady_timer heartbeat_timer{io};
   gossipsub_router router;
   std::map<peer_handle, std::shared_ptr<conn_entry>> conns;
@@ -95,6 +137,14 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   void log(host_log_level level, const std::string& line) {
     if (callbacks.on_log)
       callbacks.on_log(level, line);
+  }
+
+  /// What this host tells a peer it listens on: the external addresses,
+  /// then the bound ones with a wildcard replaced by the interfaces'
+  /// addresses (loopback ones only for a peer on loopback).
+  std::vector<std::string> advertised(bool to_loopback_peer) const {
+    return advertised_multiaddrs(config.external_addresses, bound, local_interface_addresses(),
+                                 to_loopback_peer);
   }
 
   /// Runs `f` on the I/O thread and waits for its answer.
@@ -168,7 +218,22 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       // What the peer serves and runs, for operators (/admin/v1/peers).
       conn->request_identify();
     }
-    void on_identify(const identify_info& info) override { identified = info; }
+    void on_identify(const identify_info& info) override {
+      identified = info;
+      // Behind NAT this is the only way to learn the public address; each
+      // distinct one is worth one line (external_addresses announces it).
+      const auto& seen = info.observed_addr;
+      if (seen.empty() || host.observed_logged.count(seen))
+        return;
+      if (host.observed_logged.size() < max_observed_logged) {
+        host.observed_logged.insert(seen);
+        host.log(host_log_level::info, "peer " + who() + " sees this host at " + seen);
+      } else if (host.observed_logged.size() == max_observed_logged) {
+        host.observed_logged.insert(seen);
+        host.log(host_log_level::info, "peers report more than " + std::to_string(max_observed_logged)
+                                         + " addresses for this host; no more are logged");
+      }
+    }
     void on_relay_rpc(std::string rpc) override {
       std::vector<gossip_message> delivered;
       auto r = host.router.handle_rpc(handle, rpc, gossipsub_router::clock::now(), delivered);
@@ -199,18 +264,19 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       cc.identity = host.config.identity;
       cc.muxers = host.config.muxers;
       cc.agent_version = host.config.agent_version;
-      // 0.0.0.0 and :: mean "every interface" here and "this host" to the
-      // peer that would dial them: not an address to advertise.
-      for (const auto& a : host.bound)
-        if (a.rfind("/ip4/0.0.0.0/", 0) != 0 && a.rfind("/ip6/::/", 0) != 0)
-          if (auto m = multiaddr::parse(a))
-            cc.listen_addrs.push_back(m->to_bytes());
       boost::system::error_code ec;
       auto ep = socket.remote_endpoint(ec);
       if (!ec) {
         remote_addr = endpoint_multiaddr(ep);
         cc.observed_addr = endpoint_multiaddr_bytes(ep);
       }
+      // 0.0.0.0 and :: mean "every interface" here and "this host" to the
+      // peer that would dial them, and 127.x reaches another host's own
+      // loopback: identify names the interfaces' addresses instead.
+      bool loopback_peer = !ec && ep.address().is_loopback();
+      for (const auto& a : host.advertised(loopback_peer))
+        if (auto m = multiaddr::parse(a))
+          cc.listen_addrs.push_back(m->to_bytes());
       cc.cluster_id = host.config.cluster_id;
       cc.shards = host.config.shards;
       cc.max_rpc = host.config.gossip.max_rpc;
@@ -344,13 +410,21 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       if (counters.rpcs_dropped++ % 1000 == 0)
         log(host_log_level::warn, "dropping relay RPCs for slow peer " + entry.who() + ": " + why);
     };
-    for (auto& [peer, rpc] : outgoing) {
+    for (auto& [peer, rpc, own] : outgoing) {
       auto it = conns.find(peer);
       if (it == conns.end() || it->second->closed)
         continue;
       auto entry = it->second;
       auto held = entry->backlog();
-      if (total + rpc.size() > config.max_send_backlog && held > fair_share) {
+      // Our own messages exist nowhere else yet: a peer that is busy but
+      // keeps reading loses forwarded ones (its other mesh peers have them)
+      // before ours. The exemption is bounded: not for a peer found slow,
+      // not past twice the slow mark for one peer, nor past twice the
+      // budget for all.
+      bool keep_own = own && entry->slow_heartbeats < config.slow_peer_heartbeats
+                      && held < 2 * config.slow_peer_backlog
+                      && total < 2 * config.max_send_backlog;
+      if (!keep_own && total + rpc.size() > config.max_send_backlog && held > fair_share) {
         drop(*entry, "it holds " + std::to_string(held) + " bytes of " + std::to_string(total)
                        + " waiting for all peers");
         continue;
@@ -594,6 +668,9 @@ host::~host() {
 }
 
 result<std::unique_ptr<host>> host::start(host_config config, host_callbacks callbacks) {
+  for (const auto& addr : config.external_addresses)
+    if (auto ok = check_external_address(addr); !ok)
+      return make_error(errc::invalid_argument, "external address: " + ok.error().message);
   auto state = std::make_shared<impl>(std::move(config), std::move(callbacks));
   for (const auto& addr : state->config.listen)
     if (auto r = state->listen(addr); !r)
@@ -626,10 +703,16 @@ std::string host::peer_id() const {
 }
 
 std::vector<std::string> host::listen_addrs() const {
-  std::vector<std::string> out;
-  for (const auto& b : impl_->bound)
-    out.push_back(b + "/p2p/" + impl_->self_id);
-  return out;
+  auto addrs = impl_->advertised(false);
+  if (addrs.empty())
+    addrs = impl_->advertised(true);  // only loopback: a host for local peers
+  for (auto& a : addrs)
+    a += "/p2p/" + impl_->self_id;
+  return addrs;
+}
+
+std::vector<std::string> host::bound_addrs() const {
+  return impl_->bound;
 }
 
 void host::subscribe(const std::string& topic) {

@@ -9,6 +9,7 @@
 
 #include "core/identity.hpp"
 #include "core/result.hpp"
+#include "net/interfaces.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/gossipsub.hpp"
 
@@ -27,6 +28,10 @@ struct host_config {
   /// Listen multiaddrs such as /ip4/127.0.0.1/tcp/0 (0 = any free port);
   /// none for a dial-only host.
   std::vector<std::string> listen;
+  /// Addresses this host is reachable at that it cannot see itself (a
+  /// public IP in front of NAT or a port forward): /ip4/203.0.113.7/tcp/60000,
+  /// without /p2p/. Announced before the interfaces' addresses.
+  std::vector<std::string> external_addresses;
   /// Peers to keep connected: /ip4/…/tcp/…/p2p/<id> (the /p2p/ part is
   /// checked against the key the peer proves in Noise).
   std::vector<std::string> static_peers;
@@ -47,7 +52,9 @@ struct host_config {
   /// muxer backlogs). Past it, relay RPCs for a peer holding more than its
   /// fair share (this over the peers connected) are dropped and counted, so
   /// readers that keep up are never the ones dropped, and hundreds of slow
-  /// readers cost at most about twice this.
+  /// readers cost at most about twice this. Messages this host published
+  /// itself are dropped last: up to twice slow_peer_backlog for a peer not
+  /// found slow, while all peers hold less than twice this.
   std::size_t max_send_backlog = 64 << 20;
   /// A peer with more relay bytes waiting than this at `slow_peer_heartbeats`
   /// heartbeats in a row is slow: pruned from the mesh and left out of gossip
@@ -129,6 +136,14 @@ struct host_stats {
 /// (/relay-ping/1/ping/null) are ignored, not rejected.
 gossip_validator waku_validator(std::size_t max_bytes = 150 * 1024);
 
+/// What a host advertises (identify listenAddrs): `external` first, then
+/// each bound multiaddr with its IP expanded by advertised_ips (wildcards to
+/// the interfaces' addresses, loopback only to a loopback peer); no repeats.
+std::vector<std::string> advertised_multiaddrs(const std::vector<std::string>& external,
+                                               const std::vector<std::string>& bound,
+                                               const std::vector<interface_address>& interfaces,
+                                               bool to_loopback_peer);
+
 class host {
 public:
   /// Binds the listen addresses and starts the I/O thread; fails naming the
@@ -137,8 +152,14 @@ public:
   ~host();
 
   std::string peer_id() const;
-  /// Bound listen addresses with /p2p/<our id>.
+  /// The addresses a peer on another host is told, with /p2p/<our id>: the
+  /// external ones, then the bound ones with 0.0.0.0 / :: replaced by the
+  /// interfaces' addresses (127.x only when nothing else is bound, i.e. a
+  /// host that listens on loopback alone).
   std::vector<std::string> listen_addrs() const;
+  /// What the sockets are bound to, as multiaddrs (0.0.0.0 stays), without
+  /// /p2p/.
+  std::vector<std::string> bound_addrs() const;
 
   void subscribe(const std::string& topic);
   void unsubscribe(const std::string& topic);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -258,6 +259,22 @@ result<tcp_address> parse_tcp_address(std::string_view text) {
 result<void> check_listen_address(std::string_view text) {
   if (auto address = parse_tcp_address(text); !address)
     return address.error();
+  return ok_result();
+}
+
+result<void> check_external_address(std::string_view text) {
+  auto address = parse_tcp_address(text);
+  if (!address)
+    return address.error();
+  auto named = [&](const std::string& why) {
+    return make_error(errc::invalid_argument, "multiaddr " + std::string(text) + ": " + why);
+  };
+  if (!address->peer.empty())
+    return named("leave out /p2p/: the node appends its own ID");
+  if (address->port == 0)
+    return named("port 0 is not an address a peer can dial");
+  if (std::all_of(address->ip.begin(), address->ip.end(), [](char c) { return c == 0; }))
+    return named("0.0.0.0 and :: mean \"this host\" to a peer; name the address it can dial");
   return ok_result();
 }
 

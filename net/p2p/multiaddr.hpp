@@ -66,6 +66,10 @@ result<tcp_address> parse_tcp_address(std::string_view text);
 /// Whether a host can listen on `text` (a TCP multiaddr), checked before
 /// anything binds; the error names `text` and the problem.
 result<void> check_listen_address(std::string_view text);
+/// Whether `text` can be announced as an address this host is reachable at
+/// (an external address): a TCP multiaddr with a real IP and port and no
+/// /p2p/ (the host appends its own ID).
+result<void> check_external_address(std::string_view text);
 /// Whether `text` names a peer a host can dial and authenticate: a TCP
 /// multiaddr ending in /p2p/<ID> whose ID embeds the public key Noise checks.
 result<void> check_peer_address(std::string_view text);

@@ -680,3 +680,93 @@ TEST_CASE("the host logs refusals and failed dials at warn, connections at info,
     CHECK(a.level_of("redialling") == host_log_level::debug);
   }
 }
+
+TEST_CASE("advertised multiaddrs: external ones first, wildcards as interfaces, loopback to "
+          "loopback peers only",
+          "[p2p][host][addresses]") {
+  std::vector<interface_address> ifs{{"lo", "127.0.0.1", false, true, false},
+                                     {"eth0", "10.77.0.2", false, false, false}};
+  std::vector<std::string> bound{"/ip4/0.0.0.0/tcp/60000"};
+  std::vector<std::string> external{"/ip4/203.0.113.7/tcp/61000"};
+  CHECK(advertised_multiaddrs(external, bound, ifs, false)
+        == std::vector<std::string>{"/ip4/203.0.113.7/tcp/61000", "/ip4/10.77.0.2/tcp/60000"});
+  CHECK(advertised_multiaddrs({}, bound, ifs, true)
+        == std::vector<std::string>{"/ip4/10.77.0.2/tcp/60000", "/ip4/127.0.0.1/tcp/60000"});
+  CHECK(advertised_multiaddrs({}, {"/ip4/127.0.0.1/tcp/5"}, ifs, false).empty());
+  CHECK(advertised_multiaddrs({}, {"/ip4/127.0.0.1/tcp/5"}, ifs, true)
+        == std::vector<std::string>{"/ip4/127.0.0.1/tcp/5"});
+}
+
+TEST_CASE("a host on 0.0.0.0 never tells a peer 0.0.0.0, tells 127.x only over loopback, and "
+          "names its external address first",
+          "[p2p][host][addresses]") {
+  auto config = loopback_config();
+  config.listen = {"/ip4/0.0.0.0/tcp/0"};
+  config.external_addresses = {"/ip4/203.0.113.7/tcp/61000"};
+  test_host b(config);
+  auto bound = b.h->bound_addrs().at(0);
+  REQUIRE(bound.rfind("/ip4/0.0.0.0/tcp/", 0) == 0);
+  auto port = bound.substr(std::string("/ip4/0.0.0.0/tcp/").size());
+  auto id = b.h->peer_id();
+  auto addrs = b.h->listen_addrs();
+  REQUIRE_FALSE(addrs.empty());
+  CHECK(addrs.front() == "/ip4/203.0.113.7/tcp/61000/p2p/" + id);
+  for (const auto& a : addrs) {
+    CHECK(a.find("0.0.0.0") == std::string::npos);
+    CHECK(a.find("/ip4/127.") == std::string::npos);
+  }
+
+  auto over_loopback = probe("/ip4/127.0.0.1/tcp/" + port + "/p2p/" + id, private_key::generate(), 5s);
+  REQUIRE(over_loopback);
+  const auto& heard = over_loopback->identify.listen_addrs;
+  REQUIRE_FALSE(heard.empty());
+  CHECK(heard.front() == "/ip4/203.0.113.7/tcp/61000");
+  CHECK(std::count(heard.begin(), heard.end(), "/ip4/127.0.0.1/tcp/" + port) == 1);
+  for (const auto& a : heard)
+    CHECK(a.find("0.0.0.0") == std::string::npos);
+
+  // Over an interface that is not loopback (when this machine has one), the
+  // peer hears that interface's address and no 127.x.
+  auto ifs = local_interface_addresses();
+  auto routable = std::find_if(ifs.begin(), ifs.end(), [](const interface_address& a) {
+    return !a.v6 && !a.loopback && !a.link_local;
+  });
+  if (routable != ifs.end()) {
+    auto over_lan = probe("/ip4/" + routable->ip + "/tcp/" + port + "/p2p/" + id,
+                          private_key::generate(), 5s);
+    REQUIRE(over_lan);
+    const auto& lan = over_lan->identify.listen_addrs;
+    CHECK(std::count(lan.begin(), lan.end(), "/ip4/" + routable->ip + "/tcp/" + port) == 1);
+    for (const auto& a : lan)
+      CHECK(a.find("/ip4/127.") == std::string::npos);
+  } else {
+    WARN("no non-loopback IPv4 interface here: the LAN half of this test did not run");
+  }
+}
+
+TEST_CASE("a host logs the address a peer says it sees it at, once per distinct value",
+          "[p2p][host][addresses]") {
+  const std::string topic = "/waku/2/rs/16/32";
+  test_host b(loopback_config());
+  b.h->subscribe(topic);
+  auto ac = loopback_config();
+  ac.static_peers = {b.h->listen_addrs().at(0)};
+  test_host a(ac);
+  a.h->subscribe(topic);
+  REQUIRE(eventually([&] { return a.logged("sees this host at /ip4/127.0.0.1/tcp/"); }));
+  CHECK(a.level_of("sees this host at") == host_log_level::info);
+}
+
+TEST_CASE("an external address a peer cannot dial is refused before the host starts",
+          "[p2p][host][addresses]") {
+  for (const char* bad : {"/ip4/0.0.0.0/tcp/60000", "/ip4/203.0.113.7/tcp/0",
+                          "/ip4/203.0.113.7/tcp/60000/p2p/16Uiu2HAmAZb1rY1zd9kWzWmPPzKJQZMdUdyF9ck4TzDBwEjfAUXk",
+                          "/dns4/example.org/tcp/1", "not a multiaddr"}) {
+    auto config = loopback_config();
+    config.external_addresses = {bad};
+    auto started = host::start(config);
+    INFO(bad);
+    REQUIRE_FALSE(started);
+    CHECK_THAT(started.error().message, Catch::Contains("external address"));
+  }
+}
