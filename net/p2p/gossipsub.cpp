@@ -337,7 +337,7 @@ result<std::string> gossipsub_router::publish(const std::string& topic, std::str
   auto shared = std::make_shared<const std::string>(std::move(data));
   cache_message(id, topic, shared);
   for (auto peer : targets)
-    queue_message(peer, topic, shared);
+    queue_message(peer, topic, shared, true);
   ++counters_.published;
   if (recipients)
     *recipients = targets.size();
@@ -350,8 +350,8 @@ void gossipsub_router::queue_subscription(peer_handle peer, const std::string& t
 }
 
 void gossipsub_router::queue_message(peer_handle peer, const std::string& topic,
-                                     const std::shared_ptr<const std::string>& data) {
-  outgoing_[peer].messages.push_back(outgoing_message{topic, data});
+                                     const std::shared_ptr<const std::string>& data, bool own) {
+  outgoing_[peer].messages.push_back(outgoing_message{topic, data, own});
 }
 
 void gossipsub_router::queue_graft(peer_handle peer, const std::string& topic) {
@@ -375,7 +375,7 @@ void gossipsub_router::send_prune(peer_handle peer, const std::string& topic) {
   pending.prunes.emplace_back(topic, static_cast<std::uint64_t>(config_.prune_backoff.count()));
 }
 
-std::vector<std::pair<peer_handle, std::string>> gossipsub_router::take_outgoing() {
+std::vector<outgoing_rpc> gossipsub_router::take_outgoing() {
   using google::protobuf::io::CodedOutputStream;
   // Several messages share an RPC only up to this size: nwaku reads a whole
   // RPC with its max message size as the frame limit, and our own receivers
@@ -383,7 +383,7 @@ std::vector<std::pair<peer_handle, std::string>> gossipsub_router::take_outgoing
   // data was checked against max_message).
   const std::size_t batch_limit = std::min(config_.max_rpc, config_.max_message);
 
-  std::vector<std::pair<peer_handle, std::string>> out;
+  std::vector<outgoing_rpc> out;
   for (auto& [peer, pending] : outgoing_) {
     pb::RPC rpc;
     for (const auto& [topic, subscribe] : pending.subscriptions) {
@@ -419,23 +419,34 @@ std::vector<std::pair<peer_handle, std::string>> gossipsub_router::take_outgoing
       }
     }
     std::size_t size = rpc.ByteSizeLong();
-    for (const auto& message : pending.messages) {
-      // StrictNoSign: data and topic only.
-      pb::Message entry;
-      entry.set_data(*message.data);
-      entry.set_topic(message.topic);
-      auto entry_size = entry.ByteSizeLong();
-      auto framed_size = 1 + CodedOutputStream::VarintSize64(entry_size) + entry_size;
-      if (rpc.publish_size() > 0 && size + framed_size > batch_limit) {
-        out.emplace_back(peer, rpc.SerializeAsString());
+    // Forwarded messages share the control part's RPC; our own go in RPCs
+    // of their own, which the host drops last (with the control part when
+    // nothing was forwarded).
+    for (bool own : {false, true}) {
+      for (const auto& message : pending.messages) {
+        if (message.own != own)
+          continue;
+        // StrictNoSign: data and topic only.
+        pb::Message entry;
+        entry.set_data(*message.data);
+        entry.set_topic(message.topic);
+        auto entry_size = entry.ByteSizeLong();
+        auto framed_size = 1 + CodedOutputStream::VarintSize64(entry_size) + entry_size;
+        if (rpc.publish_size() > 0 && size + framed_size > batch_limit) {
+          out.push_back({peer, rpc.SerializeAsString(), own});
+          rpc.Clear();
+          size = 0;
+        }
+        *rpc.add_publish() = std::move(entry);
+        size += framed_size;
+      }
+      // Control alone (no forwarded message) rides with our own messages.
+      if (size > 0 && (own || rpc.publish_size() > 0)) {
+        out.push_back({peer, rpc.SerializeAsString(), own});
         rpc.Clear();
         size = 0;
       }
-      *rpc.add_publish() = std::move(entry);
-      size += framed_size;
     }
-    if (size > 0)
-      out.emplace_back(peer, rpc.SerializeAsString());
   }
   outgoing_.clear();
   return out;

@@ -104,6 +104,15 @@ struct gossip_message {
 enum class validation { accept, reject, ignore };
 using gossip_validator = std::function<validation(const std::string& topic, const std::string& data)>;
 
+/// One RPC body for one peer. `own` marks an RPC of messages this node
+/// published itself: they exist nowhere else yet, so a host drops them last
+/// (a forwarded message reached the peer's other mesh peers too).
+struct outgoing_rpc {
+  peer_handle peer = 0;
+  std::string body;
+  bool own = false;
+};
+
 class gossipsub_router {
 public:
   using clock = std::chrono::steady_clock;
@@ -145,7 +154,7 @@ public:
 
   /// RPC bodies to send, per peer, in order; several queued items for one
   /// peer may be merged into one RPC. Drains the queue.
-  std::vector<std::pair<peer_handle, std::string>> take_outgoing();
+  std::vector<outgoing_rpc> take_outgoing();
 
   void set_validator(gossip_validator validator);
 
@@ -172,6 +181,7 @@ private:
   struct outgoing_message {
     std::string topic;
     std::shared_ptr<const std::string> data;  // shared by every recipient
+    bool own = false;                         // published here
   };
   struct pending_rpc {
     std::vector<std::pair<std::string, bool>> subscriptions;  // topic, subscribe
@@ -192,7 +202,7 @@ private:
 
   void queue_subscription(peer_handle peer, const std::string& topic, bool subscribe);
   void queue_message(peer_handle peer, const std::string& topic,
-                     const std::shared_ptr<const std::string>& data);
+                     const std::shared_ptr<const std::string>& data, bool own = false);
   void queue_graft(peer_handle peer, const std::string& topic);
   void send_prune(peer_handle peer, const std::string& topic);
   void add_backoff(const std::string& topic, peer_handle peer, std::chrono::seconds backoff);

@@ -175,14 +175,14 @@ int main(int argc, char** argv) {
   router.add_peer(1);
   std::vector<p2p::gossip_message> delivered;
   std::string subscription;
-  for (auto& [to, rpc] : peer.take_outgoing()) {
+  for (auto& [to, rpc, own] : peer.take_outgoing()) {
     subscription = rpc;
     (void)router.handle_rpc(1, rpc, now, delivered);
   }
   (void)router.take_outgoing();
   (void)router.publish("/waku/2/rs/16/32", waku.SerializeAsString(), now);
   std::string published;
-  for (auto& [to, rpc] : router.take_outgoing())
+  for (auto& [to, rpc, own] : router.take_outgoing())
     published += rpc;
   seed("fuzz_gossipsub", "rpc", two(subscription, published));
   p2p::connection_config config;

@@ -78,7 +78,7 @@ using sent_rpcs = std::map<peer_handle, std::vector<pb::RPC>>;
 
 sent_rpcs drain(gossipsub_router& router) {
   sent_rpcs sent;
-  for (auto& [peer, body] : router.take_outgoing()) {
+  for (auto& [peer, body, own] : router.take_outgoing()) {
     pb::RPC rpc;
     REQUIRE(rpc.ParseFromString(body));
     sent[peer].push_back(std::move(rpc));
@@ -173,7 +173,7 @@ public:
     for (int round = 0; round < 100; ++round) {
       bool quiet = true;
       for (std::size_t from = 0; from < routers_.size(); ++from) {
-        for (auto& [peer, body] : routers_[from]->take_outgoing()) {
+        for (auto& [peer, body, own] : routers_[from]->take_outgoing()) {
           quiet = false;
           ++moved;
           REQUIRE(peer >= 1);
@@ -229,12 +229,12 @@ TEST_CASE("gossipsub announces subscriptions and publishes StrictNoSign messages
 
   auto out = router.take_outgoing();
   REQUIRE(out.size() == 1);
-  CHECK(out[0].first == 7);
+  CHECK(out[0].peer == 7);
   // Byte for byte: RPC{publish: Message{data=2: "hello", topic=4: topic}}.
   std::string message = std::string("\x12\x05hello\x22", 8) + char(topic.size()) + topic;
-  CHECK(out[0].second == "\x12" + std::string(1, char(message.size())) + message);
+  CHECK(out[0].body == "\x12" + std::string(1, char(message.size())) + message);
   pb::RPC rpc;
-  REQUIRE(rpc.ParseFromString(out[0].second));
+  REQUIRE(rpc.ParseFromString(out[0].body));
   REQUIRE(rpc.publish_size() == 1);
   const auto& published = rpc.publish(0);
   CHECK(published.data() == "hello");
@@ -268,7 +268,7 @@ TEST_CASE("gossipsub routers exchange subscriptions and graft each other", "[p2p
   net[0].heartbeat(t0 + 1s);
   auto out = net[0].take_outgoing();
   REQUIRE(out.size() == 2);
-  for (auto& [peer, body] : out) {
+  for (auto& [peer, body, own] : out) {
     pb::RPC rpc;
     REQUIRE(rpc.ParseFromString(body));
     REQUIRE(rpc.control().graft_size() == 1);
@@ -324,6 +324,27 @@ TEST_CASE("gossipsub flood publish reaches every subscribed peer once", "[p2p]")
     CHECK(net[i].counters().delivered == 1);
   }
   CHECK(net.inboxes[0].empty());
+}
+
+TEST_CASE("gossipsub puts this node's own messages in RPCs of their own, marked for the host to "
+          "drop last",
+          "[p2p]") {
+  gossipsub_router router;
+  meshed_router(router, {1, 2});
+  std::vector<gossip_message> inbox;
+  feed(router, 1, message_rpc(topic, "forwarded"), t0, inbox);
+  REQUIRE(router.publish(topic, "ours", t0));
+  std::map<peer_handle, std::vector<std::pair<bool, std::string>>> sent;
+  for (auto& [peer, body, own] : router.take_outgoing()) {
+    pb::RPC rpc;
+    REQUIRE(rpc.ParseFromString(body));
+    for (const auto& m : rpc.publish())
+      sent[peer].emplace_back(own, m.data());
+  }
+  // Peer 2 gets both, each in its own kind of RPC; peer 1 (the sender of
+  // the forwarded one) only ours.
+  CHECK(sent[2] == std::vector<std::pair<bool, std::string>>{{false, "forwarded"}, {true, "ours"}});
+  CHECK(sent[1] == std::vector<std::pair<bool, std::string>>{{true, "ours"}});
 }
 
 TEST_CASE("gossipsub forwards along a line once the middle router grafts", "[p2p]") {
@@ -780,9 +801,9 @@ TEST_CASE("gossipsub take_outgoing merges per peer and splits large batches", "[
   auto out = router.take_outgoing();
   REQUIRE(out.size() == 3);
   for (std::size_t i = 0; i < 3; ++i) {
-    CHECK(out[i].first == 1);
+    CHECK(out[i].peer == 1);
     pb::RPC rpc;
-    REQUIRE(rpc.ParseFromString(out[i].second));
+    REQUIRE(rpc.ParseFromString(out[i].body));
     REQUIRE(rpc.publish_size() == 1);
     CHECK(rpc.publish(0).data() == std::string(60, "xyz"[i]));
   }
@@ -941,7 +962,7 @@ TEST_CASE("gossipsub bounds what IHAVE and IWANT from a peer cost", "[p2p][gossi
   auto out = router.take_outgoing();
   REQUIRE(out.size() == 1);
   pb::RPC sent;
-  REQUIRE(sent.ParseFromString(out[0].second));
+  REQUIRE(sent.ParseFromString(out[0].body));
   REQUIRE(sent.control().iwant_size() == 1);
   CHECK(sent.control().iwant(0).messageids_size() == 3);
 
