@@ -51,6 +51,11 @@ void finish(self_ptr self, const std::string& community, const std::string& fail
     counts.bytes += received;
     self->state.tasks.erase(it);
   }
+  if (auto next = self->state.queued.find(community); next != self->state.queued.end()) {
+    auto link = std::move(next->second);
+    self->state.queued.erase(next);
+    self->send(self, fetch_atom::value, community, link.magnet, link.clock);
+  }
   // What arrived is imported either way; only a complete download whose
   // import succeeded is "finished". A failed import is a failed download
   // (the importer retries one that met a full disk, and says "finished"
@@ -116,7 +121,9 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
         if (auto saved = self->state.db->set_last_magnet_uri(*key, magnet); !saved)
           log_error("downloader", saved.error().to_string());
         (void)self->state.db->put_setting(missing_key_setting(community), "");
-        (void)self->state.db->put_setting(pending_link_setting(community), "");
+        // A newer link that waited stays the one a restart resumes.
+        if (!self->state.queued.count(community))
+          (void)self->state.db->put_setting(pending_link_setting(community), "");
         emit(self, history_archives_seeding{community, magnet});
         finish(self, community);
       },
@@ -227,7 +234,10 @@ void advance(self_ptr self, const std::string& community, std::uint64_t generati
         if (!t)
           return;
         t->busy = false;
+        if (progress.received > t->last.received)
+          t->moved = self->clock().now();
         t->last = progress;
+        self->state.sources[community] = progress.sources;
         act(self, community, generation, t->fetch->advance(progress, self->clock().now()));
       },
       [self, community, generation](const caf::error& err) {
@@ -265,6 +275,26 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         running->second.clock = std::max(running->second.clock, clock);
         return;
       }
+      // Archives are arriving for an older link: they are in the newer set
+      // too (data only grows), so the task goes on and the newer link
+      // follows it. Restarting would throw away the connections and recheck
+      // every piece, and an owner that builds more often than this member
+      // can fetch would keep it from ever finishing.
+      if (auto running = state.tasks.find(community);
+          running != state.tasks.end() && running->second.fetch
+          && running->second.fetch->at() == member_fetch::phase::archives) {
+        auto& next = state.queued[community];
+        if (clock >= next.clock) {
+          next = {magnet, clock};
+          // A restart resumes the newest link, not the one running now.
+          (void)state.db->put_setting(pending_link_setting(community),
+                                      encode_pending_link(clock, magnet));
+          log_info("downloader", community.substr(0, 10)
+                                   + "…: a newer link waits for the running download");
+        }
+        return;
+      }
+      state.queued.erase(community);
       auto key = public_key::from_community_id(community);
       std::set<std::string> held;
       std::shared_ptr<const hr_keyring> keys;
@@ -294,6 +324,7 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       options.keys = std::move(keys);
       t.fetch.emplace(community, state.config.archive_root, std::move(held), std::move(options),
                       self->clock().now());
+      t.moved = self->clock().now();
       if (auto kept = state.db->put_setting(pending_link_setting(community),
                                             encode_pending_link(clock, magnet));
           !kept)
@@ -304,6 +335,7 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       arm(self, community, t.generation);
     },
     [self](cancel_atom, const std::string& community) {
+      self->state.queued.erase(community);
       if (self->state.tasks.erase(community) > 0)
         self->send(self->state.distribution, unseed_atom::value, community);
     },
@@ -311,6 +343,20 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
       auto* t = current(self, community, generation);
       if (!t)
         return;
+      // A newer link waits, and this older set stopped arriving: the newer
+      // set holds everything it does, so it takes over.
+      if (auto next = self->state.queued.find(community);
+          next != self->state.queued.end() && !t->busy
+          && self->clock().now() - t->moved >= self->state.queued_patience) {
+        auto link = std::move(next->second);
+        self->state.queued.erase(next);
+        log_info("downloader", community.substr(0, 10) + "…: no byte of the older set for "
+                                 + std::to_string(self->state.queued_patience.count())
+                                 + " s; the newer link takes over");
+        self->state.tasks.erase(community);
+        self->send(self, fetch_atom::value, community, link.magnet, link.clock);
+        return;
+      }
       if (!t->busy)
         advance(self, community, generation);
       if (current(self, community, generation))
@@ -373,6 +419,8 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         out.bytes_fetched = it->second;
       if (auto it = state.last_errors.find(community); it != state.last_errors.end())
         out.last_error = it->second;
+      if (auto it = state.sources.find(community); it != state.sources.end())
+        out.sources = it->second;
       if (auto it = state.tasks.find(community); it != state.tasks.end() && it->second.fetch) {
         const auto& fetch = *it->second.fetch;
         const auto& last = it->second.last;

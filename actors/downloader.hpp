@@ -42,6 +42,9 @@ struct downloader_state {
     std::optional<member_fetch> fetch;
     bool busy = false;  // a request to the backend is in flight
     fetch_progress last;  // what the backend said last, for status
+    /// When the last byte arrived (or the task started): a newer link that
+    /// waits takes over from a task that stopped moving.
+    std::chrono::steady_clock::time_point moved;
   };
 
   /// For status: what this run's downloads did, per community.
@@ -69,6 +72,20 @@ struct downloader_state {
   signal_bus_actor bus;
   std::map<std::string, task> tasks;
   std::map<std::string, std::uint64_t> bytes_fetched;  // last finished task's payload bytes
+  /// A newer link that came while archives were arriving for an older one:
+  /// it starts when that task ends (the newest wins), so an owner building
+  /// more often than a slow member can fetch does not starve it.
+  struct queued_link {
+    std::string magnet;
+    std::uint64_t clock = 0;
+  };
+  std::map<std::string, queued_link> queued;
+  /// How long a task that a newer link waits for may go without a byte:
+  /// the rest of an older set may be gone from every seeder (the owner
+  /// seeds only its newest torrent).
+  std::chrono::seconds queued_patience{10};
+  /// Who sent each community's archive bytes, as the backend last said.
+  std::map<std::string, std::vector<transfer_source>> sources;
   std::map<std::string, parked_fetch> parked;
   std::map<std::string, std::string> last_errors;  // why the last download failed
   std::map<std::string, community_counts> counts;

@@ -378,6 +378,57 @@ TEST_CASE_METHOD(member_fixture, "a newer link replaces a download still waiting
   CHECK(signals_of<downloading_history_archives_finished>().size() == 1);
 }
 
+TEST_CASE_METHOD(member_fixture, "a newer link that comes while archives arrive waits for the "
+                                 "running download, then follows it; a restart would resume it",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a", "magnet:b"};
+  // Two of three archives arrive: the task is fetching archives.
+  net->deliverable = {archive_ids[0], archive_ids[1]};
+  fetch("magnet:a", 1);
+  advance(2s);
+  REQUIRE(net->calls == std::vector<std::string>{"fetch magnet:a", "index+data", "want 3"});
+  fetch("magnet:b", 2);
+  advance(2s);
+  // Nothing restarted; the newer link is the one a restart would resume.
+  CHECK(net->calls.size() == 3);
+  CHECK(running());
+  CHECK(**db->get_setting(pending_link_setting(id)) == "2 magnet:b");
+  fetch("magnet:c", 1);  // older than the waiting one: the newest wins
+  CHECK(**db->get_setting(pending_link_setting(id)) == "2 magnet:b");
+  net->deliverable.insert(archive_ids[2]);
+  advance(3s);
+  REQUIRE(net->calls.size() >= 5);
+  CHECK(net->calls[3] == "save");
+  CHECK(net->calls[4] == "fetch magnet:b");
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:c") == 0);
+  CHECK_FALSE(running());
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:b");
+  CHECK((*db->get_setting(pending_link_setting(id)))->empty());
+  CHECK(recorded_ids().size() == 3);
+}
+
+TEST_CASE_METHOD(member_fixture, "a waiting newer link takes over from an older set that stopped "
+                                 "arriving (no seeder holds its rest)",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a", "magnet:b"};
+  net->deliverable = {archive_ids[0]};
+  fetch("magnet:a", 1);
+  advance(2s);
+  fetch("magnet:b", 2);
+  advance(5s);
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:b") == 0);
+  // Nothing more arrives for the older set: 10 s after its last byte the
+  // newer one runs, and it delivers every archive.
+  advance(7s);
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:b") == 1);
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  advance(3s);
+  CHECK(std::count(net->calls.begin(), net->calls.end(), "save") == 1);
+  CHECK(db->get_archive_info(key)->last_magnet_uri == "magnet:b");
+  CHECK(recorded_ids().size() == 3);
+  CHECK_FALSE(running());
+}
+
 TEST_CASE_METHOD(member_fixture, "a set named after another community is dropped before anything "
                                  "is wanted",
                  "[actors][member][downloader]") {
