@@ -109,6 +109,26 @@ struct sync_job {
 };
 
 void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query);
+void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query query);
+
+/// Runs `send` when the peer's next query may go: a store server answers
+/// 429 past 20 queries a second from one peer, so a long sync paces itself.
+void paced(self_ptr self, const std::string& peer, std::function<void()> send) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  auto& next = st.next_query[peer];
+  if (next <= now) {
+    next = now + st.config.query_spacing;
+    send();
+    return;
+  }
+  auto at = next;
+  next += st.config.query_spacing;
+  st.paced.emplace(at, std::move(send));
+  self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(at - now)
+                             + std::chrono::milliseconds(1),
+                     poll_atom::value);
+}
 
 /// Forgets the peer, so a later poll finds it "new" and syncs again, after
 /// a pause that doubles: a peer whose store was not open yet, or that had
@@ -148,6 +168,14 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
 }
 
 void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query) {
+  if (job->pages > 0) {
+    paced(self, job->peer, [self, job, query]() mutable { query_page_now(self, job, std::move(query)); });
+    return;
+  }
+  query_page_now(self, std::move(job), std::move(query));
+}
+
+void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query query) {
   auto& st = self->state;
   ++st.queries;
   ++job->pages;
@@ -316,6 +344,199 @@ void sync_community(self_ptr self, const std::string& peer, const std::string& c
   query_page(self, links, std::move(q));
 }
 
+/// Owner: one window of channel traffic checked against one store peer.
+struct verify_job {
+  std::string peer;
+  std::string community_id;
+  std::string pubsub_topic;
+  std::vector<std::string> topics;  // every channel's
+  std::size_t group = 0;            // which 10 topics are being listed
+  std::int64_t from = 0, to = 0;    // Unix ns
+  std::optional<std::string> cursor;
+  std::vector<std::string> missing; // hashes this node lacks
+  std::uint64_t pages = 0;
+};
+
+constexpr std::size_t max_missing_per_verification = 100'000;
+/// How far back a verification starts before the last verified point: a
+/// message that reached its store peer late (a slow path, a skewed clock)
+/// lands behind it.
+constexpr std::int64_t verify_overlap_ns = std::int64_t{60} * 1'000'000'000;
+/// The furthest back a verification reaches: older gaps are for the
+/// start-up sync (an owner that was down) and the archives.
+constexpr std::int64_t max_verify_window_ns = std::int64_t{3600} * 1'000'000'000;
+
+void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, bool ok) {
+  auto& st = self->state;
+  auto w = st.communities.find(job->community_id);
+  if (w == st.communities.end())
+    return;
+  w->second.verifying = false;
+  if (!ok) {
+    ++st.verifications_failed;
+    return;
+  }
+  ++st.verifications;
+  auto& verified = w->second.verified_until;
+  auto& until = verified[job->peer];
+  until = std::max(until, job->to);
+  // Peers come and go: the one checked longest ago is forgotten first.
+  if (verified.size() > 1024)
+    verified.erase(std::min_element(verified.begin(), verified.end(), [](const auto& a, const auto& b) {
+      return a.second < b.second;
+    }));
+  if (!job->missing.empty())
+    log_info("store", "verified " + job->community_id.substr(0, 10) + "…'s channel traffic with "
+                        + job->peer + ": fetched " + std::to_string(job->missing.size())
+                        + " message(s) this node had missed");
+}
+
+/// Sends one query of a verification; `on_page` gets a 200 answer, anything
+/// else ends the verification as failed.
+void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
+                          const store_query& q,
+                          std::function<void(store_answer&)> on_page) {
+  auto& st = self->state;
+  ++st.queries;
+  self->request(st.relay, query_timeout, store_query_atom::value, job->peer,
+                encode_store_query(q))
+    .then(
+      [self, job, on_page = std::move(on_page)](const std::string& bytes) {
+        auto answer = parse_store_answer(bytes);
+        if (!answer || answer->status_code != static_cast<std::uint32_t>(store_status::ok)) {
+          ++self->state.answers_refused;
+          end_verification(self, job, false);
+          return;
+        }
+        on_page(*answer);
+      },
+      [self, job](const caf::error&) { end_verification(self, job, false); });
+}
+
+/// Asks the peer for the missing messages by hash, 100 at a time.
+void fetch_missing(self_ptr self, std::shared_ptr<verify_job> job, std::size_t at) {
+  if (at >= job->missing.size()) {
+    end_verification(self, job, true);
+    return;
+  }
+  paced(self, job->peer, [self, job, at] {
+    store_query q;
+    q.request_id = new_request_id();
+    q.include_data = true;
+    auto end = std::min(job->missing.size(), at + 100);
+    q.message_hashes.assign(job->missing.begin() + static_cast<std::ptrdiff_t>(at),
+                            job->missing.begin() + static_cast<std::ptrdiff_t>(end));
+    ask_for_verification(self, job, q, [self, job, end](store_answer& answer) {
+      auto& st = self->state;
+      for (const auto& found : answer.messages)
+        if (auto envelope = check_found(self, job->pubsub_topic, job->topics, found)) {
+          ++st.messages_recovered;
+          ++st.messages_found;
+          self->send(st.node, *envelope);
+        }
+      fetch_missing(self, job, end);
+    });
+  });
+}
+
+/// Lists the window's message hashes at the peer, ten topics at a time, and
+/// keeps those this node's store does not hold.
+void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
+  if (job->group * 10 >= job->topics.size()) {
+    fetch_missing(self, job, 0);
+    return;
+  }
+  paced(self, job->peer, [self, job] {
+    store_query q;
+    q.request_id = new_request_id();
+    q.include_data = false;
+    q.pubsub_topic = job->pubsub_topic;
+    auto first = job->group * 10;
+    q.content_topics.assign(job->topics.begin() + static_cast<std::ptrdiff_t>(first),
+                            job->topics.begin()
+                              + static_cast<std::ptrdiff_t>(std::min(job->topics.size(), first + 10)));
+    q.time_start = job->from;
+    q.time_end = job->to;
+    q.forward = true;
+    q.limit = 100;
+    q.cursor = job->cursor;
+    ++job->pages;
+    ask_for_verification(self, job, q, [self, job](store_answer& answer) {
+      auto& st = self->state;
+      store_query local;
+      local.include_data = false;
+      for (const auto& m : answer.messages)
+        if (m.hash.size() == 32)
+          local.message_hashes.push_back(m.hash);
+      st.hashes_checked += local.message_hashes.size();
+      if (!local.message_hashes.empty()) {
+        local.limit = local.message_hashes.size();
+        auto held = st.db->query_relay_messages(local, 1 << 20);
+        if (!held) {
+          end_verification(self, job, false);
+          return;
+        }
+        std::set<std::string> have;
+        for (const auto& m : held->messages)
+          have.insert(m.hash);
+        for (const auto& h : local.message_hashes)
+          if (!have.count(h) && job->missing.size() < max_missing_per_verification)
+            job->missing.push_back(h);
+      }
+      if (answer.cursor && !answer.messages.empty() && job->pages < st.config.max_sync_pages) {
+        job->cursor = answer.cursor;
+      } else {
+        job->cursor.reset();
+        ++job->group;
+      }
+      list_hashes(self, job);
+    });
+  });
+}
+
+/// Owner: checks [from, to) of the community's channels against `peer`.
+void verify_channels(self_ptr self, const std::string& peer, const std::string& community_id,
+                     std::int64_t from, std::int64_t to) {
+  auto& st = self->state;
+  auto it = st.communities.find(community_id);
+  if (it == st.communities.end() || it->second.member || it->second.verifying
+      || it->second.channel_topics.empty() || from >= to)
+    return;
+  it->second.verifying = true;
+  auto job = std::make_shared<verify_job>();
+  job->peer = peer;
+  job->community_id = community_id;
+  job->pubsub_topic = it->second.pubsub_topic;
+  job->topics = it->second.channel_topics;
+  job->from = from;
+  job->to = to;
+  list_hashes(self, job);
+}
+
+/// Owner, every verify_interval: the traffic since the last verified point
+/// (less an overlap for late arrivals) against the next store peer in turn.
+void verify_owned(self_ptr self) {
+  auto& st = self->state;
+  if (st.config.verify_interval.count() == 0 || st.store_peers.empty() || !st.config.sync)
+    return;
+  auto peer = std::next(st.store_peers.begin(),
+                        static_cast<std::ptrdiff_t>(st.verify_turn++ % st.store_peers.size()));
+  auto interval = static_cast<std::int64_t>(st.config.verify_interval.count()) * 1'000'000'000;
+  // The newest interval waits for the next round: what is still queued on a
+  // slow link reaches the peer (and maybe this node) meanwhile.
+  auto to = now_ns() - interval;
+  for (auto& [id, w] : st.communities) {
+    if (w.member)
+      continue;
+    // From where this peer was last checked (a peer seen for the first time:
+    // one interval), never more than max_verify_window back.
+    auto last = w.verified_until.find(*peer);
+    auto from = last != w.verified_until.end() ? last->second : to - interval;
+    from = std::max(from - verify_overlap_ns, to - max_verify_window_ns);
+    verify_channels(self, *peer, id, from, to);
+  }
+}
+
 void poll_peers(self_ptr self) {
   auto& st = self->state;
   self->request(st.relay, std::chrono::seconds(10), peer_info_atom::value)
@@ -335,11 +556,30 @@ void poll_peers(self_ptr self) {
             it = now.erase(it);  // still pausing: "new" again at a later poll
             continue;
           }
-          if (!st.store_peers.count(*it))
+          if (!st.store_peers.count(*it)) {
             for (const auto& [id, w] : st.communities)
               sync_community(self, *it, id);
+            // Back after a while away: what it heard meanwhile may not
+            // have reached this owner (a partition, a dropped link).
+            if (auto left = st.store_peers_left.find(*it); left != st.store_peers_left.end()) {
+              for (auto& [id, w] : st.communities) {
+                if (w.member)
+                  continue;
+                auto from = left->second;
+                if (auto last = w.verified_until.find(*it); last != w.verified_until.end())
+                  from = std::min(from, last->second);
+                verify_channels(self, *it, id,
+                                std::max(from - verify_overlap_ns, now_ns() - max_verify_window_ns),
+                                now_ns());
+              }
+              st.store_peers_left.erase(left);
+            }
+          }
           ++it;
         }
+        for (const auto& gone : st.store_peers)
+          if (!now.count(gone) && st.store_peers_left.size() < 4096)
+            st.store_peers_left.emplace(gone, now_ns());
         // A member whose archives moved on fetches the new tail from one peer.
         if (!now.empty())
           for (auto& [id, w] : st.communities)
@@ -381,8 +621,10 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
     // The server outlives us in the relay's host: it must let go of the
     // store (a node restarted in the same process reopens it).
     self->attach_functor([server = st.server] { server->attach(nullptr); });
-    self->send(self, tick_atom::value);
   }
+  // Retention (serving) and an owner's verification (syncing) both tick.
+  if (st.server || st.config.sync)
+    self->send(self, tick_atom::value);
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     flush(self);
     self->quit(msg.reason);
@@ -458,13 +700,30 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
     },
     [self](tick_atom) {
       auto& st = self->state;
-      auto before = now_ns() - static_cast<std::int64_t>(st.config.max_age) * 1'000'000'000;
-      if (auto dropped = st.db->prune_relay_messages(before, st.config.max_messages, prune_step))
-        st.pruned += *dropped;
-      else
-        log_warn("store", "pruning recorded relay messages failed: "
-                            + dropped.error().to_string());
-      self->delayed_send(self, prune_interval, tick_atom::value);
+      auto clock = std::chrono::steady_clock::now();
+      if (st.server && clock - st.last_prune >= prune_interval) {
+        st.last_prune = clock;
+        auto before = now_ns() - static_cast<std::int64_t>(st.config.max_age) * 1'000'000'000;
+        if (auto dropped = st.db->prune_relay_messages(before, st.config.max_messages, prune_step))
+          st.pruned += *dropped;
+        else
+          log_warn("store", "pruning recorded relay messages failed: "
+                              + dropped.error().to_string());
+      }
+      verify_owned(self);
+      auto every = st.config.verify_interval.count() > 0
+                     ? std::min<std::chrono::seconds>(st.config.verify_interval, prune_interval)
+                     : std::chrono::seconds(prune_interval);
+      self->delayed_send(self, every, tick_atom::value);
+    },
+    [self](poll_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      while (!st.paced.empty() && st.paced.begin()->first <= now) {
+        auto send = std::move(st.paced.begin()->second);
+        st.paced.erase(st.paced.begin());
+        send();
+      }
     },
     [self](status_atom) {
       auto& st = self->state;
@@ -498,7 +757,19 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
                  n(st.answers_refused))
         .counter("annals_store_messages_forged_total",
                  "Messages from a store peer with a wrong hash, topic or shape",
-                 n(st.messages_forged));
+                 n(st.messages_forged))
+        .counter("annals_store_verifications_total",
+                 "Owner: windows of channel traffic checked against a store peer",
+                 n(st.verifications))
+        .counter("annals_store_verifications_failed_total",
+                 "Owner: verifications that ended on an error or a refusal",
+                 n(st.verifications_failed))
+        .counter("annals_store_hashes_checked_total",
+                 "Owner: message hashes a verification compared with its own store",
+                 n(st.hashes_checked))
+        .counter("annals_store_messages_recovered_total",
+                 "Owner: channel messages the relay had not brought, fetched by a verification",
+                 n(st.messages_recovered));
       if (st.server) {
         auto served = st.server->counters();
         for (const auto& [code, count] : served.answers)

@@ -44,6 +44,15 @@ struct waku_store_settings {
   /// Magnet-link messages asked for, newest first (handed to the gate
   /// newest first, so the older ones are merely stale to it).
   std::uint64_t magnetlink_page = 5;
+  /// Owner: how often the recent channel traffic is checked against a store
+  /// peer (message hashes only; what is missing is fetched by hash), as
+  /// status-go's missing-message verification does. A message the relay
+  /// lost on the way (a slow link dropped it, a partition) is archived all
+  /// the same. Zero: never.
+  std::chrono::seconds verify_interval{60};
+  /// Queries to one store peer at most this often (its server answers 429
+  /// past 20 a second).
+  std::chrono::milliseconds query_spacing{70};
 };
 
 struct store_sync_state {
@@ -64,6 +73,12 @@ struct store_sync_state {
     /// Owner: the gap was filled (or is being filled) since this start; an
     /// owner that is up hears its channels itself.
     bool owner_synced = false;
+    /// Owner: how far (Unix ns) the channel traffic was verified against
+    /// each store peer, and whether a verification runs. Per peer, because
+    /// what one peer lacks too (a message its publisher could not get out)
+    /// may still be at another.
+    std::map<std::string, std::int64_t> verified_until;
+    bool verifying = false;
   };
   waku_store_settings config;
   std::shared_ptr<store> db;
@@ -82,6 +97,15 @@ struct store_sync_state {
   };
   std::map<std::string, retry> retries;
   bool polling = false;
+  /// Store peers that went away, and when (Unix ns): an owner verifies what
+  /// it may have missed from them when they are back (a partition healed).
+  std::map<std::string, std::int64_t> store_peers_left;
+  std::size_t verify_turn = 0;  // round robin over the store peers
+  /// Store queries waiting for their turn, by when; and per peer when the
+  /// next may go.
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> paced;
+  std::map<std::string, std::chrono::steady_clock::time_point> next_query;
+  std::chrono::steady_clock::time_point last_prune;
 
   std::vector<stored_relay_message> pending;  // recorded, not yet written
   bool flush_armed = false;
@@ -95,6 +119,10 @@ struct store_sync_state {
   std::uint64_t messages_found = 0;     // channel messages handed to the node
   std::uint64_t answers_refused = 0;    // a non-200 answer
   std::uint64_t messages_forged = 0;    // hash, topic or relay rule wrong
+  std::uint64_t verifications = 0;      // owner: windows checked against a store peer
+  std::uint64_t verifications_failed = 0;
+  std::uint64_t hashes_checked = 0;     // message hashes a verification compared
+  std::uint64_t messages_recovered = 0; // missing messages a verification fetched
   status_histogram sync_seconds =
     status_histogram::seconds("annals_store_sync_duration_seconds",
                               "One community's sync from one store peer, first query to last page");
