@@ -14,6 +14,7 @@
 #include "actors/torrent_distribution.hpp"
 #include "storage/community_keys.hpp"
 #include "actors/signal_bus.hpp"
+#include "net/interfaces.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
@@ -252,6 +253,7 @@ void with_download(self_ptr self, community_status status,
         status.download_bytes_total = download.bytes_total;
         status.download_rate = download.rate;
         status.download_peers = download.peers;
+        status.download_sources = download.sources;
         done(std::move(status));
       },
       [status, done](const caf::error&) mutable { done(std::move(status)); });
@@ -556,6 +558,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<community_spec>("annals::community_spec");
   cfg.add_message_type<membership_spec>("annals::membership_spec");
   cfg.add_message_type<archive_set_summary>("annals::archive_set_summary");
+  cfg.add_message_type<transfer_source>("annals::transfer_source");
+  cfg.add_message_type<std::vector<transfer_source>>("std::vector<annals::transfer_source>");
   cfg.add_message_type<fetch_progress>("annals::fetch_progress");
   cfg.add_message_type<archive_slot>("annals::archive_slot");
   cfg.add_message_type<download_status>("annals::download_status");
@@ -577,6 +581,14 @@ node_system_config::node_system_config(std::size_t threads) {
   register_types(*this);
   set("scheduler.max-threads", threads);
   set("logger.verbosity", caf::atom("quiet"));
+  // CAF 0.17's workers, out of work, poll 100 times, then sleep 50 us 500
+  // times over, then wait on a condition variable that times out every
+  // 10 ms: in a node whose actors mostly wait for I/O that was most of its
+  // CPU (nanosleep), and an idle node woke 200 times a second. New work from
+  // another thread wakes a waiting worker at once; the timeout only paces
+  // stealing from a worker that is busy.
+  set("work-stealing.moderate-poll-attempts", std::size_t{10});
+  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(50)});
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
@@ -592,7 +604,11 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   torrent.listen = config.torrent.listen;
   if (!config.torrent.loopback) {
     torrent.dht = config.torrent.dht;
+    torrent.lsd = config.torrent.lsd;
     torrent.trackers = config.torrent.use_trackers;
+    torrent.dht_bootstrap = config.torrent.dht_bootstrap;
+    torrent.private_network = config.torrent.private_network;
+    torrent.external_address = config.torrent.external_address;
   }
   auto session = torrent_session::start(torrent);
   if (!session)
@@ -611,12 +627,12 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                            to_hex0x(identity->public_key().uncompressed()), config.name,
                            config.observer},
     init->db, init->bus);
-  torrent_distribution_config seeding{config.data_dir, config.torrent.advertise_address, "127.0.0.1"};
-  if (auto colon = config.torrent.listen.rfind(':'); colon != std::string::npos) {
-    auto host = config.torrent.listen.substr(0, colon);
-    if (host != "0.0.0.0" && host != "[::]")
-      seeding.advertised_host = host;
-  }
+  torrent_distribution_config seeding;
+  seeding.archive_root = config.data_dir;
+  seeding.advertise_address = config.torrent.advertise_address;
+  seeding.external_address = config.torrent.external_address;
+  if (unsigned port = 0; !split_host_port(config.torrent.listen, seeding.listen_ip, port))
+    seeding.listen_ip = "127.0.0.1";
   init->distribution =
     sys.spawn(torrent_distribution, seeding,
               std::shared_ptr<torrent_session>(std::move(*session)), init->bus);

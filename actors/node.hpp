@@ -49,7 +49,20 @@ struct torrent_settings {
   bool dht = true;
   bool use_trackers = true;
   std::vector<std::string> trackers;  // announce-list of new torrents
-  bool advertise_address = false;     // x.pe=<listen> in published links
+  /// x.pe in published links: external_address, or the listen address (a
+  /// wildcard as the interfaces' addresses; 127.x only on a loopback-only
+  /// host).
+  bool advertise_address = false;
+  /// "IP:PORT" peers can reach this node's torrent port at when it cannot
+  /// see that address itself (NAT, a port forward); told to trackers too.
+  std::string external_address;
+  /// DHT routers ("HOST:PORT"); empty = libtorrent's public ones.
+  std::vector<std::string> dht_bootstrap;
+  bool lsd = true;                    // local service discovery (multicast)
+  /// Peers on private addresses (a LAN, a testbed): lifts libtorrent's DHT
+  /// limit of one node per /24, which keeps a DHT of a few LAN hosts from
+  /// forming.
+  bool private_network = false;
 };
 
 /// [archives]: the owner's builds and links, the member's downloads.

@@ -6,6 +6,7 @@
 
 #include "core/archive_format.hpp"
 #include "core/file_io.hpp"
+#include "net/interfaces.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 
@@ -29,6 +30,47 @@ void emit(self_ptr self, signal s) {
   self->send(self->state.bus, publish_atom::value, std::move(s));
 }
 
+/// Reads the community's torrent's connections into its ledger.
+void note_sources(self_ptr self, const std::string& community, const std::string& info_hash) {
+  auto transfers = self->state.session->peer_transfers(info_hash);
+  if (!transfers)
+    return;
+  auto& ledger = self->state.sources[community];
+  std::set<std::string> seen;
+  for (const auto& t : *transfers) {
+    auto& known = ledger.live[t.endpoint];
+    // Fewer bytes than last time: a new connection from the same endpoint.
+    if (t.downloaded < known.bytes)
+      ledger.banked[known.address] += known.bytes;
+    known = {t.ip, t.downloaded};
+    seen.insert(t.endpoint);
+  }
+  for (auto it = ledger.live.begin(); it != ledger.live.end();) {
+    if (seen.count(it->first)) {
+      ++it;
+      continue;
+    }
+    ledger.banked[it->second.address] += it->second.bytes;
+    it = ledger.live.erase(it);
+  }
+}
+
+/// The community's sources, most bytes first.
+std::vector<transfer_source> sources_of(self_ptr self, const std::string& community) {
+  auto found = self->state.sources.find(community);
+  if (found == self->state.sources.end())
+    return {};
+  auto totals = found->second.banked;
+  for (const auto& [endpoint, live] : found->second.live)
+    totals[live.address] += live.bytes;
+  std::vector<transfer_source> out;
+  for (const auto& [address, bytes] : totals)
+    if (bytes > 0)
+      out.push_back({address, bytes});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+  return out;
+}
+
 /// Drops the community's current torrent from the session, if any.
 void drop(self_ptr self, const std::string& community) {
   auto& state = self->state;
@@ -36,6 +78,12 @@ void drop(self_ptr self, const std::string& community) {
   auto it = state.torrents.find(community);
   if (it == state.torrents.end())
     return;
+  note_sources(self, community, it->second);
+  // Its connections end with it.
+  auto& ledger = state.sources[community];
+  for (const auto& [endpoint, live] : ledger.live)
+    ledger.banked[live.address] += live.bytes;
+  ledger.live.clear();
   if (auto progress = state.session->progress(it->second)) {
     state.retired_upload[community] += progress->total_upload;
     state.retired_download[community] += progress->total_download;
@@ -45,10 +93,6 @@ void drop(self_ptr self, const std::string& community) {
   state.torrents.erase(it);
 }
 
-std::string listen_address(self_ptr self) {
-  return self->state.config.advertised_host + ":"
-         + std::to_string(self->state.session->listen_port());
-}
 
 fetch_entry* fetch_of_hash(self_ptr self, const std::string& info_hash) {
   for (auto& [community, entry] : self->state.fetches)
@@ -102,6 +146,13 @@ result<void> flush_completed(self_ptr self, fetch_entry& entry) {
   return ok_result();
 }
 
+/// Where peers on other hosts reach this session (what x.pe carries).
+std::vector<std::string> advertised_peers(self_ptr self) {
+  const auto& config = self->state.config;
+  return advertised_endpoints(config.listen_ip, self->state.session->listen_port(),
+                              config.external_address, local_interface_addresses());
+}
+
 } // namespace
 
 torrent_distribution_state::~torrent_distribution_state() = default;
@@ -137,7 +188,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       }
       std::vector<std::string> peers;
       if (state.config.advertise_address)
-        peers.push_back(listen_address(self));
+        peers = advertised_peers(self);
       auto magnet = magnet_link(torrent->info_hash, torrent->name, torrent->trackers, peers);
       emit(self, history_archives_seeding{community, magnet});
       return magnet;
@@ -215,6 +266,8 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       if (!progress)
         return to_caf_error(progress.error());
       fetch_progress out;
+      note_sources(self, community, entry.info_hash);
+      out.sources = sources_of(self, community);
       out.received = progress->total_download;
       out.wanted_done = progress->total_wanted_done;
       out.wanted_total = progress->total_wanted;
@@ -252,8 +305,12 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       auto& state = self->state;
       component_status out;
       out.component = "distribution";
-      auto listen = listen_address(self);
+      auto port = state.session->listen_port();
+      auto listen = format_host_port(state.config.listen_ip, port);
       out.detail("backend", "bittorrent").detail("listen", listen);
+      // Where peers on other hosts reach it (what x.pe carries).
+      for (const auto& a : advertised_peers(self))
+        out.detail("address", a);
       std::uint64_t peers = 0, down_rate = 0, up_rate = 0, seeded = 0;
       std::uint64_t fetching = 0;
       std::set<std::string> communities;
@@ -352,6 +409,9 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
             break;
         }
       }
+      // A connection's bytes are readable only while it lasts.
+      for (const auto& [community, entry] : state.fetches)
+        note_sources(self, community, entry.info_hash);
       self->delayed_send(self, alert_poll_interval, poll_atom::value);
     },
   };

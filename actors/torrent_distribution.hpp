@@ -30,8 +30,13 @@ struct torrent_distribution_config {
   /// Put this session's own address in published magnet links (x.pe), so
   /// peers find it without DHT or trackers (loopback, private networks).
   bool advertise_address = false;
-  std::string advertised_host = "127.0.0.1";
+  /// The IP the session listens on: a wildcard (0.0.0.0, ::) is advertised
+  /// as the interfaces' addresses, a loopback one only when nothing else is.
+  std::string listen_ip = "127.0.0.1";
+  /// "IP:PORT" advertised instead (a public address in front of NAT).
+  std::string external_address = {};
 };
+
 
 struct torrent_distribution_state {
   static inline const char* name = "torrent-distribution";
@@ -56,8 +61,20 @@ struct torrent_distribution_state {
     std::set<std::string> flushing_archives;
   };
 
+  /// What each source sent for one community: connections come and go, so
+  /// ended ones are banked by IP and live ones read again on each look.
+  struct source_ledger {
+    std::map<std::string, std::uint64_t> banked;  // IP (or URL) -> bytes
+    struct live_connection {
+      std::string address;
+      std::uint64_t bytes = 0;
+    };
+    std::map<std::string, live_connection> live;  // endpoint -> at the last look
+  };
+
   torrent_distribution_config config;
   std::shared_ptr<torrent_session> session;
+  std::map<std::string, source_ledger> sources;  // community ID -> ledger
   signal_bus_actor bus;
   std::map<std::string, std::string> torrents;  // community ID -> info hash (seeded or fetched)
   std::map<std::string, fetch_entry> fetches;   // community ID -> member fetch

@@ -57,6 +57,8 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
   for (std::size_t i = 0; i < std::max<std::size_t>(options.senders, 1); ++i)
     state.senders.push_back(private_key::generate());
   state.random.seed(options.seed);
+  state.ready = !options.wait_for_peers;
+  state.started = std::chrono::steady_clock::now();
   self->send(self, tick_atom::value);
   if (options.observer)
     self->delayed_send(self, observe_interval, flush_atom::value);
@@ -68,8 +70,33 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
         self->quit();
         return;
       }
-      auto batch = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(state.options.per_second * 0.05));
+      if (!state.ready) {
+        self->request(state.relay, std::chrono::seconds(5), peers_atom::value)
+          .then(
+            [self](const std::vector<std::string>& peers) {
+              if (peers.empty()) {
+                self->delayed_send(self, std::chrono::milliseconds(200), tick_atom::value);
+                return;
+              }
+              log_info("traffic", "the relay has " + std::to_string(peers.size())
+                                    + " peer(s); posting starts in a second");
+              self->state.ready = true;
+              self->state.started = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+              self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+            },
+            [self](const caf::error&) {
+              self->delayed_send(self, std::chrono::milliseconds(200), tick_atom::value);
+            });
+        return;
+      }
+      // What the pace asks for by now, less what was sent: a tick that came
+      // late (a busy machine) posts more, so the rate holds.
+      auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - state.started);
+      auto due = static_cast<std::uint64_t>(std::max(0.0, elapsed.count()) * state.options.per_second) + 1;
+      std::uint64_t batch = due > state.sent ? due - state.sent : 0;
+      // At most a second's worth at once: a long stall is not made up in one burst.
+      batch = std::min<std::uint64_t>(
+        batch, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(state.options.per_second)));
       for (std::uint64_t i = 0; i < batch && state.sent < state.options.count; ++i) {
         auto n = state.sent++;
         auto channel = n % state.community.channel_ids.size();
@@ -102,6 +129,8 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
                   state.accepted_hashes.push_back(std::move(*hash));
               }
               if (state.accepted == state.options.count) {
+                log_info("traffic", "posted " + std::to_string(state.accepted) + " messages ("
+                                      + std::to_string(state.late) + " with a past timestamp)");
                 report_accepted(self);
                 self->quit();
               }

@@ -31,6 +31,9 @@ struct traffic_options {
   double late_share = 0;
   std::uint64_t late_by = 0;
   std::uint64_t seed = 1;         // which messages are late, and how late
+  /// Post only once the relay has a peer (and a second for subscriptions
+  /// to be exchanged): a network relay publishing to nobody loses it all.
+  bool wait_for_peers = false;
   /// Optional: told of every message the relay accepted (kind `stored` is
   /// not used; the generator reports with node "traffic" and kind posted).
   message_observer_actor observer;
@@ -62,6 +65,9 @@ struct traffic_generator_state {
   std::uint64_t newest = 0;
   std::uint64_t late = 0;      // messages sent with a past timestamp
   std::uint64_t refused = 0;   // publishes the relay refused
+  bool ready = false;          // peers are there (or not waited for)
+  /// The pace runs from here: a batch makes up for ticks that came late.
+  std::chrono::steady_clock::time_point started;
   std::mt19937_64 random;
   std::vector<std::string> accepted_hashes;  // not yet told to the observer
 };

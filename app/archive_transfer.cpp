@@ -13,6 +13,7 @@
 #include "core/file_io.hpp"
 #include "core/identity.hpp"
 #include "core/member_fetch.hpp"
+#include "net/interfaces.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 
@@ -53,12 +54,6 @@ bool is_loopback_host(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "[::1]";
 }
 
-/// An address that means "every interface": listenable, but no peer can
-/// dial it.
-bool is_unspecified_host(const std::string& host) {
-  return host == "0.0.0.0" || host == "[::]";
-}
-
 double seconds_since(steady::time_point start) {
   return std::chrono::duration<double>(steady::now() - start).count();
 }
@@ -70,6 +65,7 @@ struct seed_options {
   std::string listen = "0.0.0.0:0";
   std::string community;
   bool no_trackers = false;
+  std::string external_address;
 };
 
 /// Blocks SIGINT and SIGTERM in the calling thread and in every thread
@@ -117,22 +113,31 @@ void run_seed(const seed_options& options) {
   // that finds peers only through a tracker on 127.0.0.1 would otherwise
   // never find this seed); DHT and LSD stay off there.
   session_options.trackers = !options.no_trackers;
+  session_options.external_address = options.external_address;
+  if (std::string ip; !options.external_address.empty()) {
+    unsigned port = 0;
+    if (!split_host_port(options.external_address, ip, port) || is_wildcard_ip(ip) || port == 0)
+      fail("--external-address " + options.external_address + " is not IP:PORT a peer can dial",
+           exit_bad_input);
+  }
   stop_signals signals;
   auto session = take(torrent_session::start(session_options));
   auto hash = take(session->seed(layout.torrent_file(), layout.archive_dir().parent_path()));
 
   auto self = host + ":" + std::to_string(session->listen_port());
-  std::vector<std::string> peers;
-  if (!is_unspecified_host(host))
-    peers.push_back(self);
+  auto listen_ip = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  // On a wildcard: the interfaces' addresses, never 0.0.0.0 (and 127.x
+  // only on a host that has nothing else).
+  auto peers = advertised_endpoints(listen_ip, session->listen_port(), options.external_address,
+                                    local_interface_addresses());
   // Flushed at once: whoever started the seed may be waiting on this line.
   std::cout << magnet_link(torrent.info_hash, torrent.name, torrent.trackers, peers) << std::endl;
   std::cerr << "seeding " << torrent.name << " (" << torrent.data_size << " bytes of archives, "
             << torrent.index_size << " bytes of index, info hash " << hash << ") on " << self
             << "; stop with SIGINT or SIGTERM\n";
   if (peers.empty())
-    std::cerr << "listening on every interface, so the magnet link names no peer; members find "
-                 "this seed through the DHT and trackers\n";
+    std::cerr << "no interface address to advertise, so the magnet link names no peer; members "
+                 "find this seed through the DHT and trackers\n";
 
   auto next_status = steady::now() + seed_status_interval;
   transfer_printer printer;
@@ -250,7 +255,9 @@ void run_fetch(const fetch_options& options) {
   node_system_config config;
   caf::actor_system sys{config};
   auto bus = sys.spawn(signal_bus);
-  auto backend = sys.spawn(torrent_distribution, torrent_distribution_config{options.out},
+  torrent_distribution_config backend_config;
+  backend_config.archive_root = options.out;
+  auto backend = sys.spawn(torrent_distribution, backend_config,
                            std::shared_ptr<torrent_session>(std::move(session)), bus);
   stop_actors stop{{caf::actor_cast<caf::actor>(backend), caf::actor_cast<caf::actor>(bus)}};
   caf::scoped_actor self{sys};
@@ -391,6 +398,9 @@ void add_archive_transfer_commands(CLI::App& archive) {
                    "DHT, LSD or trackers, TCP only)")
     ->capture_default_str();
   seed->add_option("--community", s->community, "Community ID when DIR holds several");
+  seed->add_option("--external-address", s->external_address,
+                   "IP:PORT peers reach this seed at when it cannot see that address itself "
+                   "(NAT, a port forward): the magnet link's x.pe and the IP told to trackers");
   seed->add_flag("--no-trackers", s->no_trackers,
                  "Do not announce to the torrent's trackers (peers find the seed through its "
                  "magnet link's x.pe, or the DHT)");

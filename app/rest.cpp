@@ -46,6 +46,10 @@ json to_json(const community_status& s) {
            {"lastError", s.last_error},
            {"missingKey", s.missing_key},
            {"bytesFetched", s.bytes_fetched}};
+  json sources = json::array();
+  for (const auto& source : s.download_sources)
+    sources.push_back({{"address", source.address}, {"bytes", source.bytes}});
+  out["downloadSources"] = std::move(sources);
   if (s.role == "owner")
     out["unarchivedMessages"] = s.unarchived;
   if (s.download.empty()) {
@@ -117,8 +121,10 @@ http_response route_rest(const http_request& request, rest_source& source,
                                    {"peerId", peer.empty() ? json(nullptr) : json(peer.front())},
                                    {"listenAddresses", details_named(relay, "listen")},
                                    {"relayMode", details_named(relay, "mode")},
+                                   {"relayBound", details_named(relay, "bound")},
                                    {"torrentListen",
-                                    torrent.empty() ? json(nullptr) : json(torrent.front())}});
+                                    torrent.empty() ? json(nullptr) : json(torrent.front())},
+                                   {"torrentAddresses", details_named(distribution, "address")}});
   }
   if (path == "/admin/v1/peers") {
     auto peers = source.peers();

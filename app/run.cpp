@@ -164,6 +164,21 @@ void run_node(const run_flags& flags) {
     fail(sys, err);
   };
 
+  // Synthetic channel traffic, posted as a Status client would (owners and
+  // members alike).
+  auto start_traffic = [&](synthetic_community community, const traffic_spec& spec,
+                           const std::string& id) {
+    traffic_options traffic{spec.messages, spec.rate, 8, spec.payload};
+    traffic.late_share = spec.late_share;
+    traffic.late_by = spec.late_by;
+    traffic.seed = spec.seed;
+    traffic.community_id = id;
+    traffic.wait_for_peers = c.libp2p && spec.wait_for_peers;
+    auto generator = sys.spawn(traffic_generator, std::move(community), traffic, relay);
+    helpers.push_back(caf::actor_cast<caf::actor>(generator));
+    p->line("traffic", "posting " + std::to_string(spec.messages) + " synthetic messages to "
+                         + id.substr(0, 10) + "…");
+  };
   std::vector<std::string> member_ids, owner_ids;
   for (const auto& o : c.owned) {
     std::string id;
@@ -171,35 +186,40 @@ void run_node(const run_flags& flags) {
       .receive([&](const std::string& community) { id = community; }, failed);
     p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size()) + " channels)");
     owner_ids.push_back(id);
-    if (o.traffic_messages > 0) {
+    if (o.traffic.messages > 0) {
       auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
-      auto community = synthetic_community::from_key(key, o.channels);
-      traffic_options traffic{o.traffic_messages, o.traffic_rate, 8, 200};
-      traffic.late_share = o.traffic_late_share;
-      traffic.late_by = o.traffic_late_by;
-      traffic.community_id = id;
-      auto generator = sys.spawn(traffic_generator, community, traffic, relay);
-      helpers.push_back(caf::actor_cast<caf::actor>(generator));
-      p->line("traffic", "posting " + std::to_string(o.traffic_messages) + " synthetic messages");
+      start_traffic(synthetic_community::from_key(key, o.channels), o.traffic, id);
     }
   }
-  for (const auto& m : c.joined) {
+  for (const auto& j : c.joined) {
+    const auto& m = j.spec;
     self->request(*node, 30s, join_atom::value, m)
       .receive([&](const std::string&) {}, failed);
     member_ids.push_back(m.community_id);
     p->line("node", "joined community " + m.community_id);
+    if (j.traffic.messages > 0)
+      start_traffic(synthetic_community::from_id(*public_key::from_community_id(m.community_id),
+                                                 m.channel_ids),
+                    j.traffic, m.community_id);
   }
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   auto started = std::chrono::steady_clock::now();
   auto next_status = started + std::chrono::seconds(status_interval);
-  // The joined communities' state, asked once per use.
+  // The joined communities' state, asked once per use. A node too busy to
+  // answer in time (a slow disk, a saturated machine) is still running:
+  // that is worth a line, never an exit.
+  std::size_t status_timeouts = 0;
   auto member_statuses = [&] {
     std::vector<community_status> out;
     for (const auto& id : member_ids)
       self->request(*node, 10s, status_atom::value, id)
-        .receive([&](const community_status& s) { out.push_back(s); }, failed);
+        .receive([&](const community_status& s) { out.push_back(s); },
+                 [&](const caf::error& err) {
+                   if (status_timeouts++ % 10 == 0)
+                     log_warn("node", "status of " + id + " not read: " + sys.render(err));
+                 });
     return out;
   };
   auto print_status = [&] {
@@ -256,7 +276,8 @@ void run_node(const run_flags& flags) {
     }
     if (until_synced) {
       auto statuses = member_statuses();
-      if (synced(statuses)) {
+      // A community whose status was not read counts as not synced.
+      if (statuses.size() == member_ids.size() && synced(statuses)) {
         for (const auto& s : statuses)
           p->line("node", "synced " + s.community_id + ": " + std::to_string(s.archives)
                             + " archives, " + std::to_string(s.messages) + " messages");

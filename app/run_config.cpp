@@ -8,11 +8,13 @@
 #include "core/hex.hpp"
 #include "core/identity.hpp"
 #include "net/http_server.hpp"
+#include "net/interfaces.hpp"
 #include "net/p2p/multiaddr.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <unistd.h>
 
@@ -152,6 +154,33 @@ result<void> check_appendable(const fs::path& path, const fs::path& data_dir) {
   return ok_result();
 }
 
+/// "IP:PORT" a peer on another host can dial: no wildcard, no port 0.
+result<void> check_external_endpoint(std::string_view text) {
+  std::string ip;
+  unsigned port = 0;
+  if (!split_host_port(text, ip, port))
+    return make_error(errc::invalid_argument,
+                      "\"" + std::string(text) + "\" is not IP:PORT ([V6]:PORT for IPv6)");
+  if (is_wildcard_ip(ip) || port == 0)
+    return make_error(errc::invalid_argument, "\"" + std::string(text)
+                                                + "\" is not an address a peer can dial");
+  return ok_result();
+}
+
+/// "HOST:PORT" of a DHT router: a name or an IP, and a port 1..65535.
+result<void> check_dht_router(std::string_view text) {
+  auto colon = text.rfind(':');
+  auto host = colon == std::string_view::npos ? std::string_view() : text.substr(0, colon);
+  unsigned port = 0;
+  auto digits = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (host.empty() || digits.empty() || ec != std::errc() || end != digits.data() + digits.size()
+      || port == 0 || port > 65535)
+    return make_error(errc::invalid_argument,
+                      "\"" + std::string(text) + "\" is not HOST:PORT (e.g. \"10.0.0.1:6881\")");
+  return ok_result();
+}
+
 /// Every table and key `annals run` reads besides [[community]]'s (checked
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
@@ -159,11 +188,12 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                                "store"},
                         file, ""));
   if (auto* t = root["torrent"].as_table())
-    ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address"}, file,
-                          "torrent"));
+    ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address",
+                               "external_address", "dht_bootstrap", "lsd", "private_network"},
+                          file, "torrent"));
   if (auto* r = root["relay"].as_table())
     ANNALS_TRY(check_keys(*r, {"mode", "listen", "peers", "key_file", "cluster", "shards",
-                               "handshake_timeout_ms", "muxers"},
+                               "handshake_timeout_ms", "muxers", "external_addresses"},
                           file, "relay"));
   if (auto* a = root["archives"].as_table())
     ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
@@ -171,7 +201,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
   if (auto* r = root["rest"].as_table())
     ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
   if (auto* st = root["store"].as_table())
-    ANNALS_TRY(check_keys(*st, {"min_free_mb", "serve", "sync", "max_age", "max_messages"},
+    ANNALS_TRY(check_keys(*st, {"min_free_mb", "serve", "sync", "max_age", "max_messages",
+                                "verify_interval"},
                           file, "store"));
   return ok_result();
 }
@@ -212,6 +243,47 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
 
 namespace {
 
+/// [community.traffic] of one community (owned or joined).
+result<void> read_traffic(const toml::table& community, const std::string& where,
+                          const std::vector<std::string>& channels, const fs::path& file,
+                          traffic_spec& out) {
+  auto* traffic = community["traffic"].as_table();
+  if (!traffic)
+    return ok_result();
+  auto at_key = [&](const char* key) { return at(file, traffic->get(key)) + where + ".traffic." + key; };
+  std::int64_t n = 0;
+  ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
+  if (n < 0)
+    return make_error(errc::invalid_argument, at_key("messages") + " must not be negative");
+  out.messages = static_cast<std::size_t>(n);
+  ANNALS_TRY(read(*traffic, "rate", where + ".traffic", out.rate));
+  ANNALS_TRY(read(*traffic, "late_share", where + ".traffic", out.late_share));
+  std::int64_t late_by = 0;
+  ANNALS_TRY(read(*traffic, "late_by", where + ".traffic", late_by));
+  if (late_by < 0)
+    return make_error(errc::invalid_argument, at_key("late_by") + " must not be negative");
+  out.late_by = static_cast<std::uint64_t>(late_by);
+  std::int64_t payload = static_cast<std::int64_t>(out.payload);
+  ANNALS_TRY(read(*traffic, "payload", where + ".traffic", payload));
+  if (payload < 1 || payload > 100'000)
+    return make_error(errc::invalid_argument, at_key("payload") + " must be 1..100000 bytes");
+  out.payload = static_cast<std::size_t>(payload);
+  std::int64_t seed = 1;
+  ANNALS_TRY(read(*traffic, "seed", where + ".traffic", seed));
+  ANNALS_TRY(read(*traffic, "wait_for_peers", where + ".traffic", out.wait_for_peers));
+  out.seed = static_cast<std::uint64_t>(seed);
+  traffic_options check{out.messages, out.rate};
+  check.late_share = out.late_share;
+  check.late_by = out.late_by;
+  if (auto bad = check_traffic_options(check))
+    return make_error(errc::invalid_argument, at(file, traffic->get("messages")) + where
+                                                + ".traffic: " + *bad);
+  if (out.messages > 0 && channels.empty())
+    return make_error(errc::invalid_argument,
+                      where + ".traffic: the community has no channels to post to");
+  return ok_result();
+}
+
 result<run_config> read_run_config(const toml::table& root, const fs::path& file) {
   auto base = file.parent_path();
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
@@ -235,6 +307,16 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     ANNALS_TRY(read(*t, "dht", "torrent", c.torrent.dht));
     ANNALS_TRY(read_list(*t, "trackers", "torrent", c.torrent.trackers));
     ANNALS_TRY(read(*t, "advertise_address", "torrent", c.torrent.advertise_address));
+    ANNALS_TRY(read(*t, "lsd", "torrent", c.torrent.lsd));
+    ANNALS_TRY(read(*t, "private_network", "torrent", c.torrent.private_network));
+    ANNALS_TRY(read(*t, "external_address", "torrent", c.torrent.external_address));
+    if (!c.torrent.external_address.empty())
+      if (auto ok = check_external_endpoint(c.torrent.external_address); !ok)
+        return make_error(errc::invalid_argument, at(file, t->get("external_address"))
+                                                    + "torrent.external_address: "
+                                                    + ok.error().message);
+    ANNALS_TRY(read_list(*t, "dht_bootstrap", "torrent", c.torrent.dht_bootstrap));
+    ANNALS_TRY(check_each(*t, "dht_bootstrap", "torrent", file, check_dht_router));
     // libtorrent would refuse it only once the relay listens.
     if (auto ok = check_http_listen(c.torrent.listen); !ok)
       return make_error(errc::invalid_argument, at(file, t->get("listen")) + "torrent.listen: "
@@ -252,6 +334,8 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     ANNALS_TRY(read_list(*r, "listen", "relay", c.relay.listen));
     ANNALS_TRY(check_each(*r, "listen", "relay", file, p2p::check_listen_address));
     ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
+    ANNALS_TRY(read_list(*r, "external_addresses", "relay", c.relay.external_addresses));
+    ANNALS_TRY(check_each(*r, "external_addresses", "relay", file, p2p::check_external_address));
     ANNALS_TRY(check_each(*r, "peers", "relay", file, p2p::check_peer_address));
     ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
     std::int64_t cluster = c.relay.cluster_id;
@@ -299,6 +383,13 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
                           std::string("store.") + key + " must be positive");
       *field = static_cast<std::uint64_t>(v);
     }
+    std::int64_t verify = c.waku_store.verify_interval.count();
+    ANNALS_TRY(read(*st, "verify_interval", "store", verify));
+    if (verify < 0 || verify > 7 * 24 * 3600)
+      return make_error(errc::invalid_argument,
+                        at(file, st->get("verify_interval"))
+                          + "store.verify_interval must be 0..604800 seconds (0: never)");
+    c.waku_store.verify_interval = std::chrono::seconds(verify);
   }
 
   if (auto* rest = root["rest"].as_table()) {
@@ -338,8 +429,9 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
                                  "keys_file", "traffic"},
                             file, where));
       if (auto* traffic = (*t)["traffic"].as_table())
-        ANNALS_TRY(check_keys(*traffic, {"messages", "rate", "late_share", "late_by"}, file,
-                              where + ".traffic"));
+        ANNALS_TRY(check_keys(*traffic, {"messages", "rate", "late_share", "late_by", "payload",
+                                         "seed", "wait_for_peers"},
+                              file, where + ".traffic"));
       std::string role;
       ANNALS_TRY(read(*t, "role", where, role));
       std::vector<std::string> channels;
@@ -371,29 +463,7 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
           if (auto keys = load_hr_keys(o.keys_file); !keys)
             return make_error(errc::invalid_argument, at(file, t->get("keys_file")) + where
                                                    + ".keys_file: " + keys.error().message);
-        if (auto* traffic = (*t)["traffic"].as_table()) {
-          std::int64_t n = 0;
-          ANNALS_TRY(read(*traffic, "messages", where + ".traffic", n));
-          if (n < 0)
-            return make_error(errc::invalid_argument,
-                              where + ".traffic.messages must not be negative");
-          o.traffic_messages = static_cast<std::size_t>(n);
-          ANNALS_TRY(read(*traffic, "rate", where + ".traffic", o.traffic_rate));
-          ANNALS_TRY(read(*traffic, "late_share", where + ".traffic", o.traffic_late_share));
-          std::int64_t late_by = 0;
-          ANNALS_TRY(read(*traffic, "late_by", where + ".traffic", late_by));
-          if (late_by < 0)
-            return make_error(errc::invalid_argument, where + ".traffic.late_by must not be negative");
-          o.traffic_late_by = static_cast<std::uint64_t>(late_by);
-          traffic_options check{o.traffic_messages, o.traffic_rate};
-          check.late_share = o.traffic_late_share;
-          check.late_by = o.traffic_late_by;
-          if (auto bad = check_traffic_options(check))
-            return make_error(errc::invalid_argument, where + ".traffic: " + *bad);
-          if (o.traffic_messages > 0 && o.channels.empty())
-            return make_error(errc::invalid_argument,
-                              where + ".traffic: the community has no channels to post to");
-        }
+        ANNALS_TRY(read_traffic(*t, where, channels, file, o.traffic));
         c.owned.push_back(std::move(o));
       } else if (role == "member") {
         membership_spec m;
@@ -410,7 +480,10 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
         ANNALS_TRY(read(*t, "keys_file", where, m.keys_file));
         if (!m.keys_file.empty())
           m.keys_file = resolve(m.keys_file).string();
-        c.joined.push_back(std::move(m));
+        joined_community j{std::move(m), {}};
+        j.traffic.wait_for_peers = true;
+        ANNALS_TRY(read_traffic(*t, where, channels, file, j.traffic));
+        c.joined.push_back(std::move(j));
       } else {
         return make_error(errc::invalid_argument, where + ".role must be \"owner\" or \"member\"");
       }

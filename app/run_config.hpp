@@ -15,15 +15,33 @@
 
 namespace annals::app {
 
+/// [community.traffic]: synthetic channel traffic this node posts (tests,
+/// demos, the network bench), as a Status client would.
+struct traffic_spec {
+  std::size_t messages = 0;
+  double rate = 1000;
+  double late_share = 0;        // share of messages with a past timestamp
+  std::uint64_t late_by = 0;    // seconds in the past, at most
+  std::size_t payload = 200;    // bytes of text per message
+  std::uint64_t seed = 1;       // which messages are late
+  /// Post once the relay has a peer (libp2p relay only): a member's message
+  /// published to nobody reaches no one. An owner keeps its own messages
+  /// whoever listens, so by default only members wait.
+  bool wait_for_peers = false;
+};
+
 struct owned_community {
   std::string key_hex;
   std::vector<std::string> channels;
   bool encrypted = false;  // token-gated: archives sealed with keys_file's newest key
   std::string keys_file;   // hash-ratchet keys (annals hrkey)
-  std::size_t traffic_messages = 0;  // synthetic channel traffic to post (tests, demos)
-  double traffic_rate = 1000;
-  double traffic_late_share = 0;     // share of messages with a past timestamp
-  std::uint64_t traffic_late_by = 0; // seconds in the past, at most
+  traffic_spec traffic;
+};
+
+/// A joined community, and the traffic this node posts to it.
+struct joined_community {
+  membership_spec spec;
+  traffic_spec traffic;
 };
 
 /// `annals run` re-announces links to relay peers that appear (a network
@@ -44,7 +62,7 @@ struct run_config {
   p2p::host_config relay;
   archive_settings archives = run_archive_defaults();
   std::vector<owned_community> owned;
-  std::vector<membership_spec> joined;
+  std::vector<joined_community> joined;
   std::string rest_listen;  // empty: no REST API
   store_options store;
   /// The Waku store: served and synced by default (with the libp2p relay).

@@ -26,6 +26,14 @@ struct archive_slot {
   std::uint64_t size = 0;  // padding included
 };
 
+/// Payload bytes one source sent this node for a community, over the run:
+/// a peer's address (BitTorrent: its IP; connections come and go) or a web
+/// seed's URL.
+struct transfer_source {
+  std::string address;
+  std::uint64_t bytes = 0;
+};
+
 /// Where one community's fetch stands in a backend.
 struct fetch_progress {
   /// The set's shape is known and passed the backend's own shape rules.
@@ -47,6 +55,9 @@ struct fetch_progress {
   bool index_ready = false;
   /// Wanted archives complete in the data file and readable, by ID.
   std::vector<std::string> ready;
+  /// Who sent what of this community's sets since the node started, most
+  /// first.
+  std::vector<transfer_source> sources;
 };
 
 } // namespace annals

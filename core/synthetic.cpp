@@ -40,11 +40,23 @@ synthetic_community synthetic_community::make(std::size_t channels, std::uint64_
 
 synthetic_community synthetic_community::from_key(private_key key,
                                                   std::vector<std::string> channel_ids) {
-  synthetic_community out{key, {}, {}, {}};
+  synthetic_community out{key, {}, {}, {}, {}};
   auto id = out.id();
   for (const auto& channel : channel_ids) {
     out.channel_topics.push_back(chat_topic(channel_chat_id(id, channel)));
     out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(id, channel)));
+  }
+  out.channel_ids = std::move(channel_ids);
+  return out;
+}
+
+synthetic_community synthetic_community::from_id(const public_key& community,
+                                                 std::vector<std::string> channel_ids) {
+  auto out = from_key(private_key::generate(), {});
+  out.public_id = community.community_id();
+  for (const auto& channel : channel_ids) {
+    out.channel_topics.push_back(chat_topic(channel_chat_id(out.public_id, channel)));
+    out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(out.public_id, channel)));
   }
   out.channel_ids = std::move(channel_ids);
   return out;

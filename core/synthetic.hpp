@@ -17,11 +17,18 @@ struct synthetic_community {
   std::vector<std::string> channel_ids;
   std::vector<topic4> channel_topics;  // chat_topic(communityID + channel ID)
   std::vector<symmetric_key> channel_keys;  // derived once: 65356 PBKDF2 rounds each
+  /// Set for a community known by its ID alone (a member posting to it);
+  /// `key` is then a throwaway that signs nothing.
+  std::string public_id = {};
 
   static synthetic_community make(std::size_t channels, std::uint64_t seed);
   /// A community with a given key and channel IDs (derives topics and keys).
   static synthetic_community from_key(private_key key, std::vector<std::string> channel_ids);
-  std::string id() const { return key.public_key().community_id(); }
+  /// A community a member posts to: its ID and channel IDs are all a
+  /// Status client needs to seal a channel message.
+  static synthetic_community from_id(const public_key& community,
+                                     std::vector<std::string> channel_ids);
+  std::string id() const { return public_id.empty() ? key.public_key().community_id() : public_id; }
 };
 
 struct synthetic_traffic {

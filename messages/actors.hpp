@@ -232,10 +232,14 @@ typename Inspector::result_type inspect(Inspector& f, archive_slot& x) {
   return f(caf::meta::type_name("annals::archive_slot"), x.id, x.offset, x.size);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_source& x) {
+  return f(caf::meta::type_name("annals::transfer_source"), x.address, x.bytes);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_progress& x) {
   return f(caf::meta::type_name("annals::fetch_progress"), x.located, x.summary, x.refusal,
            x.failure, x.peer_error, x.received, x.wanted_done, x.wanted_total, x.rate, x.peers,
-           x.index_ready, x.ready);
+           x.index_ready, x.ready, x.sources);
 }
 
 /// The distribution seam: how a community's archive directory reaches its
@@ -337,13 +341,16 @@ struct community_status {
   std::uint64_t download_bytes_total = 0;
   std::uint64_t download_rate = 0;  // bytes/s
   std::uint64_t download_peers = 0;
+  /// Member: who sent the community's archive bytes since the node started
+  /// (a peer's IP, a web seed's URL), most first.
+  std::vector<transfer_source> download_sources = {};
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
   return f(caf::meta::type_name("annals::community_status"), x.community_id, x.role, x.messages,
            x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
            x.missing_key, x.download, x.last_error, x.download_bytes_done, x.download_bytes_total,
-           x.download_rate, x.download_peers);
+           x.download_rate, x.download_peers, x.download_sources);
 }
 
 /// One archive a node holds, for `/archive/v1/communities/{id}`.
@@ -367,11 +374,13 @@ struct download_status {
   std::uint64_t bytes_total = 0;
   std::uint64_t rate = 0;           // bytes/s
   std::uint64_t peers = 0;
+  /// Who sent this node the community's archive bytes since it started.
+  std::vector<transfer_source> sources = {};
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_status& x) {
   return f(caf::meta::type_name("annals::download_status"), x.bytes_fetched, x.state,
-           x.last_error, x.bytes_done, x.bytes_total, x.rate, x.peers);
+           x.last_error, x.bytes_done, x.bytes_total, x.rate, x.peers, x.sources);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the
@@ -412,7 +421,7 @@ struct community_spec {
   /// Token-gated: archives and index encrypted with the newest key of
   /// `keys_file` (hash-ratchet keys, `annals hrkey`), as status-go does.
   bool encrypted = false;
-  std::string keys_file;
+  std::string keys_file = {};
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_spec& x) {
@@ -425,7 +434,7 @@ struct membership_spec {
   std::string community_id;              // 0x + 66 hex
   std::vector<std::string> channel_ids;
   /// Token-gated: the hash-ratchet keys that open its archives.
-  std::string keys_file;
+  std::string keys_file = {};
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, membership_spec& x) {
@@ -446,9 +455,12 @@ using store_sync_actor = relay_sink_actor::extend<
   caf::reacts_to<sync_atom, std::string, bool>,
   // Internal: look for store peers that are new since the last poll.
   caf::reacts_to<peers_atom>,
-  // Internal: write recorded messages; drop what is past retention.
+  // Internal: write recorded messages; drop what is past retention and,
+  // as an owner, verify the recent channel traffic against a store peer.
   caf::reacts_to<flush_atom>,
   caf::reacts_to<tick_atom>,
+  // Internal: send the store queries whose turn has come (paced per peer).
+  caf::reacts_to<poll_atom>,
   // Messages recorded, queries served and made, messages gap-filled.
   caf::replies_to<status_atom>::with<component_status>>;
 

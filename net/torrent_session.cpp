@@ -4,12 +4,14 @@
 
 #include "core/file_io.hpp"
 #include "core/hex.hpp"
+#include "net/interfaces.hpp"
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/magnet_uri.hpp>
+#include <libtorrent/peer_info.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
 #include <libtorrent/settings_pack.hpp>
@@ -166,6 +168,21 @@ lt::settings_pack make_settings(const torrent_session_options& options) {
   sp.set_bool(lt::settings_pack::listen_system_port_fallback, false);
   sp.set_int(lt::settings_pack::max_retry_port_bind, 0);
   sp.set_bool(lt::settings_pack::enable_dht, options.dht);
+  if (!options.dht_bootstrap.empty()) {
+    std::string nodes;
+    for (const auto& node : options.dht_bootstrap)
+      nodes += (nodes.empty() ? "" : ",") + node;
+    sp.set_str(lt::settings_pack::dht_bootstrap_nodes, nodes);
+  }
+  if (options.private_network) {
+    sp.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
+    sp.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
+  }
+  if (std::string ip; !options.external_address.empty()) {
+    unsigned port = 0;
+    if (split_host_port(options.external_address, ip, port))
+      sp.set_str(lt::settings_pack::announce_ip, ip);
+  }
   sp.set_bool(lt::settings_pack::enable_lsd, options.lsd);
   sp.set_bool(lt::settings_pack::enable_upnp, options.upnp);
   sp.set_bool(lt::settings_pack::enable_natpmp, options.upnp);
@@ -566,6 +583,27 @@ result<torrent_progress> torrent_session::progress(const std::string& info_hash)
   out.num_peers = st.num_peers;
   if (st.errc)
     out.error = lowercase_first(st.errc.message());
+  return out;
+}
+
+result<std::vector<torrent_peer_transfer>>
+torrent_session::peer_transfers(const std::string& info_hash) const {
+  auto handle = impl_->find(info_hash);
+  if (!handle)
+    return handle.error();
+  std::vector<lt::peer_info> peers;
+  handle->get_peer_info(peers);
+  std::vector<torrent_peer_transfer> out;
+  out.reserve(peers.size());
+  for (const auto& p : peers) {
+    torrent_peer_transfer t;
+    t.web_seed = p.connection_type != lt::peer_info::standard_bittorrent;
+    t.ip = p.ip.address().to_string();
+    t.endpoint = format_endpoint(p.ip);
+    t.downloaded = static_cast<std::uint64_t>(p.total_download);
+    t.uploaded = static_cast<std::uint64_t>(p.total_upload);
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

@@ -26,6 +26,15 @@ struct torrent_session_options {
   bool lsd = true;
   bool upnp = false;
   bool trackers = true;
+  /// DHT routers to bootstrap from ("HOST:PORT"); empty = libtorrent's
+  /// defaults (public routers, which a private network cannot reach).
+  std::vector<std::string> dht_bootstrap;
+  /// "IP:PORT" this session is reachable at from outside (NAT): its IP is
+  /// what trackers are told (announce_ip).
+  std::string external_address;
+  /// A DHT among hosts of one private network: no one-node-per-/24 limit on
+  /// routing tables and searches.
+  bool private_network = false;
   /// Loopback profile: TCP only, many connections per IP, re-dial after 1 s.
   bool loopback = false;
   /// Fetches ask for pieces in order, so archives complete one after the
@@ -77,6 +86,15 @@ struct torrent_progress {
   std::string error;
 };
 
+/// What one connected peer has sent and taken on its current connection.
+struct torrent_peer_transfer {
+  std::string endpoint;  // "IP:PORT" (brackets for IPv6)
+  std::string ip;
+  std::uint64_t downloaded = 0;  // payload bytes from it
+  std::uint64_t uploaded = 0;    // payload bytes to it
+  bool web_seed = false;         // an HTTP seed (BEP 19), endpoint = its URL
+};
+
 /// Not thread-safe: one thread at a time (the actor that owns it) calls it,
 /// and poll() must run regularly, or libtorrent drops alerts once its queue
 /// is full.
@@ -114,6 +132,8 @@ public:
   /// Wants file `file_index` (0 = data, 1 = index).
   result<void> want_file(const std::string& info_hash, int file_index);
   result<torrent_progress> progress(const std::string& info_hash) const;
+  /// The torrent's connected peers and what each connection carried.
+  result<std::vector<torrent_peer_transfer>> peer_transfers(const std::string& info_hash) const;
   /// Whether piece `piece` is complete and hash-checked.
   result<bool> have_piece(const std::string& info_hash, int piece) const;
   /// Which pieces are complete and hash-checked, in one call rather than one

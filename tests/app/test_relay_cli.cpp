@@ -384,6 +384,26 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
                Catch::Contains(node + ":13: community[0].keys_file: "
                                + (dir / "broken.jsonl").string() + ":1: needs \"group_id\""));
   }
+  SECTION("addresses for other hosts: external ones a peer can dial, DHT routers HOST:PORT") {
+    CHECK_THAT(refused("127.0.0.1:0\"\nexternal_address = \"0.0.0.0:6881", held, ""),
+               Catch::Contains(node + ":5: torrent.external_address: \"0.0.0.0:6881\" is not an "
+                                      "address a peer can dial"));
+    CHECK_THAT(refused("127.0.0.1:0\"\nexternal_address = \"203.0.113.7", held, ""),
+               Catch::Contains(node + ":5: torrent.external_address: \"203.0.113.7\" is not "
+                                      "IP:PORT"));
+    CHECK_THAT(refused("127.0.0.1:0\"\ndht_bootstrap = [\"10.0.0.1:6881\", \"router\"]\n#", held,
+                       ""),
+               Catch::Contains(node + ":5: torrent.dht_bootstrap[1]: \"router\" is not HOST:PORT"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "]\nexternal_addresses = [\"/ip4/0.0.0.0/tcp/1\""),
+               Catch::Contains(node + ":8: relay.external_addresses[0]: multiaddr "
+                                      "/ip4/0.0.0.0/tcp/1: 0.0.0.0 and :: mean"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "]\nexternal_addresses = [\"/ip4/203.0.113.7/tcp/0\""),
+               Catch::Contains("relay.external_addresses[0]: multiaddr /ip4/203.0.113.7/tcp/0: port 0"));
+  }
+  SECTION("store.verify_interval") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "[store]\nverify_interval = -1"),
+               Catch::Contains(node + ":3: store.verify_interval must be 0..604800 seconds"));
+  }
   SECTION("value errors without a line still name the file") {
     CHECK_THAT(refused("127.0.0.1:0", held, "", "[archives]\ninterval = 0"),
                Catch::Contains(node + ": archives.interval must be positive"));
