@@ -4,6 +4,7 @@
 #include "app/commands.hpp"
 #include "bench/hostile.hpp"
 #include "bench/load.hpp"
+#include "bench/net.hpp"
 #include "bench/throughput.hpp"
 
 #include <chrono>
@@ -12,6 +13,94 @@
 #include <unistd.h>
 
 namespace annals::app {
+
+/// `annals bench net`: the network-namespace testbed (needs root).
+void add_net_bench(CLI::App& bench) {
+  auto o = std::make_shared<bench::net_options>();
+  auto report = std::make_shared<std::string>();
+  auto data_dir = std::make_shared<std::string>();
+  auto* net = bench.add_subcommand(
+    "net", "Real `annals run` nodes on many hosts of a network-namespace testbed (root): capped, "
+           "lossy links, partitions, churn, an owner that goes away; checks every node's files");
+  net->add_option("--scenario", o->scenario,
+                  "steady, swarm, owner-offline, partition, churn or all; a comma list")
+    ->capture_default_str();
+  net->add_option("--hosts", o->hosts, "Nodes: one owner, the rest members")
+    ->check(CLI::Range(std::size_t{3}, std::size_t{200}))
+    ->capture_default_str();
+  net->add_option("--messages", o->messages, "Messages posted (steady, partition; owner-offline "
+                                             "posts a fifth; churn posts for its duration)")
+    ->check(CLI::Range(std::size_t{10}, std::size_t{10'000'000}))
+    ->capture_default_str();
+  net->add_option("--rate", o->rate, "Messages per second, from one member host")
+    ->check(CLI::Range(1.0, 100000.0))
+    ->capture_default_str();
+  net->add_option("--uplink-mbit", o->uplink_mbit, "Each host's uplink cap, Mbit/s (0: none)")
+    ->check(CLI::Range(0.0, 100000.0))
+    ->capture_default_str();
+  net->add_option("--downlink-mbit", o->downlink_mbit, "Each host's downlink cap, Mbit/s (0: none)")
+    ->check(CLI::Range(0.0, 100000.0))
+    ->capture_default_str();
+  net->add_option("--owner-uplink-mbit", o->owner_uplink_mbit,
+                  "The owner's uplink (0: as --uplink-mbit; the swarm scenario: 2)")
+    ->check(CLI::Range(0.0, 100000.0))
+    ->capture_default_str();
+  net->add_option("--loss", o->loss, "Percent of packets each host drops at random, inbound")
+    ->check(CLI::Range(0.0, 50.0))
+    ->capture_default_str();
+  net->add_option("--seconds", o->seconds, "Time limit per scenario (0: each scenario's own)")
+    ->check(CLI::Range(0.0, 86400.0))
+    ->capture_default_str();
+  net->add_option("--interval", o->interval, "The owner's archive interval, seconds")
+    ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{3600}))
+    ->capture_default_str();
+  net->add_option("--payload", o->payload, "Bytes of text per message")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+    ->capture_default_str();
+  net->add_option("--swarm-mb", o->swarm_mb, "MB of archives the swarm's late member fetches")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+    ->capture_default_str();
+  net->add_option("--partition-seconds", o->partition_seconds, "How long the partition lasts")
+    ->check(CLI::Range(1.0, 3600.0))
+    ->capture_default_str();
+  net->add_option("--churn-seconds", o->churn_seconds, "How long members die and come back")
+    ->check(CLI::Range(10.0, 86400.0))
+    ->capture_default_str();
+  net->add_option("--report", *report, "Write CSV series and SVG plots (gnuplot) to DIR");
+  net->add_option("--data-dir", *data_dir, "Keep the nodes' files here (default: a temp dir)");
+  net->callback([o, report, data_dir] {
+    auto started = std::chrono::steady_clock::now();
+    auto line = [started](const std::string& text) {
+      auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "[%7.2fs] net     %s\n", s, text.c_str());
+    };
+    std::error_code ec;
+    o->annals_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+      fail("bench net: cannot find this binary: " + ec.message());
+    o->data_dir = *data_dir;
+    bench::net_result result;
+    try {
+      result = bench::run_net(*o, line);
+    } catch (const std::invalid_argument& e) {
+      fail(std::string("bench net: ") + e.what(), exit_bad_input);
+    } catch (const std::exception& e) {
+      fail(std::string("bench net: ") + e.what());
+    }
+    std::printf("%s\n", bench::net_json(*o, result).c_str());
+    std::fflush(stdout);
+    if (!report->empty())
+      if (auto error = bench::write_net_report(*report, result); !error.empty())
+        line("report: " + error);
+    if (!result.passed) {
+      std::string failed;
+      for (const auto& s : result.scenarios)
+        if (!s.passed)
+          failed += (failed.empty() ? "" : ", ") + s.scenario;
+      fail("bench net: " + failed + " failed (the JSON names each condition)");
+    }
+  });
+}
 
 void add_bench_commands(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks of whole nodes");
@@ -232,6 +321,8 @@ void add_bench_commands(CLI::App& app) {
     line("OK: honest peers served, owner RSS grew " + std::to_string(int(growth))
          + " MiB (bound " + std::to_string(int(hostile->memory_bound_mib)) + ")");
   });
+
+  add_net_bench(*bench);
 }
 
 } // namespace annals::app

@@ -55,6 +55,8 @@ std::string fixed(double value, int digits = 1) {
   return buf;
 }
 
+} // namespace
+
 /// Every message hash of `community` in a store, with how often it appears.
 std::unordered_map<std::string, std::uint32_t> stored_hashes(store& db, const public_key& community,
                                                              std::uint64_t& entries) {
@@ -67,8 +69,6 @@ std::unordered_map<std::string, std::uint32_t> stored_hashes(store& db, const pu
     throw std::runtime_error(db.path().string() + ": " + scanned.error().to_string());
   return out;
 }
-
-} // namespace
 
 rss_reading read_rss(const std::string& proc) {
   rss_reading out;
@@ -201,7 +201,7 @@ load_result run_load(const load_options& options,
       }
       nodes.push_back(*node);
       ask_id(*node, create_atom::value,
-             community_spec{to_hex(communities[k].key.bytes()), communities[k].channel_ids});
+             community_spec{to_hex(communities[k].key.bytes()), communities[k].channel_ids, false, {}});
     }
     for (std::size_t m = 0; m < options.members; ++m) {
       auto node = spawn_node(sys, make_config(member_names[m], spawn_relay(member_names[m])));
@@ -211,7 +211,7 @@ load_result run_load(const load_options& options,
       }
       nodes.push_back(*node);
       for (const auto& c : communities)
-        ask_id(*node, join_atom::value, membership_spec{c.id(), c.channel_ids});
+        ask_id(*node, join_atom::value, membership_spec{c.id(), c.channel_ids, {}});
     }
     line(std::to_string(options.communities) + " owners and " + std::to_string(options.members)
          + " members started (" + options.relay + " relay"

@@ -11,7 +11,13 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+namespace annals {
+class store;
+class public_key;
+} // namespace annals
 
 namespace annals::bench {
 
@@ -84,6 +90,11 @@ std::string load_json(const load_options& options, const load_result& result);
 /// (SVG) and DIR/index.html. Returns an error text, or empty.
 std::string write_load_report(const std::filesystem::path& dir, const load_options& options,
                               const load_result& result);
+
+/// Every message hash of `community` in a store, with how often it appears;
+/// `entries` counts the store entries read.
+std::unordered_map<std::string, std::uint32_t> stored_hashes(store& db, const public_key& community,
+                                                             std::uint64_t& entries);
 
 /// Resident memory of this process from /proc/self/status, MiB.
 struct rss_reading {

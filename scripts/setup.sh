@@ -21,6 +21,9 @@ packages=(
   aria2 opentracker
   # annals bench load --report: plots
   gnuplot-nox
+  # annals bench net: the network-namespace testbed (ip, tc; nft for loss
+  # and partitions)
+  iproute2 nftables
   # scripts/fuzz.sh: libFuzzer with ASan and UBSan
   clang libclang-rt-14-dev
 )
