@@ -97,10 +97,13 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       auto promise = self->make_response_promise<std::string>();
       self->state.store_queries.emplace(id, promise);
       ++self->state.store_queries_sent;
-      // An answer is at most a page's byte budget plus its framing.
+      // An answer is at most a page's byte budget plus its framing. The
+      // caller's own request timeout decides how long it waits; this one
+      // only bounds the stream (an answer behind a congested link may take
+      // tens of seconds).
       self->state.host->request(peer, std::string(store_query_protocol), request,
                                 store_query_limits{}.max_response_bytes + (1 << 20),
-                                std::chrono::seconds(10), [link, id](result<std::string> r) {
+                                std::chrono::seconds(60), [link, id](result<std::string> r) {
                                   link->send(store_answer_atom::value, id, r.has_value(),
                                              r ? *r : r.error().to_string());
                                 });

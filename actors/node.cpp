@@ -367,6 +367,8 @@ caf::result<std::vector<component_status>> gather_status(self_ptr self) {
   ask(state.bus, "signals", false);
   if (state.store_sync)
     ask(state.store_sync, "store", false);
+  if (state.probe)
+    ask(state.probe, "scheduler_latency", false);
   return g->rp;
 }
 
@@ -405,6 +407,8 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       state.records_relayed ? state.config.store_server : nullptr, state.relay,
       caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
   }
+  if (state.config.probe_scheduler)
+    state.probe = self->spawn<caf::linked>(scheduler_probe, std::chrono::milliseconds(10));
   if (auto communities = state.db->list_communities()) {
     for (const auto& community : *communities) {
       auto pub = public_key::parse(community.public_key());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/scheduler.hpp"
+#include "actors/scheduler_probe.hpp"
 #include "actors/store_sync.hpp"
 #include "core/archive_format.hpp"
 #include "core/identity.hpp"
@@ -105,6 +106,9 @@ struct node_config {
   /// Optional: told of every batch of messages stored, archived or imported
   /// (load benches measure per-message latency with it).
   message_observer_actor observer;
+  /// Measure the scheduler's responsiveness (actors/scheduler_probe): 100
+  /// wake-ups a second, so off unless asked for.
+  bool probe_scheduler = false;
 };
 
 /// A channel of an owned community whose messages this node keeps.
@@ -132,6 +136,7 @@ struct node_state {
   downloader_actor downloader;
   importer_actor importer;
   store_sync_actor store_sync;  // none unless the store serves or syncs
+  scheduler_probe_actor probe;  // none unless config.probe_scheduler
 
   std::map<std::string, kept_channel> channels;  // by content topic
   /// Joined communities: their channel messages (from store syncs) are

@@ -27,6 +27,7 @@ constexpr std::size_t flush_batch = 1000;
 constexpr auto prune_interval = std::chrono::seconds(60);
 constexpr std::uint64_t prune_step = 50'000;
 constexpr auto query_timeout = std::chrono::seconds(15);
+constexpr auto verify_query_timeout = std::chrono::seconds(60);
 /// How far before its newest recorded message an owner asks from.
 constexpr std::int64_t owner_sync_overlap_ns = std::int64_t{120} * 1'000'000'000;
 
@@ -398,7 +399,9 @@ void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
                           std::function<void(store_answer&)> on_page) {
   auto& st = self->state;
   ++st.queries;
-  self->request(st.relay, query_timeout, store_query_atom::value, job->peer,
+  // Longer than a sync's: a verification matters most when links are
+  // congested, and its answers wait behind the relay traffic then.
+  self->request(st.relay, verify_query_timeout, store_query_atom::value, job->peer,
                 encode_store_query(q))
     .then(
       [self, job, on_page = std::move(on_page)](const std::string& bytes) {
@@ -458,7 +461,7 @@ void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
     q.time_start = job->from;
     q.time_end = job->to;
     q.forward = true;
-    q.limit = 100;
+    q.limit = 2000;  // hashes only: 64 KB a page (a store that caps lower pages on)
     q.cursor = job->cursor;
     ++job->pages;
     ask_for_verification(self, job, q, [self, job](store_answer& answer) {

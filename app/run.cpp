@@ -55,6 +55,7 @@ struct run_flags {
   unsigned status_interval = 60;
   std::string log_level = "info";
   std::string log_format = "text";
+  bool probe_scheduler = false;
 };
 
 void run_node(const run_flags& flags) {
@@ -123,6 +124,7 @@ void run_node(const run_flags& flags) {
   config.store = c.store;
   config.waku_store = c.waku_store;
   config.waku_store.sync = c.waku_store.sync && c.libp2p;
+  config.probe_scheduler = flags.probe_scheduler;
   config.store_server = store_server;
   config.relay = relay;
   config.subscribers.push_back(
@@ -309,6 +311,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--status-interval", *status_interval,
                   "Print relay counters and sync state every S seconds (0: never)")
     ->capture_default_str();
+  cmd->add_flag("--probe-scheduler", flags->probe_scheduler,
+                "Measure how late a 10 ms timer fires on the node's scheduler (status, "
+                "/metrics: annals_scheduler_lateness_ms)");
   add_log_options(*cmd, flags->log_level, flags->log_format);
   cmd->callback([=] { run_node(*flags); });
 }

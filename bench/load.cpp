@@ -4,6 +4,7 @@
 #include "actors/libp2p_relay.hpp"
 #include "storage/store_server.hpp"
 #include "actors/node.hpp"
+#include "actors/scheduler_probe.hpp"
 #include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/p2p/host.hpp"
@@ -119,6 +120,8 @@ load_result run_load(const load_options& options,
     caf::scoped_actor self{sys};
     auto observer = sys.spawn(load_observer, tally);
     auto timer = sys.spawn(build_timer, tally);
+    // Every node of this run shares one scheduler: one probe measures it.
+    auto probe = sys.spawn(scheduler_probe, std::chrono::milliseconds(10));
     const bool libp2p = options.relay == "libp2p";
 
     std::vector<relay_actor> relays;  // owners' first, then members'
@@ -161,6 +164,7 @@ load_result run_load(const load_options& options,
         self->send_exit(*it, caf::exit_reason::user_shutdown);
       self->send_exit(observer, caf::exit_reason::user_shutdown);
       self->send_exit(timer, caf::exit_reason::user_shutdown);
+      self->send_exit(probe, caf::exit_reason::user_shutdown);
     };
     auto make_config = [&](const std::string& name, relay_actor relay) {
       node_config config;
@@ -340,6 +344,15 @@ load_result run_load(const load_options& options,
                        + ": " + counters);
                    },
                    [&](const caf::error&) {});
+    self->request(probe, 10s, status_atom::value)
+      .receive(
+        [&](const component_status& s) {
+          result.lateness_p50_ms = s.value_of("annals_scheduler_lateness_ms", {"quantile", "0.5"});
+          result.lateness_p99_ms = s.value_of("annals_scheduler_lateness_ms", {"quantile", "0.99"});
+          result.lateness_max_ms = s.value_of("annals_scheduler_lateness_ms", {"quantile", "1"});
+          line("scheduler lateness: " + s.state);
+        },
+        [&](const caf::error&) {});
     for (auto& g : generators)
       self->send_exit(g, caf::exit_reason::user_shutdown);
     shutdown();

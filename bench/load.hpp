@@ -77,6 +77,8 @@ struct load_result {
   std::vector<node_check> checks;
   std::vector<std::string> relay_counters;  // libp2p: one line per relay
   double posting_s = 0;                     // first to last post
+  /// How late a 10 ms timer fired on the shared scheduler during the run (ms).
+  double lateness_p50_ms = -1, lateness_p99_ms = -1, lateness_max_ms = -1;
 };
 
 /// Runs the load; `line` receives progress lines (stderr in the CLI).

@@ -55,6 +55,8 @@ std::string load_json(const load_options& options, const load_result& r) {
   j["import_rate_msg_s"] =
     import_span > 0 ? static_cast<double>(r.latency.imported_messages) / import_span : 0;
   j["posting_s"] = r.posting_s;
+  j["scheduler_lateness_ms"] = {
+    {"p50", r.lateness_p50_ms}, {"p99", r.lateness_p99_ms}, {"max", r.lateness_max_ms}};
   // What the senders achieved: each message is signed and encrypted as a
   // Status client does, which on a small machine caps the rate asked for.
   j["posted_rate_msg_s"] = r.posting_s > 0 ? static_cast<double>(r.posted) / r.posting_s : 0;

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -47,6 +49,13 @@ const std::string tracker_ip = "10.77.1.1";
 const std::string monitor_ip = "10.77.1.254";
 
 /// 10.77.0.1 is the owner, members follow (at most max_net_hosts).
+/// Set by SIGINT/SIGTERM: the scenario stops at its next second and every
+/// namespace and node goes with it.
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) {
+  interrupted = true;
+}
+
 std::string node_ip(std::size_t index) {
   return "10.77.0." + std::to_string(index + 1);
 }
@@ -83,6 +92,7 @@ struct node_proc {
   double peak_rss = 0;
   double converged_at = -1;
   double delivered = -1;  // relay messages delivered (from /metrics)
+  double lateness_p50 = -1, lateness_p99 = -1, lateness_max = -1;  // scheduler, ms
   double started_at = -1;
   double synced_at = -1;  // the late member: all archives imported
 
@@ -297,6 +307,7 @@ public:
     args.push_back((n.dir / "node.toml").string());
     args.push_back("--status-interval");
     args.push_back("10");
+    args.push_back("--probe-scheduler");
     n.proc = std::make_unique<process>(args, n.dir / "node.log");
     if (n.started_at < 0)
       n.started_at = now();
@@ -305,6 +316,7 @@ public:
   void kill(node_proc& n) {
     if (!n.alive())
       return;
+    read_counters(n);
     ::kill(n.proc->pid(), SIGKILL);
     n.proc->wait(std::chrono::seconds(10));
     n.proc.reset();
@@ -359,12 +371,25 @@ public:
   }
 
   void read_relay_counters() {
-    for (auto& n : nodes_) {
-      if (!n.alive())
-        continue;
-      if (auto reply = http_exchange(n.rest(), "/metrics"); reply && reply->status == 200)
-        n.delivered = metric(reply->body, "annals_relay_messages_delivered_total");
-    }
+    for (auto& n : nodes_)
+      read_counters(n);
+  }
+
+  void read_counters(node_proc& n) {
+    if (!n.alive())
+      return;
+    auto reply = http_exchange(n.rest(), "/metrics");
+    if (!reply || reply->status != 200)
+      return;
+    n.delivered = metric(reply->body, "annals_relay_messages_delivered_total");
+    // A node restarted in the run reports since its start: the worst of its
+    // lives counts.
+    auto lateness = [&](const char* q) {
+      return metric(reply->body, std::string("annals_scheduler_lateness_ms{quantile=\"") + q + "\"}");
+    };
+    n.lateness_p50 = std::max(n.lateness_p50, lateness("0.5"));
+    n.lateness_p99 = std::max(n.lateness_p99, lateness("0.99"));
+    n.lateness_max = std::max(n.lateness_max, lateness("1"));
   }
 
   const node_proc& owner() const { return nodes_[0]; }
@@ -384,6 +409,8 @@ public:
     double last_line = -10;
     for (;;) {
       auto tick = steady::now();
+      if (interrupted)
+        throw std::runtime_error("interrupted by a signal; the testbed is removed");
       if (each)
         each();
       observe();
@@ -562,6 +589,11 @@ public:
       r.peak_rss_mb = n.peak_rss;
       r.restarts = n.restarts;
       r.converged_s = n.converged_at;
+      r.lateness_p50_ms = n.lateness_p50;
+      r.lateness_p99_ms = n.lateness_p99;
+      r.lateness_max_ms = n.lateness_max;
+      result_.lateness_p99_ms = std::max(result_.lateness_p99_ms, n.lateness_p99);
+      result_.lateness_max_ms = std::max(result_.lateness_max_ms, n.lateness_max);
       for (const auto& s : n.sources) {
         auto named = name_of_ip.count(s.address) ? name_of_ip[s.address] : s.address;
         r.sources.push_back({named, s.bytes});
@@ -993,6 +1025,9 @@ net_result run_net(const net_options& options,
     throw std::runtime_error("cannot make the testbed: " + *missing);
   if (auto stale = testbed::remove_stale())
     line("removed " + std::to_string(stale) + " namespaces a crashed run left behind");
+  interrupted = false;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   net_result out;
   out.netem = testbed::netem_available();
   bool temporary = options.data_dir.empty();
@@ -1055,6 +1090,8 @@ std::string net_json(const net_options& options, const net_result& result) {
              {"p99", r.post_to_imported.p99},
              {"max", r.post_to_imported.max}}},
            {"relay_delivery", {{"min", r.relay_delivery_min}, {"median", r.relay_delivery_median}}},
+           {"scheduler_lateness_ms",
+            {{"worst_node_p99", r.lateness_p99_ms}, {"worst_node_max", r.lateness_max_ms}}},
            {"notes", r.notes}};
     if (r.late_fetch_s >= 0)
       s["late_member"] = {{"fetch_s", r.late_fetch_s},
@@ -1075,6 +1112,9 @@ std::string net_json(const net_options& options, const net_result& result) {
                        {"restarts", n.restarts},
                        {"converged_s", n.converged_s},
                        {"relay_delivery", n.relay_delivery},
+                       {"scheduler_lateness_ms",
+                        {{"p50", n.lateness_p50_ms}, {"p99", n.lateness_p99_ms},
+                         {"max", n.lateness_max_ms}}},
                        {"bytes_by_source", sources}});
     }
     s["nodes"] = nodes;

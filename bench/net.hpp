@@ -51,6 +51,8 @@ struct net_node_result {
   std::uint64_t restarts = 0;
   double converged_s = -1;          // when it first held the owner's set
   double relay_delivery = -1;       // channel messages its relay took / posted; -1 unknown
+  /// How late a 10 ms timer fired on its scheduler (ms; -1 unknown).
+  double lateness_p50_ms = -1, lateness_p99_ms = -1, lateness_max_ms = -1;
   std::vector<transfer_source> sources;  // archive bytes by sender, named by host
 };
 
@@ -77,6 +79,7 @@ struct net_scenario_result {
   double seconds = 0;             // the scenario's whole run
   latency_summary post_to_imported;  // ms; the archive path, 1 s resolution
   double relay_delivery_min = -1, relay_delivery_median = -1;
+  double lateness_p99_ms = -1, lateness_max_ms = -1;  // the worst node's
   std::vector<net_node_result> nodes;
   std::vector<net_sample> samples;
   std::vector<std::string> notes;  // what happened (kills, cuts, heals) with its time

@@ -48,8 +48,9 @@ result<store_query> parse_store_query(std::string_view bytes, const store_query_
   if (request.has_pagination_cursor())
     query.cursor = request.pagination_cursor();
   query.forward = request.pagination_forward();
+  auto max_page = query.include_data ? limits.max_page : limits.max_hash_page;
   query.limit = request.has_pagination_limit() && request.pagination_limit() > 0
-                  ? std::min(request.pagination_limit(), limits.max_page)
+                  ? std::min(request.pagination_limit(), max_page)
                   : limits.default_page;
 
   if (!query.content_topics.empty() && !query.pubsub_topic)

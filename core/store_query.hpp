@@ -30,6 +30,10 @@ enum class store_status : std::uint32_t {
 struct store_query_limits {
   std::uint64_t default_page = 20;
   std::uint64_t max_page = 100;
+  /// A page of hashes only (include_data = false) is 32 bytes a message: an
+  /// owner verifying its traffic lists many at once. Other Waku stores cap
+  /// at 100 and answer with a cursor, which works the same.
+  std::uint64_t max_hash_page = 2000;
   std::size_t max_content_topics = 10;
   std::size_t max_hashes = 100;
   /// A request frame is small; more refuses the stream.

@@ -4,7 +4,9 @@
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
+#include "actors/scheduler_probe.hpp"
 #include "tests/actors/node_harness.hpp"
+#include "tests/eventually.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <caf/all.hpp>
@@ -143,4 +145,26 @@ TEST_CASE("a taken torrent port fails the node's start and names the port",
   REQUIRE_FALSE(node);
   CHECK(sys.render(node.error()).find("127.0.0.1:" + port) != std::string::npos);
   CHECK(sys.render(node.error()).find("address already in use") != std::string::npos);
+}
+
+TEST_CASE("the scheduler probe measures its wake-ups and reports their lateness",
+          "[actors][probe]") {
+  node_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto probe = sys.spawn(scheduler_probe, std::chrono::milliseconds(1));
+  component_status status;
+  REQUIRE(annals::test::eventually([&] {
+    self->request(probe, caf::infinite, status_atom::value)
+      .receive([&](const component_status& s) { status = s; }, [](const caf::error&) {});
+    return status.value_of("annals_scheduler_probes_total") >= 20;
+  }));
+  auto p50 = status.value_of("annals_scheduler_lateness_ms", {"quantile", "0.5"});
+  auto p99 = status.value_of("annals_scheduler_lateness_ms", {"quantile", "0.99"});
+  auto max = status.value_of("annals_scheduler_lateness_ms", {"quantile", "1"});
+  CHECK(p50 >= 0);
+  CHECK(p50 <= p99);
+  CHECK(p99 <= max);
+  CHECK(status.component == "scheduler_latency");
+  self->send_exit(probe, caf::exit_reason::user_shutdown);
 }

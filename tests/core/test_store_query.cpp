@@ -128,22 +128,38 @@ TEST_CASE("parse_store_query defaults and clamps the page size", "[store-query]"
     for (std::uint64_t limit :
          {std::uint64_t{101}, std::uint64_t{1000}, std::numeric_limits<std::uint64_t>::max()}) {
       auto r = base_request();
+      r.set_include_data(true);
       r.set_pagination_limit(limit);
       CHECK(parsed(r).limit == 100);
     }
+  }
+  SECTION("a page of hashes only may be larger: 32 bytes a message") {
+    auto r = base_request();
+    r.set_include_data(false);
+    r.set_pagination_limit(1000);
+    CHECK(parsed(r).limit == 1000);
+    r.set_pagination_limit(std::numeric_limits<std::uint64_t>::max());
+    CHECK(parsed(r).limit == 2000);
+    r.set_include_data(true);
+    CHECK(parsed(r).limit == 100);
   }
   SECTION("the limits passed in decide") {
     store_query_limits limits;
     limits.default_page = 5;
     limits.max_page = 8;
+    limits.max_hash_page = 12;
     CHECK(parsed(base_request(), limits).limit == 5);
     auto r = base_request();
+    r.set_include_data(true);
     r.set_pagination_limit(0);
     CHECK(parsed(r, limits).limit == 5);
     r.set_pagination_limit(8);
     CHECK(parsed(r, limits).limit == 8);
     r.set_pagination_limit(9);
     CHECK(parsed(r, limits).limit == 8);
+    r.set_include_data(false);
+    r.set_pagination_limit(20);
+    CHECK(parsed(r, limits).limit == 12);
   }
 }
 
