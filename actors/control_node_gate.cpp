@@ -14,10 +14,24 @@ namespace {
 using self_ptr = control_node_gate_actor::stateful_pointer<control_node_gate_state>;
 
 /// The community's private key is held here: this node is its control node.
-bool controls(self_ptr self, const public_key& community) {
-  auto record = self->state.db->get_community(community);
+bool controls(store& db, const public_key& community) {
+  auto record = db.get_community(community);
   return record && *record && (*record)->private_key().size() == 32
          && (*record)->role() == record::Community::OWNER;
+}
+
+/// What the owner half needs of the store, read in one job.
+struct owner_view {
+  bool controls = false;
+  std::string last_magnet_uri;  // the link last published
+};
+
+owner_view read_owner_view(store& db, const public_key& community) {
+  owner_view out;
+  out.controls = controls(db, community);
+  if (auto info = db.get_archive_info(community))
+    out.last_magnet_uri = info->last_magnet_uri;
+  return out;
 }
 
 void publish(self_ptr self, const std::string& community, const std::string& magnet) {
@@ -34,15 +48,25 @@ void publish(self_ptr self, const std::string& community, const std::string& mag
           });
 }
 
-/// What a republish or a welcome announces: the link seeded in this run,
-/// else the one last published.
-std::string link_to_repeat(self_ptr self, const std::string& community_id,
-                           const public_key& community) {
-  if (auto current = self->state.current_links.find(community_id);
-      current != self->state.current_links.end())
-    return current->second;
-  auto info = self->state.db->get_archive_info(community);
-  return info ? info->last_magnet_uri : std::string();
+/// Announces the community's link again (a republish, a welcome): the link
+/// seeded in this run, else the one last published; only where this node
+/// is the control node.
+void repeat_link(self_ptr self, const std::string& community_id) {
+  auto community = public_key::from_community_id(community_id);
+  if (!community)
+    return;
+  off_scheduler(
+    self, self->state.config.io,
+    [db = self->state.db, key = *community] { return read_owner_view(*db, key); },
+    [self, community_id](const owner_view& view) {
+      if (!view.controls)
+        return;
+      auto current = self->state.current_links.find(community_id);
+      auto link = current != self->state.current_links.end() ? current->second
+                                                             : view.last_magnet_uri;
+      if (!link.empty())
+        publish(self, community_id, link);
+    });
 }
 
 void arm_republish(self_ptr self, const std::string& community) {
@@ -84,38 +108,67 @@ void receive(self_ptr self, const waku_envelope& envelope) {
     reject(self, cause, id, opened.error().message);
     return;
   }
-  const auto& link = opened->message.link;
-  auto record = state.db->get_community(community);
-  if (!record || !*record || !(*record)->joined()) {
-    reject(self, "unknown community", id, "not joined");
-    return;
+  // The checks against what the store holds, and taking the clock, are one
+  // job: links handled one after the other see each other's clocks.
+  struct verdict {
+    std::string cause;  // empty: accepted
+    std::string detail;
+  };
+  auto link = opened->message.link;
+  off_scheduler(
+    self, state.config.io,
+    [db = state.db, community, link]() -> verdict {
+      auto record = db->get_community(community);
+      if (!record || !*record || !(*record)->joined())
+        return {"unknown community", "not joined"};
+      if (controls(*db, community))
+        return {"own community", "this node is the community's control node"};
+      auto info = db->get_archive_info(community);
+      if (!info)
+        return {"storage", info.error().to_string()};
+      if (link.clock < info->magnetlink_clock)
+        return {"stale", "clock " + std::to_string(link.clock) + " is older than "
+                           + std::to_string(info->magnetlink_clock)};
+      if (link.magnet_uri == info->last_magnet_uri)
+        return {"duplicate", "this magnet link was processed already"};
+      // As status-go: the clock is taken at once, the URI once the download
+      // ends, so a link that failed to download is tried again when it is
+      // republished.
+      if (auto saved = db->set_magnetlink_clock(community, link.clock); !saved)
+        return {"storage", saved.error().to_string()};
+      return {};
+    },
+    [self, id, link](const verdict& v) {
+      if (!v.cause.empty()) {
+        reject(self, v.cause, id, v.detail);
+        return;
+      }
+      ++self->state.accepted[id];
+      self->send(self->state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
+    });
+}
+
+/// Sends the welcomes that are due, and sets a timer for the next one.
+void send_welcomes(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (auto it = st.welcome_due.begin(); it != st.welcome_due.end();) {
+    if (it->second > now) {
+      next = next ? std::min(*next, it->second) : it->second;
+      ++it;
+      continue;
+    }
+    st.welcomed[it->first] = now;
+    repeat_link(self, it->first);
+    it = st.welcome_due.erase(it);
   }
-  if (controls(self, community)) {
-    reject(self, "own community", id, "this node is the community's control node");
-    return;
+  if (next && !st.welcome_armed) {
+    st.welcome_armed = true;
+    self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(*next - now)
+                               + std::chrono::milliseconds(1),
+                       tick_atom::value);
   }
-  auto info = state.db->get_archive_info(community);
-  if (!info) {
-    reject(self, "storage", id, info.error().to_string());
-    return;
-  }
-  if (link.clock < info->magnetlink_clock) {
-    reject(self, "stale", id, "clock " + std::to_string(link.clock) + " is older than "
-                                + std::to_string(info->magnetlink_clock));
-    return;
-  }
-  if (link.magnet_uri == info->last_magnet_uri) {
-    reject(self, "duplicate", id, "this magnet link was processed already");
-    return;
-  }
-  // As status-go: the clock is taken at once, the URI once the download ends,
-  // so a link that failed to download is tried again when it is republished.
-  if (auto saved = state.db->set_magnetlink_clock(community, link.clock); !saved) {
-    reject(self, "storage", id, saved.error().to_string());
-    return;
-  }
-  ++state.accepted[id];
-  self->send(state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
 }
 
 } // namespace
@@ -132,92 +185,90 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
   self->state.downloader = std::move(downloader);
   self->state.bus = std::move(bus);
   if (self->state.config.welcome_gap > 0)
-    self->send(self, peers_atom::value);
+    self->send(self->state.relay, subscribe_atom::value, peers_atom::value,
+               caf::actor_cast<relay_peer_sink_actor>(self));
   return {
     [self](const signal& s) {
       auto* seeding = caf::get_if<history_archives_seeding>(&s);
       if (seeding == nullptr)
         return;
       auto community = public_key::from_community_id(seeding->community_id);
-      if (!community || !controls(self, *community))
+      if (!community)
         return;
-      self->state.controlled.insert(seeding->community_id);
-      self->state.current_links[seeding->community_id] = seeding->magnet_uri;
-      arm_republish(self, seeding->community_id);
-      auto info = self->state.db->get_archive_info(*community);
-      if (info && !info->last_magnet_uri.empty()
-          && magnet_info_hash(info->last_magnet_uri) == magnet_info_hash(seeding->magnet_uri))
-        return;  // this torrent's link is out already
-      publish(self, seeding->community_id, seeding->magnet_uri);
+      off_scheduler(
+        self, self->state.config.io,
+        [db = self->state.db, key = *community] { return read_owner_view(*db, key); },
+        [self, id = seeding->community_id, magnet = seeding->magnet_uri](const owner_view& view) {
+          if (!view.controls)
+            return;
+          self->state.controlled.insert(id);
+          self->state.current_links[id] = magnet;
+          arm_republish(self, id);
+          if (!view.last_magnet_uri.empty()
+              && magnet_info_hash(view.last_magnet_uri) == magnet_info_hash(magnet))
+            return;  // this torrent's link is out already
+          publish(self, id, magnet);
+        });
     },
     [self](republish_atom, const std::string& community_id) {
       self->state.republishing.erase(community_id);
-      auto community = public_key::from_community_id(community_id);
-      if (!community || !controls(self, *community))
-        return;
-      if (auto link = link_to_repeat(self, community_id, *community); !link.empty())
-        publish(self, community_id, link);
-      arm_republish(self, community_id);
+      repeat_link(self, community_id);
+      if (self->state.controlled.count(community_id))
+        arm_republish(self, community_id);
     },
-    [self](peers_atom) {
-      // republishing holds the communities we control that have a link.
-      auto poll_again = [self] {
-        self->delayed_send(self, self->state.config.peer_poll, peers_atom::value);
-      };
-      self->request(self->state.relay, std::chrono::seconds(10), peers_atom::value)
-        .then(
-          [self, poll_again](const std::vector<std::string>& peers) {
-            auto& st = self->state;
-            auto now = std::chrono::steady_clock::now();
-            // Newcomers since the last poll, including peers that come back.
-            std::set<std::string> current(peers.begin(), peers.end());
-            bool newcomer = false;
-            for (const auto& p : current)
-              newcomer = newcomer || !st.known_peers.count(p);
-            st.known_peers = std::move(current);
-            auto gap = std::chrono::seconds(st.config.welcome_gap);
-            if (newcomer) {
-              // One poll later, so the newcomer's topic subscription has
-              // arrived; never closer than the gap to the last welcome.
-              for (const auto& community_id : st.controlled) {
-                auto due = now + st.config.peer_poll;
-                if (auto last = st.welcomed.find(community_id); last != st.welcomed.end())
-                  due = std::max(due, last->second + gap);
-                st.welcome_due.emplace(community_id, due);  // an earlier due time stays
-              }
-            }
-            for (auto it = st.welcome_due.begin(); it != st.welcome_due.end();) {
-              if (it->second > now) {
-                ++it;
-                continue;
-              }
-              if (auto community = public_key::from_community_id(it->first)) {
-                if (auto link = link_to_repeat(self, it->first, *community); !link.empty()) {
-                  st.welcomed[it->first] = now;
-                  publish(self, it->first, link);
-                }
-              }
-              it = st.welcome_due.erase(it);
-            }
-            poll_again();
-          },
-          [poll_again](const caf::error&) { poll_again(); });
+    [self](const relay_peer_event& event) {
+      // A newcomer (or a peer that came back) hears the current links once
+      // its topic subscription has arrived, never closer than the gap to
+      // the last welcome of a community.
+      auto& st = self->state;
+      if (!event.connected || st.config.welcome_gap == 0)
+        return;
+      auto now = std::chrono::steady_clock::now();
+      auto gap = std::chrono::seconds(st.config.welcome_gap);
+      for (const auto& community_id : st.controlled) {
+        auto due = now + st.config.welcome_delay;
+        if (auto last = st.welcomed.find(community_id); last != st.welcomed.end())
+          due = std::max(due, last->second + gap);
+        st.welcome_due.emplace(community_id, due);  // an earlier due time stays
+      }
+      send_welcomes(self);
+    },
+    [self](tick_atom) {
+      self->state.welcome_armed = false;
+      send_welcomes(self);
     },
     [self](const waku_envelope& envelope) { receive(self, envelope); },
     [self](join_atom, const std::string& community_id) -> caf::result<bool> {
       auto community = public_key::from_community_id(community_id);
       if (!community)
         return caf::make_error(caf::sec::invalid_argument, community.error().to_string());
-      auto record = self->state.db->get_community(*community);
-      if (!record || !*record)
-        return caf::make_error(caf::sec::invalid_argument, "unknown community " + community_id);
-      // Deriving the chat key costs 65356 PBKDF2 rounds: once per community.
+      auto promise = self->make_response_promise<bool>();
+      // The channel is known at once: a link a store sync finds may arrive
+      // before the record is read. Deriving its key costs 65356 PBKDF2
+      // rounds, once per community.
       auto channel = magnetlink_channel::of(*community);
       auto topic = content_topic(channel.topic);
       self->state.channels.emplace(topic, std::move(channel));
-      self->send(self->state.relay, subscribe_atom::value, community_pubsub_topic(**record),
-                 std::vector<std::string>{topic}, caf::actor_cast<relay_sink_actor>(self));
-      return true;
+      off_scheduler(
+        self, self->state.config.io,
+        [db = self->state.db, key = *community]() -> std::optional<std::string> {
+          auto record = db->get_community(key);
+          if (!record || !*record)
+            return std::nullopt;
+          return community_pubsub_topic(**record);
+        },
+        [self, promise, community_id, topic](std::optional<std::string> pubsub_topic) mutable {
+          if (!pubsub_topic) {
+            self->state.channels.erase(topic);
+            promise.deliver(caf::make_error(caf::sec::invalid_argument,
+                                            "unknown community " + community_id));
+            return;
+          }
+          self->send(self->state.relay, subscribe_atom::value, *pubsub_topic,
+                     std::vector<std::string>{topic}, caf::actor_cast<relay_sink_actor>(self));
+          promise.deliver(true);
+        });
+      return promise;
     },
     [self](status_atom) {
       auto& st = self->state;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/storage_io.hpp"
 #include "core/status_envelope.hpp"
 #include "messages/actors.hpp"
 
@@ -28,8 +29,12 @@ struct control_node_gate_config {
   /// wait for the next republish. Off by default: the in-process relay's
   /// "peers" are its local subscribers, which never miss a link.
   std::uint64_t welcome_gap = 0;
-  /// How often the relay's peer list is checked for newcomers.
-  std::chrono::milliseconds peer_poll{2000};
+  /// How long after a peer appears its welcome goes out (its topic
+  /// subscription arrives meanwhile).
+  std::chrono::milliseconds welcome_delay{2000};
+  /// Where store reads and writes run (none: in line, for tests on the
+  /// deterministic coordinator).
+  storage_io_actor io = {};
 };
 
 struct control_node_gate_state {
@@ -44,9 +49,9 @@ struct control_node_gate_state {
   /// republish or a welcome announces (after a restart on another port the
   /// stored link names the old address in x.pe).
   std::map<std::string, std::string> current_links;
-  std::set<std::string> known_peers;   // relay peers at the last poll
   std::map<std::string, std::chrono::steady_clock::time_point> welcomed;     // last welcome
   std::map<std::string, std::chrono::steady_clock::time_point> welcome_due;  // pending
+  bool welcome_armed = false;  // a timer for the next due welcome runs
 
   // member half
   relay_actor relay;

@@ -22,6 +22,8 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
     [self](unsubscribe_atom, const relay_sink_actor& sink) {
       self->state.subscriptions.remove(sink);
     },
+    // In-process there are no network peers to come or go.
+    [](subscribe_atom, peers_atom, const relay_peer_sink_actor&) {},
     [self](peers_atom) {
       // In-process: every subscriber is a peer.
       std::vector<std::string> peers;

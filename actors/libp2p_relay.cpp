@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -64,6 +65,10 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
   self->set_down_handler([self](const caf::down_msg& down) {
     self->state.subscriptions.remove(down.source);
     prune_topics(self->state);
+    auto& sinks = self->state.peer_sinks;
+    sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                               [&](const relay_peer_sink_actor& s) { return s.address() == down.source; }),
+                sinks.end());
   });
   return {
     [self](publish_atom, const std::string& pubsub_topic,
@@ -89,6 +94,40 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
     [self](unsubscribe_atom, const relay_sink_actor& sink) {
       self->state.subscriptions.remove(sink);
       prune_topics(self->state);
+    },
+    [self](subscribe_atom, peers_atom, const relay_peer_sink_actor& sink) {
+      self->monitor(sink);
+      self->state.peer_sinks.push_back(sink);
+      for (const auto& [peer, protocols] : self->state.peers) {
+        self->send(sink, relay_peer_event{peer, relay_peer_event::connected, {}});
+        if (!protocols.empty())
+          self->send(sink, relay_peer_event{peer, relay_peer_event::identified, protocols});
+      }
+    },
+    [self](relay_peer_event& event) {
+      auto& st = self->state;
+      // Per peer, not per connection: a second connection to a peer (both
+      // sides dialled) coming or going changes nothing for the sinks.
+      if (event.kind == relay_peer_event::connected) {
+        if (st.connections[event.peer_id]++ > 0)
+          return;
+        st.peers.emplace(event.peer_id, std::vector<std::string>{});
+      } else if (event.kind == relay_peer_event::disconnected) {
+        auto it = st.connections.find(event.peer_id);
+        if (it == st.connections.end() || --it->second > 0)
+          return;
+        st.connections.erase(it);
+        st.peers.erase(event.peer_id);
+      } else {
+        if (!st.connections.count(event.peer_id))
+          return;  // identify of a connection that is gone already
+        auto& known = st.peers[event.peer_id];
+        if (known == event.protocols)
+          return;
+        known = event.protocols;
+      }
+      for (const auto& sink : st.peer_sinks)
+        self->send(sink, event);
     },
     [self](peers_atom) { return self->state.host->peers(); },
     [self, link](store_query_atom, const std::string& peer,
@@ -271,6 +310,14 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config, relay_log lo
       log_line(to_log_level(level), "relay", line);
     };
   callbacks.on_log = log;
+  callbacks.on_peer = [link](const std::string& peer, bool connected) {
+    link->send(relay_peer_event{peer,
+                                connected ? relay_peer_event::connected : relay_peer_event::disconnected,
+                                {}});
+  };
+  callbacks.on_identified = [link](const std::string& peer, const std::vector<std::string>& protocols) {
+    link->send(relay_peer_event{peer, relay_peer_event::identified, protocols});
+  };
   auto host = p2p::host::start(std::move(config), std::move(callbacks));
   if (!host)
     return to_caf_error(host.error().code, "relay: " + host.error().message);

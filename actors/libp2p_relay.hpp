@@ -81,6 +81,11 @@ struct libp2p_relay_state {
   std::uint64_t next_store_query = 1;
   std::uint64_t store_queries_sent = 0;
   std::uint64_t store_queries_failed = 0;
+  /// Who hears of peers coming and going, and the peers so far with what
+  /// identify said (empty until it answered), for a late subscriber.
+  std::vector<relay_peer_sink_actor> peer_sinks;
+  std::map<std::string, std::vector<std::string>> peers;
+  std::map<std::string, int> connections;  // per peer: two can overlap (both dialled)
 };
 
 /// Starts a host from `config` (binding its listen addresses, dialling its

@@ -2,6 +2,7 @@
 
 #include "actors/scheduler.hpp"
 #include "core/identity.hpp"
+#include "actors/storage_io.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -23,6 +24,8 @@ struct magnetlink_publisher_config {
   private_key node_key;          // signs the Waku envelope (status-go's node identity)
   std::string installation_id;   // status-go's device UUID in ProtocolMessage
   unix_ms_clock now_ms = system_unix_ms_clock();
+  /// Where store reads and writes run (none: in line, for tests).
+  storage_io_actor io = {};
 };
 
 struct magnetlink_publisher_state {
@@ -30,6 +33,9 @@ struct magnetlink_publisher_state {
   magnetlink_publisher_config config;
   std::shared_ptr<store> db;
   relay_actor relay;
+  /// The last clock used per community: two publications in flight must
+  /// not both take the stored clock + 1.
+  std::map<std::string, std::uint64_t> last_clock;
   signal_bus_actor bus;
   std::uint64_t published = 0;
   std::map<std::string, std::uint64_t> published_by_community;

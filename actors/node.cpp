@@ -397,7 +397,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   for (const auto& child : std::vector<caf::actor_addr>{
          state.bus.address(), state.builder.address(), state.distribution.address(),
          state.scheduler.address(), state.publisher.address(), state.gate.address(),
-         state.downloader.address(), state.importer.address()})
+         state.downloader.address(), state.importer.address(), state.io.address()})
     self->link_to(child);
   self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
   if (state.config.store_server || state.config.waku_store.sync) {
@@ -406,6 +406,8 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       store_sync, state.config.waku_store, state.db,
       state.records_relayed ? state.config.store_server : nullptr, state.relay,
       caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
+    self->send(state.bus, subscribe_atom::value,
+               caf::actor_cast<signal_sink_actor>(state.store_sync));
   }
   if (state.config.probe_scheduler)
     state.probe = self->spawn<caf::linked>(scheduler_probe, std::chrono::milliseconds(10));
@@ -575,6 +577,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<component_status>("annals::component_status");
   cfg.add_message_type<std::vector<component_status>>("std::vector<annals::component_status>");
   cfg.add_message_type<relay_peer_info>("annals::relay_peer_info");
+  cfg.add_message_type<relay_peer_event>("annals::relay_peer_event");
   cfg.add_message_type<std::vector<relay_peer_info>>("std::vector<annals::relay_peer_info>");
   cfg.add_message_type<archive_entry>("annals::archive_entry");
   cfg.add_message_type<std::vector<archive_entry>>("std::vector<annals::archive_entry>");
@@ -622,6 +625,9 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->db = std::shared_ptr<store>(std::move(*db));
   init->identity = *identity;
   init->bus = sys.spawn(signal_bus);
+  // The node's storage thread: every store read and write of its
+  // event-based actors runs there (actors/storage_io.hpp).
+  init->io = sys.spawn<caf::detached>(storage_io);
   for (const auto& sink : config.subscribers)
     caf::anon_send(init->bus, subscribe_atom::value, sink);
   init->relay = config.relay ? config.relay : sys.spawn(inprocess_relay);
@@ -642,12 +648,12 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
               std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
   init->scheduler = sys.spawn(scheduler,
                               scheduler_config{config.archives.interval, config.data_dir, config.now,
-                                               config.archives.settle},
+                                               config.archives.settle, init->io},
                               init->db, init->builder, init->distribution);
   init->publisher = sys.spawn(magnetlink_publisher,
                               magnetlink_publisher_config{*identity,
                                                           to_hex(identity->public_key().compressed()),
-                                                          system_unix_ms_clock()},
+                                                          system_unix_ms_clock(), init->io},
                               init->db, init->relay, init->bus);
   init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus,
                                             config.archives.import_rate,
@@ -658,7 +664,11 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   downloads.fetch.stall_timeout = config.archives.stall_timeout;
   init->downloader = sys.spawn(downloader, downloads, init->db, init->distribution, init->importer,
                                init->bus);
-  init->gate = sys.spawn(control_node_gate, control_node_gate_config{config.archives.republish_interval, config.archives.welcome_gap},
+  control_node_gate_config gate_config;
+  gate_config.republish_interval = config.archives.republish_interval;
+  gate_config.welcome_gap = config.archives.welcome_gap;
+  gate_config.io = init->io;
+  init->gate = sys.spawn(control_node_gate, gate_config,
                          init->db, init->publisher, init->relay, init->downloader, init->bus);
   init->config = std::move(config);
   return sys.spawn(node, init);

@@ -4,6 +4,7 @@
 
 #include "actors/scheduler.hpp"
 #include "actors/scheduler_probe.hpp"
+#include "actors/storage_io.hpp"
 #include "actors/store_sync.hpp"
 #include "core/archive_format.hpp"
 #include "core/identity.hpp"
@@ -137,6 +138,7 @@ struct node_state {
   importer_actor importer;
   store_sync_actor store_sync;  // none unless the store serves or syncs
   scheduler_probe_actor probe;  // none unless config.probe_scheduler
+  storage_io_actor io;          // the storage thread
 
   std::map<std::string, kept_channel> channels;  // by content topic
   /// Joined communities: their channel messages (from store syncs) are

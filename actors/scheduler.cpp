@@ -30,31 +30,45 @@ void schedule_tick(self_ptr self, const std::string& community, std::uint64_t de
                      task.generation);
 }
 
-/// The timestamp of the oldest stored message no build took yet.
-std::optional<std::uint64_t> oldest_queued(self_ptr self, const public_key& community) {
-  auto queue = self->state.db->unarchived(community);
-  if (!queue)
-    return std::nullopt;
-  auto oldest = (*queue)->oldest();
-  return oldest ? *oldest : std::nullopt;
-}
+/// What the scheduler decides on, read on the storage thread.
+struct community_view {
+  /// Where the next build's windows start: the last archive's end, else the
+  /// oldest message waiting to be archived; none when there is nothing.
+  std::optional<std::uint64_t> start;
+  std::optional<std::uint64_t> oldest_queued;  // the oldest stored message no build took
+  bool interrupted = false;     // a build a crash interrupted (index or torrent not final)
+  bool torrent_exists = false;
+};
 
-/// Where the next build's windows start: the last archive's end, else the
-/// oldest message waiting to be archived; nullopt when there is nothing.
-std::optional<std::uint64_t> partition_start(self_ptr self, const public_key& community) {
-  auto info = self->state.db->get_archive_info(community);
-  if (info && info->last_archive_end > 0)
-    return info->last_archive_end;
-  return oldest_queued(self, community);
-}
-
-/// A build a crash interrupted: its index or torrent is not final yet.
-bool build_interrupted(self_ptr self, const public_key& community, const std::string& id) {
-  auto marker = self->state.db->pending_build_commit(community);
+community_view read_view(store& db, const public_key& community, const archive_layout& layout) {
+  community_view out;
+  if (auto queue = db.unarchived(community))
+    if (auto oldest = (*queue)->oldest())
+      out.oldest_queued = *oldest;
+  auto info = db.get_archive_info(community);
+  out.start = info && info->last_archive_end > 0 ? std::optional(info->last_archive_end)
+                                                 : out.oldest_queued;
+  auto marker = db.pending_build_commit(community);
   std::error_code ec;
-  return (marker && *marker)
-         || std::filesystem::exists(
-           archive_layout{self->state.config.archive_root, id}.staged_index_file(), ec);
+  out.interrupted = (marker && *marker) || std::filesystem::exists(layout.staged_index_file(), ec);
+  out.torrent_exists = std::filesystem::exists(layout.torrent_file(), ec);
+  return out;
+}
+
+/// Reads the community's view off the scheduler, then `then(view)` here.
+template <class Then>
+void with_view(self_ptr self, const std::string& community, Then then) {
+  auto key = public_key::from_community_id(community);
+  if (!key) {
+    log_error("scheduler", key.error().to_string());
+    return;
+  }
+  off_scheduler(self, self->state.config.io,
+                [db = self->state.db, key = *key,
+                 layout = archive_layout{self->state.config.archive_root, community}] {
+                  return read_view(*db, key, layout);
+                },
+                std::move(then));
 }
 
 /// Seeds the community's torrent; `done` runs once the distribution backend answered.
@@ -119,40 +133,37 @@ void build_and_seed(self_ptr self, const std::string& community, std::uint64_t t
 }
 
 void start_task(self_ptr self, const std::string& community) {
-  auto& state = self->state;
-  auto key = public_key::from_community_id(community);
-  if (!key) {
-    log_error("scheduler", key.error().to_string());
-    return;
-  }
-  auto& task = state.tasks[community];
-  task.generation = ++state.generations;
-  const auto interval = state.config.interval;
-  const auto now = state.config.now();
-  auto start = partition_start(self, *key);
-  if (!start) {
-    schedule_tick(self, community, interval);
-    return;
-  }
-  auto elapsed = now > *start ? now - *start : 0;
-  if (elapsed >= interval) {
-    // The build seeds its result; seeding the stale torrent first would
-    // announce a link that is replaced moments later (status-go sends both).
-    build_and_seed(self, community, now - state.config.settle);
-    schedule_tick(self, community, interval);
-  } else {
-    if (build_interrupted(self, *key, community)) {
-      // Finish it before seeding: the torrent on disk may predate it. A
-      // build up to the last end date adds only late messages, if any.
-      build_and_seed(self, community, *start);
-    } else {
-      std::error_code ec;
-      archive_layout layout{state.config.archive_root, community};
-      if (std::filesystem::exists(layout.torrent_file(), ec))
-        seed(self, community);
+  auto& task = self->state.tasks[community];
+  task.generation = ++self->state.generations;
+  auto generation = task.generation;
+  with_view(self, community, [self, community, generation](const community_view& view) {
+    auto& state = self->state;
+    auto it = state.tasks.find(community);
+    if (it == state.tasks.end() || it->second.generation != generation)
+      return;  // stopped meanwhile
+    const auto interval = state.config.interval;
+    const auto now = state.config.now();
+    if (!view.start) {
+      schedule_tick(self, community, interval);
+      return;
     }
-    schedule_tick(self, community, interval - elapsed);
-  }
+    auto elapsed = now > *view.start ? now - *view.start : 0;
+    if (elapsed >= interval) {
+      // The build seeds its result; seeding the stale torrent first would
+      // announce a link that is replaced moments later (status-go sends both).
+      build_and_seed(self, community, now - state.config.settle);
+      schedule_tick(self, community, interval);
+    } else {
+      if (view.interrupted) {
+        // Finish it before seeding: the torrent on disk may predate it. A
+        // build up to the last end date adds only late messages, if any.
+        build_and_seed(self, community, *view.start);
+      } else if (view.torrent_exists) {
+        seed(self, community);
+      }
+      schedule_tick(self, community, interval - elapsed);
+    }
+  });
 }
 
 } // namespace
@@ -180,18 +191,18 @@ scheduler(scheduler_actor::stateful_pointer<scheduler_state> self, scheduler_con
       if (it == self->state.tasks.end() || it->second.generation != generation)
         return;  // a timer of a stopped task
       schedule_tick(self, community, self->state.config.interval);
-      auto key = public_key::from_community_id(community);
-      if (!key)
-        return;
       auto end = self->state.config.now() - self->state.config.settle;
-      // Late messages (older than the last end date) are built even when no
-      // new window is due, so nothing stored waits for a window that passed.
-      auto late_due = [&] {
-        auto oldest = oldest_queued(self, *key);
-        return oldest && *oldest < end;
-      };
-      if (auto start = partition_start(self, *key); start && (*start < end || late_due()))
-        build_and_seed(self, community, std::max(*start, end));
+      with_view(self, community, [self, community, generation, end](const community_view& view) {
+        auto it = self->state.tasks.find(community);
+        if (it == self->state.tasks.end() || it->second.generation != generation)
+          return;
+        // Late messages (older than the last end date) are built even when
+        // no new window is due, so nothing stored waits for a window that
+        // passed.
+        bool late_due = view.oldest_queued && *view.oldest_queued < end;
+        if (view.start && (*view.start < end || late_due))
+          build_and_seed(self, community, std::max(*view.start, end));
+      });
     },
     [self](status_atom) {
       auto& st = self->state;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/storage_io.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -29,6 +30,8 @@ struct scheduler_config {
   /// on it: whatever arrives after its window was built is archived by the
   /// next build as a late message.
   std::uint64_t settle = 2;
+  /// Where store reads and file checks run (none: in line, for tests).
+  storage_io_actor io = {};
 };
 
 struct scheduler_state {

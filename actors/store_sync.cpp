@@ -141,8 +141,16 @@ void retry_later(self_ptr self, const std::string& peer) {
     for (auto it = st.retries.begin(); it != st.retries.end();)
       it = it->second.after < std::chrono::steady_clock::now() ? st.retries.erase(it) : ++it;
   auto& r = st.retries[peer];
+  auto wait = r.pause;
   r.after = std::chrono::steady_clock::now() + r.pause;
   r.pause = std::min(r.pause * 2, std::chrono::seconds(300));
+  // A timer already set for an earlier pause re-arms itself for this one.
+  if (!st.retry_armed) {
+    st.retry_armed = true;
+    self->delayed_send(self, std::chrono::duration_cast<std::chrono::milliseconds>(wait)
+                               + std::chrono::milliseconds(1),
+                       peers_atom::value);
+  }
 }
 
 void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
@@ -367,14 +375,19 @@ constexpr std::int64_t verify_overlap_ns = std::int64_t{60} * 1'000'000'000;
 /// start-up sync (an owner that was down) and the archives.
 constexpr std::int64_t max_verify_window_ns = std::int64_t{3600} * 1'000'000'000;
 
-void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, bool ok) {
+void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, bool ok,
+                      const std::string& why = {}) {
   auto& st = self->state;
   auto w = st.communities.find(job->community_id);
   if (w == st.communities.end())
     return;
   w->second.verifying = false;
   if (!ok) {
-    ++st.verifications_failed;
+    // Kept from the next round with this peer on: the window stays open.
+    if (st.verifications_failed++ % 10 == 0)
+      log_info("store", "verifying " + job->community_id.substr(0, 10) + "…'s channel traffic with "
+                          + job->peer + " failed after " + std::to_string(job->pages)
+                          + " page(s) (tried again on its turn): " + why);
     return;
   }
   ++st.verifications;
@@ -408,12 +421,16 @@ void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
         auto answer = parse_store_answer(bytes);
         if (!answer || answer->status_code != static_cast<std::uint32_t>(store_status::ok)) {
           ++self->state.answers_refused;
-          end_verification(self, job, false);
+          end_verification(self, job, false,
+                           answer ? std::to_string(answer->status_code) + " " + answer->status_desc
+                                  : answer.error().to_string());
           return;
         }
         on_page(*answer);
       },
-      [self, job](const caf::error&) { end_verification(self, job, false); });
+      [self, job](const caf::error& err) {
+        end_verification(self, job, false, self->system().render(err));
+      });
 }
 
 /// Asks the peer for the missing messages by hash, 100 at a time.
@@ -429,6 +446,7 @@ void fetch_missing(self_ptr self, std::shared_ptr<verify_job> job, std::size_t a
     auto end = std::min(job->missing.size(), at + 100);
     q.message_hashes.assign(job->missing.begin() + static_cast<std::ptrdiff_t>(at),
                             job->missing.begin() + static_cast<std::ptrdiff_t>(end));
+    q.limit = q.message_hashes.size();  // the default page (20) would drop the rest
     ask_for_verification(self, job, q, [self, job, end](store_answer& answer) {
       auto& st = self->state;
       for (const auto& found : answer.messages)
@@ -476,7 +494,7 @@ void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
         local.limit = local.message_hashes.size();
         auto held = st.db->query_relay_messages(local, 1 << 20);
         if (!held) {
-          end_verification(self, job, false);
+          end_verification(self, job, false, held.error().to_string());
           return;
         }
         std::set<std::string> have;
@@ -531,8 +549,8 @@ void verify_owned(self_ptr self) {
   for (auto& [id, w] : st.communities) {
     if (w.member)
       continue;
-    // From where this peer was last checked (a peer seen for the first time:
-    // one interval), never more than max_verify_window back.
+    // From where this peer was last checked (or since it connected), never
+    // more than max_verify_window back.
     auto last = w.verified_until.find(*peer);
     auto from = last != w.verified_until.end() ? last->second : to - interval;
     from = std::max(from - verify_overlap_ns, to - max_verify_window_ns);
@@ -540,60 +558,88 @@ void verify_owned(self_ptr self) {
   }
 }
 
-void poll_peers(self_ptr self) {
+/// A store peer to sync from: every watched community is synced from it,
+/// and one that comes back after a while away is verified (an owner) for
+/// the time it was gone.
+void adopt_store_peer(self_ptr self, const std::string& peer) {
   auto& st = self->state;
-  self->request(st.relay, std::chrono::seconds(10), peer_info_atom::value)
-    .then(
-      [self](const std::vector<relay_peer_info>& peers) {
-        auto& st = self->state;
-        std::set<std::string> now;
-        for (const auto& p : peers)
-          if (std::find(p.protocols.begin(), p.protocols.end(), store_query_protocol)
-              != p.protocols.end())
-            now.insert(p.peer_id);
-        auto clock = std::chrono::steady_clock::now();
-        for (auto it = now.begin(); it != now.end();) {
-          auto retry = st.retries.find(*it);
-          if (!st.store_peers.count(*it) && retry != st.retries.end()
-              && retry->second.after > clock) {
-            it = now.erase(it);  // still pausing: "new" again at a later poll
-            continue;
-          }
-          if (!st.store_peers.count(*it)) {
-            for (const auto& [id, w] : st.communities)
-              sync_community(self, *it, id);
-            // Back after a while away: what it heard meanwhile may not
-            // have reached this owner (a partition, a dropped link).
-            if (auto left = st.store_peers_left.find(*it); left != st.store_peers_left.end()) {
-              for (auto& [id, w] : st.communities) {
-                if (w.member)
-                  continue;
-                auto from = left->second;
-                if (auto last = w.verified_until.find(*it); last != w.verified_until.end())
-                  from = std::min(from, last->second);
-                verify_channels(self, *it, id,
-                                std::max(from - verify_overlap_ns, now_ns() - max_verify_window_ns),
-                                now_ns());
-              }
-              st.store_peers_left.erase(left);
-            }
-          }
-          ++it;
-        }
-        for (const auto& gone : st.store_peers)
-          if (!now.count(gone) && st.store_peers_left.size() < 4096)
-            st.store_peers_left.emplace(gone, now_ns());
-        // A member whose archives moved on fetches the new tail from one peer.
-        if (!now.empty())
-          for (auto& [id, w] : st.communities)
-            if (w.member && member_history_end(self, w) > w.channels_from)
-              sync_channels(self, *now.begin(), id);
-        st.store_peers = std::move(now);
-        self->delayed_send(self, st.config.peer_poll, peers_atom::value);
-      },
-      [self](const caf::error&) {
-        self->delayed_send(self, self->state.config.peer_poll, peers_atom::value);
-      });
+  if (!st.store_peers.insert(peer).second)
+    return;
+  for (auto& [id, w] : st.communities) {
+    sync_community(self, peer, id);
+    // What this peer hears from now on is checked on its turn.
+    if (!w.member)
+      w.verified_until.emplace(peer, now_ns());
+  }
+  // Back after a while away: what it heard meanwhile may not have reached
+  // this owner (a partition, a dropped link).
+  if (auto left = st.store_peers_left.find(peer); left != st.store_peers_left.end()) {
+    for (auto& [id, w] : st.communities) {
+      if (w.member)
+        continue;
+      auto from = left->second;
+      if (auto last = w.verified_until.find(peer); last != w.verified_until.end())
+        from = std::min(from, last->second);
+      verify_channels(self, peer, id,
+                      std::max(from - verify_overlap_ns, now_ns() - max_verify_window_ns),
+                      now_ns());
+    }
+    st.store_peers_left.erase(left);
+  }
+}
+
+/// Store-capable peers whose pause after a failed sync has ended are synced
+/// again; the timer is set for the next pause to end.
+void retry_due(self_ptr self) {
+  auto& st = self->state;
+  st.retry_armed = false;
+  auto clock = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (const auto& peer : st.store_capable) {
+    if (st.store_peers.count(peer))
+      continue;
+    auto retry = st.retries.find(peer);
+    if (retry == st.retries.end() || retry->second.after <= clock)
+      adopt_store_peer(self, peer);
+    else
+      next = next ? std::min(*next, retry->second.after) : retry->second.after;
+  }
+  if (next && !st.retry_armed) {
+    st.retry_armed = true;
+    self->delayed_send(self,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock)
+                         + std::chrono::milliseconds(1),
+                       peers_atom::value);
+  }
+}
+
+/// The relay told of a peer: one whose identify lists the store protocol is
+/// a store peer until it goes.
+void on_peer_event(self_ptr self, const relay_peer_event& event) {
+  auto& st = self->state;
+  if (event.kind == relay_peer_event::identified) {
+    bool serves = std::find(event.protocols.begin(), event.protocols.end(), store_query_protocol)
+                  != event.protocols.end();
+    if (!serves || !st.store_capable.insert(event.peer_id).second)
+      return;
+    retry_due(self);
+    return;
+  }
+  if (event.kind != relay_peer_event::disconnected)
+    return;
+  st.store_capable.erase(event.peer_id);
+  if (st.store_peers.erase(event.peer_id) > 0 && st.store_peers_left.size() < 4096)
+    st.store_peers_left.emplace(event.peer_id, now_ns());
+}
+
+/// A member whose archives moved on fetches the new tail from one peer.
+void sync_member_tail(self_ptr self, const std::string& community_id) {
+  auto& st = self->state;
+  auto w = st.communities.find(community_id);
+  if (w == st.communities.end() || !w->second.member || st.store_peers.empty())
+    return;
+  if (member_history_end(self, w->second) > w->second.channels_from)
+    sync_channels(self, *st.store_peers.begin(), community_id);
 }
 
 } // namespace
@@ -691,12 +737,19 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
       if (fresh)
         for (const auto& peer : st.store_peers)
           sync_community(self, peer, community_id);
-      if (!st.polling) {
-        st.polling = true;
-        poll_peers(self);
+      if (!st.listening) {
+        st.listening = true;
+        self->send(st.relay, subscribe_atom::value, peers_atom::value,
+                   caf::actor_cast<relay_peer_sink_actor>(self));
       }
     },
-    [self](peers_atom) { poll_peers(self); },
+    [self](peers_atom) { retry_due(self); },
+    [self](const relay_peer_event& event) { on_peer_event(self, event); },
+    [self](const signal& s) {
+      // An archive set imported: the tail after it comes from a store peer.
+      if (auto* done = caf::get_if<downloading_history_archives_finished>(&s))
+        sync_member_tail(self, done->community_id);
+    },
     [self](flush_atom) {
       self->state.flush_armed = false;
       flush(self);

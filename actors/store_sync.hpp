@@ -33,12 +33,11 @@ struct waku_store_settings {
   /// queries from them (with a libp2p relay; identify lists the protocol).
   bool serve = true;
   /// Query store peers when a community is watched and whenever a peer that
-  /// serves the store connects: newest magnet links, then the channel
-  /// messages since the last archive.
+  /// serves the store connects (the relay pushes peer events): newest magnet
+  /// links, then the channel messages since the last archive.
   bool sync = true;
   std::uint64_t max_age = 30 * 24 * 3600;  // seconds a recorded message is kept
   std::uint64_t max_messages = 1'000'000;  // recorded messages kept, newest first
-  std::chrono::milliseconds peer_poll{2000};
   /// Pages of 100 one sync of one community reads at most from one peer.
   std::uint64_t max_sync_pages = 1000;
   /// Magnet-link messages asked for, newest first (handed to the gate
@@ -88,7 +87,9 @@ struct store_sync_state {
   relay_sink_actor gate;  // magnet links a sync found
   std::map<std::string, watched> communities;  // by community ID
   std::set<std::string> magnetlink_topics;     // of the watched communities
-  std::set<std::string> store_peers;           // at the last poll
+  std::set<std::string> store_capable;  // connected, identify lists the store protocol
+  std::set<std::string> store_peers;    // of those, synced from (not pausing)
+  bool retry_armed = false;             // a timer for the next pause to end runs
   /// Peers whose sync failed (not open yet, reset, timeout): asked again
   /// after a pause that doubles, 2 s to 5 min.
   struct retry {
@@ -96,7 +97,7 @@ struct store_sync_state {
     std::chrono::seconds pause{2};
   };
   std::map<std::string, retry> retries;
-  bool polling = false;
+  bool listening = false;  // subscribed to the relay's peer events
   /// Store peers that went away, and when (Unix ns): an owner verifies what
   /// it may have missed from them when they are back (a partition healed).
   std::map<std::string, std::int64_t> store_peers_left;

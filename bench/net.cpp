@@ -798,7 +798,7 @@ net_scenario_result steady_scenario(const net_options& o, const fs::path& root,
       run.note("healed");
     }
   };
-  auto limit = limit_or(o, posting + (partition ? o.partition_seconds : 0) + 180);
+  auto limit = limit_or(o, posting + (partition ? o.partition_seconds + 120 : 0) + 180);
   bool converged = run.wait_until(
     [&] { return (!partition || healed) && run.all_synced(o.messages); }, limit, "convergence",
     each);

@@ -103,6 +103,23 @@ using relay_sink_actor = caf::typed_actor<
   // A message on a subscribed pubsub topic and content topic.
   caf::reacts_to<waku_envelope>>;
 
+/// A relay peer came, told what it serves, or went: pushed to whoever
+/// subscribed, so nobody polls the peer list.
+struct relay_peer_event {
+  enum kind_type : std::uint8_t { connected = 0, identified = 1, disconnected = 2 };
+  std::string peer_id;
+  std::uint8_t kind = connected;
+  std::vector<std::string> protocols;  // identified: what identify listed
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_peer_event& x) {
+  return f(caf::meta::type_name("annals::relay_peer_event"), x.peer_id, x.kind, x.protocols);
+}
+
+using relay_peer_sink_actor = caf::typed_actor<
+  // A peer connected, was identified or disconnected.
+  caf::reacts_to<relay_peer_event>>;
+
 /// Waku relay: pub/sub over pubsub topics with content-topic filters. The
 /// in-process backend connects every node of one actor system; the libp2p
 /// backend speaks the same interface to the network.
@@ -115,6 +132,9 @@ using relay_actor = caf::typed_actor<
   caf::reacts_to<subscribe_atom, std::string, std::vector<std::string>, relay_sink_actor>,
   // Removes every subscription of the sink.
   caf::reacts_to<unsubscribe_atom, relay_sink_actor>,
+  // Pushes peer events to the sink from now on (the peers connected and
+  // identified so far first); dropped when the sink terminates.
+  caf::reacts_to<subscribe_atom, peers_atom, relay_peer_sink_actor>,
   // Names of the peers this relay reaches (node IDs or peer IDs).
   caf::replies_to<peers_atom>::with<std::vector<std::string>>,
   // The peers with what identify told of them, for operators.
@@ -135,6 +155,8 @@ using libp2p_relay_actor = relay_actor::extend<
   // Internal, from the host's I/O thread: the outcome of store query `id`
   // (answer bytes, or the reason there is none when the flag is false).
   caf::reacts_to<store_answer_atom, std::uint64_t, bool, std::string>,
+  // Internal, from the host's I/O thread: a peer came, was identified or went.
+  caf::reacts_to<relay_peer_event>,
   // Our peer ID and listen multiaddrs (with /p2p/).
   caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
 
@@ -307,8 +329,10 @@ using magnetlink_publisher_actor = caf::typed_actor<
 using control_node_gate_actor = signal_sink_actor::extend<
   // Internal: the republish period of a community elapsed.
   caf::reacts_to<republish_atom, std::string>,
-  // Internal: time to look for relay peers that have not heard our links.
-  caf::reacts_to<peers_atom>,
+  // A relay peer came or went: newcomers hear the current links.
+  caf::reacts_to<relay_peer_event>,
+  // Internal: a welcome is due.
+  caf::reacts_to<tick_atom>,
   // A message on a magnetlinks content topic this gate listens to.
   caf::reacts_to<waku_envelope>,
   // Listens for the magnet links of a joined community; replies once the
@@ -453,7 +477,11 @@ using store_sync_actor = relay_sink_actor::extend<
   // Watches a community: records its traffic and syncs it from store peers
   // (true: as a member, false: as its owner).
   caf::reacts_to<sync_atom, std::string, bool>,
-  // Internal: look for store peers that are new since the last poll.
+  // A relay peer came, was identified or went.
+  caf::reacts_to<relay_peer_event>,
+  // A signal from the bus: an imported archive set moves a member's tail.
+  caf::reacts_to<signal>,
+  // Internal: a failed sync's pause ended.
   caf::reacts_to<peers_atom>,
   // Internal: write recorded messages; drop what is past retention and,
   // as an owner, verify the recent channel traffic against a store peer.

@@ -220,6 +220,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     }
     void on_identify(const identify_info& info) override {
       identified = info;
+      if (host.callbacks.on_identified && conn->remote())
+        host.callbacks.on_identified(conn->remote()->to_string(), info.protocols);
       // Behind NAT this is the only way to learn the public address; each
       // distinct one is worth one line (external_addresses announces it).
       const auto& seen = info.observed_addr;

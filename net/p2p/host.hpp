@@ -102,6 +102,8 @@ struct host_callbacks {
   std::function<void(const std::string&, const std::string&, const std::string&)> on_message;
   /// A peer connected (true) or disconnected (false).
   std::function<void(const std::string&, bool)> on_peer;
+  /// A connected peer's identify answered: its peer ID and protocols.
+  std::function<void(const std::string&, const std::vector<std::string>&)> on_identified;
   /// One human-readable line and its level: connections, refusals and
   /// their reasons.
   std::function<void(host_log_level, const std::string&)> on_log;

@@ -53,7 +53,6 @@ node_config store_node(const std::filesystem::path& dir, relay_actor relay,
   auto config = loopback_node(dir, std::move(relay));
   config.waku_store.serve = true;
   config.waku_store.sync = true;
-  config.waku_store.peer_poll = std::chrono::milliseconds(200);
   config.store_server = std::move(server);
   return config;
 }
