@@ -35,44 +35,111 @@ constexpr std::size_t flush_batch = 1000;
 /// Kept messages held per community while the store refuses writes.
 constexpr std::size_t max_unsaved_messages = 200'000;
 
-void flush(self_ptr self) {
+/// One community's kept messages on their way to the store.
+struct flush_batch_of {
+  std::string community_id;
+  bool member = false;
+  std::vector<archive_message> messages;
+  std::vector<stored_relay_message> relayed;
+  result<insert_stats> stored = make_error(errc::io, "not written yet");
+};
+
+void flush(self_ptr self);
+
+/// What the storage thread answered for a flush: written batches are
+/// observed, refused ones go back in front of what arrived meanwhile.
+void flushed(self_ptr self, std::vector<flush_batch_of> batches) {
   auto& state = self->state;
+  state.flush_in_flight = false;
   bool retry = false;
+  for (auto& b : batches) {
+    if (b.stored) {
+      observe(self, state.config.observer, state.config.name, b.community_id,
+              message_observation::stored, b.messages);
+      continue;
+    }
+    // Kept for the next try (a full disk frees up, a compaction ends); past
+    // the cap the oldest go, counted, so memory stays bounded.
+    ++state.store_failures;
+    log_error("node", "storing " + std::to_string(b.messages.size()) + " messages of "
+                        + b.community_id + " failed (kept, retried every second): "
+                        + b.stored.error().to_string());
+    auto& messages = state.pending[b.community_id];
+    auto& relayed = state.pending_relayed[b.community_id];
+    messages.insert(messages.begin(), std::make_move_iterator(b.messages.begin()),
+                    std::make_move_iterator(b.messages.end()));
+    relayed.insert(relayed.begin(), std::make_move_iterator(b.relayed.begin()),
+                   std::make_move_iterator(b.relayed.end()));
+    if (messages.size() > max_unsaved_messages) {
+      auto excess = messages.size() - max_unsaved_messages;
+      messages.erase(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(excess));
+      relayed.erase(relayed.begin(),
+                    relayed.begin() + static_cast<std::ptrdiff_t>(std::min(excess, relayed.size())));
+      state.unsaved_dropped += excess;
+    }
+    retry = true;
+  }
+  state.store_failing = retry;
+  if (retry) {
+    if (!state.flush_armed) {
+      state.flush_armed = true;
+      self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+    }
+    return;
+  }
+  // What arrived while this write ran.
+  for (const auto& [id, messages] : state.pending)
+    if (!messages.empty()) {
+      flush(self);
+      break;
+    }
+}
+
+/// The kept messages not handed over yet, by community.
+std::vector<flush_batch_of> take_pending(self_ptr self) {
+  auto& state = self->state;
+  std::vector<flush_batch_of> batches;
   for (auto& [community_id, messages] : state.pending) {
     if (messages.empty())
       continue;
-    auto community = public_key::from_community_id(community_id);
-    bool member = state.member_communities.count(community_id) > 0;
-    auto& relayed = state.pending_relayed[community_id];
-    auto stored = member ? state.db->insert_member_messages(*community, messages, relayed)
-                         : state.db->insert_messages(*community, messages, relayed);
-    if (!stored) {
-      // Kept for the next try (a full disk frees up, a compaction ends); past
-      // the cap the oldest go, counted, so memory stays bounded.
-      ++state.store_failures;
-      log_error("node", "storing " + std::to_string(messages.size()) + " messages of "
-                          + community_id + " failed (kept, retried every second): "
-                          + stored.error().to_string());
-      if (messages.size() > max_unsaved_messages) {
-        auto excess = messages.size() - max_unsaved_messages;
-        messages.erase(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(excess));
-        relayed.erase(relayed.begin(),
-                      relayed.begin() + static_cast<std::ptrdiff_t>(std::min(excess, relayed.size())));
-        state.unsaved_dropped += excess;
-      }
-      retry = true;
-      continue;
-    }
-    observe(self, state.config.observer, state.config.name, community_id,
-            message_observation::stored, messages);
+    flush_batch_of b;
+    b.community_id = community_id;
+    b.member = state.member_communities.count(community_id) > 0;
+    b.messages = std::move(messages);
+    b.relayed = std::move(state.pending_relayed[community_id]);
     messages.clear();
-    relayed.clear();
+    state.pending_relayed[community_id].clear();
+    batches.push_back(std::move(b));
   }
-  state.store_failing = retry;
-  if (retry && !state.flush_armed) {
-    state.flush_armed = true;
-    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+  return batches;
+}
+
+/// Writes batches on the storage thread (the caller's thread without one).
+std::vector<flush_batch_of> write_batches(store& db, std::vector<flush_batch_of> batches) {
+  for (auto& b : batches) {
+    auto community = public_key::from_community_id(b.community_id);
+    b.stored = b.member ? db.insert_member_messages(*community, b.messages, b.relayed)
+                        : db.insert_messages(*community, b.messages, b.relayed);
   }
+  return batches;
+}
+
+/// Hands the kept messages to the storage thread, one write at a time (in
+/// order; what arrives meanwhile waits for the next).
+void flush(self_ptr self) {
+  auto& state = self->state;
+  if (state.flush_in_flight)
+    return;  // the write in flight flushes again when it is done
+  auto batches = take_pending(self);
+  if (batches.empty())
+    return;
+  state.flush_in_flight = true;
+  off_scheduler(
+    self, state.io,
+    [db = state.db, batches = std::move(batches)]() mutable {
+      return write_batches(*db, std::move(batches));
+    },
+    [self](std::vector<flush_batch_of> done) { flushed(self, std::move(done)); });
 }
 
 /// Channel messages of the community are kept from now on (decrypted with
@@ -114,9 +181,14 @@ void watch_member_channels(self_ptr self, const std::string& community_id) {
   state.member_communities.insert(community_id);
   if (!state.store_sync)
     return;
-  if (auto record = state.db->get_community(*pub); record && *record)
-    add_kept_channels(self, *pub, **record);
-  self->send(state.store_sync, sync_atom::value, community_id, true);
+  off_scheduler(
+    self, state.io,
+    [db = state.db, key = *pub] { return db->get_community(key); },
+    [self, community_id, key = *pub](result<std::optional<record::Community>> record) {
+      if (record && *record)
+        add_kept_channels(self, key, **record);
+      self->send(self->state.store_sync, sync_atom::value, community_id, true);
+    });
 }
 
 /// status-go's handleRetrievedMessages(storeWakuMessages): a channel message
@@ -190,33 +262,55 @@ void start_membership(self_ptr self, const std::string& community_id,
   // A link whose fetch a stop interrupted: resumed now, not at the next
   // announcement (which may be hours away, or never for a peer that is
   // back before the owner notices it left).
-  auto setting = state.db->get_setting(pending_link_setting(community_id));
+  struct resume {
+    std::optional<pending_link> link;  // to fetch again
+    bool seed = false;                 // else: a torrent to seed again
+  };
   auto key = public_key::from_community_id(community_id);
-  if (setting && *setting && key)
-    if (auto pending = decode_pending_link(**setting)) {
-      auto info = state.db->get_archive_info(*key);
-      if (info && info->last_magnet_uri != pending->magnet) {
-        self->send(state.downloader, fetch_atom::value, community_id, pending->magnet,
-                   pending->clock);
-        return;  // the fetch replaces any torrent of the community
+  if (!key)
+    return;
+  off_scheduler(
+    self, state.io,
+    [db = state.db, key = *key, community_id,
+     torrent = archive_layout{state.config.data_dir, community_id}.torrent_file()] {
+      resume out;
+      auto setting = db->get_setting(pending_link_setting(community_id));
+      if (setting && *setting)
+        if (auto pending = decode_pending_link(**setting)) {
+          auto info = db->get_archive_info(key);
+          if (info && info->last_magnet_uri != pending->magnet) {
+            out.link = *pending;
+            return out;
+          }
+        }
+      std::error_code ec;
+      out.seed = std::filesystem::exists(torrent, ec);
+      return out;
+    },
+    [self, community_id](const resume& r) {
+      auto& state = self->state;
+      if (r.link) {
+        // The fetch replaces any torrent of the community.
+        self->send(state.downloader, fetch_atom::value, community_id, r.link->magnet,
+                   r.link->clock);
+        return;
       }
-    }
-  std::error_code ec;
-  if (std::filesystem::exists(archive_layout{state.config.data_dir, community_id}.torrent_file(), ec))
-    self->request(state.distribution, caf::infinite, seed_atom::value, community_id)
-      .then([](const std::string&) {},
-            [self, community_id](const caf::error& err) {
-              log_error("node", "re-seeding " + community_id
-                                  + " failed: " + self->system().render(err));
-            });
+      if (r.seed)
+        self->request(state.distribution, caf::infinite, seed_atom::value, community_id)
+          .then([](const std::string&) {},
+                [self, community_id](const caf::error& err) {
+                  log_error("node", "re-seeding " + community_id
+                                      + " failed: " + self->system().render(err));
+                });
+    });
 }
 
-/// What the store knows of a community (the download part is the downloader's).
-result<community_status> store_status(self_ptr self, const std::string& community_id) {
+/// What the store knows of a community (the download part is the
+/// downloader's); on the storage thread.
+result<community_status> store_status(store& db, const std::string& community_id) {
   auto pub = public_key::from_community_id(community_id);
   if (!pub)
     return pub.error();
-  auto& db = *self->state.db;
   community_status status;
   status.community_id = community_id;
   if (auto record = db.get_community(*pub); record && *record)
@@ -259,39 +353,57 @@ void with_download(self_ptr self, community_status status,
       [status, done](const caf::error&) mutable { done(std::move(status)); });
 }
 
+/// What the node's own record needs of the store, read on its thread.
+struct store_numbers {
+  std::optional<error> failure;  // the communities could not be listed
+  std::vector<community_status> communities;  // owned or joined
+  std::uint64_t refused_writes = 0;
+};
+
+store_numbers read_store_numbers(store& db) {
+  store_numbers out;
+  out.refused_writes = db.refused_writes();
+  auto communities = db.list_communities();
+  if (!communities) {
+    out.failure = communities.error();
+    return out;
+  }
+  for (const auto& c : *communities) {
+    auto pub = public_key::parse(c.public_key());
+    if (!pub)
+      continue;
+    bool owner = c.role() == record::Community::OWNER;
+    if (!owner && !c.joined())
+      continue;
+    if (auto status = store_status(db, pub->community_id()))
+      out.communities.push_back(std::move(*status));
+  }
+  return out;
+}
+
 /// The node's own record: communities, what the store holds, memory.
-component_status own_status(self_ptr self) {
+component_status own_status(self_ptr self, const store_numbers& numbers) {
   auto& state = self->state;
   component_status out;
   out.component = "node";
   std::size_t owned = 0, joined = 0;
-  if (auto communities = state.db->list_communities()) {
-    for (const auto& c : *communities) {
-      auto pub = public_key::parse(c.public_key());
-      if (!pub)
-        continue;
-      bool owner = c.role() == record::Community::OWNER;
-      if (!owner && !c.joined())
-        continue;
-      (owner ? owned : joined) += 1;
-      auto status = store_status(self, pub->community_id());
-      if (!status)
-        continue;
-      std::vector<std::string> label{"community", status->community_id, "role", status->role};
-      out.gauge("annals_messages_stored", "Messages of the community in the store",
-                double(status->messages), label)
-        .gauge("annals_messages_unarchived", "Owner: stored messages in no archive yet",
-               double(status->unarchived), label)
-        .gauge("annals_archives", "Archives recorded (built or downloaded)",
-               double(status->archives), label)
-        .gauge("annals_archives_imported", "Archives imported into the store",
-               double(status->imported), label)
-        .gauge("annals_magnetlink_clock", "Clock of the last magnet link published or accepted",
-               double(status->magnetlink_clock), label);
-    }
-  } else {
+  if (numbers.failure) {
     out.healthy = false;
-    out.detail("last_error", communities.error().to_string());
+    out.detail("last_error", numbers.failure->to_string());
+  }
+  for (const auto& status : numbers.communities) {
+    (status.role == "owner" ? owned : joined) += 1;
+    std::vector<std::string> label{"community", status.community_id, "role", status.role};
+    out.gauge("annals_messages_stored", "Messages of the community in the store",
+              double(status.messages), label)
+      .gauge("annals_messages_unarchived", "Owner: stored messages in no archive yet",
+             double(status.unarchived), label)
+      .gauge("annals_archives", "Archives recorded (built or downloaded)",
+             double(status.archives), label)
+      .gauge("annals_archives_imported", "Archives imported into the store",
+             double(status.imported), label)
+      .gauge("annals_magnetlink_clock", "Clock of the last magnet link published or accepted",
+             double(status.magnetlink_clock), label);
   }
   out.state = "up, " + std::to_string(owned) + " owned, " + std::to_string(joined) + " joined";
   auto memory = read_process_memory();
@@ -304,7 +416,7 @@ component_status own_status(self_ptr self) {
              "Owner: channel messages that did not decrypt or verify", double(state.unreadable))
     .counter("annals_store_write_failures_total",
              "Writes the store refused (disk below its reserve, or a RocksDB error), any writer",
-             double(state.db->refused_writes()))
+             double(numbers.refused_writes))
     .counter("annals_messages_unsaved_batches_total",
              "Owner: flushes of kept messages the store refused (the messages are held and retried)",
              double(state.store_failures))
@@ -335,7 +447,17 @@ caf::result<std::vector<component_status>> gather_status(self_ptr self) {
   };
   auto g = std::make_shared<gathered>();
   g->rp = self->make_response_promise<std::vector<component_status>>();
-  g->parts.push_back(own_status(self));
+  {
+    component_status placeholder;
+    placeholder.component = "node";
+    g->parts.push_back(placeholder);
+    ++g->pending;
+    off_scheduler(self, state.io, [db = state.db] { return read_store_numbers(*db); },
+                  [self, g](const store_numbers& numbers) {
+                    g->parts[0] = own_status(self, numbers);
+                    g->done();
+                  });
+  }
   auto ask = [&](auto handle, const char* name, bool may_be_busy) {
     auto slot = g->parts.size();
     component_status placeholder;
@@ -397,7 +519,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   for (const auto& child : std::vector<caf::actor_addr>{
          state.bus.address(), state.builder.address(), state.distribution.address(),
          state.scheduler.address(), state.publisher.address(), state.gate.address(),
-         state.downloader.address(), state.importer.address(), state.io.address()})
+         state.downloader.address(), state.importer.address()})
     self->link_to(child);
   self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
   if (state.config.store_server || state.config.waku_store.sync) {
@@ -411,23 +533,42 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   }
   if (state.config.probe_scheduler)
     state.probe = self->spawn<caf::linked>(scheduler_probe, std::chrono::milliseconds(10));
-  if (auto communities = state.db->list_communities()) {
-    for (const auto& community : *communities) {
-      auto pub = public_key::parse(community.public_key());
-      if (!pub || !community.archives_enabled())
-        continue;
-      if (community.role() == record::Community::OWNER) {
-        keep_channels(self, community);
-        self->send(state.scheduler, start_atom::value, pub->community_id());
-      } else if (community.joined()) {
-        start_membership(self, pub->community_id());
+  off_scheduler(
+    self, state.io, [db = state.db] { return db->list_communities(); },
+    [self](result<std::vector<record::Community>> communities) {
+      if (!communities) {
+        log_error("node", "listing the communities failed: " + communities.error().to_string());
+        return;
       }
-    }
-  }
+      for (const auto& community : *communities) {
+        auto pub = public_key::parse(community.public_key());
+        if (!pub || !community.archives_enabled())
+          continue;
+        if (community.role() == record::Community::OWNER) {
+          keep_channels(self, community);
+          self->send(self->state.scheduler, start_atom::value, pub->community_id());
+        } else if (community.joined()) {
+          start_membership(self, pub->community_id());
+        }
+      }
+    });
   // A host stops the node with an exit message; nothing kept is dropped.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    flush(self);
+    // Written after any write in flight (the storage thread takes jobs in
+    // order), before the storage thread stops.
+    off_scheduler(self->state.io, [db = self->state.db, batches = take_pending(self)]() mutable {
+      for (const auto& b : write_batches(*db, std::move(batches)))
+        if (!b.stored)
+          log_error("node", "storing " + std::to_string(b.messages.size()) + " messages of "
+                              + b.community_id + " at shutdown failed: "
+                              + b.stored.error().to_string());
+    });
     self->quit(msg.reason);
+  });
+  // The storage thread stops after the jobs handed to it so far; not linked,
+  // since a link's exit message would overtake them.
+  self->attach_functor([io = state.io] {
+    caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
   });
   return {
     [self](const waku_envelope& envelope) { keep_message(self, envelope); },
@@ -443,55 +584,81 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       // A token-gated community's keys are checked before anything is built.
       if (auto cipher = community_cipher(*community, self->state.config.data_dir); !cipher)
         return to_caf_error(cipher.error());
-      auto existing = self->state.db->get_community(pub);
-      if (existing && *existing) {
-        // Re-creating keeps what the store knows (channels added later stay).
-        for (const auto& channel : (*existing)->channels())
-          if (std::none_of(community->channels().begin(), community->channels().end(),
-                           [&](const auto& c) { return c.id() == channel.id(); }))
-            *community->add_channels() = channel;
-      }
-      if (auto saved = self->state.db->put_community(*community); !saved)
-        return to_caf_error(saved.error());
-      keep_channels(self, *community);
-      self->send(self->state.scheduler, start_atom::value, pub.community_id());
-      return pub.community_id();
+      auto rp = self->make_response_promise<std::string>();
+      off_scheduler(
+        self, self->state.io,
+        [db = self->state.db, pub, community = std::move(*community)]() mutable
+        -> result<record::Community> {
+          auto existing = db->get_community(pub);
+          if (existing && *existing) {
+            // Re-creating keeps what the store knows (channels added later stay).
+            for (const auto& channel : (*existing)->channels())
+              if (std::none_of(community.channels().begin(), community.channels().end(),
+                               [&](const auto& c) { return c.id() == channel.id(); }))
+                *community.add_channels() = channel;
+          }
+          if (auto saved = db->put_community(community); !saved)
+            return saved.error();
+          return community;
+        },
+        [self, rp, pub](result<record::Community> saved) mutable {
+          if (!saved) {
+            rp.deliver(to_caf_error(saved.error()));
+            return;
+          }
+          keep_channels(self, *saved);
+          self->send(self->state.scheduler, start_atom::value, pub.community_id());
+          rp.deliver(pub.community_id());
+        });
+      return rp;
     },
     [self](join_atom, const membership_spec& spec) -> caf::result<std::string> {
       auto pub = public_key::from_community_id(spec.community_id);
       if (!pub)
         return to_caf_error(pub.error());
-      auto existing = self->state.db->get_community(*pub);
-      if (existing && *existing && (*existing)->role() == record::Community::OWNER)
-        return to_caf_error(errc::conflict,
-                            "this node controls " + spec.community_id + "; it cannot join it");
       auto community = community_record(*pub, spec.channel_ids, record::Community::MEMBER);
       if (!spec.keys_file.empty()) {
         community.set_keys_file(std::filesystem::absolute(spec.keys_file).string());
         if (auto keys = community_keys(community); !keys)
           return to_caf_error(keys.error());
       }
-      if (auto saved = self->state.db->put_community(community); !saved)
-        return to_caf_error(saved.error());
       auto joined = self->make_response_promise<std::string>();
-      start_membership(self, spec.community_id, joined);
+      off_scheduler(
+        self, self->state.io,
+        [db = self->state.db, key = *pub, community, id = spec.community_id]() -> result<void> {
+          auto existing = db->get_community(key);
+          if (existing && *existing && (*existing)->role() == record::Community::OWNER)
+            return make_error(errc::conflict, "this node controls " + id + "; it cannot join it");
+          return db->put_community(community);
+        },
+        [self, joined, id = spec.community_id](result<void> saved) mutable {
+          if (!saved) {
+            joined.deliver(to_caf_error(saved.error()));
+            return;
+          }
+          start_membership(self, id, joined);
+        });
       return joined;
     },
     [self](status_atom) -> caf::result<std::vector<component_status>> {
       return gather_status(self);
     },
     [self](status_atom, const std::string& community_id) -> caf::result<community_status> {
-      auto status = store_status(self, community_id);
-      if (!status)
-        return to_caf_error(status.error());
       auto rp = self->make_response_promise<community_status>();
-      with_download(self, std::move(*status), [rp](community_status s) mutable { rp.deliver(s); });
+      off_scheduler(
+        self, self->state.io,
+        [db = self->state.db, community_id] { return store_status(*db, community_id); },
+        [self, rp](result<community_status> status) mutable {
+          if (!status) {
+            rp.deliver(to_caf_error(status.error()));
+            return;
+          }
+          with_download(self, std::move(*status),
+                        [rp](community_status s) mutable { rp.deliver(s); });
+        });
       return rp;
     },
     [self](index_atom) -> caf::result<std::vector<community_status>> {
-      auto communities = self->state.db->list_communities();
-      if (!communities)
-        return to_caf_error(communities.error());
       struct gathered {
         std::vector<community_status> out;
         std::size_t pending = 0;
@@ -499,25 +666,25 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       };
       auto g = std::make_shared<gathered>();
       g->rp = self->make_response_promise<std::vector<community_status>>();
-      for (const auto& c : *communities) {
-        auto pub = public_key::parse(c.public_key());
-        if (!pub || (c.role() != record::Community::OWNER && !c.joined()))
-          continue;
-        auto status = store_status(self, pub->community_id());
-        if (!status)
-          continue;
-        g->out.push_back(std::move(*status));
-      }
-      g->pending = g->out.size();
-      if (g->pending == 0) {
-        g->rp.deliver(g->out);
-        return g->rp;
-      }
-      for (std::size_t i = 0; i < g->out.size(); ++i)
-        with_download(self, g->out[i], [g, i](community_status s) {
-          g->out[i] = std::move(s);
-          if (--g->pending == 0)
+      off_scheduler(
+        self, self->state.io, [db = self->state.db] { return read_store_numbers(*db); },
+        [self, g](store_numbers numbers) {
+          if (numbers.failure) {
+            g->rp.deliver(to_caf_error(*numbers.failure));
+            return;
+          }
+          g->out = std::move(numbers.communities);
+          g->pending = g->out.size();
+          if (g->pending == 0) {
             g->rp.deliver(g->out);
+            return;
+          }
+          for (std::size_t i = 0; i < g->out.size(); ++i)
+            with_download(self, g->out[i], [g, i](community_status s) {
+              g->out[i] = std::move(s);
+              if (--g->pending == 0)
+                g->rp.deliver(g->out);
+            });
         });
       return g->rp;
     },
@@ -525,16 +692,28 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       auto pub = public_key::from_community_id(community_id);
       if (!pub)
         return to_caf_error(pub.error());
-      auto archives = self->state.db->list_archives(*pub);
-      if (!archives)
-        return to_caf_error(archives.error());
-      std::vector<archive_entry> out;
-      for (const auto& [id, record] : *archives)
-        out.push_back({id, record.from(), record.to(), record.imported()});
-      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-        return std::tie(a.from, a.id) < std::tie(b.from, b.id);
-      });
-      return out;
+      auto rp = self->make_response_promise<std::vector<archive_entry>>();
+      off_scheduler(
+        self, self->state.io,
+        [db = self->state.db, key = *pub]() -> result<std::vector<archive_entry>> {
+          auto archives = db->list_archives(key);
+          if (!archives)
+            return archives.error();
+          std::vector<archive_entry> out;
+          for (const auto& [id, record] : *archives)
+            out.push_back({id, record.from(), record.to(), record.imported()});
+          std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.from, a.id) < std::tie(b.from, b.id);
+          });
+          return out;
+        },
+        [rp](result<std::vector<archive_entry>> out) mutable {
+          if (out)
+            rp.deliver(std::move(*out));
+          else
+            rp.deliver(to_caf_error(out.error()));
+        });
+      return rp;
     },
     [self](subscribe_atom, const signal_sink_actor& sink) {
       self->send(self->state.bus, subscribe_atom::value, sink);

@@ -155,6 +155,7 @@ struct node_state {
   std::uint64_t store_failures = 0;
   std::uint64_t unsaved_dropped = 0;  // over max_unsaved_messages while writes failed
   bool store_failing = false;         // the last write was refused: retry on the timer
+  bool flush_in_flight = false;       // a write of kept messages is on the storage thread
 };
 
 /// Opens the node's store and identity, starts its libtorrent session and
