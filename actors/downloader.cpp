@@ -89,20 +89,28 @@ void park(self_ptr self, const std::string& community, const error& why) {
   auto* t = &self->state.tasks.at(community);
   auto key_id = hr_missing_key_id(why);
   emit(self, archive_key_missing{community, key_id});
-  if (auto noted = self->state.db->put_setting(missing_key_setting(community), key_id); !noted)
-    log_error("downloader", noted.error().to_string());
-  auto key = public_key::from_community_id(community);
-  std::filesystem::path keys_file;
-  if (key)
-    if (auto record = self->state.db->get_community(*key); record && *record)
-      keys_file = (*record)->keys_file();
-  self->state.parked[community] =
-    downloader_state::parked_fetch{t->magnet, t->clock, keys_file, changed_at(keys_file)};
+  auto magnet = t->magnet;
+  auto clock = t->clock;
   finish(self, community, why.message);
-  if (!self->state.polling) {
-    self->state.polling = true;
-    self->delayed_send(self, self->state.config.keys_poll, poll_atom::value);
-  }
+  off_scheduler(
+    self, self->state.config.io,
+    [db = self->state.db, community, key_id]() -> std::filesystem::path {
+      if (auto noted = db->put_setting(missing_key_setting(community), key_id); !noted)
+        log_error("downloader", noted.error().to_string());
+      auto key = public_key::from_community_id(community);
+      if (key)
+        if (auto record = db->get_community(*key); record && *record)
+          return (*record)->keys_file();
+      return {};
+    },
+    [self, community, magnet, clock](const std::filesystem::path& keys_file) {
+      self->state.parked[community] =
+        downloader_state::parked_fetch{magnet, clock, keys_file, changed_at(keys_file)};
+      if (!self->state.polling) {
+        self->state.polling = true;
+        self->delayed_send(self, self->state.config.keys_poll, poll_atom::value);
+      }
+    });
 }
 
 /// Everything wanted is held: the backend keeps serving it after a restart,
@@ -117,15 +125,24 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
       [self, community, generation, magnet](bool) {
         if (!current(self, community, generation))
           return;  // a newer link took over meanwhile
-        auto key = public_key::from_community_id(community);
-        if (auto saved = self->state.db->set_last_magnet_uri(*key, magnet); !saved)
-          log_error("downloader", saved.error().to_string());
-        (void)self->state.db->put_setting(missing_key_setting(community), "");
         // A newer link that waited stays the one a restart resumes.
-        if (!self->state.queued.count(community))
-          (void)self->state.db->put_setting(pending_link_setting(community), "");
-        emit(self, history_archives_seeding{community, magnet});
-        finish(self, community);
+        bool clear_pending = !self->state.queued.count(community);
+        off_scheduler(
+          self, self->state.config.io,
+          [db = self->state.db, community, magnet, clear_pending] {
+            auto key = public_key::from_community_id(community);
+            if (auto saved = db->set_last_magnet_uri(*key, magnet); !saved)
+              log_error("downloader", saved.error().to_string());
+            (void)db->put_setting(missing_key_setting(community), "");
+            if (clear_pending)
+              (void)db->put_setting(pending_link_setting(community), "");
+          },
+          [self, community, generation, magnet] {
+            if (!current(self, community, generation))
+              return;
+            emit(self, history_archives_seeding{community, magnet});
+            finish(self, community);
+          });
       },
       [self, community, generation](const caf::error& err) {
         if (current(self, community, generation))
@@ -133,36 +150,75 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
       });
 }
 
-/// Records arrived archives as downloaded, oldest first, then imports them.
-/// false when one could not be recorded (the task is finished then).
-bool record(self_ptr self, const std::string& community,
-            const std::vector<archive_pieces>& archives) {
-  auto key = *public_key::from_community_id(community);
-  archive_layout layout{self->state.config.archive_root, community};
-  const auto* keys = self->state.tasks.at(community).fetch->keys();
+/// What recording a batch of arrived archives came to.
+struct recorded_archives {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> windows;  // [from, to) of each recorded
+  std::optional<error> missing_key;  // stopped at an archive sealed with a key we lack
+  std::string failure;               // stopped at an archive that does not decode or record
+};
+
+/// Decodes each archive from the data file and records it as downloaded,
+/// oldest first; on the storage thread (an archive is up to 30 MB).
+recorded_archives record_archives(store& db, const archive_layout& layout, const public_key& key,
+                                  const std::vector<archive_pieces>& archives,
+                                  std::shared_ptr<const hr_keyring> keys) {
+  recorded_archives out;
   for (const auto& archive : archives) {
-    auto decoded = read_archive(layout.data_file(), archive.entry, keys);
+    auto decoded = read_archive(layout.data_file(), archive.entry, keys.get());
     if (!decoded && decoded.error().code == errc::missing_key) {
-      park(self, community, decoded.error());
-      return false;
+      out.missing_key = decoded.error();
+      return out;
     }
     if (!decoded) {
-      finish(self, community, "archive " + archive.id + ": " + decoded.error().to_string());
-      return false;
+      out.failure = "archive " + archive.id + ": " + decoded.error().to_string();
+      return out;
     }
     built_archive held{archive.id, archive.entry,
                        static_cast<std::size_t>(decoded->messages_size())};
-    if (auto marked = self->state.db->mark_archives_downloaded(key, {held}); !marked) {
-      finish(self, community, marked.error().to_string());
-      return false;
+    if (auto marked = db.mark_archives_downloaded(key, {held}); !marked) {
+      out.failure = marked.error().to_string();
+      return out;
     }
-    ++self->state.counts[community].archives;
     const auto& meta = archive.entry.metadata();
-    emit(self, history_archive_downloaded{community, meta.from(), meta.to()});
+    out.windows.emplace_back(meta.from(), meta.to());
   }
-  self->request(self->state.importer, caf::infinite, import_atom::value, community)
-    .then([](std::uint64_t) {}, [](const caf::error&) {});
-  return true;
+  return out;
+}
+
+/// Records arrived archives as downloaded, oldest first, then imports them;
+/// the task waits (busy) meanwhile, and completes after the last.
+void record(self_ptr self, const std::string& community, std::uint64_t generation,
+            std::vector<archive_pieces> archives, bool last) {
+  auto* t = current(self, community, generation);
+  t->busy = true;
+  off_scheduler(
+    self, self->state.config.io,
+    [db = self->state.db, layout = archive_layout{self->state.config.archive_root, community},
+     key = *public_key::from_community_id(community), archives = std::move(archives),
+     keys = t->fetch->shared_keys()] { return record_archives(*db, layout, key, archives, keys); },
+    [self, community, generation, last](const recorded_archives& r) {
+      auto* t = current(self, community, generation);
+      if (!t)
+        return;  // a newer link took over; what was recorded stays recorded
+      t->busy = false;
+      for (const auto& [from, to] : r.windows) {
+        ++self->state.counts[community].archives;
+        emit(self, history_archive_downloaded{community, from, to});
+      }
+      if (!r.windows.empty())
+        self->request(self->state.importer, caf::infinite, import_atom::value, community)
+          .then([](std::uint64_t) {}, [](const caf::error&) {});
+      if (r.missing_key) {
+        park(self, community, *r.missing_key);
+        return;
+      }
+      if (!r.failure.empty()) {
+        finish(self, community, r.failure);
+        return;
+      }
+      if (last)
+        complete(self, community, generation);
+    });
 }
 
 /// Starts (or restarts) the backend's fetch of the task's link.
@@ -203,8 +259,7 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       self->send(distribution, want_atom::value, community, std::move(step.slots));
       return;
     case member_step::record:
-      if (record(self, community, step.archives) && step.last)
-        complete(self, community, generation);
+      record(self, community, generation, std::move(step.archives), step.last);
       return;
     case member_step::complete:
       complete(self, community, generation);
@@ -213,7 +268,9 @@ void act(self_ptr self, const std::string& community, std::uint64_t generation,
       // A hostile or oversized set: dropped before anything of it is wanted,
       // and not tried again at the next start.
       self->send(distribution, unseed_atom::value, community);
-      (void)self->state.db->put_setting(pending_link_setting(community), "");
+      off_scheduler(self->state.config.io, [db = self->state.db, community] {
+        (void)db->put_setting(pending_link_setting(community), "");
+      });
       finish(self, community, "refused: " + step.reason);
       return;
     case member_step::fail:
@@ -287,52 +344,73 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         if (clock >= next.clock) {
           next = {magnet, clock};
           // A restart resumes the newest link, not the one running now.
-          (void)state.db->put_setting(pending_link_setting(community),
-                                      encode_pending_link(clock, magnet));
+          off_scheduler(state.config.io, [db = state.db, community, clock, magnet] {
+            (void)db->put_setting(pending_link_setting(community),
+                                  encode_pending_link(clock, magnet));
+          });
           log_info("downloader", community.substr(0, 10)
                                    + "…: a newer link waits for the running download");
         }
         return;
       }
       state.queued.erase(community);
-      auto key = public_key::from_community_id(community);
-      std::set<std::string> held;
-      std::shared_ptr<const hr_keyring> keys;
-      if (key) {
-        if (auto archives = state.db->list_archives(*key))
-          for (const auto& [id, record] : *archives)
-            held.insert(id);
-        if (auto record = state.db->get_community(*key); record && *record) {
-          auto loaded = community_keys(**record);
-          if (!loaded) {
-            log_error("downloader", community + ": " + loaded.error().to_string());
+      // What this member holds of the set, and the keys that open it, are
+      // read on the storage thread; the task starts when they are back.
+      struct holdings {
+        std::set<std::string> held;
+        std::shared_ptr<const hr_keyring> keys;
+        std::string failure;
+      };
+      off_scheduler(
+        self, state.config.io,
+        [db = state.db, community, clock, magnet] {
+          holdings out;
+          auto key = public_key::from_community_id(community);
+          if (!key)
+            return out;
+          if (auto archives = db->list_archives(*key))
+            for (const auto& [id, record] : *archives)
+              out.held.insert(id);
+          if (auto record = db->get_community(*key); record && *record) {
+            auto loaded = community_keys(**record);
+            if (!loaded) {
+              out.failure = loaded.error().to_string();
+              return out;
+            }
+            out.keys = std::move(*loaded);
+          }
+          // Kept until the fetch completes, so a restart resumes it.
+          if (auto kept = db->put_setting(pending_link_setting(community),
+                                          encode_pending_link(clock, magnet));
+              !kept)
+            log_error("downloader", kept.error().to_string());
+          return out;
+        },
+        [self, community, magnet, clock](holdings h) {
+          auto& state = self->state;
+          if (!h.failure.empty()) {
+            log_error("downloader", community + ": " + h.failure);
             return;
           }
-          keys = std::move(*loaded);
-        }
-      }
-      state.parked.erase(community);
-      // A newer link replaces the running task; the backend drops the old
-      // fetch when the new one starts, and stale replies see another
-      // generation.
-      auto& t = state.tasks[community];
-      t = task{};
-      t.generation = ++state.generations;
-      t.magnet = magnet;
-      t.clock = clock;
-      auto options = state.config.fetch;
-      options.keys = std::move(keys);
-      t.fetch.emplace(community, state.config.archive_root, std::move(held), std::move(options),
-                      self->clock().now());
-      t.moved = self->clock().now();
-      if (auto kept = state.db->put_setting(pending_link_setting(community),
-                                            encode_pending_link(clock, magnet));
-          !kept)
-        log_error("downloader", kept.error().to_string());
-      ++state.counts[community].started;
-      log_debug("downloader", community + ": fetching " + magnet);
-      start_fetch(self, community, t.generation);
-      arm(self, community, t.generation);
+          state.parked.erase(community);
+          // A newer link replaces the running task; the backend drops the
+          // old fetch when the new one starts, and stale replies see another
+          // generation.
+          auto& t = state.tasks[community];
+          t = task{};
+          t.generation = ++state.generations;
+          t.magnet = magnet;
+          t.clock = clock;
+          auto options = state.config.fetch;
+          options.keys = std::move(h.keys);
+          t.fetch.emplace(community, state.config.archive_root, std::move(h.held),
+                          std::move(options), self->clock().now());
+          t.moved = self->clock().now();
+          ++state.counts[community].started;
+          log_debug("downloader", community + ": fetching " + magnet);
+          start_fetch(self, community, t.generation);
+          arm(self, community, t.generation);
+        });
     },
     [self](cancel_atom, const std::string& community) {
       self->state.queued.erase(community);

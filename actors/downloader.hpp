@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/member_fetch.hpp"
+#include "actors/storage_io.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -23,6 +24,9 @@ struct downloader_config {
   std::chrono::milliseconds tick{250};
   /// How often a fetch waiting for a key looks at its keys file.
   std::chrono::seconds keys_poll{5};
+  /// Where store reads and writes and archive files are read (none: in
+  /// line, for tests on the deterministic coordinator).
+  storage_io_actor io = {};
 };
 
 /// status-go's downloadAndImportHistoryArchives, member side: one task per

@@ -841,6 +841,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   downloads.archive_root = config.data_dir;
   downloads.fetch.locate_timeout = config.archives.metadata_timeout;
   downloads.fetch.stall_timeout = config.archives.stall_timeout;
+  downloads.io = init->io;
   init->downloader = sys.spawn(downloader, downloads, init->db, init->distribution, init->importer,
                                init->bus);
   control_node_gate_config gate_config;

@@ -84,6 +84,7 @@ public:
   std::uint64_t received() const { return received_; }
   /// A token-gated community's keys, which open its index and archives.
   const hr_keyring* keys() const { return options_.keys.get(); }
+  std::shared_ptr<const hr_keyring> shared_keys() const { return options_.keys; }
 
 private:
   member_step end(member_step::kind_type kind, std::string reason);
