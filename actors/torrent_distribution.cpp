@@ -21,7 +21,8 @@ namespace annals {
 
 namespace {
 
-constexpr auto alert_poll_interval = std::chrono::milliseconds(200);
+/// How often a running fetch's connections are read into its source ledger.
+constexpr auto sources_interval = std::chrono::seconds(1);
 
 using self_ptr = torrent_distribution_actor::stateful_pointer<torrent_distribution_state>;
 using fetch_entry = torrent_distribution_state::fetch_entry;
@@ -155,7 +156,11 @@ std::vector<std::string> advertised_peers(self_ptr self) {
 
 } // namespace
 
-torrent_distribution_state::~torrent_distribution_state() = default;
+torrent_distribution_state::~torrent_distribution_state() {
+  // The session may outlive this actor (the node holds it too).
+  if (session)
+    session->set_alert_notify({});
+}
 
 torrent_distribution_actor::behavior_type
 torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distribution_state> self,
@@ -164,6 +169,12 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
   self->state.config = std::move(config);
   self->state.session = std::move(session);
   self->state.bus = std::move(bus);
+  // libtorrent calls this from its own thread when alerts arrive in an empty
+  // queue; the weak address keeps the session from holding the actor alive.
+  self->state.session->set_alert_notify([addr = self->address()] {
+    if (auto actor = caf::actor_cast<caf::actor>(addr))
+      caf::anon_send(actor, poll_atom::value);
+  });
   self->send(self, poll_atom::value);
   return {
     [self](seed_atom, const std::string& community) -> caf::result<std::string> {
@@ -213,6 +224,10 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       state.torrents[community] = *hash;
       state.fetches[community].info_hash = *hash;
       state.fetches[community].peers = peers;
+      if (!state.sources_tick_pending) {
+        state.sources_tick_pending = true;
+        self->delayed_send(self, sources_interval, tick_atom::value);
+      }
       return *hash;
     },
     [self](index_atom, const std::string& community, bool with_data) {
@@ -363,7 +378,10 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
                  "again",
                  double(state.pieces_failed))
         .counter("annals_torrent_peers_banned_total",
-                 "BitTorrent peers banned for sending corrupt pieces", double(state.peers_banned));
+                 "BitTorrent peers banned for sending corrupt pieces", double(state.peers_banned))
+        .counter("annals_torrent_alert_wakeups_total",
+                 "Times libtorrent woke the distribution actor to drain its alerts",
+                 double(state.alert_wakeups));
       return out;
     },
     [self](poll_atom) {
@@ -409,10 +427,22 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
             break;
         }
       }
+      ++state.alert_wakeups;
+      if (!state.fetches.empty() && !state.sources_tick_pending) {
+        state.sources_tick_pending = true;
+        self->delayed_send(self, sources_interval, tick_atom::value);
+      }
+    },
+    [self](tick_atom) {
+      auto& state = self->state;
+      state.sources_tick_pending = false;
       // A connection's bytes are readable only while it lasts.
       for (const auto& [community, entry] : state.fetches)
         note_sources(self, community, entry.info_hash);
-      self->delayed_send(self, alert_poll_interval, poll_atom::value);
+      if (!state.fetches.empty()) {
+        state.sources_tick_pending = true;
+        self->delayed_send(self, sources_interval, tick_atom::value);
+      }
     },
   };
 }

@@ -22,8 +22,11 @@ class torrent_session;
 
 /// The distribution interface plus libtorrent's alert drain.
 using torrent_distribution_actor = archive_distribution_actor::extend<
-  // Internal: drain libtorrent's alerts.
-  caf::reacts_to<poll_atom>>;
+  // Internal: libtorrent has alerts (its notify callback sent this); drain them.
+  caf::reacts_to<poll_atom>,
+  // Internal: while fetches run, read their connections' bytes into the
+  // source ledgers (a connection's counters die with it; no alert carries them).
+  caf::reacts_to<tick_atom>>;
 
 struct torrent_distribution_config {
   std::filesystem::path archive_root;  // archivedata/ and torrents/
@@ -84,6 +87,8 @@ struct torrent_distribution_state {
   /// Payload bytes of torrents this run dropped (replaced by a newer build,
   /// unseeded), by community: the session forgets them with the torrent.
   std::map<std::string, std::uint64_t> retired_upload, retired_download;
+  bool sources_tick_pending = false;  // one ledger timer at a time
+  std::uint64_t alert_wakeups = 0;    // alert drains libtorrent asked for
   ~torrent_distribution_state();
 };
 

@@ -688,6 +688,10 @@ result<void> torrent_session::connect_peer(const std::string& info_hash,
   return ok_result();
 }
 
+void torrent_session::set_alert_notify(std::function<void()> notify) {
+  impl_->session.set_alert_notify(notify ? std::move(notify) : std::function<void()>([] {}));
+}
+
 std::vector<torrent_event> torrent_session::poll(std::chrono::milliseconds max_wait) {
   impl_->session.wait_for_alert(max_wait);
   std::vector<lt::alert*> alerts;

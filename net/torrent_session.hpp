@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -160,6 +161,12 @@ public:
 
   /// Waits up to `max_wait` for alerts and returns them as events.
   std::vector<torrent_event> poll(std::chrono::milliseconds max_wait);
+  /// Calls `notify` from libtorrent's thread whenever alerts arrive in an
+  /// empty queue (at once if some wait already), so the owner drains them
+  /// with poll(0) when there is something to drain, instead of on a timer.
+  /// `notify` must return quickly and must not call this session. An empty
+  /// function stops the calls.
+  void set_alert_notify(std::function<void()> notify);
 
 private:
   struct impl;
