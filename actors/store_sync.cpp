@@ -375,6 +375,8 @@ constexpr std::int64_t verify_overlap_ns = std::int64_t{60} * 1'000'000'000;
 /// start-up sync (an owner that was down) and the archives.
 constexpr std::int64_t max_verify_window_ns = std::int64_t{3600} * 1'000'000'000;
 
+void verify_owned(self_ptr self);
+
 void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, bool ok,
                       const std::string& why = {}) {
   auto& st = self->state;
@@ -399,10 +401,14 @@ void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, boo
     verified.erase(std::min_element(verified.begin(), verified.end(), [](const auto& a, const auto& b) {
       return a.second < b.second;
     }));
-  if (!job->missing.empty())
+  if (!job->missing.empty()) {
     log_info("store", "verified " + job->community_id.substr(0, 10) + "…'s channel traffic with "
                         + job->peer + ": fetched " + std::to_string(job->missing.size())
                         + " message(s) this node had missed");
+    // Where one peer had messages this node lacked, others may hold more
+    // (a crash, a congested link): ask the next at once, not a round later.
+    verify_owned(self);
+  }
 }
 
 /// Sends one query of a verification; `on_page` gets a 200 answer, anything
