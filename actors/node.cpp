@@ -767,14 +767,14 @@ node_system_config::node_system_config(std::size_t threads) {
   register_types(*this);
   set("scheduler.max-threads", threads);
   set("logger.verbosity", caf::atom("quiet"));
-  // CAF 0.17's workers, out of work, poll 100 times, then sleep 50 us 500
-  // times over, then wait on a condition variable that times out every
-  // 10 ms: in a node whose actors mostly wait for I/O that was most of its
-  // CPU (nanosleep), and an idle node woke 200 times a second. New work from
-  // another thread wakes a waiting worker at once; the timeout only paces
-  // stealing from a worker that is busy.
-  set("work-stealing.moderate-poll-attempts", std::size_t{10});
-  set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(50)});
+  // CAF 0.17's work-stealing workers, out of work, poll, sleep in 50 us
+  // steps, then wait on a condition variable that times out to steal: an
+  // idle node woke every few milliseconds, and a longer timeout delays work
+  // queued behind a busy worker. Work sharing keeps one queue: an idle
+  // worker waits without a timeout and is woken by the next job, whichever
+  // worker queued it. A node's actors mostly wait for I/O, so the shared
+  // queue's lock is not where its time goes.
+  set("scheduler.policy", caf::atom("sharing"));
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {

@@ -3,6 +3,7 @@
 // duplicated and every member converged within the limit.
 #include "app/commands.hpp"
 #include "bench/hostile.hpp"
+#include "bench/idle.hpp"
 #include "bench/load.hpp"
 #include "bench/net.hpp"
 #include "bench/throughput.hpp"
@@ -99,6 +100,41 @@ void add_net_bench(CLI::App& bench) {
           failed += (failed.empty() ? "" : ", ") + s.scenario;
       fail("bench net: " + failed + " failed (the JSON names each condition)");
     }
+  });
+}
+
+/// `annals bench idle`: what two idle nodes cost, from /proc.
+void add_idle_bench(CLI::App& bench) {
+  auto o = std::make_shared<bench::idle_options>();
+  auto data_dir = std::make_shared<std::string>();
+  auto* idle = bench.add_subcommand(
+    "idle", "CPU time and wakeups of two idle `annals run` nodes on loopback (each owns a "
+            "community and is a member of the other's), after their first archives were imported");
+  idle->add_option("--seconds", o->seconds, "The measured window")
+    ->check(CLI::Range(5.0, 3600.0))
+    ->capture_default_str();
+  idle->add_option("--data-dir", *data_dir, "Keep the nodes' files and logs here (default: a temp dir)");
+  idle->callback([o, data_dir] {
+    auto started = std::chrono::steady_clock::now();
+    auto line = [started](const std::string& text) {
+      auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "[%7.2fs] idle    %s\n", s, text.c_str());
+    };
+    std::error_code ec;
+    o->annals_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+      fail("bench idle: cannot find this binary: " + ec.message());
+    o->data_dir = *data_dir;
+    bench::idle_result result;
+    try {
+      result = bench::run_idle(*o, line);
+    } catch (const std::exception& e) {
+      fail(std::string("bench idle: ") + e.what());
+    }
+    std::printf("%s\n", bench::idle_json(result).c_str());
+    std::fflush(stdout);
+    if (!result.passed)
+      fail("bench idle: a node used more than 0.2 % of a core");
   });
 }
 
@@ -323,6 +359,7 @@ void add_bench_commands(CLI::App& app) {
   });
 
   add_net_bench(*bench);
+  add_idle_bench(*bench);
 }
 
 } // namespace annals::app

@@ -23,6 +23,12 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstring>
+#include <optional>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <thread>
 
 namespace annals::app {
@@ -42,9 +48,32 @@ std::string download_figures(const community_status& s) {
 }
 
 std::atomic<bool> stop_requested{false};
+/// The signal handler writes a byte here, so the main thread sleeps in
+/// poll() until a signal or its next duty instead of waking to look.
+int stop_pipe[2] = {-1, -1};
 
 extern "C" void on_stop_signal(int) {
   stop_requested = true;
+  if (stop_pipe[1] >= 0) {
+    auto wrote = ::write(stop_pipe[1], "x", 1);
+    (void)wrote;
+  }
+}
+
+/// Sleeps until `until` (none: for good) or a stop signal.
+void wait_for_stop(std::optional<std::chrono::steady_clock::time_point> until) {
+  int timeout = -1;
+  if (until) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      *until - std::chrono::steady_clock::now());
+    timeout = static_cast<int>(std::clamp<std::int64_t>(left.count() + 1, 0, 3'600'000));
+  }
+  pollfd fd{stop_pipe[0], POLLIN, 0};
+  if (::poll(&fd, 1, timeout) > 0) {
+    char drained[16];
+    auto got = ::read(stop_pipe[0], drained, sizeof drained);
+    (void)got;
+  }
 }
 
 
@@ -205,6 +234,8 @@ void run_node(const run_flags& flags) {
                     j.traffic, m.community_id);
   }
 
+  if (stop_pipe[0] < 0 && ::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    fail(std::string("cannot create a pipe: ") + std::strerror(errno));
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   auto started = std::chrono::steady_clock::now();
@@ -264,7 +295,22 @@ void run_node(const run_flags& flags) {
     });
   };
   while (!stop_requested) {
-    std::this_thread::sleep_for(200ms);
+    // Woken for the next status line, the time limit, the synced check
+    // (once a second) or a signal; an idle node's main thread sleeps.
+    std::optional<std::chrono::steady_clock::time_point> until;
+    auto sooner = [&](std::chrono::steady_clock::time_point t) {
+      until = until ? std::min(*until, t) : t;
+    };
+    if (status_interval > 0)
+      sooner(next_status);
+    if (seconds > 0)
+      sooner(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(seconds)));
+    if (until_synced)
+      sooner(std::chrono::steady_clock::now() + 1s);
+    wait_for_stop(until);
+    if (stop_requested)
+      break;
     if (status_interval > 0 && std::chrono::steady_clock::now() >= next_status) {
       print_status();
       next_status = std::chrono::steady_clock::now() + std::chrono::seconds(status_interval);
@@ -302,7 +348,7 @@ void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
     "run", "Run a node from a TOML config: own and/or join communities, seed their archives, "
            "relay on the Waku network; prints its peer ID and listen multiaddrs");
-  cmd->add_option("--config", *file, "TOML file (see README, `annals run`)")->required();
+  cmd->add_option("--config", *file, "TOML file (see docs/configuration.md)")->required();
   cmd->add_option("--seconds", *seconds, "Stop after S seconds (0: run until SIGINT/SIGTERM)")
     ->check(finite_non_negative);
   cmd->add_flag("--until-synced", *until_synced,
