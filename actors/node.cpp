@@ -525,7 +525,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   if (state.config.store_server || state.config.waku_store.sync) {
     state.records_relayed = state.config.store_server && state.config.waku_store.serve;
     state.store_sync = self->spawn<caf::linked>(
-      store_sync, state.config.waku_store, state.db,
+      store_sync, state.config.waku_store, state.db, state.io,
       state.records_relayed ? state.config.store_server : nullptr, state.relay,
       caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
     self->send(state.bus, subscribe_atom::value,

@@ -45,17 +45,35 @@ void flush(self_ptr self) {
   auto& st = self->state;
   if (st.pending.empty())
     return;
-  auto batch = std::move(st.pending);
+  auto batch = std::make_shared<std::vector<stored_relay_message>>(std::move(st.pending));
   st.pending.clear();
-  if (auto written = st.db->record_relay_messages(batch); written) {
-    st.recorded += *written;
-  } else {
-    // The record is a cache of the relay (history has its own path); a
-    // refused write costs the served tail, never the history.
-    st.record_failures += batch.size();
-    log_warn("store", "recording " + std::to_string(batch.size())
-                        + " relay messages failed: " + written.error().to_string());
-  }
+  off_scheduler(
+    self, st.io, [db = st.db, batch] { return db->record_relay_messages(*batch); },
+    [self, size = batch->size()](result<std::size_t> written) {
+      auto& st = self->state;
+      if (written) {
+        st.recorded += *written;
+        return;
+      }
+      // The record is a cache of the relay (history has its own path); a
+      // refused write costs the served tail, never the history.
+      st.record_failures += size;
+      log_warn("store", "recording " + std::to_string(size)
+                          + " relay messages failed: " + written.error().to_string());
+    });
+}
+
+/// On the way out: the last batch is written, nobody waits for the answer.
+void flush_at_exit(self_ptr self) {
+  auto& st = self->state;
+  if (st.pending.empty())
+    return;
+  off_scheduler(st.io, [db = st.db, batch = std::move(st.pending)] {
+    if (auto written = db->record_relay_messages(batch); !written)
+      log_warn("store", "recording " + std::to_string(batch.size())
+                          + " relay messages failed: " + written.error().to_string());
+  });
+  st.pending.clear();
 }
 
 void record_message(self_ptr self, stored_relay_message message) {
@@ -188,8 +206,11 @@ void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query qu
   auto& st = self->state;
   ++st.queries;
   ++job->pages;
-  self->request(st.relay, query_timeout, store_query_atom::value, job->peer,
-                encode_store_query(query))
+  // Channel pages wait behind the relay traffic on a congested link, as a
+  // verification's do: a 15 s limit there failed an owner's gap sync over
+  // and over.
+  self->request(st.relay, job->links ? query_timeout : verify_query_timeout,
+                store_query_atom::value, job->peer, encode_store_query(query))
     .then(
       [self, job, query](const std::string& bytes) mutable {
         auto& st = self->state;
@@ -226,9 +247,12 @@ void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query qu
         // asks that peer again later.
         if (job->links && valid == 0)
           if (auto w = st.communities.find(job->community_id); w != st.communities.end())
-            if (auto info = st.db->get_archive_info(w->second.community);
-                info && info->magnetlink_clock == 0)
-              retry_later(self, job->peer);
+            off_scheduler(
+              self, st.io, [db = st.db, key = w->second.community] { return db->get_archive_info(key); },
+              [self, peer = job->peer](result<archive_info> info) {
+                if (info && info->magnetlink_clock == 0)
+                  retry_later(self, peer);
+              });
         // A page with a cursor but nothing valid is a peer wasting our time.
         if (!job->links && valid == 0 && !answer->messages.empty()) {
           finish(self, job, false);
@@ -277,15 +301,18 @@ void sync_channel_group(self_ptr self, std::shared_ptr<const sync_job> base, std
 }
 
 /// Unix seconds where a member's history ends: its newest imported
-/// archive (0: nothing yet).
-std::uint64_t member_history_end(self_ptr self, const store_sync_state::watched& w) {
+/// archive (0: nothing yet). Runs on the storage thread.
+std::uint64_t member_history_end(const store& db, const public_key& community) {
   std::uint64_t end = 0;
-  if (auto archives = self->state.db->list_archives(w.community))
+  if (auto archives = db.list_archives(community))
     for (const auto& [id, record] : *archives)
       if (record.imported())
         end = std::max<std::uint64_t>(end, record.to());
   return end;
 }
+
+void sync_channels_from(self_ptr self, const std::string& peer, const std::string& community_id,
+                        std::int64_t since, std::optional<std::int64_t> until);
 
 /// Channel messages from the end of the history to now (an owner back from
 /// downtime archives what it missed; a member holds the tail its archives
@@ -297,20 +324,33 @@ void sync_channels(self_ptr self, const std::string& peer, const std::string& co
   if (it == st.communities.end() || it->second.channel_topics.empty())
     return;
   auto& w = it->second;
-  std::int64_t since = 0;
-  std::optional<std::int64_t> until;
   if (w.member) {
-    auto end = member_history_end(self, w);
-    if (end == 0)
-      return;
-    w.channels_from = end;
-    since = static_cast<std::int64_t>(end) * 1'000'000'000;
-  } else {
-    if (w.owner_synced || !w.owner_gap)
-      return;
-    w.owner_synced = true;
-    std::tie(since, until) = *w.owner_gap;
+    off_scheduler(
+      self, st.io,
+      [db = st.db, key = w.community] { return member_history_end(*db, key); },
+      [self, peer, community_id](std::uint64_t end) {
+        auto it = self->state.communities.find(community_id);
+        if (end == 0 || it == self->state.communities.end())
+          return;
+        it->second.channels_from = end;
+        sync_channels_from(self, peer, community_id, static_cast<std::int64_t>(end) * 1'000'000'000,
+                           std::nullopt);
+      });
+    return;
   }
+  if (w.owner_synced || !w.owner_gap)
+    return;
+  w.owner_synced = true;
+  sync_channels_from(self, peer, community_id, w.owner_gap->first, w.owner_gap->second);
+}
+
+void sync_channels_from(self_ptr self, const std::string& peer, const std::string& community_id,
+                        std::int64_t since, std::optional<std::int64_t> until) {
+  auto& st = self->state;
+  auto it = st.communities.find(community_id);
+  if (it == st.communities.end())
+    return;
+  const auto& w = it->second;
   since = std::max(since,
                    now_ns() - static_cast<std::int64_t>(st.config.max_age) * 1'000'000'000);
   auto channels = std::make_shared<sync_job>();
@@ -364,7 +404,19 @@ struct verify_job {
   std::optional<std::string> cursor;
   std::vector<std::string> missing; // hashes this node lacks
   std::uint64_t pages = 0;
+  std::size_t next_missing = 0;     // the first hash not asked for yet
+  std::size_t fetches_in_flight = 0;
+  bool ended = false;               // failed or done; late answers are dropped
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
+
+/// By-hash fetches of one verification in flight at once: one at a time
+/// waits a round trip per 100 messages, and under a congested relay that
+/// is a second or more (14,000 missed messages took 3.5 minutes).
+constexpr std::size_t max_fetches_in_flight = 4;
+/// Fetched hashes remembered (32 bytes each): far more than the node has
+/// not written yet at any time.
+constexpr std::size_t max_recovered_remembered = 100'000;
 
 constexpr std::size_t max_missing_per_verification = 100'000;
 /// How far back a verification starts before the last verified point: a
@@ -380,6 +432,9 @@ void verify_owned(self_ptr self);
 void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, bool ok,
                       const std::string& why = {}) {
   auto& st = self->state;
+  if (job->ended)
+    return;
+  job->ended = true;
   auto w = st.communities.find(job->community_id);
   if (w == st.communities.end())
     return;
@@ -404,7 +459,11 @@ void end_verification(self_ptr self, const std::shared_ptr<verify_job>& job, boo
   if (!job->missing.empty()) {
     log_info("store", "verified " + job->community_id.substr(0, 10) + "…'s channel traffic with "
                         + job->peer + ": fetched " + std::to_string(job->missing.size())
-                        + " message(s) this node had missed");
+                        + " message(s) this node had missed, in "
+                        + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::steady_clock::now() - job->started)
+                                           .count())
+                        + " s");
     // Where one peer had messages this node lacked, others may hold more
     // (a crash, a congested link): ask the next at once, not a round later.
     verify_owned(self);
@@ -439,38 +498,60 @@ void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
       });
 }
 
-/// Asks the peer for the missing messages by hash, 100 at a time.
-void fetch_missing(self_ptr self, std::shared_ptr<verify_job> job, std::size_t at) {
-  if (at >= job->missing.size()) {
-    end_verification(self, job, true);
+/// Asks the peer for the missing messages by hash, 100 a query, a few
+/// queries at once; ends the verification when every answer is in.
+void fetch_missing(self_ptr self, std::shared_ptr<verify_job> job) {
+  if (job->ended)
+    return;
+  if (job->next_missing >= job->missing.size()) {
+    if (job->fetches_in_flight == 0)
+      end_verification(self, job, true);
     return;
   }
-  paced(self, job->peer, [self, job, at] {
-    store_query q;
-    q.request_id = new_request_id();
-    q.include_data = true;
+  while (job->next_missing < job->missing.size()
+         && job->fetches_in_flight < max_fetches_in_flight) {
+    auto at = job->next_missing;
     auto end = std::min(job->missing.size(), at + 100);
-    q.message_hashes.assign(job->missing.begin() + static_cast<std::ptrdiff_t>(at),
-                            job->missing.begin() + static_cast<std::ptrdiff_t>(end));
-    q.limit = q.message_hashes.size();  // the default page (20) would drop the rest
-    ask_for_verification(self, job, q, [self, job, end](store_answer& answer) {
-      auto& st = self->state;
-      for (const auto& found : answer.messages)
-        if (auto envelope = check_found(self, job->pubsub_topic, job->topics, found)) {
-          ++st.messages_recovered;
-          ++st.messages_found;
-          self->send(st.node, *envelope);
-        }
-      fetch_missing(self, job, end);
+    job->next_missing = end;
+    ++job->fetches_in_flight;
+    paced(self, job->peer, [self, job, at, end] {
+      if (job->ended)
+        return;
+      store_query q;
+      q.request_id = new_request_id();
+      q.include_data = true;
+      q.message_hashes.assign(job->missing.begin() + static_cast<std::ptrdiff_t>(at),
+                              job->missing.begin() + static_cast<std::ptrdiff_t>(end));
+      q.limit = q.message_hashes.size();  // the default page (20) would drop the rest
+      ask_for_verification(self, job, q, [self, job](store_answer& answer) {
+        auto& st = self->state;
+        --job->fetches_in_flight;
+        if (job->ended)
+          return;
+        for (const auto& found : answer.messages)
+          if (auto envelope = check_found(self, job->pubsub_topic, job->topics, found)) {
+            if (!st.recovered_hashes.insert(found.hash).second)
+              continue;  // another verification's fetch brought it first
+            st.recovered_order.push_back(found.hash);
+            if (st.recovered_order.size() > max_recovered_remembered) {
+              st.recovered_hashes.erase(st.recovered_order.front());
+              st.recovered_order.pop_front();
+            }
+            ++st.messages_recovered;
+            ++st.messages_found;
+            self->send(st.node, *envelope);
+          }
+        fetch_missing(self, job);
+      });
     });
-  });
+  }
 }
 
 /// Lists the window's message hashes at the peer, ten topics at a time, and
 /// keeps those this node's store does not hold.
 void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
   if (job->group * 10 >= job->topics.size()) {
-    fetch_missing(self, job, 0);
+    fetch_missing(self, job);
     return;
   }
   paced(self, job->peer, [self, job] {
@@ -496,27 +577,41 @@ void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
         if (m.hash.size() == 32)
           local.message_hashes.push_back(m.hash);
       st.hashes_checked += local.message_hashes.size();
-      if (!local.message_hashes.empty()) {
-        local.limit = local.message_hashes.size();
-        auto held = st.db->query_relay_messages(local, 1 << 20);
-        if (!held) {
-          end_verification(self, job, false, held.error().to_string());
-          return;
+      bool more =
+        answer.cursor && !answer.messages.empty() && job->pages < st.config.max_sync_pages;
+      auto next = [self, job, more, cursor = answer.cursor] {
+        if (more) {
+          job->cursor = cursor;
+        } else {
+          job->cursor.reset();
+          ++job->group;
         }
-        std::set<std::string> have;
-        for (const auto& m : held->messages)
-          have.insert(m.hash);
-        for (const auto& h : local.message_hashes)
-          if (!have.count(h) && job->missing.size() < max_missing_per_verification)
-            job->missing.push_back(h);
+        list_hashes(self, job);
+      };
+      if (local.message_hashes.empty()) {
+        next();
+        return;
       }
-      if (answer.cursor && !answer.messages.empty() && job->pages < st.config.max_sync_pages) {
-        job->cursor = answer.cursor;
-      } else {
-        job->cursor.reset();
-        ++job->group;
-      }
-      list_hashes(self, job);
+      local.limit = local.message_hashes.size();
+      auto hashes = local.message_hashes;
+      off_scheduler(
+        self, st.io,
+        [db = st.db, local = std::move(local)] { return db->query_relay_messages(local, 1 << 20); },
+        [self, job, next, hashes = std::move(hashes)](result<store_page> held) {
+          if (!held) {
+            end_verification(self, job, false, held.error().to_string());
+            return;
+          }
+          std::set<std::string> have;
+          for (const auto& m : held->messages)
+            have.insert(m.hash);
+          auto& fetched = self->state.recovered_hashes;
+          for (const auto& h : hashes)
+            if (!have.count(h) && !fetched.count(h)
+                && job->missing.size() < max_missing_per_verification)
+              job->missing.push_back(h);
+          next();
+        });
     });
   });
 }
@@ -644,8 +739,143 @@ void sync_member_tail(self_ptr self, const std::string& community_id) {
   auto w = st.communities.find(community_id);
   if (w == st.communities.end() || !w->second.member || st.store_peers.empty())
     return;
-  if (member_history_end(self, w->second) > w->second.channels_from)
-    sync_channels(self, *st.store_peers.begin(), community_id);
+  off_scheduler(
+    self, st.io, [db = st.db, key = w->second.community] { return member_history_end(*db, key); },
+    [self, community_id](std::uint64_t end) {
+      auto& st = self->state;
+      auto w = st.communities.find(community_id);
+      if (w == st.communities.end() || st.store_peers.empty() || end <= w->second.channels_from)
+        return;
+      w->second.channels_from = end;
+      sync_channels_from(self, *st.store_peers.begin(), community_id,
+                         static_cast<std::int64_t>(end) * 1'000'000'000, std::nullopt);
+    });
+}
+
+/// What watching a community needs from the store: its topics and, for an
+/// owner, where this start may have left a gap. Read on the storage thread.
+struct watch_facts {
+  std::string pubsub_topic;
+  std::string magnetlink_topic;
+  std::vector<std::string> channel_topics;
+  std::int64_t gap_from = 0;  // owner: Unix ns, 0: a new community
+};
+
+std::optional<watch_facts> read_watch(const store& db, const public_key& community, bool member) {
+  auto record = db.get_community(community);
+  if (!record || !*record)
+    return std::nullopt;
+  auto community_id = community.community_id();
+  watch_facts out;
+  out.pubsub_topic = community_pubsub_topic(**record);
+  out.magnetlink_topic = content_topic(chat_topic(magnetlinks_chat_id(community_id)));
+  for (const auto& channel : (*record)->channels())
+    out.channel_topics.push_back(
+      content_topic(chat_topic(channel_chat_id(community_id, channel.id()))));
+  if (!member && !out.channel_topics.empty()) {
+    // Where this start may have left a gap: since the newest channel
+    // message recorded before it (a little before: clocks drift), else
+    // since the last build; a community with neither is new.
+    if (auto info = db.get_archive_info(community); info && info->last_archive_end > 0)
+      out.gap_from = static_cast<std::int64_t>(info->last_archive_end) * 1'000'000'000;
+    store_query newest;
+    newest.pubsub_topic = out.pubsub_topic;
+    newest.content_topics = out.channel_topics;
+    newest.limit = 1;
+    if (auto page = db.query_relay_messages(newest, 1 << 20); page && !page->messages.empty())
+      out.gap_from = std::max(out.gap_from, page->messages.back().timestamp - owner_sync_overlap_ns);
+  }
+  return out;
+}
+
+/// Records, syncs and (an owner) verifies the community from now on.
+void watch(self_ptr self, const std::string& community_id, bool member, const public_key& key,
+           watch_facts facts) {
+  auto& st = self->state;
+  store_sync_state::watched w;
+  w.member = member;
+  w.community = key;
+  w.pubsub_topic = std::move(facts.pubsub_topic);
+  w.magnetlink_topic = std::move(facts.magnetlink_topic);
+  w.channel_topics = std::move(facts.channel_topics);
+  if (st.server) {
+    // An owner's node records the channel messages it keeps, in the
+    // same write; a member's history has no live channel messages, so
+    // its store records them here.
+    auto topics = member ? w.channel_topics : std::vector<std::string>{};
+    topics.push_back(w.magnetlink_topic);
+    self->send(st.relay, subscribe_atom::value, w.pubsub_topic, topics,
+               caf::actor_cast<relay_sink_actor>(self));
+  }
+  if (!member && facts.gap_from > 0)
+    w.owner_gap = std::pair{facts.gap_from, now_ns() + owner_sync_overlap_ns};
+  st.magnetlink_topics.insert(w.magnetlink_topic);
+  bool fresh = st.communities.emplace(community_id, w).second;
+  if (!st.config.sync)
+    return;
+  if (fresh)
+    for (const auto& peer : st.store_peers)
+      sync_community(self, peer, community_id);
+  if (!st.listening) {
+    st.listening = true;
+    self->send(st.relay, subscribe_atom::value, peers_atom::value,
+               caf::actor_cast<relay_peer_sink_actor>(self));
+  }
+}
+
+/// The store's status record; `held`: the relay messages it records.
+component_status store_status_of(self_ptr self, std::uint64_t held) {
+  auto& st = self->state;
+  component_status out;
+  out.component = "store";
+  out.healthy = true;
+  auto n = [](auto v) { return static_cast<double>(v); };
+  out.state = std::string(st.server ? "serving " : "not serving, ") + std::to_string(held)
+              + " messages, " + std::to_string(st.store_peers.size()) + " store peers";
+  out.gauge("annals_store_messages", "Relay messages recorded for the Waku store", n(held))
+    .gauge("annals_store_peers", "Connected peers that serve the Waku store",
+           n(st.store_peers.size()))
+    .counter("annals_store_recorded_total", "Relay messages recorded", n(st.recorded))
+    .counter("annals_store_record_failures_total",
+             "Relay messages the store refused to record", n(st.record_failures))
+    .counter("annals_store_pruned_total", "Recorded messages dropped by retention",
+             n(st.pruned))
+    .counter("annals_store_syncs_total", "Community syncs started from a store peer",
+             n(st.syncs))
+    .counter("annals_store_syncs_failed_total",
+             "Sync steps that ended on an error or a refusal", n(st.syncs_failed))
+    .counter("annals_store_queries_made_total", "Store query pages asked for", n(st.queries))
+    .counter("annals_store_links_found_total",
+             "Magnet-link messages a sync handed to the gate", n(st.links_found))
+    .counter("annals_store_messages_gap_filled_total",
+             "Channel messages a sync handed to the node", n(st.messages_found))
+    .counter("annals_store_answers_refused_total", "Store answers that were not 200",
+             n(st.answers_refused))
+    .counter("annals_store_messages_forged_total",
+             "Messages from a store peer with a wrong hash, topic or shape",
+             n(st.messages_forged))
+    .counter("annals_store_verifications_total",
+             "Owner: windows of channel traffic checked against a store peer",
+             n(st.verifications))
+    .counter("annals_store_verifications_failed_total",
+             "Owner: verifications that ended on an error or a refusal",
+             n(st.verifications_failed))
+    .counter("annals_store_hashes_checked_total",
+             "Owner: message hashes a verification compared with its own store",
+             n(st.hashes_checked))
+    .counter("annals_store_messages_recovered_total",
+             "Owner: channel messages the relay had not brought, fetched by a verification",
+             n(st.messages_recovered));
+  if (st.server) {
+    auto served = st.server->counters();
+    for (const auto& [code, count] : served.answers)
+      out.counter("annals_store_queries_served_total", "Store queries answered, by status",
+                  n(count), {"status", std::to_string(code)});
+    out.counter("annals_store_messages_served_total", "Messages sent in store answers",
+                n(served.messages_served));
+  }
+  out.histograms.push_back(st.sync_seconds);
+  return out;
 }
 
 } // namespace
@@ -662,11 +892,13 @@ stored_relay_message relay_record(const waku_envelope& envelope, std::int64_t me
 
 store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
-           std::shared_ptr<store> db, std::shared_ptr<store_query_server> server,
-           relay_actor relay, relay_sink_actor node, relay_sink_actor gate) {
+           std::shared_ptr<store> db, storage_io_actor io,
+           std::shared_ptr<store_query_server> server, relay_actor relay, relay_sink_actor node,
+           relay_sink_actor gate) {
   auto& st = self->state;
   st.config = config;
   st.db = std::move(db);
+  st.io = std::move(io);
   st.server = std::move(server);
   st.relay = std::move(relay);
   st.node = std::move(node);
@@ -681,7 +913,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
   if (st.server || st.config.sync)
     self->send(self, tick_atom::value);
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    flush(self);
+    flush_at_exit(self);
     self->quit(msg.reason);
   });
   return {
@@ -695,59 +927,15 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
       }
     },
     [self](sync_atom, const std::string& community_id, bool member) {
-      auto& st = self->state;
       auto pub = public_key::from_community_id(community_id);
       if (!pub)
         return;
-      auto record = st.db->get_community(*pub);
-      if (!record || !*record)
-        return;
-      store_sync_state::watched w;
-      w.member = member;
-      w.community = *pub;
-      w.pubsub_topic = community_pubsub_topic(**record);
-      w.magnetlink_topic = content_topic(chat_topic(magnetlinks_chat_id(community_id)));
-      for (const auto& channel : (*record)->channels())
-        w.channel_topics.push_back(
-          content_topic(chat_topic(channel_chat_id(community_id, channel.id()))));
-      if (st.server) {
-        // An owner's node records the channel messages it keeps, in the
-        // same write; a member's history has no live channel messages, so
-        // its store records them here.
-        auto topics = member ? w.channel_topics : std::vector<std::string>{};
-        topics.push_back(w.magnetlink_topic);
-        self->send(st.relay, subscribe_atom::value, w.pubsub_topic, topics,
-                   caf::actor_cast<relay_sink_actor>(self));
-      }
-      if (!member) {
-        // Where this start may have left a gap: since the newest channel
-        // message recorded before it (a little before: clocks drift), else
-        // since the last build; a community with neither is new.
-        std::int64_t from = 0;
-        if (auto info = st.db->get_archive_info(*pub); info && info->last_archive_end > 0)
-          from = static_cast<std::int64_t>(info->last_archive_end) * 1'000'000'000;
-        store_query newest;
-        newest.pubsub_topic = w.pubsub_topic;
-        newest.content_topics = w.channel_topics;
-        newest.limit = 1;
-        if (auto page = st.db->query_relay_messages(newest, 1 << 20);
-            page && !page->messages.empty())
-          from = std::max(from, page->messages.back().timestamp - owner_sync_overlap_ns);
-        if (from > 0 && !w.channel_topics.empty())
-          w.owner_gap = std::pair{from, now_ns() + owner_sync_overlap_ns};
-      }
-      st.magnetlink_topics.insert(w.magnetlink_topic);
-      bool fresh = st.communities.emplace(community_id, w).second;
-      if (!st.config.sync)
-        return;
-      if (fresh)
-        for (const auto& peer : st.store_peers)
-          sync_community(self, peer, community_id);
-      if (!st.listening) {
-        st.listening = true;
-        self->send(st.relay, subscribe_atom::value, peers_atom::value,
-                   caf::actor_cast<relay_peer_sink_actor>(self));
-      }
+      off_scheduler(self, self->state.io,
+                    [db = self->state.db, key = *pub, member] { return read_watch(*db, key, member); },
+                    [self, community_id, member, key = *pub](std::optional<watch_facts> facts) {
+                      if (facts)
+                        watch(self, community_id, member, key, std::move(*facts));
+                    });
     },
     [self](peers_atom) { retry_due(self); },
     [self](const relay_peer_event& event) { on_peer_event(self, event); },
@@ -763,14 +951,23 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
     [self](tick_atom) {
       auto& st = self->state;
       auto clock = std::chrono::steady_clock::now();
-      if (st.server && clock - st.last_prune >= prune_interval) {
+      if (st.server && clock - st.last_prune >= prune_interval && !st.pruning) {
         st.last_prune = clock;
+        st.pruning = true;
         auto before = now_ns() - static_cast<std::int64_t>(st.config.max_age) * 1'000'000'000;
-        if (auto dropped = st.db->prune_relay_messages(before, st.config.max_messages, prune_step))
-          st.pruned += *dropped;
-        else
-          log_warn("store", "pruning recorded relay messages failed: "
-                              + dropped.error().to_string());
+        off_scheduler(
+          self, st.io,
+          [db = st.db, before, keep = st.config.max_messages] {
+            return db->prune_relay_messages(before, keep, prune_step);
+          },
+          [self](result<std::uint64_t> dropped) {
+            self->state.pruning = false;
+            if (dropped)
+              self->state.pruned += *dropped;
+            else
+              log_warn("store", "pruning recorded relay messages failed: "
+                                  + dropped.error().to_string());
+          });
       }
       verify_owned(self);
       auto every = st.config.verify_interval.count() > 0
@@ -788,60 +985,13 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
       }
     },
     [self](status_atom) {
-      auto& st = self->state;
-      component_status out;
-      out.component = "store";
-      out.healthy = true;
-      auto n = [](auto v) { return static_cast<double>(v); };
-      std::uint64_t held = 0;
-      if (auto count = st.db->count_relay_messages())
-        held = *count;
-      out.state = std::string(st.server ? "serving " : "not serving, ") + std::to_string(held)
-                  + " messages, " + std::to_string(st.store_peers.size()) + " store peers";
-      out.gauge("annals_store_messages", "Relay messages recorded for the Waku store", n(held))
-        .gauge("annals_store_peers", "Connected peers that serve the Waku store",
-               n(st.store_peers.size()))
-        .counter("annals_store_recorded_total", "Relay messages recorded", n(st.recorded))
-        .counter("annals_store_record_failures_total",
-                 "Relay messages the store refused to record", n(st.record_failures))
-        .counter("annals_store_pruned_total", "Recorded messages dropped by retention",
-                 n(st.pruned))
-        .counter("annals_store_syncs_total", "Community syncs started from a store peer",
-                 n(st.syncs))
-        .counter("annals_store_syncs_failed_total",
-                 "Sync steps that ended on an error or a refusal", n(st.syncs_failed))
-        .counter("annals_store_queries_made_total", "Store query pages asked for", n(st.queries))
-        .counter("annals_store_links_found_total",
-                 "Magnet-link messages a sync handed to the gate", n(st.links_found))
-        .counter("annals_store_messages_gap_filled_total",
-                 "Channel messages a sync handed to the node", n(st.messages_found))
-        .counter("annals_store_answers_refused_total", "Store answers that were not 200",
-                 n(st.answers_refused))
-        .counter("annals_store_messages_forged_total",
-                 "Messages from a store peer with a wrong hash, topic or shape",
-                 n(st.messages_forged))
-        .counter("annals_store_verifications_total",
-                 "Owner: windows of channel traffic checked against a store peer",
-                 n(st.verifications))
-        .counter("annals_store_verifications_failed_total",
-                 "Owner: verifications that ended on an error or a refusal",
-                 n(st.verifications_failed))
-        .counter("annals_store_hashes_checked_total",
-                 "Owner: message hashes a verification compared with its own store",
-                 n(st.hashes_checked))
-        .counter("annals_store_messages_recovered_total",
-                 "Owner: channel messages the relay had not brought, fetched by a verification",
-                 n(st.messages_recovered));
-      if (st.server) {
-        auto served = st.server->counters();
-        for (const auto& [code, count] : served.answers)
-          out.counter("annals_store_queries_served_total", "Store queries answered, by status",
-                      n(count), {"status", std::to_string(code)});
-        out.counter("annals_store_messages_served_total", "Messages sent in store answers",
-                    n(served.messages_served));
-      }
-      out.histograms.push_back(st.sync_seconds);
-      return out;
+      auto rp = self->make_response_promise<component_status>();
+      off_scheduler(
+        self, self->state.io, [db = self->state.db] { return db->count_relay_messages(); },
+        [self, rp](result<std::uint64_t> count) mutable {
+          rp.deliver(store_status_of(self, count ? *count : 0));
+        });
+      return rp;
     },
   };
 }

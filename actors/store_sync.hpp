@@ -4,6 +4,7 @@
 // and syncs.
 #pragma once
 
+#include "actors/storage_io.hpp"
 #include "core/identity.hpp"
 #include "core/status.hpp"
 #include "core/store_query.hpp"
@@ -14,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <utility>
@@ -81,6 +83,9 @@ struct store_sync_state {
   };
   waku_store_settings config;
   std::shared_ptr<store> db;
+  /// Where every read and write of `db` runs (a default handle: in line,
+  /// for tests on the deterministic coordinator).
+  storage_io_actor io = {};
   std::shared_ptr<store_query_server> server;  // null: record nothing
   relay_actor relay;
   relay_sink_actor node;  // channel messages a sync found
@@ -102,6 +107,11 @@ struct store_sync_state {
   /// it may have missed from them when they are back (a partition healed).
   std::map<std::string, std::int64_t> store_peers_left;
   std::size_t verify_turn = 0;  // round robin over the store peers
+  /// Hashes a verification fetched lately, oldest first: the node writes
+  /// them a moment later, and a verification started meanwhile (the next
+  /// one starts at once) must not fetch them again.
+  std::set<std::string> recovered_hashes;
+  std::deque<std::string> recovered_order;
   /// Store queries waiting for their turn, by when; and per peer when the
   /// next may go.
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> paced;
@@ -113,6 +123,7 @@ struct store_sync_state {
   std::uint64_t recorded = 0;
   std::uint64_t record_failures = 0;
   std::uint64_t pruned = 0;
+  bool pruning = false;  // a prune runs on the storage thread
   std::uint64_t syncs = 0;
   std::uint64_t syncs_failed = 0;
   std::uint64_t queries = 0;
@@ -135,7 +146,8 @@ stored_relay_message relay_record(const waku_envelope& envelope, std::int64_t me
 
 store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
-           std::shared_ptr<store> db, std::shared_ptr<store_query_server> server,
-           relay_actor relay, relay_sink_actor node, relay_sink_actor gate);
+           std::shared_ptr<store> db, storage_io_actor io,
+           std::shared_ptr<store_query_server> server, relay_actor relay, relay_sink_actor node,
+           relay_sink_actor gate);
 
 } // namespace annals
