@@ -67,6 +67,11 @@ void add_net_bench(CLI::App& bench) {
   net->add_option("--churn-seconds", o->churn_seconds, "How long members die and come back")
     ->check(CLI::Range(10.0, 86400.0))
     ->capture_default_str();
+  net->add_option("--churn-rate", o->churn_rate,
+                  "Messages per second in the churn scenario (0: --rate); below the steady rate, "
+                  "leaving CPU for the restarted nodes' catch-up on 2 cores")
+    ->check(CLI::Range(0.0, 100'000.0))
+    ->capture_default_str();
   net->add_option("--report", *report, "Write CSV series and SVG plots (gnuplot) to DIR");
   net->add_option("--data-dir", *data_dir, "Keep the nodes' files here (default: a temp dir)");
   net->callback([o, report, data_dir] {

@@ -286,8 +286,12 @@ public:
   }
 
   double owner_rate_override(const node_proc& n) const {
-    return n.role == "owner" && owner_rate_ > 0 ? owner_rate_ : options_.rate;
+    if (n.role == "owner" && owner_rate_ > 0)
+      return owner_rate_;
+    return rate_ > 0 ? rate_ : options_.rate;
   }
+  /// The posting member's rate, when the scenario's differs from --rate.
+  void set_rate(double rate) { rate_ = rate; }
   void set_owner_traffic(std::size_t messages, double rate, std::size_t payload) {
     nodes_[0].traffic = messages;
     owner_rate_ = rate;
@@ -716,6 +720,7 @@ private:
   int original_ns_ = -1;
   std::uint64_t interval_ = 10;
   double owner_rate_ = 0;
+  double rate_ = 0;  // the posting member's, 0: --rate
   std::size_t payload_ = 200;
   steady::time_point start_ = steady::now();
   std::chrono::system_clock::time_point start_wall_ = std::chrono::system_clock::now();
@@ -947,9 +952,11 @@ net_scenario_result churn_scenario(const net_options& o, const fs::path& root,
                                    const std::function<void(const std::string&)>& line) {
   scenario_run run(o, "churn", root, line);
   auto members = member_count(o);
-  auto messages = static_cast<std::size_t>(o.rate * o.churn_seconds);
+  auto rate = o.churn_rate > 0 ? o.churn_rate : o.rate;
+  auto messages = static_cast<std::size_t>(rate * o.churn_seconds);
   run.set_interval(o.interval);
   run.set_payload(o.payload);
+  run.set_rate(rate);
   run.build(members, 0, messages);
   run.shape_all(o.uplink_mbit, o.downlink_mbit, o.owner_uplink_mbit > 0 ? o.owner_uplink_mbit : o.uplink_mbit);
   run.net().set_loss(o.loss);
@@ -1066,6 +1073,7 @@ std::string net_json(const net_options& options, const net_result& result) {
   j["options"] = {{"hosts", options.hosts},
                   {"messages", options.messages},
                   {"rate", options.rate},
+                  {"churn_rate", options.churn_rate},
                   {"uplink_mbit", options.uplink_mbit},
                   {"downlink_mbit", options.downlink_mbit},
                   {"owner_uplink_mbit", options.owner_uplink_mbit},

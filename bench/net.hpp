@@ -34,6 +34,10 @@ struct net_options {
   std::size_t swarm_mb = 200;      // swarm: MB of archives the late member fetches
   double partition_seconds = 60;
   double churn_seconds = 180;
+  /// Messages per second during churn; 0: --rate. Lower than the steady
+  /// rate: 16 nodes relaying 500/s already keep both cores of the 2-core
+  /// machine busy, and a restarted node's catch-up needs CPU on top.
+  double churn_rate = 200;
   std::filesystem::path report;    // CSV and plots; empty: none
   std::filesystem::path data_dir;  // kept when given; default a temp dir, removed
   std::filesystem::path annals_binary;
