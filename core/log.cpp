@@ -142,8 +142,14 @@ std::string format_log_line(log_format format, log_level level, std::string_view
 void log_line(log_level level, std::string_view component, std::string_view message) {
   if (!log_enabled(level))
     return;
-  auto time = log_timestamp();
   std::lock_guard lock(log_mutex);
+  if (options.sink) {
+    // Under the lock as a file write is: lines arrive one at a time and
+    // whole, in the order they were logged.
+    options.sink(level, component, message);
+    return;
+  }
+  auto time = log_timestamp();
   auto line = format_log_line(options.format, level, time, component, message);
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), options.out);

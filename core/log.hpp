@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,10 +19,19 @@ std::optional<log_level> parse_log_level(std::string_view name);
 std::optional<log_format> parse_log_format(std::string_view name);
 const char* to_string(log_level level);
 
+/// Where a host application sends annals' lines instead of a file: its own
+/// logger. Called from whichever thread logs (actors, the relay's I/O
+/// thread), one call per line, never two at once; it must not block long.
+using log_sink = std::function<void(log_level level, std::string_view component,
+                                    std::string_view message)>;
+
 struct log_options {
   log_level level = log_level::info;
   log_format format = log_format::text;
   std::FILE* out = stderr;
+  /// When set, every line at `level` or more severe goes here (unformatted)
+  /// and nothing is written to `out`.
+  log_sink sink;
 };
 
 /// Replaces the process's log options (before actors start, normally).

@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <vector>
+
 using namespace annals;
 
 TEST_CASE("Prometheus text: one HELP and TYPE per family, samples together, labels escaped",
@@ -89,6 +92,38 @@ TEST_CASE("the log level filters lines", "[core][log]") {
   CHECK(log_enabled(log_level::error));
   CHECK_FALSE(log_enabled(log_level::warn));
   configure_log(saved);
+}
+
+TEST_CASE("a host's log sink gets each line at its level, whole and unformatted, and the file "
+          "gets nothing",
+          "[core][log]") {
+  auto saved = current_log_options();
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  struct line {
+    log_level level;
+    std::string component, message;
+  };
+  std::vector<line> got;
+  log_options options;
+  options.out = file;
+  options.level = log_level::warn;
+  options.sink = [&](log_level level, std::string_view component, std::string_view message) {
+    got.push_back({level, std::string(component), std::string(message)});
+  };
+  configure_log(options);
+  log_error("relay", "dial failed\nsecond line");
+  log_warn("store", "slow");
+  log_info("node", "not at this level");
+  configure_log(saved);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].level == log_level::error);
+  CHECK(got[0].component == "relay");
+  CHECK(got[0].message == "dial failed\nsecond line");  // the host formats it
+  CHECK(got[1].level == log_level::warn);
+  CHECK(got[1].message == "slow");
+  CHECK(std::ftell(file) == 0);
+  std::fclose(file);
 }
 
 TEST_CASE("protobuf's complaints about a stranger's bytes go to the debug log, not stderr",
