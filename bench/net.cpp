@@ -1194,7 +1194,7 @@ std::string write_net_report(const fs::path& dir, const net_result& result) {
           for (const auto& src : n.sources)
             dat << src.address << " " << static_cast<double>(src.bytes) / 1e6 << "\n";
       script << "set output '" << (dir / (base + "_bytes_by_source.svg")).string() << "'\n"
-             << "set title 'swarm: the late member's archive bytes by source'\n"
+             << "set title 'swarm: archive bytes the late member fetched, by source'\n"
              << "set style fill solid 0.8\nset boxwidth 0.7\nset xlabel 'source'\n"
              << "set ylabel 'MB'\nset xtics rotate by -45\n"
              << "plot '" << bars.string() << "' using 0:2:xtic(1) with boxes lc rgb '#1b9e77' "
