@@ -188,17 +188,14 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
     self->send(self->state.relay, subscribe_atom::value, peers_atom::value,
                caf::actor_cast<relay_peer_sink_actor>(self));
   return {
-    [self](const signal& s) {
-      auto* seeding = caf::get_if<history_archives_seeding>(&s);
-      if (seeding == nullptr)
-        return;
-      auto community = public_key::from_community_id(seeding->community_id);
+    [self](seed_atom, const std::string& community_id, const std::string& seeded_magnet) {
+      auto community = public_key::from_community_id(community_id);
       if (!community)
         return;
       off_scheduler(
         self, self->state.config.io,
         [db = self->state.db, key = *community] { return read_owner_view(*db, key); },
-        [self, id = seeding->community_id, magnet = seeding->magnet_uri](const owner_view& view) {
+        [self, id = community_id, magnet = seeded_magnet](const owner_view& view) {
           if (!view.controls)
             return;
           self->state.controlled.insert(id);

@@ -521,7 +521,6 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
          state.scheduler.address(), state.publisher.address(), state.gate.address(),
          state.downloader.address(), state.importer.address()})
     self->link_to(child);
-  self->send(state.bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(state.gate));
   if (state.config.store_server || state.config.waku_store.sync) {
     state.records_relayed = state.config.store_server && state.config.waku_store.serve;
     state.store_sync = self->spawn<caf::linked>(
@@ -825,10 +824,6 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->distribution =
     sys.spawn(torrent_distribution, seeding,
               std::shared_ptr<torrent_session>(std::move(*session)), init->bus);
-  init->scheduler = sys.spawn(scheduler,
-                              scheduler_config{config.archives.interval, config.data_dir, config.now,
-                                               config.archives.settle, init->io},
-                              init->db, init->builder, init->distribution);
   init->publisher = sys.spawn(magnetlink_publisher,
                               magnetlink_publisher_config{*identity,
                                                           to_hex(identity->public_key().compressed()),
@@ -850,6 +845,11 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   gate_config.io = init->io;
   init->gate = sys.spawn(control_node_gate, gate_config,
                          init->db, init->publisher, init->relay, init->downloader, init->bus);
+  // After the gate: the scheduler hands it each seeded link.
+  scheduler_config schedule{config.archives.interval, config.data_dir, config.now,
+                            config.archives.settle, init->io};
+  schedule.gate = init->gate;
+  init->scheduler = sys.spawn(scheduler, schedule, init->db, init->builder, init->distribution);
   init->config = std::move(config);
   return sys.spawn(node, init);
 }

@@ -74,13 +74,19 @@ void with_view(self_ptr self, const std::string& community, Then then) {
 /// Seeds the community's torrent; `done` runs once the distribution backend answered.
 void seed(self_ptr self, const std::string& community, std::function<void()> done = [] {}) {
   self->request(self->state.distribution, caf::infinite, seed_atom::value, community)
-    .then([done](const std::string&) { done(); },
-          [self, community, done](const caf::error& err) {
-            ++self->state.seeds_failed;
-            self->state.last_error = "seeding " + community + ": " + self->system().render(err);
-            log_error("scheduler", self->state.last_error);
-            done();
-          });
+    .then(
+      [self, community, done](const std::string& magnet) {
+        // Straight to the gate: the signal bus is for observers.
+        if (self->state.config.gate)
+          self->send(self->state.config.gate, seed_atom::value, community, magnet);
+        done();
+      },
+      [self, community, done](const caf::error& err) {
+        ++self->state.seeds_failed;
+        self->state.last_error = "seeding " + community + ": " + self->system().render(err);
+        log_error("scheduler", self->state.last_error);
+        done();
+      });
 }
 
 /// status-go's CreateAndSeedHistoryArchive up to `to` (from the last end

@@ -32,6 +32,9 @@ struct scheduler_config {
   std::uint64_t settle = 2;
   /// Where store reads and file checks run (none: in line, for tests).
   storage_io_actor io = {};
+  /// Told each magnet link the distribution seeded, to publish it (none:
+  /// nobody publishes, as in tests of the schedule alone).
+  control_node_gate_actor gate = {};
 };
 
 struct scheduler_state {

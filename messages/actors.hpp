@@ -321,12 +321,15 @@ using magnetlink_publisher_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<component_status>>;
 
 /// The one place that decides who may publish and whose links count. Owner:
-/// on a seeding signal, asks for publication only where this node holds the
-/// community's private key, once per new torrent, and republishes the current
-/// link on a period. Member: a magnet-link message is acted on only when it
+/// when the scheduler has seeded a torrent, asks for publication only where
+/// this node holds the community's private key, once per new torrent, and
+/// republishes the current link on a period. Member: a magnet-link message is acted on only when it
 /// is signed by the community, this node is not its control node, its clock
 /// is not older than the last one and its URI is new.
-using control_node_gate_actor = signal_sink_actor::extend<
+using control_node_gate_actor = caf::typed_actor<
+  // The scheduler seeded the community's torrent under this magnet link:
+  // published if this node controls the community and the torrent is new.
+  caf::reacts_to<seed_atom, std::string, std::string>,
   // Internal: the republish period of a community elapsed.
   caf::reacts_to<republish_atom, std::string>,
   // A relay peer came or went: newcomers hear the current links.

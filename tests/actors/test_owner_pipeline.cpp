@@ -137,7 +137,6 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
                           db, relay, bus);
     gate = sys.spawn(control_node_gate, control_node_gate_config{0}, db, publisher, relay,
                      downloader_actor{}, bus);
-    self->send(bus, subscribe_atom::value, caf::actor_cast<signal_sink_actor>(gate));
     sched.run();
   }
 
@@ -156,9 +155,9 @@ struct owner_fixture : test_coordinator_fixture<test_config> {
 
   /// settle 0 keeps the expected windows readable; one test covers settle.
   void spawn_scheduler(std::uint64_t interval = week, std::uint64_t settle = 0) {
-    sched_actor = sys.spawn(scheduler,
-                            scheduler_config{interval, dir.path(), [this] { return now; }, settle},
-                            db, builder, seeder);
+    scheduler_config config{interval, dir.path(), [this] { return now; }, settle};
+    config.gate = gate;
+    sched_actor = sys.spawn(scheduler, config, db, builder, seeder);
   }
 
   void store_messages(std::uint64_t from, std::uint64_t to, std::size_t count) {
@@ -420,16 +419,16 @@ TEST_CASE_METHOD(owner_fixture, "the gate never publishes without the community'
   member.set_public_key(std::string(as_view(other.compressed())));
   member.set_role(record::Community::MEMBER);
   REQUIRE(db->put_community(member));
-  self->send(gate, signal{history_archives_seeding{other.community_id(),
-                                                   magnet_link(std::string(40, 'a'), other.community_id(), {})}});
+  self->send(gate, seed_atom::value, other.community_id(),
+             magnet_link(std::string(40, 'a'), other.community_id(), {}));
   // A key-less record that claims to be the owner is still not published.
   record::Community impostor = member;
   impostor.set_role(record::Community::OWNER);
   auto third = private_key::generate().public_key();
   impostor.set_public_key(std::string(as_view(third.compressed())));
   REQUIRE(db->put_community(impostor));
-  self->send(gate, signal{history_archives_seeding{third.community_id(),
-                                                   magnet_link(std::string(40, 'b'), third.community_id(), {})}});
+  self->send(gate, seed_atom::value, third.community_id(),
+             magnet_link(std::string(40, 'b'), third.community_id(), {}));
   sched.run();
   CHECK(relayed->empty());
   CHECK(count("annals.magnetlinkPublished") == 0);
@@ -441,7 +440,7 @@ TEST_CASE_METHOD(owner_fixture, "the clock never goes backwards, and republishin
   auto republishing = sys.spawn(control_node_gate, control_node_gate_config{3600}, db, publisher,
                                   relay, downloader_actor{}, bus);
   auto magnet = magnet_link(std::string(40, 'd'), id, {});
-  self->send(republishing, signal{history_archives_seeding{id, magnet}});
+  self->send(republishing, seed_atom::value, id, magnet);
   sched.run();
   REQUIRE(relayed->size() == 1);
   auto info = db->get_archive_info(pub);
@@ -458,7 +457,7 @@ TEST_CASE_METHOD(owner_fixture, "the clock never goes backwards, and republishin
   // A restart seeds the same torrent from another port: no new link at
   // once (same torrent), but the republish announces where it is now.
   auto moved = magnet_link(std::string(40, 'd'), id, {}, {"127.0.0.1:4242"});
-  self->send(republishing, signal{history_archives_seeding{id, moved}});
+  self->send(republishing, seed_atom::value, id, moved);
   sched.run();
   CHECK(relayed->size() == 2);
   advance(3600);
