@@ -41,6 +41,9 @@ std::string new_request_id() {
   return to_hex(std::string_view(reinterpret_cast<const char*>(bits.data()), sizeof bits));
 }
 
+/// Hands the pending batch to the storage thread. On the way out too: the
+/// job runs even when nobody is left to read the answer, so a failure is
+/// logged where it happens.
 void flush(self_ptr self) {
   auto& st = self->state;
   if (st.pending.empty())
@@ -48,32 +51,22 @@ void flush(self_ptr self) {
   auto batch = std::make_shared<std::vector<stored_relay_message>>(std::move(st.pending));
   st.pending.clear();
   off_scheduler(
-    self, st.io, [db = st.db, batch] { return db->record_relay_messages(*batch); },
-    [self, size = batch->size()](result<std::size_t> written) {
-      auto& st = self->state;
-      if (written) {
-        st.recorded += *written;
-        return;
-      }
+    self, st.io,
+    [db = st.db, batch] {
+      auto written = db->record_relay_messages(*batch);
       // The record is a cache of the relay (history has its own path); a
       // refused write costs the served tail, never the history.
-      st.record_failures += size;
-      log_warn("store", "recording " + std::to_string(size)
-                          + " relay messages failed: " + written.error().to_string());
+      if (!written)
+        log_warn("store", "recording " + std::to_string(batch->size())
+                            + " relay messages failed: " + written.error().to_string());
+      return written;
+    },
+    [self, size = batch->size()](result<std::size_t> written) {
+      if (written)
+        self->state.recorded += *written;
+      else
+        self->state.record_failures += size;
     });
-}
-
-/// On the way out: the last batch is written, nobody waits for the answer.
-void flush_at_exit(self_ptr self) {
-  auto& st = self->state;
-  if (st.pending.empty())
-    return;
-  off_scheduler(st.io, [db = st.db, batch = std::move(st.pending)] {
-    if (auto written = db->record_relay_messages(batch); !written)
-      log_warn("store", "recording " + std::to_string(batch.size())
-                          + " relay messages failed: " + written.error().to_string());
-  });
-  st.pending.clear();
 }
 
 void record_message(self_ptr self, stored_relay_message message) {
@@ -314,6 +307,32 @@ std::uint64_t member_history_end(const store& db, const public_key& community) {
 void sync_channels_from(self_ptr self, const std::string& peer, const std::string& community_id,
                         std::int64_t since, std::optional<std::int64_t> until);
 
+/// A member's channels from the end of its imported archives: from `peer`
+/// (a store peer just adopted), or, with none, from the first store peer
+/// and only when the archives moved on since the last such sync (the tail).
+/// The archive records are read on the storage thread.
+void sync_member_channels(self_ptr self, std::optional<std::string> peer,
+                          const std::string& community_id) {
+  auto& st = self->state;
+  auto it = st.communities.find(community_id);
+  if (it == st.communities.end() || it->second.channel_topics.empty())
+    return;
+  off_scheduler(
+    self, st.io,
+    [db = st.db, key = it->second.community] { return member_history_end(*db, key); },
+    [self, peer, community_id](std::uint64_t end) {
+      auto& st = self->state;
+      auto w = st.communities.find(community_id);
+      if (end == 0 || w == st.communities.end())
+        return;
+      if (!peer && (st.store_peers.empty() || end <= w->second.channels_from))
+        return;
+      w->second.channels_from = end;
+      sync_channels_from(self, peer ? *peer : *st.store_peers.begin(), community_id,
+                         static_cast<std::int64_t>(end) * 1'000'000'000, std::nullopt);
+    });
+}
+
 /// Channel messages from the end of the history to now (an owner back from
 /// downtime archives what it missed; a member holds the tail its archives
 /// do not have yet). A member without an imported archive waits for one:
@@ -325,17 +344,7 @@ void sync_channels(self_ptr self, const std::string& peer, const std::string& co
     return;
   auto& w = it->second;
   if (w.member) {
-    off_scheduler(
-      self, st.io,
-      [db = st.db, key = w.community] { return member_history_end(*db, key); },
-      [self, peer, community_id](std::uint64_t end) {
-        auto it = self->state.communities.find(community_id);
-        if (end == 0 || it == self->state.communities.end())
-          return;
-        it->second.channels_from = end;
-        sync_channels_from(self, peer, community_id, static_cast<std::int64_t>(end) * 1'000'000'000,
-                           std::nullopt);
-      });
+    sync_member_channels(self, peer, community_id);
     return;
   }
   if (w.owner_synced || !w.owner_gap)
@@ -739,17 +748,7 @@ void sync_member_tail(self_ptr self, const std::string& community_id) {
   auto w = st.communities.find(community_id);
   if (w == st.communities.end() || !w->second.member || st.store_peers.empty())
     return;
-  off_scheduler(
-    self, st.io, [db = st.db, key = w->second.community] { return member_history_end(*db, key); },
-    [self, community_id](std::uint64_t end) {
-      auto& st = self->state;
-      auto w = st.communities.find(community_id);
-      if (w == st.communities.end() || st.store_peers.empty() || end <= w->second.channels_from)
-        return;
-      w->second.channels_from = end;
-      sync_channels_from(self, *st.store_peers.begin(), community_id,
-                         static_cast<std::int64_t>(end) * 1'000'000'000, std::nullopt);
-    });
+  sync_member_channels(self, std::nullopt, community_id);
 }
 
 /// What watching a community needs from the store: its topics and, for an
@@ -913,7 +912,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
   if (st.server || st.config.sync)
     self->send(self, tick_atom::value);
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    flush_at_exit(self);
+    flush(self);
     self->quit(msg.reason);
   });
   return {

@@ -154,6 +154,16 @@ std::vector<std::string> advertised_peers(self_ptr self) {
                               config.external_address, local_interface_addresses());
 }
 
+/// One ledger timer at a time, and only while fetches run: an idle node
+/// has no timer here.
+void arm_sources_tick(self_ptr self) {
+  auto& state = self->state;
+  if (state.fetches.empty() || state.sources_tick_pending)
+    return;
+  state.sources_tick_pending = true;
+  self->delayed_send(self, sources_interval, tick_atom::value);
+}
+
 } // namespace
 
 torrent_distribution_state::~torrent_distribution_state() {
@@ -224,10 +234,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       state.torrents[community] = *hash;
       state.fetches[community].info_hash = *hash;
       state.fetches[community].peers = peers;
-      if (!state.sources_tick_pending) {
-        state.sources_tick_pending = true;
-        self->delayed_send(self, sources_interval, tick_atom::value);
-      }
+      arm_sources_tick(self);
       return *hash;
     },
     [self](index_atom, const std::string& community, bool with_data) {
@@ -428,10 +435,6 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         }
       }
       ++state.alert_wakeups;
-      if (!state.fetches.empty() && !state.sources_tick_pending) {
-        state.sources_tick_pending = true;
-        self->delayed_send(self, sources_interval, tick_atom::value);
-      }
     },
     [self](tick_atom) {
       auto& state = self->state;
@@ -439,10 +442,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       // A connection's bytes are readable only while it lasts.
       for (const auto& [community, entry] : state.fetches)
         note_sources(self, community, entry.info_hash);
-      if (!state.fetches.empty()) {
-        state.sources_tick_pending = true;
-        self->delayed_send(self, sources_interval, tick_atom::value);
-      }
+      arm_sources_tick(self);
     },
   };
 }

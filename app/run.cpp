@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
-#include <thread>
 
 namespace annals::app {
 
