@@ -185,6 +185,17 @@ recorded_archives record_archives(store& db, const archive_layout& layout, const
   return out;
 }
 
+void advance(self_ptr self, const std::string& community, std::uint64_t generation);
+
+/// The backend moved while a request was in flight: ask where it stands now.
+void catch_up(self_ptr self, const std::string& community, std::uint64_t generation) {
+  auto* t = current(self, community, generation);
+  if (t && !t->busy && t->stale) {
+    t->stale = false;
+    advance(self, community, generation);
+  }
+}
+
 /// Records arrived archives as downloaded, oldest first, then imports them;
 /// the task waits (busy) meanwhile, and completes after the last.
 void record(self_ptr self, const std::string& community, std::uint64_t generation,
@@ -218,6 +229,8 @@ void record(self_ptr self, const std::string& community, std::uint64_t generatio
       }
       if (last)
         complete(self, community, generation);
+      else
+        catch_up(self, community, generation);
     });
 }
 
@@ -232,6 +245,7 @@ void start_fetch(self_ptr self, const std::string& community, std::uint64_t gene
       [self, community, generation](const std::string&) {
         if (auto* t = current(self, community, generation))
           t->busy = false;
+        catch_up(self, community, generation);
       },
       [self, community, generation](const caf::error& err) {
         if (current(self, community, generation))
@@ -296,6 +310,7 @@ void advance(self_ptr self, const std::string& community, std::uint64_t generati
         t->last = progress;
         self->state.sources[community] = progress.sources;
         act(self, community, generation, t->fetch->advance(progress, self->clock().now()));
+        catch_up(self, community, generation);
       },
       [self, community, generation](const caf::error& err) {
         if (current(self, community, generation))
@@ -439,6 +454,15 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         advance(self, community, generation);
       if (current(self, community, generation))
         arm(self, community, generation);
+    },
+    [self](progressed_atom, const std::string& community) {
+      auto it = self->state.tasks.find(community);
+      if (it == self->state.tasks.end())
+        return;
+      if (it->second.busy)
+        it->second.stale = true;
+      else
+        advance(self, community, it->second.generation);
     },
     [self](poll_atom) {
       auto& state = self->state;

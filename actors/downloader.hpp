@@ -21,7 +21,10 @@ class store;
 struct downloader_config {
   std::filesystem::path archive_root;  // archivedata/ and torrents/
   member_fetch_options fetch;
-  std::chrono::milliseconds tick{250};
+  /// Steps are taken when the backend says its fetch moved; this timer only
+  /// checks deadlines (metadata, stalls: tens of seconds) and refreshes the
+  /// rate and peers that status shows.
+  std::chrono::milliseconds tick{1000};
   /// How often a fetch waiting for a key looks at its keys file.
   std::chrono::seconds keys_poll{5};
   /// Where store reads and writes and archive files are read (none: in
@@ -30,8 +33,9 @@ struct downloader_config {
 };
 
 /// status-go's downloadAndImportHistoryArchives, member side: one task per
-/// community, each a member_fetch (core/member_fetch.hpp) driven by a timer
-/// against the distribution backend, so no wait is unbounded. Archives are
+/// community, each a member_fetch (core/member_fetch.hpp) driven
+/// by the distribution backend: it steps when the backend says the fetch
+/// moved, and a timer bounds every wait. Archives are
 /// recorded as downloaded as they arrive, oldest first (before importing,
 /// so a crash between the two is resumed at start-up), then imported; at the
 /// end the backend keeps the set for serving and the link is remembered.
@@ -45,6 +49,7 @@ struct downloader_state {
     std::uint64_t clock = 0;
     std::optional<member_fetch> fetch;
     bool busy = false;  // a request to the backend is in flight
+    bool stale = false;  // the backend moved while busy: ask again after
     fetch_progress last;  // what the backend said last, for status
     /// When the last byte arrived (or the task started): a newer link that
     /// waits takes over from a task that stopped moving.

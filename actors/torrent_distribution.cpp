@@ -95,11 +95,13 @@ void drop(self_ptr self, const std::string& community) {
 }
 
 
-fetch_entry* fetch_of_hash(self_ptr self, const std::string& info_hash) {
+/// The fetch of `info_hash` and its community, if one runs.
+std::pair<const std::string*, fetch_entry*> fetch_of_hash(self_ptr self,
+                                                          const std::string& info_hash) {
   for (auto& [community, entry] : self->state.fetches)
     if (entry.info_hash == info_hash)
-      return &entry;
-  return nullptr;
+      return {&community, &entry};
+  return {nullptr, nullptr};
 }
 
 bool have_all(const std::vector<bool>& have, int first, int end) {
@@ -234,6 +236,7 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       state.torrents[community] = *hash;
       state.fetches[community].info_hash = *hash;
       state.fetches[community].peers = peers;
+      state.fetches[community].watcher = caf::actor_cast<caf::actor_addr>(self->current_sender());
       arm_sources_tick(self);
       return *hash;
     },
@@ -393,8 +396,11 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
     },
     [self](poll_atom) {
       auto& state = self->state;
+      std::set<std::string> moved;  // fetches to tell their watcher about
       for (const auto& event : state.session->poll(std::chrono::milliseconds(0))) {
-        auto* entry = fetch_of_hash(self, event.info_hash);
+        auto [community, entry] = fetch_of_hash(self, event.info_hash);
+        if (community)
+          moved.insert(*community);
         switch (event.what) {
           case torrent_event::kind::flushed:
             if (entry && entry->flushing) {
@@ -435,6 +441,12 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         }
       }
       ++state.alert_wakeups;
+      // One word per fetch per drain, however many pieces came: the watcher
+      // asks for the whole picture.
+      for (const auto& community : moved)
+        if (auto it = state.fetches.find(community); it != state.fetches.end())
+          if (auto watcher = caf::actor_cast<downloader_actor>(it->second.watcher))
+            self->send(watcher, progressed_atom::value, community);
     },
     [self](tick_atom) {
       auto& state = self->state;

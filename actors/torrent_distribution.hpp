@@ -47,6 +47,8 @@ struct torrent_distribution_state {
   /// A member's fetch of one community's torrent.
   struct fetch_entry {
     std::string info_hash;
+    /// Who started the fetch: told `progressed` when it moves.
+    caf::actor_addr watcher;
     std::optional<archive_set_summary> summary;  // once the metadata passed its checks
     std::uint64_t piece_count = 0;
     std::string refusal;

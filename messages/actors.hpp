@@ -55,6 +55,7 @@ using peer_info_atom = caf::atom_constant<caf::atom("peerinfo")>;
 using store_query_atom = caf::atom_constant<caf::atom("storequery")>;
 using store_answer_atom = caf::atom_constant<caf::atom("storeans")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using progressed_atom = caf::atom_constant<caf::atom("progressed")>;
 
 // -- the status contract (core/status.hpp) ----------------------------------------
 // Every actor below answers `status_atom` with a component_status: the run
@@ -291,7 +292,9 @@ using archive_distribution_actor = caf::typed_actor<
   // Member: wants these archives of the fetched index (ID and place in
   // `data`, so a backend never reads the index, which may be encrypted).
   caf::reacts_to<want_atom, std::string, std::vector<archive_slot>>,
-  // Member: where the community's fetch stands.
+  // Member: where the community's fetch stands. The actor that started the
+  // fetch is sent `progressed` whenever it moved (metadata, pieces, a flush,
+  // an error), so it asks when there is something new.
   caf::replies_to<progress_atom, std::string>::with<fetch_progress>,
   // Member: the fetch holds what was wanted; keep serving it after a
   // restart (BitTorrent: writes torrents/<communityID>.torrent).
@@ -418,7 +421,12 @@ using downloader_actor = caf::typed_actor<
   caf::reacts_to<fetch_atom, std::string, std::string, std::uint64_t>,
   // Cancels the community's task (leave, disable).
   caf::reacts_to<cancel_atom, std::string>,
-  // Internal: advance the community's task; the number tells stale ticks apart.
+  // The backend's fetch of the community moved: ask where it stands and take
+  // the next step.
+  caf::reacts_to<progressed_atom, std::string>,
+  // Internal: the community's deadlines (metadata, stall, a newer link
+  // waiting) and a fresh snapshot for status; the number tells stale ticks
+  // apart.
   caf::reacts_to<tick_atom, std::string, std::uint64_t>,
   // Internal: restart fetches that wait for a key once their keys file changed.
   caf::reacts_to<poll_atom>,

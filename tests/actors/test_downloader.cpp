@@ -46,6 +46,10 @@ struct fake_network {
   std::map<std::string, std::string> current;   // community -> locator
   std::map<std::string, bool> index_wanted;
   std::map<std::string, std::set<std::string>> wanted;
+  /// Tells the fetching actor `progressed` after each change it asked for,
+  /// as the BitTorrent backend does on its alerts.
+  bool pushes = true;
+  caf::actor_addr watcher;
 
   fs::path member_file(const std::string& community, const char* name) const {
     return archive_layout{member_root, community}.archive_dir() / name;
@@ -79,8 +83,12 @@ struct fake_network {
   }
 };
 
-archive_distribution_actor::behavior_type fake_backend(archive_distribution_actor::pointer,
+archive_distribution_actor::behavior_type fake_backend(archive_distribution_actor::pointer self,
                                                        std::shared_ptr<fake_network> net) {
+  auto moved = [=](const std::string& community) {
+    if (auto watcher = caf::actor_cast<downloader_actor>(net->watcher); watcher && net->pushes)
+      self->send(watcher, progressed_atom::value, community);
+  };
   return {
     [=](seed_atom, const std::string&) -> caf::result<std::string> {
       return caf::make_error(caf::sec::unexpected_message, "a member does not seed");
@@ -92,16 +100,20 @@ archive_distribution_actor::behavior_type fake_backend(archive_distribution_acto
       net->current[community] = locator;
       net->index_wanted[community] = false;
       net->wanted[community].clear();
+      net->watcher = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      moved(community);
       return std::string(40, 'f');
     },
     [=](index_atom, const std::string& community, bool with_data) {
       net->calls.push_back(with_data ? "index+data" : "index");
       net->index_wanted[community] = true;
+      moved(community);
     },
     [=](want_atom, const std::string& community, const std::vector<archive_slot>& slots) {
       net->calls.push_back("want " + std::to_string(slots.size()));
       for (const auto& slot : slots)
         net->wanted[community].insert(slot.id);
+      moved(community);
     },
     [=](progress_atom, const std::string& community) { return net->progress(community); },
     [=](save_atom, const std::string&) {
@@ -173,8 +185,8 @@ struct member_fixture : test_coordinator_fixture<node_system_config> {
 
   /// Moves virtual time in the downloader's ticks, running what became due.
   void advance(std::chrono::milliseconds span) {
-    for (std::chrono::milliseconds at{0}; at < span; at += 250ms) {
-      advance_time(250ms);
+    for (std::chrono::milliseconds at{0}; at < span; at += config.tick) {
+      advance_time(config.tick);
       sched.run();
     }
   }
@@ -232,10 +244,11 @@ TEST_CASE_METHOD(member_fixture, "a member wants the index first, then every mis
                  "[actors][member][downloader]") {
   net->locatable = {"magnet:a"};
   net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  net->pushes = false;  // the timer alone drives it here
   fetch("magnet:a", 7);
   // Kept until the fetch completes, so a restart resumes it.
   CHECK(**db->get_setting(pending_link_setting(id)) == "7 magnet:a");
-  advance(2s);
+  advance(5s);  // a step a second
   CHECK((*db->get_setting(pending_link_setting(id)))->empty());
 
   CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index+data", "want 3", "save"});
@@ -271,6 +284,24 @@ importer_actor::behavior_type refusing_importer(importer_actor::pointer) {
   };
 }
 } // namespace
+
+TEST_CASE_METHOD(member_fixture, "a member steps on the backend's word that its fetch moved, "
+                                 "without waiting for a timer",
+                 "[actors][member][downloader]") {
+  net->locatable = {"magnet:a"};
+  net->deliverable = {archive_ids.begin(), archive_ids.end()};
+  fetch("magnet:a");  // no virtual time passes: no tick fires
+  CHECK(net->calls == std::vector<std::string>{"fetch magnet:a", "index+data", "want 3", "save"});
+  CHECK_FALSE(running());
+  CHECK(recorded_ids() == std::set<std::string>(archive_ids.begin(), archive_ids.end()));
+  CHECK(*db->count_messages(key) == messages);
+
+  // Without the word, the same fetch waits for the deadline timer.
+  net->pushes = false;
+  fetch("magnet:b");
+  CHECK(net->calls.back() == "fetch magnet:b");
+  CHECK(running());
+}
 
 TEST_CASE_METHOD(member_fixture, "a complete download whose import fails is a failed download, "
                                  "not finished",
@@ -308,7 +339,7 @@ TEST_CASE_METHOD(member_fixture, "no metadata: one retry after 20 s, the task en
   CHECK(net->calls == std::vector<std::string>{"fetch magnet:nobody", "fetch magnet:nobody"});
   CHECK(running());
   CHECK(download().state == "waiting for metadata (attempt 2/2)");
-  advance(20s);
+  advance(21s);  // the deadline timer looks once a second
   CHECK_FALSE(running());
   // A failure is never reported as finished.
   CHECK(signals_of<downloading_history_archives_finished>().empty());
