@@ -94,18 +94,20 @@ void park(self_ptr self, const std::string& community, const error& why) {
   finish(self, community, why.message);
   off_scheduler(
     self, self->state.config.io,
-    [db = self->state.db, community, key_id]() -> std::filesystem::path {
+    [db = self->state.db, community, key_id]() {
       if (auto noted = db->put_setting(missing_key_setting(community), key_id); !noted)
         log_error("downloader", noted.error().to_string());
+      std::filesystem::path keys_file;
       auto key = public_key::from_community_id(community);
       if (key)
         if (auto record = db->get_community(*key); record && *record)
-          return (*record)->keys_file();
-      return {};
+          keys_file = (*record)->keys_file();
+      return std::make_pair(keys_file, changed_at(keys_file));
     },
-    [self, community, magnet, clock](const std::filesystem::path& keys_file) {
+    [self, community, magnet, clock](
+      const std::pair<std::filesystem::path, std::filesystem::file_time_type>& keys) {
       self->state.parked[community] =
-        downloader_state::parked_fetch{magnet, clock, keys_file, changed_at(keys_file)};
+        downloader_state::parked_fetch{magnet, clock, keys.first, keys.second};
       if (!self->state.polling) {
         self->state.polling = true;
         self->delayed_send(self, self->state.config.keys_poll, poll_atom::value);
@@ -334,11 +336,10 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
     [self](fetch_atom, const std::string& community, const std::string& magnet,
            std::uint64_t clock) {
       auto& state = self->state;
-      // The same link again while it waits for a key: nothing changed, so
-      // trying again would fail the same way.
+      // The same link again while it waits for a key: trying again would
+      // fail the same way; the keys file's watch restarts it once it changes.
       if (auto parked = state.parked.find(community);
-          parked != state.parked.end() && parked->second.magnet == magnet
-          && changed_at(parked->second.keys_file) == parked->second.keys_changed)
+          parked != state.parked.end() && parked->second.magnet == magnet)
         return;
       // The same link again (a republish or a welcome) while it is being
       // fetched: keep going, only the clock is newer.
@@ -466,19 +467,35 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
     },
     [self](poll_atom) {
       auto& state = self->state;
-      state.polling = false;
-      std::vector<std::pair<std::string, downloader_state::parked_fetch>> ready;
+      // The keys files are looked at on the I/O thread.
+      std::map<std::string, std::filesystem::path> files;
       for (const auto& [community, parked] : state.parked)
-        if (changed_at(parked.keys_file) != parked.keys_changed)
-          ready.emplace_back(community, parked);
-      for (auto& [community, parked] : ready) {
-        state.parked.erase(community);
-        self->send(self, fetch_atom::value, community, parked.magnet, parked.clock);
-      }
-      if (!state.parked.empty()) {
-        state.polling = true;
-        self->delayed_send(self, state.config.keys_poll, poll_atom::value);
-      }
+        files.emplace(community, parked.keys_file);
+      off_scheduler(
+        self, state.config.io,
+        [files = std::move(files)] {
+          std::map<std::string, std::filesystem::file_time_type> changed;
+          for (const auto& [community, file] : files)
+            changed.emplace(community, changed_at(file));
+          return changed;
+        },
+        [self](const std::map<std::string, std::filesystem::file_time_type>& changed) {
+          auto& state = self->state;
+          state.polling = false;
+          std::vector<std::pair<std::string, downloader_state::parked_fetch>> ready;
+          for (const auto& [community, parked] : state.parked)
+            if (auto it = changed.find(community);
+                it != changed.end() && it->second != parked.keys_changed)
+              ready.emplace_back(community, parked);
+          for (auto& [community, parked] : ready) {
+            state.parked.erase(community);
+            self->send(self, fetch_atom::value, community, parked.magnet, parked.clock);
+          }
+          if (!state.parked.empty()) {
+            state.polling = true;
+            self->delayed_send(self, state.config.keys_poll, poll_atom::value);
+          }
+        });
     },
     [self](status_atom) {
       auto& st = self->state;

@@ -616,15 +616,15 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       if (!pub)
         return to_caf_error(pub.error());
       auto community = community_record(*pub, spec.channel_ids, record::Community::MEMBER);
-      if (!spec.keys_file.empty()) {
+      if (!spec.keys_file.empty())
         community.set_keys_file(std::filesystem::absolute(spec.keys_file).string());
-        if (auto keys = community_keys(community); !keys)
-          return to_caf_error(keys.error());
-      }
       auto joined = self->make_response_promise<std::string>();
       off_scheduler(
         self, self->state.io,
         [db = self->state.db, key = *pub, community, id = spec.community_id]() -> result<void> {
+          // A keys file that does not load is refused before anything is stored.
+          if (auto keys = community_keys(community); !keys)
+            return keys.error();
           auto existing = db->get_community(key);
           if (existing && *existing && (*existing)->role() == record::Community::OWNER)
             return make_error(errc::conflict, "this node controls " + id + "; it cannot join it");
@@ -819,6 +819,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   seeding.archive_root = config.data_dir;
   seeding.advertise_address = config.torrent.advertise_address;
   seeding.external_address = config.torrent.external_address;
+  seeding.io = init->io;
   if (unsigned port = 0; !split_host_port(config.torrent.listen, seeding.listen_ip, port))
     seeding.listen_ip = "127.0.0.1";
   init->distribution =

@@ -166,6 +166,22 @@ void arm_sources_tick(self_ptr self) {
   self->delayed_send(self, sources_interval, tick_atom::value);
 }
 
+/// Records a fetch the session took on (or says why it did not).
+caf::expected<std::string> fetching(self_ptr self, const std::string& community,
+                                    const std::vector<std::string>& peers,
+                                    const caf::actor_addr& watcher, result<std::string> hash) {
+  if (!hash)
+    return to_caf_error(hash.error());
+  auto& state = self->state;
+  state.torrents[community] = *hash;
+  auto& entry = state.fetches[community];
+  entry.info_hash = *hash;
+  entry.peers = peers;
+  entry.watcher = watcher;
+  arm_sources_tick(self);
+  return std::move(*hash);
+}
+
 } // namespace
 
 torrent_distribution_state::~torrent_distribution_state() {
@@ -190,31 +206,52 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
   self->send(self, poll_atom::value);
   return {
     [self](seed_atom, const std::string& community) -> caf::result<std::string> {
-      auto& state = self->state;
-      archive_layout layout{state.config.archive_root, community};
-      auto torrent = read_archive_torrent(layout.torrent_file());
-      if (!torrent)
-        return to_caf_error(torrent.error());
-      if (torrent->name != community)
-        return to_caf_error(errc::verification_failed,
-                            layout.torrent_file().string() + " names " + torrent->name);
-      auto current = state.torrents.find(community);
-      // status-go unseeds before every create-and-seed; a changed torrent
-      // replaces the old one here.
-      if (current != state.torrents.end() && current->second != torrent->info_hash)
-        drop(self, community);
-      if (!state.torrents.count(community)) {
-        auto added = state.session->seed(layout.torrent_file(), layout.root / "archivedata");
-        if (!added)
-          return to_caf_error(added.error());
-        state.torrents[community] = torrent->info_hash;
-      }
-      std::vector<std::string> peers;
-      if (state.config.advertise_address)
-        peers = advertised_peers(self);
-      auto magnet = magnet_link(torrent->info_hash, torrent->name, torrent->trackers, peers);
-      emit(self, history_archives_seeding{community, magnet});
-      return magnet;
+      struct loaded {
+        result<torrent_summary> torrent;
+        result<prepared_torrent> prepared = make_error(errc::not_found, "not read");
+      };
+      archive_layout layout{self->state.config.archive_root, community};
+      auto promise = self->make_response_promise<std::string>();
+      // The .torrent is read and the files' sizes checked on the I/O thread;
+      // libtorrent gets the parsed torrent here.
+      off_scheduler(
+        self, self->state.config.io,
+        [layout, community] {
+          loaded out{read_archive_torrent(layout.torrent_file())};
+          if (out.torrent && out.torrent->name == community)
+            out.prepared = torrent_session::prepare_seed(layout.torrent_file(),
+                                                         layout.root / "archivedata");
+          return out;
+        },
+        [self, promise, layout, community](loaded in) mutable {
+          auto& state = self->state;
+          if (!in.torrent)
+            return promise.deliver(to_caf_error(in.torrent.error()));
+          const auto& torrent = *in.torrent;
+          if (torrent.name != community)
+            return promise.deliver(to_caf_error(
+              errc::verification_failed, layout.torrent_file().string() + " names " + torrent.name));
+          auto current = state.torrents.find(community);
+          // status-go unseeds before every create-and-seed; a changed torrent
+          // replaces the old one here.
+          if (current != state.torrents.end() && current->second != torrent.info_hash)
+            drop(self, community);
+          if (!state.torrents.count(community)) {
+            if (!in.prepared)
+              return promise.deliver(to_caf_error(in.prepared.error()));
+            auto added = state.session->add(std::move(*in.prepared));
+            if (!added)
+              return promise.deliver(to_caf_error(added.error()));
+            state.torrents[community] = torrent.info_hash;
+          }
+          std::vector<std::string> peers;
+          if (state.config.advertise_address)
+            peers = advertised_peers(self);
+          auto magnet = magnet_link(torrent.info_hash, torrent.name, torrent.trackers, peers);
+          emit(self, history_archives_seeding{community, magnet});
+          return promise.deliver(magnet);
+        });
+      return promise;
     },
     [self](unseed_atom, const std::string& community) {
       if (!self->state.torrents.count(community))
@@ -225,20 +262,30 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
     [self](fetch_atom, const std::string& community, const std::string& locator,
            const std::vector<std::string>& peers) -> caf::result<std::string> {
       auto& state = self->state;
-      drop(self, community);
+      auto watcher = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto save_path = archive_layout{state.config.archive_root, community}.root / "archivedata";
-      // Nothing is wanted until the member asks (download_all = false).
-      auto hash = is_magnet_link(locator)
-                    ? state.session->fetch(locator, save_path, peers, false)
-                    : state.session->fetch_torrent_file(locator, save_path, peers, false);
-      if (!hash)
-        return to_caf_error(hash.error());
-      state.torrents[community] = *hash;
-      state.fetches[community].info_hash = *hash;
-      state.fetches[community].peers = peers;
-      state.fetches[community].watcher = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      arm_sources_tick(self);
-      return *hash;
+      if (is_magnet_link(locator)) {
+        drop(self, community);
+        // Nothing is wanted until the member asks (download_all = false).
+        return fetching(self, community, peers, watcher,
+                        state.session->fetch(locator, save_path, peers, false));
+      }
+      // A .torrent file: read and parsed on the I/O thread.
+      auto promise = self->make_response_promise<std::string>();
+      off_scheduler(
+        self, state.config.io,
+        [locator, save_path] { return torrent_session::prepare_fetch(locator, save_path); },
+        [self, promise, community, peers, watcher](result<prepared_torrent> prepared) mutable {
+          if (!prepared)
+            return promise.deliver(to_caf_error(prepared.error()));
+          drop(self, community);
+          auto hash = fetching(self, community, peers, watcher,
+                               self->state.session->add(std::move(*prepared), peers, false));
+          if (!hash)
+            return promise.deliver(std::move(hash.error()));
+          return promise.deliver(std::move(*hash));
+        });
+      return promise;
     },
     [self](index_atom, const std::string& community, bool with_data) {
       auto it = self->state.fetches.find(community);
@@ -317,14 +364,26 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
       auto it = state.torrents.find(community);
       if (it == state.torrents.end())
         return to_caf_error(errc::not_found, "no torrent of " + community);
-      archive_layout layout{state.config.archive_root, community};
-      if (auto dir = create_private_dirs(layout.torrent_file().parent_path()); !dir)
-        return to_caf_error(dir.error());
-      if (auto saved = state.session->save_torrent_file(it->second, layout.torrent_file()); !saved)
-        return to_caf_error(saved.error());
-      // From now on the torrent is one this node serves.
-      state.fetches.erase(community);
-      return true;
+      auto bytes = state.session->torrent_file_bytes(it->second);
+      if (!bytes)
+        return to_caf_error(bytes.error());
+      auto promise = self->make_response_promise<bool>();
+      off_scheduler(
+        self, state.config.io,
+        [file = archive_layout{state.config.archive_root, community}.torrent_file(),
+         bytes = std::move(*bytes)]() -> result<void> {
+          if (auto dir = create_private_dirs(file.parent_path()); !dir)
+            return dir.error();
+          return write_file_atomic(file, bytes);
+        },
+        [self, promise, community](result<void> saved) mutable {
+          if (!saved)
+            return promise.deliver(to_caf_error(saved.error()));
+          // From now on the torrent is one this node serves.
+          self->state.fetches.erase(community);
+          return promise.deliver(true);
+        });
+      return promise;
     },
     [self](status_atom) {
       auto& state = self->state;

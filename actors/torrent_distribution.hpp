@@ -4,6 +4,7 @@
 // and metadata stay in here; members see archive IDs and readiness.
 #pragma once
 
+#include "actors/storage_io.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -38,6 +39,9 @@ struct torrent_distribution_config {
   std::string listen_ip = "127.0.0.1";
   /// "IP:PORT" advertised instead (a public address in front of NAT).
   std::string external_address = {};
+  /// Where .torrent files are read and written and archive files checked
+  /// (none: in line, for tests).
+  storage_io_actor io = {};
 };
 
 

@@ -447,8 +447,8 @@ torrent_session::~torrent_session() = default;
 
 std::uint16_t torrent_session::listen_port() const { return impl_->port; }
 
-result<std::string> torrent_session::seed(const fs::path& torrent_file,
-                                          const fs::path& save_path) {
+result<prepared_torrent> torrent_session::prepare_seed(const fs::path& torrent_file,
+                                                      const fs::path& save_path) {
   auto loaded = load_torrent_info(torrent_file);
   if (!loaded)
     return loaded.error();
@@ -467,11 +467,46 @@ result<std::string> torrent_session::seed(const fs::path& torrent_file,
                         path.string() + ": " + std::to_string(size) + " bytes, the torrent says " +
                           std::to_string(files.file_size(index)));
   }
+  return prepared_torrent{std::move(info), save_path, true};
+}
+
+result<prepared_torrent> torrent_session::prepare_fetch(const fs::path& torrent_file,
+                                                       const fs::path& save_path) {
+  auto loaded = load_torrent_info(torrent_file);
+  if (!loaded)
+    return loaded.error();
+  return prepared_torrent{std::move(*loaded), save_path, false};
+}
+
+result<std::string> torrent_session::add(prepared_torrent torrent,
+                                         const std::vector<std::string>& peers,
+                                         bool download_all) {
+  auto info = std::static_pointer_cast<lt::torrent_info>(std::move(torrent.info));
+  if (!info)
+    return make_error(errc::invalid_argument, "no torrent prepared");
   lt::add_torrent_params atp;
+  if (auto added = append_peers(atp.peers, peers); !added)
+    return added.error();
+  if (torrent.seed) {
+    atp.flags |= lt::torrent_flags::seed_mode;
+  } else {
+    if (!download_all)  // as in fetch(), but the piece count is known here
+      atp.piece_priorities.assign(static_cast<std::size_t>(info->num_pieces()),
+                                  lt::dont_download);
+    if (impl_->options.sequential_fetch)
+      atp.flags |= lt::torrent_flags::sequential_download;
+  }
   atp.ti = std::move(info);
-  atp.save_path = save_path.string();
-  atp.flags |= lt::torrent_flags::seed_mode;
+  atp.save_path = torrent.save_path.string();
   return impl_->add(std::move(atp));
+}
+
+result<std::string> torrent_session::seed(const fs::path& torrent_file,
+                                          const fs::path& save_path) {
+  auto prepared = prepare_seed(torrent_file, save_path);
+  if (!prepared)
+    return prepared.error();
+  return add(std::move(*prepared));
 }
 
 result<std::string> torrent_session::fetch(const std::string& magnet, const fs::path& save_path,
@@ -508,20 +543,10 @@ result<std::string> torrent_session::fetch_torrent_file(const fs::path& torrent_
                                                        const fs::path& save_path,
                                                        const std::vector<std::string>& peers,
                                                        bool download_all) {
-  auto info = load_torrent_info(torrent_file);
-  if (!info)
-    return info.error();
-  lt::add_torrent_params atp;
-  if (auto added = append_peers(atp.peers, peers); !added)
-    return added.error();
-  if (!download_all)  // as in fetch(), but the piece count is known here
-    atp.piece_priorities.assign(static_cast<std::size_t>((*info)->num_pieces()),
-                                lt::dont_download);
-  atp.ti = std::move(*info);
-  atp.save_path = save_path.string();
-  if (impl_->options.sequential_fetch)
-    atp.flags |= lt::torrent_flags::sequential_download;
-  return impl_->add(std::move(atp));
+  auto prepared = prepare_fetch(torrent_file, save_path);
+  if (!prepared)
+    return prepared.error();
+  return add(std::move(*prepared), peers, download_all);
 }
 
 result<void> torrent_session::remove(const std::string& info_hash) {
@@ -645,8 +670,7 @@ result<torrent_summary> torrent_session::metadata_summary(const std::string& inf
   return summary;
 }
 
-result<void> torrent_session::save_torrent_file(const std::string& info_hash,
-                                                const fs::path& file) const {
+result<std::string> torrent_session::torrent_file_bytes(const std::string& info_hash) const {
   auto torrent = impl_->find_with_metadata(info_hash);
   if (!torrent)
     return torrent.error();
@@ -663,9 +687,17 @@ result<void> torrent_session::save_torrent_file(const std::string& info_hash,
   root["info"] = lt::entry::preformatted_type(section.begin(), section.end());
   std::string bytes;
   lt::bencode(std::back_inserter(bytes), root);
+  return bytes;
+}
+
+result<void> torrent_session::save_torrent_file(const std::string& info_hash,
+                                                const fs::path& file) const {
+  auto bytes = torrent_file_bytes(info_hash);
+  if (!bytes)
+    return bytes.error();
   if (auto created = create_private_dirs(file.parent_path()); !created)
     return created.error();
-  return write_file_atomic(file, bytes);
+  return write_file_atomic(file, *bytes);
 }
 
 result<void> torrent_session::flush(const std::string& info_hash) {

@@ -45,6 +45,14 @@ struct torrent_session_options {
   bool sequential_fetch = false;
 };
 
+/// A .torrent read from disk and parsed (libtorrent's torrent_info, opaque
+/// here so this header stays free of libtorrent), ready for add().
+struct prepared_torrent {
+  std::shared_ptr<void> info;
+  std::filesystem::path save_path;
+  bool seed = false;  // complete: seed it, trusting the checked files
+};
+
 /// A loopback profile: 127.0.0.1, no DHT/LSD/UPnP/trackers, TCP only.
 torrent_session_options loopback_session_options();
 
@@ -108,6 +116,19 @@ public:
 
   std::uint16_t listen_port() const;
 
+  /// Reads and parses a .torrent and, for seeding, checks that its files
+  /// under save_path have the sizes it says: all the disk work of seed() and
+  /// fetch_torrent_file(), so an actor runs it on an I/O thread and adds the
+  /// result with add() without touching the disk on its own thread.
+  static result<prepared_torrent> prepare_seed(const std::filesystem::path& torrent_file,
+                                               const std::filesystem::path& save_path);
+  static result<prepared_torrent> prepare_fetch(const std::filesystem::path& torrent_file,
+                                                const std::filesystem::path& save_path);
+  /// Adds a prepared torrent: seeds it, or fetches it with the same `peers`
+  /// and `download_all` as fetch(). Returns the info hash.
+  result<std::string> add(prepared_torrent torrent, const std::vector<std::string>& peers = {},
+                          bool download_all = true);
+
   /// Seeds a complete torrent whose files live under save_path (the parent of
   /// the directory named like the torrent). Returns the info hash.
   result<std::string> seed(const std::filesystem::path& torrent_file,
@@ -150,6 +171,9 @@ public:
   /// `file` atomically.
   result<void> save_torrent_file(const std::string& info_hash,
                                  const std::filesystem::path& file) const;
+  /// The bytes save_torrent_file() writes, from memory (the writing is the
+  /// caller's, on an I/O thread).
+  result<std::string> torrent_file_bytes(const std::string& info_hash) const;
   /// Asks libtorrent to write out every block it has received so far; a
   /// `flushed` event follows. A piece counts as had once it is hash-checked,
   /// which can be before its blocks reach the file, so read the files only
