@@ -1,6 +1,6 @@
 #include "actors/control_node_gate.hpp"
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
 #include "proto/waku_message.pb.h"

@@ -1,6 +1,6 @@
 #include "actors/downloader.hpp"
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "actors/errors.hpp"
 
 #include "core/archive_reader.hpp"

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include <annals/interfaces.hpp>  // error_category, from_caf_error
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -15,8 +16,6 @@
 
 namespace annals {
 
-/// The CAF error category of annals' errc codes.
-inline constexpr caf::atom_value error_category = caf::atom("annals");
 
 /// The code travels as errc + 1 (CAF reserves 0 for "no error"), the
 /// detail as the error's context.
@@ -34,9 +33,6 @@ inline caf::error to_caf_error(const error& err, const std::string& context) {
   return to_caf_error(err.code, context + ": " + err.message);
 }
 
-/// The core error an actor replied with; nullopt for CAF's own errors
-/// (timeouts, a receiver that went down).
-std::optional<error> from_caf_error(const caf::error& err);
 
 /// Lets `actor_system::render` print annals errors as "cause: detail";
 /// register_types calls it.

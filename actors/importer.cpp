@@ -5,7 +5,7 @@
 #include "actors/observation.hpp"
 
 #include "core/archive_reader.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "storage/archive_import.hpp"
 #include "storage/community_keys.hpp"
 #include "storage/store.hpp"

@@ -1,7 +1,8 @@
 #include "actors/libp2p_relay.hpp"
+#include <annals/relay.hpp>
 
 #include "actors/errors.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "core/store_query.hpp"
 
 #include "net/p2p/host.hpp"
@@ -328,6 +329,27 @@ spawn_libp2p_relay(caf::actor_system& sys, p2p::host_config config, relay_log lo
     link->target = caf::actor_cast<caf::weak_actor_ptr>(actor);
   }
   return actor;
+}
+
+caf::expected<relay_actor> spawn_network_relay(caf::actor_system& sys,
+                                               const network_relay_settings& settings) {
+  p2p::host_config config;
+  if (!settings.identity_file.empty()) {
+    auto key = private_key::load_or_create(settings.identity_file);
+    if (!key)
+      return to_caf_error(key.error());
+    config.identity = std::move(*key);
+  }
+  config.listen = settings.listen;
+  config.external_addresses = settings.external_addresses;
+  config.static_peers = settings.static_peers;
+  config.cluster_id = settings.cluster_id;
+  config.shards = settings.shards;
+  config.max_connections = settings.max_connections;
+  auto relay = spawn_libp2p_relay(sys, std::move(config));
+  if (!relay)
+    return relay.error();
+  return caf::actor_cast<relay_actor>(*relay);
 }
 
 } // namespace annals

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "actors/relay_subscriptions.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "messages/actors.hpp"
 
 #include <caf/fwd.hpp>
@@ -33,7 +33,7 @@ enum class host_log_level;
 /// A relay log line with the host's level (the host's I/O thread calls it).
 using relay_log = std::function<void(p2p::host_log_level, const std::string&)>;
 
-/// The host's level as the process logger's (core/log.hpp).
+/// The host's level as the process logger's (include/annals/log.hpp).
 log_level to_log_level(p2p::host_log_level level);
 
 /// What the local sinks want, readable from the host's I/O thread: messages

@@ -1,6 +1,6 @@
 #include "actors/node.hpp"
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include "actors/errors.hpp"
 
@@ -54,7 +54,7 @@ void flushed(self_ptr self, std::vector<flush_batch_of> batches) {
   bool retry = false;
   for (auto& b : batches) {
     if (b.stored) {
-      observe(self, state.config.observer, state.config.name, b.community_id,
+      observe(self, state.hooks.observer, state.config.name, b.community_id,
               message_observation::stored, b.messages);
       continue;
     }
@@ -521,11 +521,11 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
          state.scheduler.address(), state.publisher.address(), state.gate.address(),
          state.downloader.address(), state.importer.address()})
     self->link_to(child);
-  if (state.config.store_server || state.config.waku_store.sync) {
-    state.records_relayed = state.config.store_server && state.config.waku_store.serve;
+  if (state.hooks.store_server || state.config.waku_store.sync) {
+    state.records_relayed = state.hooks.store_server && state.config.waku_store.serve;
     state.store_sync = self->spawn<caf::linked>(
       store_sync, state.config.waku_store, state.db, state.io,
-      state.records_relayed ? state.config.store_server : nullptr, state.relay,
+      state.records_relayed ? state.hooks.store_server : nullptr, state.relay,
       caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
     self->send(state.bus, subscribe_atom::value,
                caf::actor_cast<signal_sink_actor>(state.store_sync));
@@ -721,16 +721,6 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
   };
 }
 
-result<private_key> load_identity(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec))
-    return private_key::load(file);
-  auto key = private_key::generate();
-  if (auto saved = key.save(file); !saved)
-    return saved.error();
-  return key;
-}
-
 } // namespace
 
 void register_types(caf::actor_system_config& cfg) {
@@ -776,11 +766,12 @@ node_system_config::node_system_config(std::size_t threads) {
   set("scheduler.policy", caf::atom("sharing"));
 }
 
-caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
+caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config,
+                                     node_hooks hooks) {
   auto db = store::open(config.data_dir / "db", config.store);
   if (!db)
     return to_caf_error(db.error());
-  auto identity = load_identity(config.data_dir / "identity.key");
+  auto identity = private_key::load_or_create(config.data_dir / "identity.key");
   if (!identity)
     return to_caf_error(identity.error());
 
@@ -813,7 +804,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
     archive_builder,
     archive_builder_config{config.data_dir, config.torrent.trackers,
                            to_hex0x(identity->public_key().uncompressed()), config.name,
-                           config.observer},
+                           hooks.observer},
     init->db, init->bus);
   torrent_distribution_config seeding;
   seeding.archive_root = config.data_dir;
@@ -832,7 +823,7 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
                               init->db, init->relay, init->bus);
   init->importer = sys.spawn<caf::detached>(importer, config.data_dir, init->db, init->bus,
                                             config.archives.import_rate,
-                                            import_observer{config.name, config.observer});
+                                            import_observer{config.name, hooks.observer});
   downloader_config downloads;
   downloads.archive_root = config.data_dir;
   downloads.fetch.locate_timeout = config.archives.metadata_timeout;
@@ -847,12 +838,21 @@ caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config)
   init->gate = sys.spawn(control_node_gate, gate_config,
                          init->db, init->publisher, init->relay, init->downloader, init->bus);
   // After the gate: the scheduler hands it each seeded link.
-  scheduler_config schedule{config.archives.interval, config.data_dir, config.now,
+  scheduler_config schedule{config.archives.interval, config.data_dir, hooks.now,
                             config.archives.settle, init->io};
   schedule.gate = init->gate;
   init->scheduler = sys.spawn(scheduler, schedule, init->db, init->builder, init->distribution);
   init->config = std::move(config);
+  init->hooks = std::move(hooks);
   return sys.spawn(node, init);
+}
+
+caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config) {
+  return spawn_node(sys, std::move(config), node_hooks{});
+}
+
+relay_actor spawn_inprocess_relay(caf::actor_system& sys) {
+  return sys.spawn(inprocess_relay);
 }
 
 } // namespace annals

@@ -1,7 +1,7 @@
 #include "actors/scheduler.hpp"
 
 #include "core/archive_format.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "storage/store.hpp"
 
 #include <caf/all.hpp>

@@ -1,7 +1,7 @@
 #include "actors/store_sync.hpp"
 
 #include "core/hex.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "core/status_envelope.hpp"
 #include "core/topics.hpp"
 #include "core/waku_rule.hpp"

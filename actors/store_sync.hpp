@@ -6,9 +6,10 @@
 
 #include "actors/storage_io.hpp"
 #include "core/identity.hpp"
-#include "core/status.hpp"
+#include <annals/status.hpp>
 #include "core/store_query.hpp"
 #include "messages/actors.hpp"
+#include <annals/node.hpp>  // waku_store_settings
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -28,33 +29,6 @@ namespace annals {
 
 class store;
 class store_query_server;
-
-/// [store] of `annals run`, the Waku store part.
-struct waku_store_settings {
-  /// Record the watched communities' relay messages and answer store
-  /// queries from them (with a libp2p relay; identify lists the protocol).
-  bool serve = true;
-  /// Query store peers when a community is watched and whenever a peer that
-  /// serves the store connects (the relay pushes peer events): newest magnet
-  /// links, then the channel messages since the last archive.
-  bool sync = true;
-  std::uint64_t max_age = 30 * 24 * 3600;  // seconds a recorded message is kept
-  std::uint64_t max_messages = 1'000'000;  // recorded messages kept, newest first
-  /// Pages of 100 one sync of one community reads at most from one peer.
-  std::uint64_t max_sync_pages = 1000;
-  /// Magnet-link messages asked for, newest first (handed to the gate
-  /// newest first, so the older ones are merely stale to it).
-  std::uint64_t magnetlink_page = 5;
-  /// Owner: how often the recent channel traffic is checked against a store
-  /// peer (message hashes only; what is missing is fetched by hash), as
-  /// status-go's missing-message verification does. A message the relay
-  /// lost on the way (a slow link dropped it, a partition) is archived all
-  /// the same. Zero: never.
-  std::chrono::seconds verify_interval{60};
-  /// Queries to one store peer at most this often (its server answers 429
-  /// past 20 a second).
-  std::chrono::milliseconds query_spacing{70};
-};
 
 struct store_sync_state {
   static inline const char* name = "store_sync";

@@ -1,6 +1,6 @@
 #include "actors/torrent_distribution.hpp"
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include "actors/errors.hpp"
 

@@ -1,6 +1,9 @@
 #include "actors/traffic_generator.hpp"
+#include <annals/traffic.hpp>
 
-#include "core/log.hpp"
+#include "actors/errors.hpp"
+
+#include <annals/log.hpp>
 
 #include "core/hex.hpp"
 
@@ -167,6 +170,29 @@ traffic_generator(traffic_generator_actor::stateful_pointer<traffic_generator_st
       return caf::make_result(self->state.accepted, self->state.newest);
     },
   };
+}
+
+caf::expected<caf::actor> spawn_synthetic_traffic(caf::actor_system& sys, const relay_actor& relay,
+                                                  const std::string& community_key_hex,
+                                                  std::vector<std::string> channel_ids,
+                                                  synthetic_traffic_options options) {
+  auto raw = from_hex(community_key_hex);
+  if (!raw || raw->size() != 32)
+    return to_caf_error(errc::invalid_argument,
+                        "community key: 64 hex characters expected");
+  auto key = private_key::from_bytes(*raw);
+  if (!key)
+    return to_caf_error(key.error());
+  if (channel_ids.empty())
+    return to_caf_error(errc::invalid_argument, "no channel to post to");
+  traffic_options traffic{options.count, options.per_second, options.senders,
+                          options.payload_size};
+  if (auto wrong = check_traffic_options(traffic))
+    return to_caf_error(errc::invalid_argument, *wrong);
+  return caf::actor_cast<caf::actor>(
+    sys.spawn(traffic_generator,
+              synthetic_community::from_key(std::move(*key), std::move(channel_ids)), traffic,
+              relay));
 }
 
 } // namespace annals

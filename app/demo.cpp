@@ -14,7 +14,7 @@
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
 #include "app/progress.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "actors/traffic_generator.hpp"
 #include "core/archive_reader.hpp"
 #include "net/torrent_file.hpp"
@@ -146,11 +146,12 @@ void run_demo(const demo_options& options) {
   config.name = "owner";
   if (libp2p) {
     config.waku_store.serve = config.waku_store.sync = true;
-    config.store_server = store_servers["owner"];
   }
   config.subscribers.push_back(sys.spawn(owner_progress, p, std::string("owner")));
   add_event_writer(sys, config, options.events);
-  auto node = spawn_node(sys, config);
+  node_hooks owner_hooks;
+  owner_hooks.store_server = store_servers["owner"];
+  auto node = spawn_node(sys, config, owner_hooks);
   if (!node)
     fail(sys, node.error());
   std::vector<node_actor> members;
@@ -180,10 +181,11 @@ void run_demo(const demo_options& options) {
     member.subscribers = {sys.spawn(member_progress, p, who)};
     if (libp2p) {
       member.relay = spawn_relay(who, {owner_address});
-      member.store_server = store_servers[who];
       relays.push_back(member.relay);
     }
-    auto spawned = spawn_node(sys, member);
+    node_hooks member_hooks;
+    member_hooks.store_server = store_servers[who];
+    auto spawned = spawn_node(sys, member, member_hooks);
     if (!spawned) {
       shutdown();
       fail(sys, spawned.error(), who);

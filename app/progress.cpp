@@ -1,6 +1,6 @@
 #include "app/progress.hpp"
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include "actors/signal_bus.hpp"
 #include "app/commands.hpp"

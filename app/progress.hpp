@@ -4,7 +4,7 @@
 #pragma once
 
 #include "actors/node.hpp"
-#include "messages/signals.hpp"
+#include <annals/signals.hpp>
 
 #include <chrono>
 #include <cstdint>

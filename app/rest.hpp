@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/result.hpp"
-#include "core/status.hpp"
+#include <annals/status.hpp>
 #include "messages/actors.hpp"
 #include "net/http_server.hpp"
 

@@ -13,7 +13,7 @@
 #include "app/rest.hpp"
 #include "app/run_config.hpp"
 #include "core/hex.hpp"
-#include "core/log.hpp"
+#include <annals/log.hpp>
 #include "net/http_server.hpp"
 #include "net/p2p/host.hpp"
 
@@ -153,13 +153,14 @@ void run_node(const run_flags& flags) {
   config.waku_store = c.waku_store;
   config.waku_store.sync = c.waku_store.sync && c.libp2p;
   config.probe_scheduler = flags.probe_scheduler;
-  config.store_server = store_server;
   config.relay = relay;
   config.subscribers.push_back(
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))
                     : caf::actor_cast<signal_sink_actor>(sys.spawn(owner_progress, p, std::string("node"))));
   add_event_writer(sys, config, c.events);
-  auto node = spawn_node(sys, config);
+  node_hooks hooks;
+  hooks.store_server = store_server;
+  auto node = spawn_node(sys, config, hooks);
   if (!node)
     fail(sys, node.error());
   // The REST API reads the node from its own thread: it stops first.

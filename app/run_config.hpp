@@ -5,7 +5,7 @@
 #include "actors/node.hpp"
 #include "core/result.hpp"
 #include "net/p2p/host.hpp"
-#include "storage/store_options.hpp"
+#include <annals/store_options.hpp>
 
 #include <cstdint>
 #include <filesystem>

@@ -175,12 +175,16 @@ load_result run_load(const load_options& options,
       config.torrent.advertise_address = true;
       config.archives.interval = options.interval;
       config.relay = std::move(relay);
-      config.observer = observer;
-      if (auto server = store_servers.find(name); server != store_servers.end()) {
+      if (store_servers.count(name))
         config.waku_store.serve = config.waku_store.sync = true;
-        config.store_server = server->second;
-      }
       return config;
+    };
+    auto make_hooks = [&](const std::string& name) {
+      node_hooks hooks;
+      hooks.observer = observer;
+      if (auto server = store_servers.find(name); server != store_servers.end())
+        hooks.store_server = server->second;
+      return hooks;
     };
     auto ask_id = [&](const node_actor& node, auto... xs) {
       std::string id;
@@ -198,7 +202,7 @@ load_result run_load(const load_options& options,
       owner_relays.push_back(relay);
       auto config = make_config(owner_names[k], relay);
       config.subscribers.push_back(timer);
-      auto node = spawn_node(sys, config);
+      auto node = spawn_node(sys, config, make_hooks(owner_names[k]));
       if (!node) {
         shutdown();
         throw std::runtime_error(owner_names[k] + ": " + sys.render(node.error()));
@@ -208,7 +212,8 @@ load_result run_load(const load_options& options,
              community_spec{to_hex(communities[k].key.bytes()), communities[k].channel_ids, false, {}});
     }
     for (std::size_t m = 0; m < options.members; ++m) {
-      auto node = spawn_node(sys, make_config(member_names[m], spawn_relay(member_names[m])));
+      auto node = spawn_node(sys, make_config(member_names[m], spawn_relay(member_names[m])),
+                             make_hooks(member_names[m]));
       if (!node) {
         shutdown();
         throw std::runtime_error(member_names[m] + ": " + sys.render(node.error()));

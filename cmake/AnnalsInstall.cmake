@@ -1,7 +1,7 @@
 # What `cmake --install` puts under the prefix, and how other projects find it:
 #   bin/annals
 #   lib/libannals_{proto,core,netif,storage,net,p2p,actors}.a
-#   include/annals/{core,storage,net,net/p2p,messages,actors}/*.hpp, proto/*.pb.h
+#   include/annals/*.hpp (the public API: include/annals/ of the source tree, no more)
 #   lib/cmake/annals/  annalsConfig.cmake, annalsConfigVersion.cmake,
 #                      annalsTargets*.cmake, FindCAF.cmake
 #   lib/pkgconfig/annals.pc
@@ -39,20 +39,15 @@ add_custom_target(annals_installables)
 add_dependencies(annals_installables annals ${ANNALS_INSTALL_LIBRARIES})
 
 install(TARGETS annals RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# Sources include each other as "core/x.hpp" and "proto/x.pb.h", so consumers
-# get include/annals (that layout) and include (<annals/core/x.hpp>).
+# Only the public API is installed: a host includes <annals/node.hpp> and
+# friends; the actors' state structs, the stores and the codecs stay private.
 install(TARGETS ${ANNALS_INSTALL_LIBRARIES} annals_all EXPORT annalsTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  INCLUDES DESTINATION ${ANNALS_INSTALL_HEADERDIR} ${CMAKE_INSTALL_INCLUDEDIR})
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # Read at install time, so a header added later is installed without a reconfigure.
-install(DIRECTORY
-    ${PROJECT_SOURCE_DIR}/core ${PROJECT_SOURCE_DIR}/storage ${PROJECT_SOURCE_DIR}/net
-    ${PROJECT_SOURCE_DIR}/messages ${PROJECT_SOURCE_DIR}/actors
-  DESTINATION ${ANNALS_INSTALL_HEADERDIR}
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/annals
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
-install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/
-  DESTINATION ${ANNALS_INSTALL_HEADERDIR}/proto
-  FILES_MATCHING PATTERN "*.pb.h")
 
 # --- CMake package: find_package(annals) -------------------------------------
 install(EXPORT annalsTargets NAMESPACE annals:: DESTINATION ${ANNALS_INSTALL_CMAKEDIR})

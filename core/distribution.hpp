@@ -4,6 +4,8 @@
 // (core/member_fetch.hpp) decides on it, the actors carry it as it is.
 #pragma once
 
+#include <annals/status.hpp>  // transfer_source
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,14 +26,6 @@ struct archive_slot {
   std::string id;
   std::uint64_t offset = 0;
   std::uint64_t size = 0;  // padding included
-};
-
-/// Payload bytes one source sent this node for a community, over the run:
-/// a peer's address (BitTorrent: its IP; connections come and go) or a web
-/// seed's URL.
-struct transfer_source {
-  std::string address;
-  std::uint64_t bytes = 0;
 };
 
 /// Where one community's fetch stands in a backend.

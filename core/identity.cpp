@@ -106,6 +106,16 @@ result<private_key> private_key::from_bytes(std::string_view bytes) {
   return key;
 }
 
+result<private_key> private_key::load_or_create(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec))
+    return load(file);
+  auto key = generate();
+  if (auto saved = key.save(file); !saved)
+    return saved.error();
+  return key;
+}
+
 result<private_key> private_key::load(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec))

@@ -45,6 +45,9 @@ public:
   static result<private_key> from_bytes(std::string_view bytes);
   /// Reads a key file: 64 hex characters (optional 0x, trailing newline ok).
   static result<private_key> load(const std::filesystem::path& file);
+  /// The key in `file`, or a fresh one written there (mode 0600) when the
+  /// file does not exist: a node's identity survives restarts.
+  static result<private_key> load_or_create(const std::filesystem::path& file);
   /// Writes the key as hex with mode 0600; refuses to replace an existing file.
   result<void> save(const std::filesystem::path& file) const;
 

@@ -1,4 +1,4 @@
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include <google/protobuf/stubs/logging.h>
 

@@ -1,4 +1,4 @@
-#include "core/status.hpp"
+#include <annals/status.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -9,10 +9,10 @@
 // seeded and announced them.
 //
 // It is built against an installed annals (examples/CMakeLists.txt:
-// find_package(annals), annals::annals), whose headers are <annals/...>.
-#include <annals/actors/inprocess_relay.hpp>
-#include <annals/actors/node.hpp>
-#include <annals/actors/traffic_generator.hpp>
+// find_package(annals), annals::annals) and uses only its public headers.
+#include <annals/node.hpp>
+#include <annals/signals.hpp>
+#include <annals/traffic.hpp>
 
 #include <caf/all.hpp>
 
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   config.torrent.listen = "127.0.0.1:0";
   config.torrent.loopback = true;
   config.archives.interval = 2;  // seconds, for the example
-  config.relay = sys.spawn(inprocess_relay);
+  config.relay = spawn_inprocess_relay(sys);
   config.subscribers.push_back(sys.spawn(host_listener, announced));
   auto node = spawn_node(sys, config);
   if (!node) {
@@ -82,22 +82,29 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto community = synthetic_community::make(2, 7);
+  // The community's key (any 32 random bytes; a real owner keeps its own).
+  const std::string community_key =
+    "5b2d5e8f1c9a4e7b3d6f0a2c8e4b1d7f9a3c5e0b2d4f6a8c1e3b5d7f9a0c2e4b";
+  const std::vector<std::string> channels{"general", "dev"};
   caf::scoped_actor self{sys};
   int status = 0;
-  self->request(*node, 10s, create_atom::value,
-                community_spec{to_hex(community.key.bytes()), community.channel_ids})
+  self->request(*node, 10s, create_atom::value, community_spec{community_key, channels})
     .receive([](const std::string& id) { std::cout << "community " << id << "\n"; },
              [&](const caf::error& err) {
                std::cerr << "create failed: " << sys.render(err) << "\n";
                status = 1;
              });
   if (status == 0) {
-    sys.spawn(traffic_generator, community, traffic_options{200, 1000, 4, 100}, config.relay);
+    auto traffic = spawn_synthetic_traffic(sys, config.relay, community_key, channels,
+                                           synthetic_traffic_options{200, 1000, 4, 100});
+    if (!traffic) {
+      std::cerr << "cannot post: " << sys.render(traffic.error()) << "\n";
+      status = 1;
+    }
     auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!*announced && std::chrono::steady_clock::now() < deadline)
+    while (status == 0 && !*announced && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(50ms);
-    if (!*announced) {
+    if (status == 0 && !*announced) {
       std::cerr << "no magnet link within 30 s\n";
       status = 1;
     }

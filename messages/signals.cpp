@@ -1,4 +1,4 @@
-#include "messages/signals.hpp"
+#include <annals/signals.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -5,7 +5,7 @@
 
 #include "core/store_query.hpp"
 #include "core/archive_builder.hpp"
-#include "storage/store_options.hpp"
+#include <annals/store_options.hpp>
 #include "core/identity.hpp"
 #include "proto/store.pb.h"
 

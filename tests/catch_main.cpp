@@ -4,7 +4,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include <cstdlib>
 

@@ -1,6 +1,6 @@
 #include "net/p2p/host.hpp"
 
-#include "core/status.hpp"
+#include <annals/status.hpp>
 
 #include "core/store_query.hpp"
 #include "core/waku_rule.hpp"

@@ -89,9 +89,9 @@ inline node_config loopback_node(const std::filesystem::path& dir, relay_actor r
 }
 
 inline node_actor start_node(caf::actor_system& sys, node_config config,
-                             std::shared_ptr<observed> log) {
+                             std::shared_ptr<observed> log, node_hooks hooks = {}) {
   config.subscribers.push_back(sys.spawn(signal_log, log));
-  auto node = spawn_node(sys, std::move(config));
+  auto node = spawn_node(sys, std::move(config), std::move(hooks));
   if (!node)
     FAIL(sys.render(node.error()));
   return *node;

@@ -51,13 +51,18 @@ std::string listen_address(caf::actor_system& sys, const libp2p_relay_actor& rel
   return address;
 }
 
-node_config store_node(const std::filesystem::path& dir, relay_actor relay,
-                       std::shared_ptr<store_query_server> server) {
+node_config store_node(const std::filesystem::path& dir, relay_actor relay) {
   auto config = loopback_node(dir, std::move(relay));
   config.waku_store.serve = true;
   config.waku_store.sync = true;
-  config.store_server = std::move(server);
   return config;
+}
+
+/// The node serves the Waku store through its relay's server.
+node_hooks serving(std::shared_ptr<store_query_server> server) {
+  node_hooks hooks;
+  hooks.store_server = std::move(server);
+  return hooks;
 }
 
 /// Whatever the test started goes down at its end, passed or failed: the
@@ -115,13 +120,13 @@ TEST_CASE("an owner back from downtime fills the gap from a member's store and a
   auto member_relay = running.add(start_relay(sys, member_server));
   auto member_addr = listen_address(sys, member_relay);
   auto member = running.add(
-    start_node(sys, store_node(dir / "member", member_relay, member_server), log));
+    start_node(sys, store_node(dir / "member", member_relay), log, serving(member_server)));
   join_community(sys, member, community);
 
   auto owner_server = std::make_shared<store_query_server>();
   auto owner_relay = running.add(start_relay(sys, owner_server, {member_addr}));
   auto owner =
-    running.add(start_node(sys, store_node(dir / "owner", owner_relay, owner_server), log));
+    running.add(start_node(sys, store_node(dir / "owner", owner_relay), log, serving(owner_server)));
   auto id = create_community(sys, owner, community);
   // Both ends of the relay see each other before anything is posted.
   REQUIRE(wait_for([&] {
@@ -147,7 +152,7 @@ TEST_CASE("an owner back from downtime fills the gap from a member's store and a
   auto owner_server2 = std::make_shared<store_query_server>();
   auto owner_relay2 = running.add(start_relay(sys, owner_server2, {member_addr}));
   auto owner2 =
-    running.add(start_node(sys, store_node(dir / "owner", owner_relay2, owner_server2), log));
+    running.add(start_node(sys, store_node(dir / "owner", owner_relay2), log, serving(owner_server2)));
   REQUIRE(wait_for([&] { return status_of(sys, owner2, id).messages == 350; }, 60s));
   // ...and archives them, each once.
   REQUIRE(wait_for([&] { return status_of(sys, owner2, id).unarchived == 0; }, 60s));
@@ -210,7 +215,7 @@ TEST_CASE("a hostile store peer's answers are checked: wrong hashes and topics a
   auto server = std::make_shared<store_query_server>();
   auto relay = running.add(start_relay(sys, server, {stranger_addr}));
   auto member =
-    running.add(start_node(sys, store_node(dir / "member", relay, server), log));
+    running.add(start_node(sys, store_node(dir / "member", relay), log, serving(server)));
   join_community(sys, member, community);
 
   // The 503 first, then (after a 2 s pause) the forged answer: two bad
@@ -272,9 +277,9 @@ TEST_CASE("an owner whose relay missed messages fetches them by hash from a stor
 
   auto server = std::make_shared<store_query_server>();
   auto relay = running.add(start_relay(sys, server, {(*peer)->listen_addrs().at(0)}));
-  auto config = store_node(dir / "owner", relay, server);
+  auto config = store_node(dir / "owner", relay);
   config.waku_store.verify_interval = std::chrono::seconds(1);
-  auto owner = running.add(start_node(sys, config, log));
+  auto owner = running.add(start_node(sys, config, log, serving(server)));
   auto id = create_community(sys, owner, community);
 
   REQUIRE(wait_for([&] { return status_of(sys, owner, id).messages == missed; }, 60s));

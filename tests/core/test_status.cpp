@@ -1,6 +1,6 @@
 // The status contract's renderings: Prometheus text, log lines, histograms.
-#include "core/log.hpp"
-#include "core/status.hpp"
+#include <annals/log.hpp>
+#include <annals/status.hpp>
 #include "proto/waku_message.pb.h"
 
 #include <catch2/catch.hpp>

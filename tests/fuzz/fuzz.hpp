@@ -3,7 +3,7 @@
 // bound; errors are fine, they are the decoder's answer.
 #pragma once
 
-#include "core/log.hpp"
+#include <annals/log.hpp>
 
 #include <cstddef>
 #include <cstdint>

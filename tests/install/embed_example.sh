@@ -19,6 +19,15 @@ rm -rf "$staging" "$examples"
 echo "== cmake --install $build --prefix $staging"
 cmake --install "$build" --prefix "$staging" >/dev/null
 
+echo "== only the public API is installed"
+private=$(find "$staging/include" -type f ! -path "$staging/include/annals/*.hpp" -o -type f -path "$staging/include/annals/*/*" | sort)
+if [ -n "$private" ]; then
+  echo "installed beside include/annals/*.hpp:" >&2
+  echo "$private" >&2
+  exit 1
+fi
+ls "$staging/include/annals"
+
 echo "== examples/ against $staging"
 cmake -S "$src/examples" -B "$examples" -G "$generator" \
   -DCMAKE_PREFIX_PATH="$staging" "$@" >/dev/null

@@ -2,7 +2,7 @@
 // with a `component_status`: its state, whether it is healthy, and its
 // numbers as metric samples. The run status lines, the REST API and the
 // Prometheus endpoint all read these records; nothing formats a status of
-// its own. Plain data, free of CAF (messages/actors.hpp adds the inspectors).
+// its own. Plain data, free of CAF (annals/interfaces.hpp adds the inspectors).
 #pragma once
 
 #include <chrono>
@@ -71,6 +71,14 @@ struct relay_peer_info {
   std::string agent;                   // identify agentVersion
   std::uint64_t connected_unix_ms = 0;
   bool inbound = false;
+};
+
+/// Payload bytes one source sent this node for a community, over the run:
+/// a peer's address (BitTorrent: its IP; connections come and go) or a web
+/// seed's URL.
+struct transfer_source {
+  std::string address;
+  std::uint64_t bytes = 0;
 };
 
 /// Resident memory of this process, from /proc/self/statm (bytes; anonymous
