@@ -552,20 +552,54 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
       }
     });
   // A host stops the node with an exit message; nothing kept is dropped.
+  // The stages go first, then the storage thread (after the jobs handed to
+  // it so far, which the stages' own exits may add to), then the node.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
+    auto& state = self->state;
+    if (state.stopping)
+      return;  // a stage's exit while it stops
+    state.stopping = msg.reason;
     // Written after any write in flight (the storage thread takes jobs in
     // order), before the storage thread stops.
-    off_scheduler(self->state.io, [db = self->state.db, batches = take_pending(self)]() mutable {
+    off_scheduler(state.io, [db = state.db, batches = take_pending(self)]() mutable {
       for (const auto& b : write_batches(*db, std::move(batches)))
         if (!b.stored)
           log_error("node", "storing " + std::to_string(b.messages.size()) + " messages of "
                               + b.community_id + " at shutdown failed: "
                               + b.stored.error().to_string());
     });
-    self->quit(msg.reason);
+    for (const auto& stage : std::vector<caf::actor_addr>{
+           state.bus.address(), state.builder.address(), state.distribution.address(),
+           state.scheduler.address(), state.publisher.address(), state.gate.address(),
+           state.downloader.address(), state.importer.address(), state.store_sync.address(),
+           state.probe.address()}) {
+      if (!stage)
+        continue;
+      self->unlink_from(stage);
+      self->monitor(stage);
+      state.stopping_stages.insert(stage);
+      self->send_exit(stage, msg.reason);
+    }
+    if (state.stopping_stages.empty()) {
+      self->monitor(state.io);
+      caf::anon_send_exit(state.io, caf::exit_reason::user_shutdown);
+    }
   });
-  // The storage thread stops after the jobs handed to it so far; not linked,
-  // since a link's exit message would overtake them.
+  self->set_down_handler([self](const caf::down_msg& msg) {
+    auto& state = self->state;
+    if (!state.stopping)
+      return;
+    if (msg.source == state.io.address()) {
+      self->quit(*state.stopping);
+      return;
+    }
+    if (state.stopping_stages.erase(msg.source) > 0 && state.stopping_stages.empty()) {
+      // Not linked: a link's exit message would overtake the jobs queued.
+      self->monitor(state.io);
+      caf::anon_send_exit(state.io, caf::exit_reason::user_shutdown);
+    }
+  });
+  // If the node dies another way, the storage thread still stops.
   self->attach_functor([io = state.io] {
     caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
   });

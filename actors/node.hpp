@@ -90,6 +90,11 @@ struct node_state {
   std::uint64_t unsaved_dropped = 0;  // over max_unsaved_messages while writes failed
   bool store_failing = false;         // the last write was refused: retry on the timer
   bool flush_in_flight = false;       // a write of kept messages is on the storage thread
+  /// Stopping: the stages still going down, then the storage thread. The
+  /// node goes down last, so its down message means the store and the
+  /// torrent port are released (a host may start it again at once).
+  std::optional<caf::error> stopping;
+  std::set<caf::actor_addr> stopping_stages;
 };
 
 /// spawn_node (annals/node.hpp) with hooks.

@@ -5,7 +5,7 @@
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
 #include "actors/scheduler_probe.hpp"
-#include "tests/actors/node_harness.hpp"
+#include "tests/integration/node_harness.hpp"
 #include "tests/eventually.hpp"
 #include "tests/temp_dir.hpp"
 

@@ -97,6 +97,18 @@ inline node_actor start_node(caf::actor_system& sys, node_config config,
   return *node;
 }
 
+/// Stops a node and returns once it is down: its store and torrent port are
+/// then released (the node goes down after its stages and storage thread).
+inline void stop_node(caf::actor_system& sys, const node_actor& node) {
+  caf::scoped_actor self{sys};
+  self->monitor(node);
+  self->send_exit(node, caf::exit_reason::user_shutdown);
+  bool down = false;
+  self->receive([&](const caf::down_msg&) { down = true; },
+                caf::after(std::chrono::seconds(30)) >> [] {});
+  REQUIRE(down);
+}
+
 inline std::string create_community(caf::actor_system& sys, const node_actor& node,
                                     const synthetic_community& community) {
   caf::scoped_actor self{sys};

@@ -6,7 +6,7 @@
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
 #include "storage/store.hpp"
-#include "tests/actors/node_harness.hpp"
+#include "tests/integration/node_harness.hpp"
 #include "tests/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -236,8 +236,7 @@ TEST_CASE("a restarted member seeds what it holds again, without downloading",
   community_run run(1);
   post_messages(run.sys, run.relay, run.community, 120);
   REQUIRE(run.member_holds(0, 120));
-  caf::anon_send_exit(run.members[0], caf::exit_reason::user_shutdown);
-  std::this_thread::sleep_for(500ms);  // the old node releases its store and port
+  stop_node(run.sys, run.members[0]);  // down: its store and port are free again
 
   auto log = std::make_shared<observed>();
   run.members[0] = start_node(run.sys, loopback_node(run.dir / "member0", run.relay), log);
@@ -251,8 +250,7 @@ TEST_CASE("a member stopped mid-fetch resumes the link at start-up, without a ne
   community_run run(1);
   post_messages(run.sys, run.relay, run.community, 120);
   REQUIRE(run.member_holds(0, 120));
-  caf::anon_send_exit(run.members[0], caf::exit_reason::user_shutdown);
-  std::this_thread::sleep_for(500ms);  // the old node releases its store and port
+  stop_node(run.sys, run.members[0]);  // down: its store and port are free again
 
   // The owner archives more and announces a new link while the member is
   // away; what the member keeps is the link it was fetching when it stopped.

@@ -8,7 +8,7 @@
 #include "core/synthetic.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
-#include "tests/actors/node_harness.hpp"
+#include "tests/integration/node_harness.hpp"
 #include "tests/temp_dir.hpp"
 #include "tests/app/small_disk.hpp"
 #include "core/file_io.hpp"

@@ -9,7 +9,7 @@
 #include "net/p2p/host.hpp"
 #include "storage/store.hpp"
 #include "storage/store_server.hpp"
-#include "tests/actors/node_harness.hpp"
+#include "tests/integration/node_harness.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/relay_message.hpp"
 #include "tests/temp_dir.hpp"
