@@ -798,6 +798,11 @@ node_system_config::node_system_config(std::size_t threads) {
   // worker queued it. A node's actors mostly wait for I/O, so the shared
   // queue's lock is not where its time goes.
   set("scheduler.policy", caf::atom("sharing"));
+  // CAF 0.17 lets an actor run its whole mailbox in one turn (max-throughput
+  // is unlimited by default): a relay handed 100,000 messages kept a worker
+  // for seconds while every other actor of every node waited. A few dozen
+  // messages a turn, then the next actor in line.
+  set("scheduler.max-throughput", scheduler_max_throughput);
 }
 
 caf::expected<node_actor> spawn_node(caf::actor_system& sys, node_config config,

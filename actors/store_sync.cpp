@@ -53,7 +53,7 @@ void flush(self_ptr self) {
   off_scheduler(
     self, st.io,
     [db = st.db, batch] {
-      auto written = db->record_relay_messages(*batch);
+      auto written = db->relay_messages().record(*batch);
       // The record is a cache of the relay (history has its own path); a
       // refused write costs the served tail, never the history.
       if (!written)
@@ -605,7 +605,7 @@ void list_hashes(self_ptr self, std::shared_ptr<verify_job> job) {
       auto hashes = local.message_hashes;
       off_scheduler(
         self, st.io,
-        [db = st.db, local = std::move(local)] { return db->query_relay_messages(local, 1 << 20); },
+        [db = st.db, local = std::move(local)] { return db->relay_messages().query(local, 1 << 20); },
         [self, job, next, hashes = std::move(hashes)](result<store_page> held) {
           if (!held) {
             end_verification(self, job, false, held.error().to_string());
@@ -781,7 +781,7 @@ std::optional<watch_facts> read_watch(const store& db, const public_key& communi
     newest.pubsub_topic = out.pubsub_topic;
     newest.content_topics = out.channel_topics;
     newest.limit = 1;
-    if (auto page = db.query_relay_messages(newest, 1 << 20); page && !page->messages.empty())
+    if (auto page = db.relay_messages().query(newest, 1 << 20); page && !page->messages.empty())
       out.gap_from = std::max(out.gap_from, page->messages.back().timestamp - owner_sync_overlap_ns);
   }
   return out;
@@ -957,7 +957,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
         off_scheduler(
           self, st.io,
           [db = st.db, before, keep = st.config.max_messages] {
-            return db->prune_relay_messages(before, keep, prune_step);
+            return db->relay_messages().prune(before, keep, prune_step);
           },
           [self](result<std::uint64_t> dropped) {
             self->state.pruning = false;
@@ -986,7 +986,7 @@ store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store
     [self](status_atom) {
       auto rp = self->make_response_promise<component_status>();
       off_scheduler(
-        self, self->state.io, [db = self->state.db] { return db->count_relay_messages(); },
+        self, self->state.io, [db = self->state.db] { return db->relay_messages().count(); },
         [self, rp](result<std::uint64_t> count) mutable {
           rp.deliver(store_status_of(self, count ? *count : 0));
         });

@@ -38,6 +38,7 @@ struct host_config : caf::actor_system_config {
   host_config() {
     register_types(*this);
     set("logger.verbosity", caf::atom("quiet"));
+    set("scheduler.max-throughput", scheduler_max_throughput);  // see annals/node.hpp
   }
 };
 

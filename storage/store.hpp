@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/store_query.hpp"
+#include "storage/relay_message_store.hpp"
 #include "core/archive_builder.hpp"
 #include <annals/store_options.hpp>
 #include "core/identity.hpp"
@@ -240,21 +241,10 @@ public:
   result<std::optional<std::string>> get_setting(std::string_view key) const;
   result<void> put_setting(std::string_view key, std::string_view value);
 
-  // -- relay messages: the Waku store this node serves ----------------------------
-  /// Records relay messages as they travelled (pubsub topic, WakuMessage
-  /// bytes, deterministic hash); a hash already recorded is skipped.
-  /// Returns how many were new.
-  result<std::size_t> record_relay_messages(const std::vector<stored_relay_message>& messages);
-  /// One page for a checked query, at most `max_bytes` of messages (the
-  /// page then ends early with a cursor). A cursor that names no recorded
-  /// message is not_found.
-  result<store_page> query_relay_messages(const store_query& query, std::size_t max_bytes) const;
-  /// Drops, oldest first, recorded relay messages older than `before` (Unix
-  /// ns) or beyond the newest `keep_at_most`; at most `max_drop` per call,
-  /// so a large backlog goes in bounded steps. Returns how many went.
-  result<std::uint64_t> prune_relay_messages(std::int64_t before, std::uint64_t keep_at_most,
-                                             std::uint64_t max_drop);
-  result<std::uint64_t> count_relay_messages() const;
+  // -- keyspaces of their own ---------------------------------------------------
+  /// The relay messages this node serves as a Waku store.
+  relay_message_store& relay_messages() { return relay_messages_; }
+  const relay_message_store& relay_messages() const { return relay_messages_; }
 
   const std::filesystem::path& path() const;
   /// Writes refused since open: the disk below its reserve, or a RocksDB
@@ -268,9 +258,11 @@ public:
 
 private:
   friend class unarchived_view;
+  friend class relay_message_store;
   struct impl;
   explicit store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
+  relay_message_store relay_messages_{*this};
 };
 
 } // namespace annals

@@ -1,8 +1,8 @@
 // The store's internals, shared by the files that implement it, one file
 // per keyspace: store.cpp (opening, the messages), store_archive_queue.cpp
 // (the owner's archive queue and builds), store_communities.cpp (community
-// records, archive records, settings) and store_relay.cpp (the relay
-// messages the Waku store serves). Not installed; nothing outside
+// records, archive records, settings) and relay_message_store.cpp (the
+// relay messages the Waku store serves, a keyspace class of its own). Not installed; nothing outside
 // storage/ includes it.
 //
 // Key layout. Every key except in "communities" and "settings" starts with the

@@ -68,7 +68,7 @@ std::string store_query_server::answer(const std::string& peer, std::string_view
   // The store reads a snapshot: the lock is only for the counters, but the
   // read is cheap and bounded, and one query at a time keeps the I/O
   // thread's cost predictable.
-  auto page = db->query_relay_messages(*query, options_.limits.max_response_bytes);
+  auto page = db->relay_messages().query(*query, options_.limits.max_response_bytes);
   if (!page) {
     if (page.error().code == errc::not_found)
       return refuse(query->request_id, store_status::bad_request, page.error().message);

@@ -72,6 +72,12 @@ struct node_system_config : caf::actor_system_config {
   explicit node_system_config(std::size_t threads = 2);
 };
 
+/// Messages an actor handles before it lets the next one run, as
+/// node_system_config sets it ("scheduler.max-throughput"). CAF 0.17's
+/// default is unlimited, which lets one busy actor hold a scheduler thread
+/// for seconds; a host with its own config should set it too.
+inline constexpr int scheduler_max_throughput = 50;
+
 /// [torrent]: the BitTorrent distribution backend.
 struct torrent_settings {
   std::string listen = "0.0.0.0:0";   // ADDR:PORT; port 0 picks one

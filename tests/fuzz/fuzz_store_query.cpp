@@ -23,7 +23,7 @@ annals::store_query_server& server() {
       messages.push_back(annals::test::make_relay_message(
         i % 2 ? "/waku/2/rs/16/32" : "/waku/2/rs/16/64", i % 3 ? "/a/1/x/proto" : "/b/1/y/proto",
         std::int64_t{1'700'000'000} * 1'000'000'000 + (i / 4) * 1000, "payload " + std::to_string(i)));
-    if (!db->record_relay_messages(messages))
+    if (!db->relay_messages().record(messages))
       std::abort();
     annals::store_server_options options;
     options.queries_per_second = 1e12;

@@ -261,7 +261,7 @@ TEST_CASE("an owner whose relay missed messages fetches them by hash from a stor
     m.hash = std::string(as_view(waku_message_hash(m.pubsub_topic, *message)));
     heard.push_back(std::move(m));
   }
-  REQUIRE(peer_store->record_relay_messages(heard));
+  REQUIRE(peer_store->relay_messages().record(heard));
   auto peer_server = std::make_shared<store_query_server>();
   peer_server->attach(peer_store);
   std::atomic<int> by_hash{0};

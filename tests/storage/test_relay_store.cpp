@@ -129,7 +129,7 @@ walk_result walk(const store& db, store_query q, bool forward, std::uint64_t lim
   q.cursor.reset();
   walk_result out;
   for (int guard = 0; guard < 10'000; ++guard) {
-    auto page = unwrap(db.query_relay_messages(q, max_bytes));
+    auto page = unwrap(db.relay_messages().query(q, max_bytes));
     ++out.pages;
     CHECK(page.messages.size() <= limit);
     CHECK(std::is_sorted(page.messages.begin(), page.messages.end(), key_less));
@@ -163,7 +163,7 @@ void check_walks(const store& db, const store_query& q, const messages& want,
   auto first = q;
   first.forward = false;
   first.limit = limit;
-  auto page = unwrap(db.query_relay_messages(first, no_budget));
+  auto page = unwrap(db.relay_messages().query(first, no_budget));
   auto n = std::min<std::size_t>(limit, want.size());
   CHECK(hashes(page.messages) == hashes(messages(want.end() - n, want.end())));
   CHECK(page.cursor.has_value() == (want.size() > limit));
@@ -195,16 +195,16 @@ std::vector<std::pair<std::string, store_query>> filter_queries() {
 
 } // namespace
 
-TEST_CASE("record_relay_messages skips hashes already recorded", "[store][relay-store]") {
+TEST_CASE("the relay message store skips hashes already recorded", "[store][relay-store]") {
   temp_dir dir;
   auto db = open_store(dir);
-  CHECK(unwrap(db->count_relay_messages()) == 0);
+  CHECK(unwrap(db->relay_messages().count()) == 0);
 
   auto m1 = relay(pubsub_a, content[0], 1000, "one");
   auto m2 = relay(pubsub_a, content[1], 2000, "two");
   auto m3 = relay(pubsub_b, content[2], -3000, "three");
-  CHECK(unwrap(db->record_relay_messages({m1, m2, m3})) == 3);
-  CHECK(unwrap(db->count_relay_messages()) == 3);
+  CHECK(unwrap(db->relay_messages().record({m1, m2, m3})) == 3);
+  CHECK(unwrap(db->relay_messages().count()) == 3);
 
   // A repeated hash is skipped, even when the rest of the record differs:
   // the first recording stays.
@@ -213,15 +213,15 @@ TEST_CASE("record_relay_messages skips hashes already recorded", "[store][relay-
   m1_again.pubsub_topic = pubsub_b;
   m1_again.content_topic = content[2];
   auto m4 = relay(pubsub_b, content[0], 500, "four");
-  CHECK(unwrap(db->record_relay_messages({m1_again, m2, m4})) == 1);
-  CHECK(unwrap(db->count_relay_messages()) == 4);
+  CHECK(unwrap(db->relay_messages().record({m1_again, m2, m4})) == 1);
+  CHECK(unwrap(db->relay_messages().count()) == 4);
 
   // A hash twice in one batch counts once.
   auto m5 = relay(pubsub_a, content[2], 500, "five");
-  CHECK(unwrap(db->record_relay_messages({m5, m5, m3})) == 1);
-  CHECK(unwrap(db->count_relay_messages()) == 5);
-  CHECK(unwrap(db->record_relay_messages({})) == 0);
-  CHECK(unwrap(db->count_relay_messages()) == 5);
+  CHECK(unwrap(db->relay_messages().record({m5, m5, m3})) == 1);
+  CHECK(unwrap(db->relay_messages().count()) == 5);
+  CHECK(unwrap(db->relay_messages().record({})) == 0);
+  CHECK(unwrap(db->relay_messages().count()) == 5);
 
   auto all = walk(*db, query_for({}), true, 100).all;
   check_same(all, sorted({m1, m2, m3, m4, m5}));
@@ -233,23 +233,23 @@ TEST_CASE("record_relay_messages skips hashes already recorded", "[store][relay-
     auto good = relay(pubsub_a, content[0], 7000, "good");
     auto bad = relay(pubsub_a, content[0], 8000, "bad");
     bad.hash.resize(31);
-    auto r = db->record_relay_messages({good, bad});
+    auto r = db->relay_messages().record({good, bad});
     REQUIRE_FALSE(r);
     CHECK(r.error().code == errc::invalid_argument);
-    CHECK(unwrap(db->count_relay_messages()) == 5);
+    CHECK(unwrap(db->relay_messages().count()) == 5);
     store_query lookup;
     lookup.message_hashes = {good.hash};
-    CHECK(unwrap(db->query_relay_messages(lookup, no_budget)).messages.empty());
+    CHECK(unwrap(db->relay_messages().query(lookup, no_budget)).messages.empty());
     // The good message alone is recorded later as new.
-    CHECK(unwrap(db->record_relay_messages({good})) == 1);
-    CHECK(unwrap(db->count_relay_messages()) == 6);
+    CHECK(unwrap(db->relay_messages().record({good})) == 1);
+    CHECK(unwrap(db->relay_messages().count()) == 6);
   }
   SECTION("the count is right when first asked after writes") {
     db.reset();
     db = open_store(dir);
     // Recorded before anything counted since the reopen.
-    CHECK(unwrap(db->record_relay_messages({m1, relay(pubsub_a, content[0], 1, "six")})) == 1);
-    CHECK(unwrap(db->count_relay_messages()) == 6);
+    CHECK(unwrap(db->relay_messages().record({m1, relay(pubsub_a, content[0], 1, "six")})) == 1);
+    CHECK(unwrap(db->relay_messages().count()) == 6);
   }
 }
 
@@ -260,9 +260,9 @@ TEST_CASE("every filter pages through the same messages forward and backward",
   auto all = corpus();
   // Two batches, so the store does not see them sorted either way.
   messages first_half(all.begin(), all.begin() + 40), second_half(all.begin() + 40, all.end());
-  CHECK(unwrap(db->record_relay_messages(first_half)) == 40);
-  CHECK(unwrap(db->record_relay_messages(second_half)) == all.size() - 40);
-  REQUIRE(unwrap(db->count_relay_messages()) == all.size());
+  CHECK(unwrap(db->relay_messages().record(first_half)) == 40);
+  CHECK(unwrap(db->relay_messages().record(second_half)) == all.size() - 40);
+  REQUIRE(unwrap(db->relay_messages().count()) == all.size());
 
   // The corpus has what the test is about: equal timestamps, negative ones.
   auto s = sorted(all);
@@ -293,7 +293,7 @@ TEST_CASE("time bounds are inclusive", "[store][relay-store]") {
   temp_dir dir;
   auto db = open_store(dir);
   auto all = corpus();
-  REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
+  REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
   auto s = sorted(all);
 
   // Timestamps held by at least two messages.
@@ -308,7 +308,7 @@ TEST_CASE("time bounds are inclusive", "[store][relay-store]") {
   };
 
   auto start = shared.front(), end = shared.back();
-  auto page = unwrap(db->query_relay_messages(
+  auto page = unwrap(db->relay_messages().query(
     [&] { auto q = query_for({}, {}, start, end); q.limit = 100; q.forward = true; return q; }(),
     no_budget));
   check_same(page.messages, expected(all, query_for({}, {}, start, end)));
@@ -345,7 +345,7 @@ TEST_CASE("hash lookups return recorded hashes in (timestamp, hash) order",
   temp_dir dir;
   auto db = open_store(dir);
   auto all = corpus();
-  REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
+  REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
 
   store_query lookup;
   for (std::size_t i = 0; i < all.size(); i += 5)
@@ -361,11 +361,11 @@ TEST_CASE("hash lookups return recorded hashes in (timestamp, hash) order",
   auto one_page = lookup;
   one_page.limit = 100;
   one_page.forward = true;
-  auto page = unwrap(db->query_relay_messages(one_page, no_budget));
+  auto page = unwrap(db->relay_messages().query(one_page, no_budget));
   check_same(page.messages, want);
   CHECK_FALSE(page.cursor);
   one_page.forward = false;
-  page = unwrap(db->query_relay_messages(one_page, no_budget));
+  page = unwrap(db->relay_messages().query(one_page, no_budget));
   check_same(page.messages, want);
   CHECK_FALSE(page.cursor);
 
@@ -374,7 +374,7 @@ TEST_CASE("hash lookups return recorded hashes in (timestamp, hash) order",
 
   store_query unknown;
   unknown.message_hashes = {std::string(32, '\x01'), std::string(32, '\x02')};
-  page = unwrap(db->query_relay_messages(unknown, no_budget));
+  page = unwrap(db->relay_messages().query(unknown, no_budget));
   CHECK(page.messages.empty());
   CHECK_FALSE(page.cursor);
 
@@ -382,7 +382,7 @@ TEST_CASE("hash lookups return recorded hashes in (timestamp, hash) order",
   for (const auto& m : {all[3], all[17], all[42]}) {
     store_query single;
     single.message_hashes = {m.hash};
-    check_same(unwrap(db->query_relay_messages(single, no_budget)).messages, {m});
+    check_same(unwrap(db->relay_messages().query(single, no_budget)).messages, {m});
   }
 }
 
@@ -390,7 +390,7 @@ TEST_CASE("a cursor names a position in (timestamp, hash) order", "[store][relay
   temp_dir dir;
   auto db = open_store(dir);
   auto all = corpus();
-  REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
+  REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
   auto s = sorted(all);
 
   SECTION("a cursor that names no recorded message is not_found") {
@@ -402,7 +402,7 @@ TEST_CASE("a cursor names a position in (timestamp, hash) order", "[store][relay
       for (bool forward : {true, false}) {
         q.forward = forward;
         q.cursor = stranger.hash;
-        auto r = db->query_relay_messages(q, no_budget);
+        auto r = db->relay_messages().query(q, no_budget);
         REQUIRE_FALSE(r);
         CHECK(r.error().code == errc::not_found);
       }
@@ -421,14 +421,14 @@ TEST_CASE("a cursor names a position in (timestamp, hash) order", "[store][relay
     for (auto it = pivot + 1; it != s.end(); ++it)
       if (it->pubsub_topic == pubsub_a)
         after.push_back(*it);
-    check_same(unwrap(db->query_relay_messages(q, no_budget)).messages, after);
+    check_same(unwrap(db->relay_messages().query(q, no_budget)).messages, after);
 
     q.forward = false;
     messages before;
     for (auto it = s.begin(); it != pivot; ++it)
       if (it->pubsub_topic == pubsub_a)
         before.push_back(*it);
-    check_same(unwrap(db->query_relay_messages(q, no_budget)).messages, before);
+    check_same(unwrap(db->relay_messages().query(q, no_budget)).messages, before);
   }
   SECTION("the cursor message itself is never returned") {
     for (std::size_t i : {std::size_t{0}, std::size_t{1}, s.size() / 2, s.size() - 1}) {
@@ -436,12 +436,12 @@ TEST_CASE("a cursor names a position in (timestamp, hash) order", "[store][relay
       q.cursor = s[i].hash;
       q.limit = 3;
       q.forward = true;
-      auto forward = unwrap(db->query_relay_messages(q, no_budget));
+      auto forward = unwrap(db->relay_messages().query(q, no_budget));
       CHECK(hashes(forward.messages)
             == hashes(messages(s.begin() + i + 1, s.begin() + std::min(i + 4, s.size()))));
       CHECK(forward.cursor.has_value() == (i + 4 < s.size()));
       q.forward = false;
-      auto backward = unwrap(db->query_relay_messages(q, no_budget));
+      auto backward = unwrap(db->relay_messages().query(q, no_budget));
       CHECK(hashes(backward.messages)
             == hashes(messages(s.begin() + (i >= 3 ? i - 3 : 0), s.begin() + i)));
       CHECK(backward.cursor.has_value() == (i > 3));
@@ -454,7 +454,7 @@ TEST_CASE("a byte budget ends pages early and the walk still completes",
   temp_dir dir;
   auto db = open_store(dir);
   auto all = corpus();
-  REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
+  REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
 
   for (auto [name, q] : std::vector<std::pair<std::string, store_query>>{
          {"no filter", query_for({})},
@@ -472,7 +472,7 @@ TEST_CASE("a byte budget ends pages early and the walk still completes",
         std::size_t pages = 0;
         for (;;) {
           REQUIRE(++pages <= want.size());
-          auto page = unwrap(db->query_relay_messages(q, budget));
+          auto page = unwrap(db->relay_messages().query(q, budget));
           REQUIRE_FALSE(page.messages.empty());
           auto bytes = bytes_of(page.messages);
           // Within the budget, unless one message alone is over it.
@@ -523,7 +523,7 @@ namespace {
 /// After a prune: the count, every index and the hash lookup agree that
 /// exactly `kept` remains.
 void check_only(const store& db, const messages& kept, const messages& gone) {
-  CHECK(unwrap(db.count_relay_messages()) == kept.size());
+  CHECK(unwrap(db.relay_messages().count()) == kept.size());
   for (const auto& [name, q] : filter_queries()) {
     INFO(name);
     for (std::uint64_t limit : {3, 100})
@@ -542,7 +542,7 @@ void check_only(const store& db, const messages& kept, const messages& gone) {
     part.message_hashes.assign(
       lookup.message_hashes.begin() + i,
       lookup.message_hashes.begin() + std::min(i + 100, lookup.message_hashes.size()));
-    auto page = unwrap(db.query_relay_messages(part, no_budget));
+    auto page = unwrap(db.relay_messages().query(part, no_budget));
     found.insert(found.end(), page.messages.begin(), page.messages.end());
   }
   std::sort(found.begin(), found.end(), key_less);
@@ -551,7 +551,7 @@ void check_only(const store& db, const messages& kept, const messages& gone) {
   for (const auto& m : gone) {
     auto q = query_for({});
     q.cursor = m.hash;
-    auto r = db.query_relay_messages(q, no_budget);
+    auto r = db.relay_messages().query(q, no_budget);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == errc::not_found);
   }
@@ -564,7 +564,7 @@ TEST_CASE("prune drops the oldest first, within max_drop, from every index",
   temp_dir dir;
   auto db = open_store(dir);
   auto all = corpus();
-  REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
+  REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
   auto s = sorted(all);
   auto split = [&](std::size_t dropped) {
     return std::pair{messages(s.begin() + dropped, s.end()), messages(s.begin(), s.begin() + dropped)};
@@ -572,9 +572,9 @@ TEST_CASE("prune drops the oldest first, within max_drop, from every index",
   constexpr auto keep_all = std::numeric_limits<std::uint64_t>::max();
 
   // Nothing is older than the oldest instant; max_drop 0 drops nothing.
-  CHECK(unwrap(db->prune_relay_messages(min_ns, keep_all, 1000)) == 0);
-  CHECK(unwrap(db->prune_relay_messages(max_ns, 0, 0)) == 0);
-  CHECK(unwrap(db->count_relay_messages()) == all.size());
+  CHECK(unwrap(db->relay_messages().prune(min_ns, keep_all, 1000)) == 0);
+  CHECK(unwrap(db->relay_messages().prune(max_ns, 0, 0)) == 0);
+  CHECK(unwrap(db->relay_messages().count()) == all.size());
 
   SECTION("by age") {
     const std::int64_t before = -3000;
@@ -586,36 +586,36 @@ TEST_CASE("prune drops the oldest first, within max_drop, from every index",
     REQUIRE(at_before > 0);
 
     // Bounded steps, oldest first.
-    CHECK(unwrap(db->prune_relay_messages(before, keep_all, 4)) == 4);
+    CHECK(unwrap(db->relay_messages().prune(before, keep_all, 4)) == 4);
     {
       auto [kept, gone] = split(4);
       check_only(*db, kept, gone);
     }
-    CHECK(unwrap(db->prune_relay_messages(before, keep_all, 3)) == 3);
-    CHECK(unwrap(db->count_relay_messages()) == all.size() - 7);
-    CHECK(unwrap(db->prune_relay_messages(before, keep_all, 1000)) == older - 7);
-    CHECK(unwrap(db->prune_relay_messages(before, keep_all, 1000)) == 0);
+    CHECK(unwrap(db->relay_messages().prune(before, keep_all, 3)) == 3);
+    CHECK(unwrap(db->relay_messages().count()) == all.size() - 7);
+    CHECK(unwrap(db->relay_messages().prune(before, keep_all, 1000)) == older - 7);
+    CHECK(unwrap(db->relay_messages().prune(before, keep_all, 1000)) == 0);
     auto [kept, gone] = split(older);
     // A message exactly at `before` is not older than it.
     CHECK(kept.front().timestamp == before);
     check_only(*db, kept, gone);
 
     // A pruned hash is new again.
-    CHECK(unwrap(db->record_relay_messages({gone[2]})) == 1);
-    CHECK(unwrap(db->count_relay_messages()) == kept.size() + 1);
+    CHECK(unwrap(db->relay_messages().record({gone[2]})) == 1);
+    CHECK(unwrap(db->relay_messages().count()) == kept.size() + 1);
   }
   SECTION("by count") {
     const std::uint64_t keep = 30;
     auto over = all.size() - keep;
     std::uint64_t dropped = 0;
     for (std::uint64_t step : {7, 7, 1}) {
-      CHECK(unwrap(db->prune_relay_messages(min_ns, keep, step)) == step);
+      CHECK(unwrap(db->relay_messages().prune(min_ns, keep, step)) == step);
       dropped += step;
       auto [kept, gone] = split(dropped);
       check_only(*db, kept, gone);
     }
-    CHECK(unwrap(db->prune_relay_messages(min_ns, keep, 1000)) == over - dropped);
-    CHECK(unwrap(db->prune_relay_messages(min_ns, keep, 1000)) == 0);
+    CHECK(unwrap(db->relay_messages().prune(min_ns, keep, 1000)) == over - dropped);
+    CHECK(unwrap(db->relay_messages().prune(min_ns, keep, 1000)) == 0);
     auto [kept, gone] = split(over);
     REQUIRE(kept.size() == keep);
     check_only(*db, kept, gone);
@@ -626,19 +626,19 @@ TEST_CASE("prune drops the oldest first, within max_drop, from every index",
     auto older = static_cast<std::size_t>(
       std::count_if(all.begin(), all.end(), [&](auto& m) { return m.timestamp < before; }));
     REQUIRE(older < 20);
-    CHECK(unwrap(db->prune_relay_messages(before, all.size() - 20, 1000)) == 20);
+    CHECK(unwrap(db->relay_messages().prune(before, all.size() - 20, 1000)) == 20);
     auto [kept, gone] = split(20);
     check_only(*db, kept, gone);
     // Now age drops more than the count asks.
     auto older_now = static_cast<std::size_t>(
       std::count_if(kept.begin(), kept.end(), [&](auto& m) { return m.timestamp < 2000; }));
     REQUIRE(older_now > 5);
-    CHECK(unwrap(db->prune_relay_messages(2000, kept.size() - 5, 1000)) == older_now);
+    CHECK(unwrap(db->relay_messages().prune(2000, kept.size() - 5, 1000)) == older_now);
     auto [kept2, gone2] = split(20 + older_now);
     check_only(*db, kept2, gone2);
   }
   SECTION("everything") {
-    CHECK(unwrap(db->prune_relay_messages(max_ns, 0, 1000)) == all.size());
+    CHECK(unwrap(db->relay_messages().prune(max_ns, 0, 1000)) == all.size());
     check_only(*db, {}, s);
   }
 }
@@ -648,8 +648,8 @@ TEST_CASE("recorded relay messages survive a reopen", "[store][relay-store]") {
   auto all = corpus();
   {
     auto db = open_store(dir);
-    REQUIRE(unwrap(db->record_relay_messages(all)) == all.size());
-    CHECK(unwrap(db->prune_relay_messages(min_ns, all.size() - 10, 1000)) == 10);
+    REQUIRE(unwrap(db->relay_messages().record(all)) == all.size());
+    CHECK(unwrap(db->relay_messages().prune(min_ns, all.size() - 10, 1000)) == 10);
   }
   auto s = sorted(all);
   messages kept(s.begin() + 10, s.end()), gone(s.begin(), s.begin() + 10);
@@ -657,9 +657,9 @@ TEST_CASE("recorded relay messages survive a reopen", "[store][relay-store]") {
   auto db = open_store(dir);
   check_only(*db, kept, gone);
   // Still deduplicated after the reopen.
-  CHECK(unwrap(db->record_relay_messages(kept)) == 0);
-  CHECK(unwrap(db->record_relay_messages({gone[0], kept[0]})) == 1);
-  CHECK(unwrap(db->count_relay_messages()) == kept.size() + 1);
+  CHECK(unwrap(db->relay_messages().record(kept)) == 0);
+  CHECK(unwrap(db->relay_messages().record({gone[0], kept[0]})) == 1);
+  CHECK(unwrap(db->relay_messages().count()) == kept.size() + 1);
 
   // And once more, counting from the disk again.
   db.reset();

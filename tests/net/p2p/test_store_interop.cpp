@@ -54,7 +54,7 @@ struct store_peer {
       if (!b)
         expected_a.push_back(payload);
     }
-    REQUIRE(*db->record_relay_messages(messages) == messages.size());
+    REQUIRE(*db->relay_messages().record(messages) == messages.size());
     server->attach(db);
     host_config c;
     c.listen = {"/ip4/127.0.0.1/tcp/0"};

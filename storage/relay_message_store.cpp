@@ -98,8 +98,8 @@ result<std::size_t> store::impl::stage_relay(rocksdb::WriteBatch& batch,
   return added;
 }
 
-result<std::size_t> store::record_relay_messages(const std::vector<stored_relay_message>& messages) {
-  auto& d = *impl_;
+result<std::size_t> relay_message_store::record(const std::vector<stored_relay_message>& messages) {
+  auto& d = *db_->impl_;
   std::lock_guard lock(d.write_mutex);
   rocksdb::WriteBatch batch;
   auto added = d.stage_relay(batch, messages, "record_relay_messages");
@@ -111,8 +111,8 @@ result<std::size_t> store::record_relay_messages(const std::vector<stored_relay_
   return added;
 }
 
-result<std::uint64_t> store::count_relay_messages() const {
-  auto& d = *impl_;
+result<std::uint64_t> relay_message_store::count() const {
+  auto& d = *db_->impl_;
   {
     std::lock_guard counts(d.counts_mutex);
     if (d.relay_count)
@@ -132,12 +132,12 @@ result<std::uint64_t> store::count_relay_messages() const {
   return n;
 }
 
-result<store_page> store::query_relay_messages(const store_query& query,
-                                               std::size_t max_bytes) const {
-  auto& d = *impl_;
+result<store_page> relay_message_store::query(const store_query& query,
+                                              std::size_t max_bytes) const {
+  auto& d = *db_->impl_;
   const rocksdb::Snapshot* snapshot = d.db->GetSnapshot();
   struct release {
-    const impl& d;
+    const store::impl& d;
     const rocksdb::Snapshot* s;
     ~release() { d.db->ReleaseSnapshot(s); }
   } released{d, snapshot};
@@ -299,13 +299,13 @@ result<store_page> store::query_relay_messages(const store_query& query,
   return page;
 }
 
-result<std::uint64_t> store::prune_relay_messages(std::int64_t before,
-                                                  std::uint64_t keep_at_most,
-                                                  std::uint64_t max_drop) {
-  auto total = count_relay_messages();
+result<std::uint64_t> relay_message_store::prune(std::int64_t before,
+                                                 std::uint64_t keep_at_most,
+                                                 std::uint64_t max_drop) {
+  auto total = count();
   if (!total)
     return total.error();
-  auto& d = *impl_;
+  auto& d = *db_->impl_;
   std::lock_guard lock(d.write_mutex);
   auto over = *total > keep_at_most ? *total - keep_at_most : 0;
   auto limit = time_key(before);
