@@ -254,6 +254,10 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
                  n(s.gossip.iwant_out), {"direction", "out"})
         .counter("annals_relay_gossip_iwant_served_total",
                  "Messages sent because a peer asked with IWANT", n(s.gossip.iwant_served))
+        .counter("annals_relay_gossip_iwant_refused_total",
+                 "IWANT entries not answered: asked again past the retransmission limit or over "
+                 "the peer's byte budget for the heartbeat",
+                 n(s.gossip.iwant_refused))
         .counter("annals_store_queries_sent_total", "Waku store queries this node made",
                  n(self->state.store_queries_sent))
         .counter("annals_store_queries_failed_total",

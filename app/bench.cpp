@@ -315,6 +315,10 @@ void add_bench_commands(CLI::App& app) {
   h->add_option("--oversized", hostile->oversized, "Peers sending 2 MiB relay frames")
     ->check(CLI::Range(std::size_t{0}, std::size_t{100}))
     ->capture_default_str();
+  h->add_option("--iwant-amplifiers", hostile->iwant_amplifiers,
+                "Peers naming one 100 KB message 25,000 times in IWANTs every 2 s")
+    ->check(CLI::Range(std::size_t{0}, std::size_t{100}))
+    ->capture_default_str();
   h->add_option("--honest-messages", hostile->honest_messages,
                 "Messages the honest publisher sends through the owner")
     ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))

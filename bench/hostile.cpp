@@ -4,6 +4,7 @@
 #include "bench/process.hpp"
 #include "core/hex.hpp"
 #include "core/identity.hpp"
+#include "core/keccak.hpp"
 #include "net/http_get.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/host.hpp"
@@ -69,7 +70,7 @@ std::map<std::string, double> counters(const std::string& text) {
 
 // -- the attackers ------------------------------------------------------------------
 
-enum class kind { half_open, idle, slow_reader, flooder, stream_hog, oversized };
+enum class kind { half_open, idle, slow_reader, flooder, stream_hog, oversized, iwant_amplifier };
 const char* name_of(kind k) {
   switch (k) {
     case kind::half_open: return "half_open";
@@ -78,6 +79,7 @@ const char* name_of(kind k) {
     case kind::flooder: return "flooder";
     case kind::stream_hog: return "stream_hog";
     case kind::oversized: return "oversized";
+    case kind::iwant_amplifier: return "iwant_amplifier";
   }
   return "?";
 }
@@ -116,6 +118,7 @@ struct attacker : p2p::connection_handler, std::enable_shared_from_this<attacker
   bool closed = false;
   asio::steady_timer timer;
   std::uint64_t ticks = 0;
+  std::string published_id;  // iwant_amplifier: the ID of its one large message
 
   attacker(attack& at, kind kk, std::string ip)
       : a(at), k(kk), source_ip(std::move(ip)), socket(at.io), timer(at.io) {}
@@ -272,11 +275,43 @@ struct attacker : p2p::connection_handler, std::enable_shared_from_this<attacker
           self.send_rpc(rpc);
         });
         break;
+      case kind::iwant_amplifier:
+        // One valid 100 KB message, then IWANTs naming it 25,000 times every
+        // 2 s: an owner that answers each entry sends gigabytes.
+        subscribe_and_graft();
+        after(500ms, [](attacker& self) {
+          p2p::pb::RPC rpc;
+          auto* m = rpc.add_publish();
+          m->set_topic(pubsub_topic);
+          std::string payload(100 * 1024, '\0');
+          for (auto& c : payload)
+            c = static_cast<char>(self.a.rng());
+          m->set_data(waku_message(junk_topic, std::move(payload)));
+          auto id = sha256(m->data());
+          self.published_id.assign(reinterpret_cast<const char*>(id.data()), id.size());
+          self.send_rpc(rpc);
+          self.tick_every(2000ms, [](attacker& me) { me.ask_again(); });
+        });
+        break;
       default:
         break;
     }
   }
-  void on_relay_rpc(std::string) override {}
+  void on_relay_rpc(std::string body) override {
+    if (k == kind::iwant_amplifier)
+      a.counts.add(k, "bytes_received", body.size());
+  }
+
+  void ask_again() {
+    p2p::pb::RPC rpc;
+    for (int entry = 0; entry < 5; ++entry) {
+      auto* iwant = rpc.mutable_control()->add_iwant();
+      for (int i = 0; i < 5000; ++i)
+        iwant->add_messageids(published_id);
+    }
+    a.counts.add(k, "iwant_ids", 25'000);
+    send_rpc(rpc);
+  }
 
   template <class F>
   void after(std::chrono::milliseconds delay, F f) {
@@ -485,6 +520,7 @@ hostile_result run_hostile(const hostile_options& options,
   add(kind::flooder, options.flooders, 13, 1);
   add(kind::stream_hog, options.stream_hogs, 14, 1);
   add(kind::oversized, options.oversized, 15, 1);
+  add(kind::iwant_amplifier, options.iwant_amplifiers, 16, 1);
   for (auto& x : attackers)
     asio::post(a.io, [x] { x->start(); });
   std::thread io_thread([&] {
@@ -496,7 +532,8 @@ hostile_result run_hostile(const hostile_options& options,
        + " slow readers, " + std::to_string(options.flooders) + " flooders ("
        + std::to_string(int(options.flood_rate)) + " junk msg/s), "
        + std::to_string(options.stream_hogs) + " stream hogs, "
-       + std::to_string(options.oversized) + " oversized senders, for "
+       + std::to_string(options.oversized) + " oversized senders, "
+       + std::to_string(options.iwant_amplifiers) + " IWANT amplifiers, for "
        + std::to_string(int(options.seconds)) + " s");
 
   auto started = std::chrono::steady_clock::now();
@@ -588,6 +625,7 @@ std::string hostile_json(const hostile_options& options, const hostile_result& r
   j["attackers"] = {{"half_open", options.half_open},     {"idle", options.idle},
                     {"slow_readers", options.slow_readers}, {"flooders", options.flooders},
                     {"stream_hogs", options.stream_hogs},   {"oversized", options.oversized},
+                    {"iwant_amplifiers", options.iwant_amplifiers},
                     {"flood_rate", options.flood_rate}};
   j["owner_alive"] = r.owner_alive;
   j["honest"] = {{"sent", r.honest_sent}, {"received", r.honest_received}};

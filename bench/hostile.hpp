@@ -24,6 +24,7 @@ struct hostile_options {
   std::size_t flooders = 4;     // junk messages, IHAVE floods, subscription churn
   std::size_t stream_hogs = 8;  // 1,000 streams each, again and again
   std::size_t oversized = 4;    // a 2 MiB relay frame, reconnect, again
+  std::size_t iwant_amplifiers = 2;  // one 100 KB message, then IWANTs naming it 25,000 times
   double flood_rate = 2000;     // junk messages per second, all flooders together
   std::size_t honest_messages = 2000;  // published by the honest publisher during the attack
   std::size_t owner_rate = 200;        // the owner's own traffic, messages per second

@@ -472,13 +472,14 @@ void gossipsub_router::heartbeat(clock::time_point now) {
   shift_cache();
   iwant_asked_.clear();
   ihave_taken_.clear();
+  iwant_spent_.clear();
 }
 
 // --- gossip: IHAVE / IWANT ---------------------------------------------------------
 
 void gossipsub_router::cache_message(const std::string& id, const std::string& topic,
                                      const std::shared_ptr<const std::string>& data) {
-  if (mcache_.emplace(id, cached_message{topic, data}).second)
+  if (mcache_.emplace(id, cached_message{topic, data, {}}).second)
     mcache_windows_.front().push_back(id);
 }
 
@@ -540,17 +541,26 @@ void gossipsub_router::handle_ihave(peer_handle peer, const pb::ControlIHave& ih
 }
 
 void gossipsub_router::handle_iwant(peer_handle peer, const pb::ControlIWant& iwant) {
-  std::size_t answered = 0;
+  auto& spent = iwant_spent_[peer];
   for (const auto& id : iwant.messageids()) {
     ++counters_.iwant_in;
-    if (answered >= config_.max_ihave_length)
-      break;
     auto cached = mcache_.find(id);
     if (cached == mcache_.end())
       continue;
+    // Each check before any copy is queued: refusing must cost nothing.
+    auto& times = cached->second.sent[peer];
+    auto size = cached->second.data->size();
+    if (spent.ids.count(id) != 0 || times >= config_.gossip_retransmission
+        || spent.ids.size() >= config_.max_ihave_length
+        || spent.bytes + size > config_.max_iwant_bytes) {
+      ++counters_.iwant_refused;
+      continue;
+    }
+    spent.ids.insert(id);
+    spent.bytes += size;
+    ++times;
     queue_message(peer, cached->second.topic, cached->second.data);
     ++counters_.iwant_served;
-    ++answered;
   }
 }
 

@@ -69,6 +69,14 @@ struct gossipsub_config {
   std::size_t max_ihave_length = 5000;
   /// IHAVE messages taken from one peer per heartbeat (more are ignored).
   std::size_t max_ihave_messages = 10;
+  /// What an IWANT may cost us: one message goes to one peer at most
+  /// `gossip_retransmission` times while it is cached (and once per
+  /// heartbeat however often an IWANT repeats its ID), and the answers to one
+  /// peer in one heartbeat hold at most `max_iwant_bytes` of data. Without
+  /// these an IWANT naming one large message thousands of times is answered
+  /// with that many copies.
+  std::size_t gossip_retransmission = 3;
+  std::size_t max_iwant_bytes = 2 * 1024 * 1024;
 };
 
 struct gossipsub_counters {
@@ -85,6 +93,7 @@ struct gossipsub_counters {
   std::uint64_t ihave_in = 0, ihave_out = 0;  // IHAVE messages
   std::uint64_t iwant_in = 0, iwant_out = 0;  // message IDs asked for
   std::uint64_t iwant_served = 0;             // messages sent because a peer asked
+  std::uint64_t iwant_refused = 0;  // asked again past the retransmission limit or byte budget
   std::uint64_t slow_pruned = 0;   // mesh peers pruned or grafts refused for reading too slowly
   std::uint64_t seen_evicted = 0;  // IDs forgotten before seen_ttl because the cache was full
 };
@@ -194,6 +203,12 @@ private:
   struct cached_message {
     std::string topic;
     std::shared_ptr<const std::string> data;
+    std::map<peer_handle, std::size_t> sent;  // IWANT answers per peer
+  };
+  // What one peer's IWANTs took this heartbeat.
+  struct iwant_spent {
+    std::size_t bytes = 0;
+    std::set<std::string> ids;
   };
   struct seen_entry {
     clock::time_point at;
@@ -248,6 +263,7 @@ private:
   // Per heartbeat: IDs asked of each peer, IHAVEs taken from each peer.
   std::map<peer_handle, std::size_t> iwant_asked_;
   std::map<peer_handle, std::size_t> ihave_taken_;
+  std::map<peer_handle, iwant_spent> iwant_spent_;
   // The latest time any call brought in: subscribe() has no `now` of its own
   // but must still respect backoffs.
   clock::time_point now_{};

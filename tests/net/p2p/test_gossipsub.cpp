@@ -984,6 +984,92 @@ TEST_CASE("gossipsub bounds what IHAVE and IWANT from a peer cost", "[p2p][gossi
   CHECK(router.take_outgoing().empty());
 }
 
+TEST_CASE("gossipsub answers an IWANT that repeats one large message within a budget",
+          "[p2p][gossip]") {
+  gossipsub_config config;
+  config.max_iwant_bytes = 250 * 1024;
+  config.history_length = 10;  // cached long enough to reach the retransmission limit
+  gossipsub_router router(config);
+  std::vector<gossip_message> delivered;
+  router.subscribe(topic);
+  router.add_peer(1);
+  router.add_peer(2);
+  feed(router, 1, subscription_rpc(topic, true), t0);
+  feed(router, 2, subscription_rpc(topic, true), t0);
+  // Peer 2 sends one 100 KB message; it is cached for IWANT answers.
+  std::string big = std::string(100 * 1024, 'x');
+  std::string small = std::string("small");
+  REQUIRE(router.handle_rpc(2, message_rpc(topic, big), t0, delivered));
+  REQUIRE(router.handle_rpc(2, message_rpc(topic, small), t0, delivered));
+  router.take_outgoing();
+
+  // Peer 1 names the big one 5,000 times in each of five IWANTs, the small
+  // one twice.
+  auto attack = [&] {
+    pb::RPC rpc;
+    for (int entry = 0; entry < 5; ++entry) {
+      auto* iwant = rpc.mutable_control()->add_iwant();
+      for (int i = 0; i < 5000; ++i)
+        iwant->add_messageids(raw_id(big));
+      iwant->add_messageids(raw_id(small));
+    }
+    return rpc.SerializeAsString();
+  };
+  auto sent_bytes = [&] {
+    std::size_t bytes = 0, messages = 0;
+    for (const auto& rpc : router.take_outgoing()) {
+      pb::RPC parsed;
+      REQUIRE(parsed.ParseFromString(rpc.body));
+      messages += parsed.publish_size();
+      bytes += rpc.body.size();
+    }
+    return std::pair{messages, bytes};
+  };
+  REQUIRE(router.handle_rpc(1, attack(), t0, delivered));
+  // Repeats within a heartbeat count once: each message goes out once.
+  auto [messages, bytes] = sent_bytes();
+  CHECK(messages == 2);
+  CHECK(bytes < 110 * 1024);
+  CHECK(router.counters().iwant_served == 2);
+  CHECK(router.counters().iwant_refused == 25'000 + 5 - 2);
+
+  // Later heartbeats answer again, up to gossip_retransmission times in all.
+  std::size_t total = messages;
+  for (int beat = 1; beat <= 5; ++beat) {
+    router.heartbeat(t0 + std::chrono::seconds(beat));
+    router.take_outgoing();
+    REQUIRE(router.handle_rpc(1, attack(), t0 + std::chrono::seconds(beat), delivered));
+    total += sent_bytes().first;
+  }
+  // Each message went out gossip_retransmission times, then never again.
+  CHECK(total == 2 * config.gossip_retransmission);
+  CHECK(router.counters().iwant_served == total);
+
+  // The byte budget: with the retransmission limit lifted, one heartbeat
+  // still answers at most max_iwant_bytes.
+  gossipsub_config loose = config;
+  loose.gossip_retransmission = 1000;
+  gossipsub_router other(loose);
+  other.subscribe(topic);
+  other.add_peer(1);
+  other.add_peer(2);
+  feed(other, 1, subscription_rpc(topic, true), t0);
+  feed(other, 2, subscription_rpc(topic, true), t0);
+  std::vector<std::string> bigs;
+  for (char c : {'a', 'b', 'c', 'd'}) {
+    bigs.push_back(std::string(100 * 1024, c));
+    REQUIRE(other.handle_rpc(2, message_rpc(topic, bigs.back()), t0, delivered));
+  }
+  other.take_outgoing();
+  pb::RPC four;
+  auto* entry = four.mutable_control()->add_iwant();
+  for (const auto& data : bigs)
+    entry->add_messageids(raw_id(data));
+  REQUIRE(other.handle_rpc(1, four.SerializeAsString(), t0, delivered));
+  CHECK(other.counters().iwant_served == 2);  // 2 x 100 KB fit in 250 KB, a third does not
+  CHECK(other.counters().iwant_refused == 2);
+}
+
 TEST_CASE("gossipsub leaves a slow peer out of the mesh and gossip until it catches up",
           "[p2p][gossip]") {
   gossipsub_config config;
