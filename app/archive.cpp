@@ -7,6 +7,7 @@
 #include "core/archive_reader.hpp"
 #include "core/identity.hpp"
 #include "core/message_jsonl.hpp"
+#include "core/file_io.hpp"
 #include "net/torrent_file.hpp"
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,12 @@ void run_build(const build_options& options) {
     fail("[--from, --to) in windows of --partition " + std::to_string(options.partition)
            + " s would be over " + std::to_string(max_windows)
            + " windows; use a larger --partition or a shorter range",
+         exit_bad_input);
+  // A regular file of a sane size only: /dev/zero would be read without
+  // end, a FIFO would block, a directory "opens" and reads nothing.
+  constexpr std::uint64_t max_messages_file = std::uint64_t{4} << 30;
+  if (auto checked = regular_file_within(options.messages_file, max_messages_file); !checked)
+    fail(make_error(checked.error().code, "--messages " + checked.error().message),
          exit_bad_input);
   std::ifstream in(options.messages_file);
   if (!in)
@@ -176,6 +183,12 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
                         {"pieces", torrent->piece_count},
                         {"magnet", torrent->magnet}};
   }
+  // Without a torrent no piece hash was checked: the messages decode, but
+  // nothing says they are the bytes the owner built.
+  out["pieces_checked"] = out.contains("torrent");
+  if (!out.contains("torrent") && problems.empty())
+    std::cerr << "annals: no torrent at " << layout.torrent_file().string()
+              << ": piece hashes not checked (the structure and messages are)\n";
   out["problems"] = problems;
   out["ok"] = problems.empty();
   std::cout << json_text(out, 2) << "\n";

@@ -46,6 +46,21 @@ result<void> sync_dir(const std::filesystem::path& dir) {
 
 } // namespace
 
+result<std::uint64_t> regular_file_within(const std::filesystem::path& file,
+                                          std::uint64_t max_size) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    return os_error(file, "stat", errno);
+  if (!S_ISREG(st.st_mode))
+    return make_error(errc::invalid_argument, file.string() + ": not a regular file");
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > max_size)
+    return make_error(errc::invalid_argument,
+                      file.string() + ": " + std::to_string(size) + " bytes, more than the "
+                        + std::to_string(max_size) + " it may hold");
+  return size;
+}
+
 result<std::string> read_file_bytes(const std::filesystem::path& file, std::uint64_t max_size) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer.
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -21,6 +21,12 @@ namespace annals {
 result<std::string> read_file_bytes(const std::filesystem::path& file,
                                     std::uint64_t max_size = std::uint64_t{1} << 30);
 
+/// The size of `file` when it is a regular file of at most `max_size`
+/// bytes; a directory, FIFO, device or larger file is refused by stat alone
+/// (nothing is opened, so a FIFO cannot block the caller).
+result<std::uint64_t> regular_file_within(const std::filesystem::path& file,
+                                          std::uint64_t max_size);
+
 /// Replaces `file` with `bytes`: writes a sibling temp file, fsyncs it,
 /// renames it over `file` and fsyncs the directory. Readers see the old or
 /// the new content, never a mix.

@@ -99,7 +99,9 @@ TEST_CASE("archive import refuses a damaged archive naming it and keeps what it 
   auto index = read_index(layout.index_file());
   REQUIRE(index);
   auto entries = sorted_entries(*index);
-  // Garbage in the newest archive's bytes, structure intact.
+  // Garbage in the newest archive's bytes, structure intact, and no torrent
+  // (a torrent's piece hashes would refuse the whole set first).
+  fs::remove(layout.torrent_file());
   {
     std::fstream data(layout.data_file(), std::ios::in | std::ios::out | std::ios::binary);
     data.seekp(static_cast<std::streamoff>(entries.back().second.offset() + 3));
@@ -108,6 +110,7 @@ TEST_CASE("archive import refuses a damaged archive naming it and keeps what it 
   auto damaged = m.import(set);
   CHECK(damaged.code == 1);
   CHECK_THAT(damaged.err, Catch::Contains(entries.back().first) && Catch::Contains("stay"));
+  CHECK_THAT(damaged.err, Catch::Contains("piece hashes not checked"));
   CHECK(m.stored() > 0);
   CHECK(m.stored() < m.messages);
 
@@ -160,4 +163,49 @@ TEST_CASE("archive import --keys opens a token-gated community's archives", "[cl
   REQUIRE(opened.code == 0);
   CHECK(nlohmann::json::parse(opened.out)["new_messages"] == m.messages);
   CHECK(m.stored() == m.messages);
+}
+
+TEST_CASE("archive import checks piece hashes when the set has its torrent: one flipped payload "
+          "byte imports nothing, and the genuine set then imports every message",
+          "[cli][import]") {
+  mirror m;
+  auto set = m.build("set");
+  auto genuine = m.build("genuine");
+  archive_layout layout{set, m.community.id()};
+  REQUIRE(fs::exists(layout.torrent_file()));
+  auto index = read_index(layout.index_file());
+  REQUIRE(index);
+  auto entries = sorted_entries(*index);
+  // One byte near the end of the first archive: inside a message's payload
+  // (the archive still decodes), so only the piece hash can tell.
+  {
+    const auto& first = entries.front().second;
+    auto at = first.offset() + first.size() - first.padding() - 40;
+    std::fstream data(layout.data_file(), std::ios::in | std::ios::out | std::ios::binary);
+    data.seekg(static_cast<std::streamoff>(at));
+    char byte = 0;
+    data.read(&byte, 1);
+    data.seekp(static_cast<std::streamoff>(at));
+    byte = static_cast<char>(byte ^ 0x01);
+    data.write(&byte, 1);
+  }
+  auto tampered = m.import(set);
+  CHECK(tampered.code == 1);
+  CHECK_THAT(tampered.err, Catch::Contains("does not match the torrent's hash")
+                             && Catch::Contains("nothing imported"));
+  CHECK_FALSE(fs::exists(m.node / "db"));
+
+  auto good = m.import(genuine);
+  INFO(good.err);
+  REQUIRE(good.code == 0);
+  auto summary = nlohmann::json::parse(good.out);
+  CHECK(summary["pieces_checked"] == true);
+  CHECK(summary["new_messages"] == m.messages);
+  CHECK(m.stored() == m.messages);
+
+  // inspect says when no piece hash was checked.
+  fs::remove(layout.torrent_file());
+  auto inspected = run_annals("archive inspect " + layout.archive_dir().string(), m.dir);
+  CHECK_THAT(inspected.err, Catch::Contains("piece hashes not checked"));
+  CHECK(nlohmann::json::parse(inspected.out)["pieces_checked"] == false);
 }
