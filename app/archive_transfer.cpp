@@ -191,6 +191,12 @@ T take_fetched(result<T> r, const std::string& context) {
 std::string expected_community(const std::string& source, bool from_magnet) {
   std::string name;
   if (from_magnet) {
+    // The info hash first: libtorrent refuses a link with a bad xt whole,
+    // and "no dn" would then name the wrong part.
+    if (!magnet_info_hash(source))
+      fail(make_error(errc::invalid_argument,
+                      "magnet link has no xt=urn:btih:<40 hex digits> (a v1 info hash)"),
+           exit_bad_input);
     auto dn = magnet_name(source);
     if (!dn)
       fail(make_error(errc::invalid_argument,

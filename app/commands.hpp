@@ -111,5 +111,9 @@ void add_relay_commands(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_store_commands(CLI::App& app);
 void add_bench_commands(CLI::App& app);
+/// Makes every numeric option of `app` and its subcommands refuse what
+/// CLI11 2.1 would wrap or saturate (negative unsigned, out of range, NaN).
+/// Call after every option is added.
+void check_numbers(CLI::App& app);
 
 } // namespace annals::app

@@ -51,6 +51,70 @@ TEST_CASE("archive build refuses ranges that never end and numbers that wrap", "
   }
 }
 
+TEST_CASE("every numeric option refuses numbers that would wrap, saturate or not be numbers",
+          "[cli][hostile]") {
+  community_files f(10, 1, 43, 256, "annals-hostile-numbers");
+  auto encode = "magnetlink encode --community-key " + f.key_file.string()
+                + " --magnet magnet:?xt=urn:btih:0000000000000000000000000000000000000000 --clock ";
+  auto query = std::string("store query --peer /ip4/127.0.0.1/tcp/1/p2p/x ");
+  const std::pair<std::string, std::string> cases[] = {
+    {encode + "-1", "--clock"},
+    {encode + "99999999999999999999999", "out of range"},
+    {encode + "0x10", "--clock"},
+    {query + "--limit -1", "--limit"},
+    {query + "--start -9223372036854775809", "out of range"},
+    {query + "--seconds nan", "--seconds"},
+    {query + "--seconds 1e999", "--seconds"},
+  };
+  for (const auto& [args, named] : cases) {
+    CAPTURE(args);
+    auto r = run_annals(args, f.dir);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains(named));
+  }
+  // In range, the same option still parses.
+  auto fine = run_annals(encode + "1700000000000", f.dir);
+  INFO(fine.err);
+  CHECK(fine.code == 0);
+}
+
+TEST_CASE("a stranger's bytes reach stderr escaped, and a bad xt is named as such",
+          "[cli][hostile]") {
+  temp_dir dir("annals-hostile-terminal");
+  auto hash = std::string("0123456789abcdef0123456789abcdef01234567");
+  // dn = ESC ] 0 ; owned-title BEL ESC [ 2 J: a title change and a screen clear.
+  auto r = run_annals("archive fetch 'magnet:?xt=urn:btih:" + hash
+                        + "&dn=%1B%5D0%3Bowned-title%07%1B%5B2J' --out " + (dir / "o").string(),
+                      dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK(r.err.find('\x07') == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("\\x1b]0;owned-title\\x07\\x1b[2J"));
+
+  auto bad_xt = run_annals("archive fetch 'magnet:?xt=urn:btih:zz&dn=0x02' --out "
+                             + (dir / "o").string(),
+                           dir);
+  CHECK(bad_xt.code == 2);
+  CHECK_THAT(bad_xt.err, Catch::Contains("xt=urn:btih"));
+  CHECK_THAT(bad_xt.err, !Catch::Contains("no dn"));
+}
+
+TEST_CASE("archive build takes messages only from a regular file: /dev/zero, a FIFO and a "
+          "directory are refused at once with exit 2",
+          "[cli][hostile]") {
+  community_files f(10, 1, 44, 256, "annals-hostile-messages");
+  auto fifo = f.dir / "messages.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (std::string input : {std::string("/dev/zero"), fifo.string(), f.dir.path().string()}) {
+    CAPTURE(input);
+    auto r = run_annals("archive build --community-key " + f.key_file.string() + " --messages "
+                          + input + " --from 1 --to 2 --out " + (f.dir / "o").string(),
+                        f.dir);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--messages") && Catch::Contains("not a regular file"));
+  }
+}
+
 TEST_CASE("a message listed twice in the JSONL input is archived once", "[cli][hostile]") {
   community_files f(50, 1, 43, 256, "annals-hostile-dup");
   {
