@@ -52,31 +52,31 @@ hr_secret hr_message_key(const hr_secret& key, std::uint32_t seq_no) {
 
 bool hr_keyring::add(const hr_key& key) {
   auto id = key.key_id();
-  if (std::find(ids_.begin(), ids_.end(), id) != ids_.end())
+  if (by_id_.count(id) != 0)
     return false;
+  auto index = keys_.size();
   keys_.push_back(key);
-  ids_.push_back(std::move(id));
+  by_id_.emplace(std::move(id), index);
+  by_old_.emplace(std::make_pair(key.group_id, key.deprecated_key_id()), index);
+  auto [newest, first] = newest_.emplace(key.group_id, index);
+  // Ties keep the earlier key, as a scan for a strictly newer one would.
+  if (!first && key.timestamp_ms > keys_[newest->second].timestamp_ms)
+    newest->second = index;
   return true;
 }
 
 const hr_key* hr_keyring::find(std::string_view key_id, std::string_view group_id,
                                std::uint32_t deprecated_key_id) const {
   if (!key_id.empty())
-    for (std::size_t i = 0; i < ids_.size(); ++i)
-      if (ids_[i] == key_id)
-        return &keys_[i];
-  for (const auto& k : keys_)
-    if (k.group_id == group_id && k.deprecated_key_id() == deprecated_key_id)
-      return &k;
-  return nullptr;
+    if (auto it = by_id_.find(std::string(key_id)); it != by_id_.end())
+      return &keys_[it->second];
+  auto it = by_old_.find(std::make_pair(std::string(group_id), deprecated_key_id));
+  return it == by_old_.end() ? nullptr : &keys_[it->second];
 }
 
 const hr_key* hr_keyring::newest(std::string_view group_id) const {
-  const hr_key* best = nullptr;
-  for (const auto& k : keys_)
-    if (k.group_id == group_id && (!best || k.timestamp_ms > best->timestamp_ms))
-      best = &k;
-  return best;
+  auto it = newest_.find(std::string(group_id));
+  return it == newest_.end() ? nullptr : &keys_[it->second];
 }
 
 bool is_hash_ratchet_message(std::string_view bytes) {
@@ -177,9 +177,13 @@ result<hr_opened> hr_open(std::string_view bytes, const hr_keyring& keys) {
 // -- files --------------------------------------------------------------------------
 
 result<hr_keyring> load_hr_keys(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    return make_error(errc::not_found, file.string() + ": no such keys file");
+  // A regular file within the limit, told by stat before a byte is read: a
+  // directory, /dev/zero or a huge sparse file is named as what it is.
+  constexpr std::uint64_t max_keys_file = std::uint64_t{1} << 30;
+  if (auto checked = regular_file_within(file, max_keys_file); !checked)
+    return checked.error().code == errc::not_found
+             ? make_error(errc::not_found, file.string() + ": no such keys file")
+             : checked.error();
   std::ifstream in(file);
   if (!in)
     return make_error(errc::io, file.string() + ": cannot be read: " + std::strerror(errno));

@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace annals {
@@ -56,8 +58,12 @@ public:
   const std::vector<hr_key>& keys() const { return keys_; }
 
 private:
+  // Indexes into keys_, so a keys file of n keys loads in O(n log n): a
+  // token-gated community rotates keys for years.
   std::vector<hr_key> keys_;
-  std::vector<std::string> ids_;  // key_id() of keys_[i], computed once
+  std::unordered_map<std::string, std::size_t> by_id_;                   // key_id()
+  std::map<std::pair<std::string, std::uint32_t>, std::size_t> by_old_;  // first added wins
+  std::unordered_map<std::string, std::size_t> newest_;                  // by group
 };
 
 /// Whether `bytes` are a hash-ratchet ProtocolMessage: judged by structure

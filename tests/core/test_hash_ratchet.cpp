@@ -213,6 +213,55 @@ TEST_CASE("keys files append without duplicates, load with line numbers, and tak
   CHECK_FALSE(parse_hr_key_blob("garbage"));
 }
 
+TEST_CASE("a keys file that is a directory, a device or past 1 GiB is named as such, unread",
+          "[hash_ratchet]") {
+  test::temp_dir dir("annals-hr-keys-hostile");
+  auto directory = load_hr_keys(dir.path());
+  REQUIRE_FALSE(directory);
+  CHECK_THAT(directory.error().message, Catch::Contains("not a regular file"));
+  auto device = load_hr_keys("/dev/zero");
+  REQUIRE_FALSE(device);
+  CHECK_THAT(device.error().message, Catch::Contains("not a regular file"));
+  // Sparse: 1.1 GiB of nothing on disk, refused by its size alone.
+  auto sparse = dir / "sparse.jsonl";
+  std::ofstream(sparse).put('\n');
+  std::filesystem::resize_file(sparse, (std::uint64_t{11} << 30) / 10);
+  auto huge = load_hr_keys(sparse);
+  REQUIRE_FALSE(huge);
+  CHECK_THAT(huge.error().message, Catch::Contains("more than the 1073741824"));
+}
+
+TEST_CASE("a keyring of many keys finds each by ID, by old ID and the newest of each group",
+          "[hash_ratchet]") {
+  hr_keyring ring;
+  std::vector<hr_key> keys;
+  for (std::uint64_t i = 0; i < 20'000; ++i) {
+    hr_key k;
+    k.group_id = std::string(1, static_cast<char>('a' + i % 7));
+    k.timestamp_ms = 1'700'000'000'000 + i;
+    for (std::size_t b = 0; b < k.key.size(); ++b)
+      k.key[b] = static_cast<std::uint8_t>((i >> (8 * (b % 8))) + b);
+    keys.push_back(k);
+    REQUIRE(ring.add(k));
+  }
+  CHECK_FALSE(ring.add(keys[123]));
+  CHECK(ring.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); i += 997) {
+    CHECK(ring.find(keys[i].key_id(), "", 0) == &ring.keys()[i]);
+    CHECK(ring.find("", keys[i].group_id, keys[i].deprecated_key_id()) == &ring.keys()[i]);
+  }
+  // The newest of group 'a' is the last index i with i % 7 == 0.
+  auto last_a = (keys.size() - 1) / 7 * 7;
+  CHECK(ring.newest("a")->key_id() == keys[last_a].key_id());
+  CHECK(ring.newest("z") == nullptr);
+  CHECK(ring.find(std::string(32, 'x'), "z", 1) == nullptr);
+  // A key with the same (group, old ID) as an earlier one: the earlier is found.
+  hr_key twin = keys[0];
+  twin.key[0] ^= 0xff;
+  REQUIRE(ring.add(twin));
+  CHECK(ring.find("", twin.group_id, twin.deprecated_key_id()) == &ring.keys()[0]);
+}
+
 TEST_CASE("sequence numbers survive a restart and never repeat", "[hash_ratchet]") {
   test::temp_dir dir("annals-hr-seq");
   auto id = fixed_key().key_id();
