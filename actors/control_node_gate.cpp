@@ -139,12 +139,17 @@ void receive(self_ptr self, const waku_envelope& envelope) {
       return {};
     },
     [self, id, link](const verdict& v) {
-      if (!v.cause.empty()) {
+      // A signed link the node already has (or an older one) still tells
+      // it what the community's newest is.
+      bool tells_newest = v.cause.empty() || v.cause == "stale" || v.cause == "duplicate";
+      if (!v.cause.empty())
         reject(self, v.cause, id, v.detail);
-        return;
+      else {
+        ++self->state.accepted[id];
+        self->send(self->state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
       }
-      ++self->state.accepted[id];
-      self->send(self->state.downloader, fetch_atom::value, id, link.magnet_uri, link.clock);
+      if (tells_newest)
+        self->send(self->state.downloader, checked_atom::value, id);
     });
 }
 
@@ -235,6 +240,15 @@ control_node_gate(control_node_gate_actor::stateful_pointer<control_node_gate_st
       send_welcomes(self);
     },
     [self](const waku_envelope& envelope) { receive(self, envelope); },
+    [self](checked_atom, const std::string& community_id) {
+      // Behind the verdicts of the links that sync found (the storage
+      // thread takes jobs in order), so any fetch they start reaches the
+      // downloader first.
+      off_scheduler(self, self->state.config.io, [] {},
+                    [self, community_id] {
+                      self->send(self->state.downloader, checked_atom::value, community_id);
+                    });
+    },
     [self](join_atom, const std::string& community_id) -> caf::result<bool> {
       auto community = public_key::from_community_id(community_id);
       if (!community)

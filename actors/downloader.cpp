@@ -122,18 +122,19 @@ void complete(self_ptr self, const std::string& community, std::uint64_t generat
   auto* t = current(self, community, generation);
   t->busy = true;
   auto magnet = t->magnet;
+  auto clock = t->clock;
   self->request(self->state.distribution, caf::infinite, save_atom::value, community)
     .then(
-      [self, community, generation, magnet](bool) {
+      [self, community, generation, magnet, clock](bool) {
         if (!current(self, community, generation))
           return;  // a newer link took over meanwhile
         // A newer link that waited stays the one a restart resumes.
         bool clear_pending = !self->state.queued.count(community);
         off_scheduler(
           self, self->state.config.io,
-          [db = self->state.db, community, magnet, clear_pending] {
+          [db = self->state.db, community, magnet, clock, clear_pending] {
             auto key = public_key::from_community_id(community);
-            if (auto saved = db->set_last_magnet_uri(*key, magnet); !saved)
+            if (auto saved = db->set_completed_link(*key, magnet, clock); !saved)
               log_error("downloader", saved.error().to_string());
             (void)db->put_setting(missing_key_setting(community), "");
             if (clear_pending)
@@ -531,9 +532,13 @@ downloader(downloader_actor::stateful_pointer<downloader_state> self, downloader
         out.detail("last_error", community + ": " + error);
       return out;
     },
+    [self](checked_atom, const std::string& community) {
+      self->state.links_checked.insert(community);
+    },
     [self](progress_atom, const std::string& community) {
       auto& state = self->state;
       download_status out;
+      out.links_checked = state.links_checked.count(community) != 0;
       if (auto it = state.bytes_fetched.find(community); it != state.bytes_fetched.end())
         out.bytes_fetched = it->second;
       if (auto it = state.last_errors.find(community); it != state.last_errors.end())

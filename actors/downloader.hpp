@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,8 @@ struct downloader_state {
   std::map<std::string, std::string> last_errors;  // why the last download failed
   std::map<std::string, community_counts> counts;
   bool polling = false;  // a poll for changed keys files is armed
+  /// Communities whose newest link was checked since start (download_status).
+  std::set<std::string> links_checked;
   std::uint64_t generations = 0;
 };
 

@@ -328,6 +328,7 @@ result<community_status> store_status(store& db, const std::string& community_id
   if (auto info = db.get_archive_info(*pub)) {
     status.magnetlink_clock = info->magnetlink_clock;
     status.last_magnet_uri = info->last_magnet_uri;
+    status.completed_clock = info->completed_clock;
   }
   return status;
 }
@@ -348,6 +349,7 @@ void with_download(self_ptr self, community_status status,
         status.download_rate = download.rate;
         status.download_peers = download.peers;
         status.download_sources = download.sources;
+        status.links_checked = download.links_checked;
         done(std::move(status));
       },
       [status, done](const caf::error&) mutable { done(std::move(status)); });
@@ -526,7 +528,7 @@ node_actor::behavior_type node(self_ptr self, std::shared_ptr<node_state> init) 
     state.store_sync = self->spawn<caf::linked>(
       store_sync, state.config.waku_store, state.db, state.io,
       state.records_relayed ? state.hooks.store_server : nullptr, state.relay,
-      caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<relay_sink_actor>(state.gate));
+      caf::actor_cast<relay_sink_actor>(self), caf::actor_cast<link_sink_actor>(state.gate));
     self->send(state.bus, subscribe_atom::value,
                caf::actor_cast<signal_sink_actor>(state.store_sync));
   }

@@ -116,6 +116,7 @@ struct sync_job {
   relay_sink_actor to;  // who gets what is found
   bool links = false;   // magnet links (one page, newest first) or channels
   std::uint64_t pages = 0;
+  std::uint32_t throttled = 0;  // 429s in a row for this job
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::function<void()> then;  // the next step of this community's sync
 };
@@ -174,6 +175,10 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
     retry_later(self, job->peer);
     return;
   }
+  // After the envelopes it found, in the same channel: the gate judges
+  // them first.
+  if (job->links)
+    self->send(st.gate, checked_atom::value, job->community_id);
   if (job->then) {
     auto next = std::move(job->then);
     next();
@@ -188,11 +193,26 @@ void finish(self_ptr self, const std::shared_ptr<sync_job>& job, bool ok) {
 }
 
 void query_page(self_ptr self, std::shared_ptr<sync_job> job, store_query query) {
-  if (job->pages > 0) {
-    paced(self, job->peer, [self, job, query]() mutable { query_page_now(self, job, std::move(query)); });
-    return;
-  }
-  query_page_now(self, std::move(job), std::move(query));
+  // Every query is paced, the first of a job too: a member syncing several
+  // communities (links and channels) from one peer starts them together.
+  paced(self, job->peer, [self, job, query]() mutable { query_page_now(self, job, std::move(query)); });
+}
+
+/// A 429 is the peer asking us to slow down, not a failed sync: the same
+/// query goes again after a pause that doubles (1 s, 2 s, ... 32 s), and
+/// every query to that peer waits behind it. Returns false once the peer
+/// has said it too often in a row.
+bool throttled_by(self_ptr self, const std::string& peer, std::uint32_t& times) {
+  constexpr std::uint32_t max_in_a_row = 6;
+  if (times >= max_in_a_row)
+    return false;
+  auto& st = self->state;
+  ++st.answers_throttled;
+  auto pause = std::chrono::seconds(1) * (1u << times);
+  ++times;
+  auto& next = st.next_query[peer];
+  next = std::max(next, std::chrono::steady_clock::now() + pause);
+  return true;
 }
 
 void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query query) {
@@ -208,6 +228,14 @@ void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query qu
       [self, job, query](const std::string& bytes) mutable {
         auto& st = self->state;
         auto answer = parse_store_answer(bytes);
+        if (answer
+            && answer->status_code
+                 == static_cast<std::uint32_t>(store_status::too_many_requests)
+            && throttled_by(self, job->peer, job->throttled)) {
+          --job->pages;  // the same page again
+          query_page(self, job, std::move(query));
+          return;
+        }
         if (!answer || answer->status_code != static_cast<std::uint32_t>(store_status::ok)) {
           ++st.answers_refused;
           log_warn("store", "store peer " + job->peer + " refused the sync of "
@@ -218,6 +246,7 @@ void query_page_now(self_ptr self, std::shared_ptr<sync_job> job, store_query qu
           finish(self, job, false);
           return;
         }
+        job->throttled = 0;
         // Links newest first: the gate takes the newest that verifies, and
         // the older ones are stale to it, not downloads to start and replace.
         if (job->links)
@@ -415,6 +444,7 @@ struct verify_job {
   std::uint64_t pages = 0;
   std::size_t next_missing = 0;     // the first hash not asked for yet
   std::size_t fetches_in_flight = 0;
+  std::uint32_t throttled = 0;      // 429s in a row
   bool ended = false;               // failed or done; late answers are dropped
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
@@ -491,8 +521,18 @@ void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
   self->request(st.relay, verify_query_timeout, store_query_atom::value, job->peer,
                 encode_store_query(q))
     .then(
-      [self, job, on_page = std::move(on_page)](const std::string& bytes) {
+      [self, job, q, on_page = std::move(on_page)](const std::string& bytes) mutable {
         auto answer = parse_store_answer(bytes);
+        if (answer
+            && answer->status_code
+                 == static_cast<std::uint32_t>(store_status::too_many_requests)
+            && !job->ended && throttled_by(self, job->peer, job->throttled)) {
+          paced(self, job->peer, [self, job, q, on_page = std::move(on_page)]() mutable {
+            if (!job->ended)
+              ask_for_verification(self, job, q, std::move(on_page));
+          });
+          return;
+        }
         if (!answer || answer->status_code != static_cast<std::uint32_t>(store_status::ok)) {
           ++self->state.answers_refused;
           end_verification(self, job, false,
@@ -500,6 +540,7 @@ void ask_for_verification(self_ptr self, const std::shared_ptr<verify_job>& job,
                                   : answer.error().to_string());
           return;
         }
+        job->throttled = 0;
         on_page(*answer);
       },
       [self, job](const caf::error& err) {
@@ -850,6 +891,9 @@ component_status store_status_of(self_ptr self, std::uint64_t held) {
              "Channel messages a sync handed to the node", n(st.messages_found))
     .counter("annals_store_answers_refused_total", "Store answers that were not 200",
              n(st.answers_refused))
+    .counter("annals_store_answers_throttled_total",
+             "Store answers of 429 (too many requests), each followed by a pause and the same query",
+             n(st.answers_throttled))
     .counter("annals_store_messages_forged_total",
              "Messages from a store peer with a wrong hash, topic or shape",
              n(st.messages_forged))
@@ -893,7 +937,7 @@ store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
            std::shared_ptr<store> db, storage_io_actor io,
            std::shared_ptr<store_query_server> server, relay_actor relay, relay_sink_actor node,
-           relay_sink_actor gate) {
+           link_sink_actor gate) {
   auto& st = self->state;
   st.config = config;
   st.db = std::move(db);

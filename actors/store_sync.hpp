@@ -63,7 +63,7 @@ struct store_sync_state {
   std::shared_ptr<store_query_server> server;  // null: record nothing
   relay_actor relay;
   relay_sink_actor node;  // channel messages a sync found
-  relay_sink_actor gate;  // magnet links a sync found
+  link_sink_actor gate;  // magnet links a sync found, then word the sync ended
   std::map<std::string, watched> communities;  // by community ID
   std::set<std::string> magnetlink_topics;     // of the watched communities
   std::set<std::string> store_capable;  // connected, identify lists the store protocol
@@ -104,6 +104,7 @@ struct store_sync_state {
   std::uint64_t links_found = 0;
   std::uint64_t messages_found = 0;     // channel messages handed to the node
   std::uint64_t answers_refused = 0;    // a non-200 answer
+  std::uint64_t answers_throttled = 0;  // 429s, each followed by a pause and the same query
   std::uint64_t messages_forged = 0;    // hash, topic or relay rule wrong
   std::uint64_t verifications = 0;      // owner: windows checked against a store peer
   std::uint64_t verifications_failed = 0;
@@ -122,6 +123,6 @@ store_sync_actor::behavior_type
 store_sync(store_sync_actor::stateful_pointer<store_sync_state> self, waku_store_settings config,
            std::shared_ptr<store> db, storage_io_actor io,
            std::shared_ptr<store_query_server> server, relay_actor relay, relay_sink_actor node,
-           relay_sink_actor gate);
+           link_sink_actor gate);
 
 } // namespace annals

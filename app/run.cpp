@@ -289,9 +289,15 @@ void run_node(const run_flags& flags) {
           },
           [&](const caf::error&) {});
   };
+  // Synced: the newest link any store peer or relay peer knows was asked
+  // for since start, the newest accepted link was fetched whole, nothing is
+  // downloading, and every archive held is imported. A link remembered from
+  // before a crash is not enough: a newer one may be half fetched.
   auto synced = [](const std::vector<community_status>& statuses) {
     return std::all_of(statuses.begin(), statuses.end(), [](const community_status& s) {
-      return !s.last_magnet_uri.empty() && s.archives > 0 && s.imported >= s.archives;
+      return s.links_checked && s.download.empty() && !s.last_magnet_uri.empty()
+             && s.completed_clock >= s.magnetlink_clock && s.archives > 0
+             && s.imported >= s.archives;
     });
   };
   while (!stop_requested) {

@@ -32,6 +32,8 @@ struct query_options {
   bool backward = false;
   double seconds = 10;
   bool hashes_only = false;
+  double rate = 15;          // queries a second at most (servers answer 429 past 20)
+  std::uint32_t retries = 6; // 429 answers taken, each with a doubled pause, before giving up
 };
 
 /// The /p2p/<id> part of a multiaddr: the peer the query goes to.
@@ -82,7 +84,16 @@ void run_query(const query_options& o) {
     std::this_thread::sleep_for(20ms);
   }
   std::uint64_t printed = 0;
+  // Paced below the server's per-peer rate, and a 429 is a pause, not the
+  // end: a store of many pages is read whole at the rate the peer allows.
+  const auto spacing = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+    std::chrono::duration<double>(1.0 / o.rate));
+  auto next_query = std::chrono::steady_clock::now();
+  std::uint32_t throttled = 0;
+  auto pause = 1s;
   for (int page = 0;; ++page) {
+    std::this_thread::sleep_until(next_query);
+    next_query = std::chrono::steady_clock::now() + spacing;
     query.request_id = "annals-" + std::to_string(page);
     std::promise<result<std::string>> answered;
     auto answer_future = answered.get_future();
@@ -92,6 +103,19 @@ void run_query(const query_options& o) {
                   [&](result<std::string> r) { answered.set_value(std::move(r)); });
     auto bytes = take(answer_future.get(), "store query");
     auto answer = take(parse_store_answer(bytes), "store answer");
+    if (answer.status_code == static_cast<std::uint32_t>(store_status::too_many_requests)) {
+      if (throttled++ == o.retries)
+        fail("store peer answered 429 (" + answer.status_desc + ") " + std::to_string(throttled)
+             + " times in a row; " + std::to_string(printed) + " messages printed");
+      std::fprintf(stderr, "store peer answered 429 (%s); asking again in %lld s\n",
+                   answer.status_desc.c_str(), static_cast<long long>(pause.count()));
+      next_query = std::chrono::steady_clock::now() + pause;
+      pause = std::min<std::chrono::seconds>(pause * 2, 30s);
+      --page;
+      continue;
+    }
+    throttled = 0;
+    pause = 1s;
     if (answer.status_code != 200)
       fail("store peer answered " + std::to_string(answer.status_code) + ": "
            + answer.status_desc);
@@ -142,6 +166,15 @@ void add_store_commands(CLI::App& app) {
   query->add_flag("--hashes-only", o->hashes_only, "ask without message data");
   query->add_option("--seconds", o->seconds, "connect timeout, and the answer timeout of each page")
     ->check(CLI::PositiveNumber);
+  query->add_option("--rate", o->rate,
+                    "queries a second at most (store servers answer 429 past 20 from one peer)")
+    ->check(CLI::Range(0.1, 1000.0))
+    ->capture_default_str();
+  query->add_option("--retries", o->retries,
+                    "429 answers in a row taken, each after a doubled pause from 1 s, before "
+                    "giving up")
+    ->check(CLI::Range(0, 20))
+    ->capture_default_str();
   query->callback([o] { run_query(*o); });
 }
 

@@ -43,6 +43,7 @@ using listen_atom = caf::atom_constant<caf::atom("listen")>;
 using store_answer_atom = caf::atom_constant<caf::atom("storeans")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using progressed_atom = caf::atom_constant<caf::atom("progressed")>;
+using checked_atom = caf::atom_constant<caf::atom("checked")>;
 
 /// The relay on a libp2p network (see net/p2p/host.hpp): the relay
 /// interface plus what only a networked relay has.
@@ -215,6 +216,13 @@ using magnetlink_publisher_actor = caf::typed_actor<
 /// republishes the current link on a period. Member: a magnet-link message is acted on only when it
 /// is signed by the community, this node is not its control node, its clock
 /// is not older than the last one and its URI is new.
+/// Where a store sync's magnet links go: the envelopes it found, then word
+/// that a store peer answered the community's query for its newest links.
+using link_sink_actor = relay_sink_actor::extend<
+  // A store peer answered the community's newest-links query (sent after
+  // the envelopes that answer held).
+  caf::reacts_to<checked_atom, std::string>>;
+
 using control_node_gate_actor = caf::typed_actor<
   // The scheduler seeded the community's torrent under this magnet link:
   // published if this node controls the community and the torrent is new.
@@ -230,6 +238,9 @@ using control_node_gate_actor = caf::typed_actor<
   // Listens for the magnet links of a joined community; replies once the
   // relay subscription is on its way (before any later publish).
   caf::replies_to<join_atom, std::string>::with<bool>,
+  // A store sync asked a peer for the community's newest links and handed
+  // over what it found: the downloader hears it after those links' verdicts.
+  caf::reacts_to<checked_atom, std::string>,
   // Links accepted and rejected (by reason), publications asked for.
   caf::replies_to<status_atom>::with<component_status>>;
 
@@ -244,11 +255,16 @@ struct download_status {
   std::uint64_t peers = 0;
   /// Who sent this node the community's archive bytes since it started.
   std::vector<transfer_source> sources = {};
+  /// Since the node started, a store peer answered the community's query for
+  /// its newest links, or a signed link of it came on the relay: only then
+  /// can "nothing newer to fetch" be told.
+  bool links_checked = false;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_status& x) {
   return f(caf::meta::type_name("annals::download_status"), x.bytes_fetched, x.state,
-           x.last_error, x.bytes_done, x.bytes_total, x.rate, x.peers, x.sources);
+           x.last_error, x.bytes_done, x.bytes_total, x.rate, x.peers, x.sources,
+           x.links_checked);
 }
 
 /// A member's downloads: one task per community; a newer link cancels the
@@ -268,6 +284,9 @@ using downloader_actor = caf::typed_actor<
   caf::reacts_to<tick_atom, std::string, std::uint64_t>,
   // Internal: restart fetches that wait for a key once their keys file changed.
   caf::reacts_to<poll_atom>,
+  // The gate: the community's newest link was asked of a store peer, or a
+  // signed one came on the relay; any fetch it started arrived before this.
+  caf::reacts_to<checked_atom, std::string>,
   // Downloads running, started, failed and finished, bytes fetched.
   caf::replies_to<status_atom>::with<component_status>,
   // What the community's download is doing, what the last one received and

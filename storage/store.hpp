@@ -79,6 +79,11 @@ struct archive_info {
   std::uint64_t magnetlink_clock = 0;      // ms; highest clock accepted or sent
   std::uint64_t last_archive_end = 0;      // unix s; end of the last build
   std::string last_magnet_uri;             // last link published or processed
+  /// Member: the clock of the link whose download completed (the one in
+  /// last_magnet_uri). Below magnetlink_clock, a newer accepted link has not
+  /// been fetched whole yet. A store from before this field reads as
+  /// magnetlink_clock when it has a last_magnet_uri.
+  std::uint64_t completed_clock = 0;
 };
 
 /// A community's archive records: how many are held (downloaded or built)
@@ -204,6 +209,9 @@ public:
   result<void> set_magnetlink_clock(const public_key& community, std::uint64_t clock);
   result<void> set_last_archive_end(const public_key& community, std::uint64_t end);
   result<void> set_last_magnet_uri(const public_key& community, std::string_view uri);
+  /// Member: the link whose download completed, and its clock, together.
+  result<void> set_completed_link(const public_key& community, std::string_view uri,
+                                  std::uint64_t clock);
   /// Clock and URI together (a link was published or accepted).
   result<void> set_magnetlink(const public_key& community, std::uint64_t clock,
                               std::string_view uri);

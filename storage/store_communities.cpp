@@ -61,6 +61,7 @@ result<archive_info> store::get_archive_info(const public_key& community) const 
   auto& d = *impl_;
   auto prefix = community_key(community);
   archive_info info;
+  bool has_completed_clock = false;
   auto scanned = d.scan(
     cf_archive_info, prefix, prefix_successor(prefix), "get_archive_info",
     [&](std::string_view key, std::string_view value) -> result<bool> {
@@ -84,12 +85,32 @@ result<archive_info> store::get_archive_info(const public_key& community) const 
         return true;
       case info_field::build_commit:
         return true;  // pending_build_commit reads it
+      case info_field::completed_clock:
+        has_completed_clock = true;
+        return read_u64(info.completed_clock);
       }
       return d.malformed(cf_archive_info, key, "unknown field tag");
     });
   if (!scanned)
     return scanned.error();
+  if (!has_completed_clock && !info.last_magnet_uri.empty())
+    info.completed_clock = info.magnetlink_clock;
   return info;
+}
+
+result<void> store::set_completed_link(const public_key& community, std::string_view uri,
+                                       std::uint64_t clock) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::last_magnet_uri),
+                     uri, "set_completed_link");
+      !r)
+    return r;
+  if (auto r = d.put(batch, cf_archive_info, info_key(community, info_field::completed_clock),
+                     be64(clock), "set_completed_link");
+      !r)
+    return r;
+  return d.write(batch, "set_completed_link");
 }
 
 result<void> store::set_magnetlink_clock(const public_key& community, std::uint64_t clock) {

@@ -82,6 +82,7 @@ enum class info_field : char {
   last_archive_end = 0x02,
   last_magnet_uri = 0x03,
   build_commit = 0x04,  // record::BuildCommit of a build not yet finished
+  completed_clock = 0x05,  // clock of the link last_magnet_uri was downloaded from
 };
 
 inline constexpr std::size_t community_key_size = 33;

@@ -156,8 +156,14 @@ struct community_status {
   std::uint64_t archives = 0;          // recorded (built or downloaded)
   std::uint64_t imported = 0;          // archives imported
   std::uint64_t bytes_fetched = 0;     // payload bytes of the last finished download
-  std::uint64_t magnetlink_clock = 0;
+  std::uint64_t magnetlink_clock = 0;   // newest link accepted (member) or published (owner)
   std::string last_magnet_uri;
+  /// Member: the clock of the link last_magnet_uri came from, once fetched
+  /// whole; below magnetlink_clock a newer link is not fetched yet.
+  std::uint64_t completed_clock = 0;
+  /// Member: since the node started, a store peer answered its query for
+  /// the community's newest links or a signed link came on the relay.
+  bool links_checked = false;
   /// Token-gated: the hash-ratchet key its archives wait for (empty: none).
   std::string missing_key;
   /// Member: what its download is doing ("waiting for metadata (attempt
@@ -180,7 +186,8 @@ typename Inspector::result_type inspect(Inspector& f, community_status& x) {
   return f(caf::meta::type_name("annals::community_status"), x.community_id, x.role, x.messages,
            x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
            x.missing_key, x.download, x.last_error, x.download_bytes_done, x.download_bytes_total,
-           x.download_rate, x.download_peers, x.download_sources);
+           x.download_rate, x.download_peers, x.download_sources, x.completed_clock,
+           x.links_checked);
 }
 
 /// One archive a node holds, for `/archive/v1/communities/{id}`.

@@ -96,6 +96,17 @@ TEST_CASE("annals run: a member that joins after the only announcement syncs the
   for (const auto& l : json_lines(backward.out))
     back_hashes.insert(l["hash"].get<std::string>());
   CHECK(back_hashes == hashes);
+  // Asked faster than the server allows (one message a page, 200 queries a
+  // second against its 20 with a burst of 50): the 429s are pauses, and
+  // every message still arrives once.
+  auto hurried = run_annals("store query --peer " + owner_addr + " --page-size 1 --rate 200", dir);
+  INFO(hurried.err);
+  REQUIRE(hurried.code == 0);
+  CHECK_THAT(hurried.err, Catch::Contains("answered 429"));
+  std::set<std::string> hurried_hashes;
+  for (const auto& l : json_lines(hurried.out))
+    hurried_hashes.insert(l["hash"].get<std::string>());
+  CHECK(hurried_hashes == hashes);
   // --limit stops early; a hash lookup finds that one message.
   auto first = run_annals("store query --peer " + owner_addr + " --limit 1", dir);
   REQUIRE(first.code == 0);
