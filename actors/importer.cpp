@@ -60,11 +60,49 @@ caf::expected<std::uint64_t> import_pending(self_ptr self, const std::string& co
     return fail(why);
   };
   archive_layout layout{state.archive_root, community};
-  auto index = read_index(layout.index_file(), keys.get());
-  if (!index && index.error().code == errc::missing_key)
-    return missing_key(index.error());
-  if (!index)
-    return fail(index.error());
+  // The held set's index and, while a newer set arrives, its staged index
+  // (archive_layout::fetching_index_file): an archive recorded mid-fetch is
+  // in the latter until the set completes and it becomes `index`. Each is
+  // read when first needed; none yet is not an error.
+  using index_type = pb::WakuMessageArchiveIndex;
+  std::optional<index_type> held_index, fetching_index;
+  auto load = [&](const std::filesystem::path& file,
+                  std::optional<index_type>& into) -> std::optional<error> {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+      return std::nullopt;
+    auto read = read_index(file, keys.get());
+    if (!read)
+      return read.error();
+    into = std::move(*read);
+    return std::nullopt;
+  };
+  auto find_entry = [&](const std::string& id) -> result<const pb::WakuMessageArchiveIndexMetadata*> {
+    auto in = [&](const std::optional<index_type>& index) -> const pb::WakuMessageArchiveIndexMetadata* {
+      if (!index)
+        return nullptr;
+      auto found = index->archives().find(id);
+      return found == index->archives().end() ? nullptr : &found->second;
+    };
+    if (!held_index)
+      if (auto failed = load(layout.index_file(), held_index))
+        return *failed;
+    if (auto* e = in(held_index))
+      return e;
+    if (!fetching_index)
+      if (auto failed = load(layout.fetching_index_file(), fetching_index))
+        return *failed;
+    if (auto* e = in(fetching_index))
+      return e;
+    // The set completed meanwhile: its staged index is now `index`.
+    held_index.reset();
+    if (auto failed = load(layout.index_file(), held_index))
+      return *failed;
+    if (auto* e = in(held_index))
+      return e;
+    return make_error(errc::not_found, "archive " + id + " is recorded but not in "
+                                         + layout.index_file().string());
+  };
   std::uint64_t stored = 0;
   // Pacing, when capped: a detached actor may sleep without stalling others.
   auto started = std::chrono::steady_clock::now();
@@ -77,11 +115,12 @@ caf::expected<std::uint64_t> import_pending(self_ptr self, const std::string& co
     std::this_thread::sleep_until(due);
   };
   for (const auto& id : *pending) {
-    auto entry = index->archives().find(id);
-    if (entry == index->archives().end())
-      return fail(make_error(errc::not_found, "archive " + id + " is recorded but not in "
-                                                 + layout.index_file().string()));
-    auto bytes = read_archive_bytes(layout.data_file(), entry->second, keys.get());
+    auto entry = find_entry(id);
+    if (!entry && entry.error().code == errc::missing_key)
+      return missing_key(entry.error());
+    if (!entry)
+      return fail(entry.error());
+    auto bytes = read_archive_bytes(layout.data_file(), **entry, keys.get());
     if (!bytes && bytes.error().code == errc::missing_key)
       return missing_key(bytes.error());
     if (!bytes)

@@ -89,6 +89,12 @@ void drop(self_ptr self, const std::string& community) {
     state.retired_upload[community] += progress->total_upload;
     state.retired_download[community] += progress->total_download;
   }
+  // A save waiting for its index to move: the torrent ends first.
+  if (auto pending = state.renaming.find(it->second); pending != state.renaming.end()) {
+    pending->second.promise.deliver(
+      to_caf_error(errc::io, "the torrent of " + community + " was dropped while saving it"));
+    state.renaming.erase(pending);
+  }
   if (auto removed = state.session->remove(it->second); !removed)
     log_warn("distribution", removed.error().to_string());
   state.torrents.erase(it);
@@ -147,6 +153,34 @@ result<void> flush_completed(self_ptr self, fetch_entry& entry) {
   entry.flushing_index = index;
   entry.flushing_archives = std::move(archives);
   return ok_result();
+}
+
+/// Where a fetch writes the index (relative to archivedata/) until the set
+/// is complete: the held set's `index` stays the one its .torrent describes.
+std::string staged_index_name(const std::string& community) {
+  return community + "/" + fetching_index_name;
+}
+
+/// After the staged index was renamed: `index` is there and the staged one
+/// is gone, or the rename failed and the save did too.
+void check_promoted_index(self_ptr self, const std::string& community,
+                          caf::typed_response_promise<bool> promise) {
+  off_scheduler(
+    self, self->state.config.io,
+    [layout = archive_layout{self->state.config.archive_root, community}]() -> result<void> {
+      std::error_code ec;
+      if (std::filesystem::exists(layout.fetching_index_file(), ec)
+          || !std::filesystem::exists(layout.index_file(), ec))
+        return make_error(errc::io, "moving " + layout.fetching_index_file().string() + " to "
+                                      + layout.index_file().string() + " failed");
+      return ok_result();
+    },
+    [promise](result<void> promoted) mutable {
+      if (!promoted)
+        promise.deliver(to_caf_error(promoted.error()));
+      else
+        promise.deliver(true);
+    });
 }
 
 /// Where peers on other hosts reach this session (what x.pe carries).
@@ -268,13 +302,19 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         drop(self, community);
         // Nothing is wanted until the member asks (download_all = false).
         return fetching(self, community, peers, watcher,
-                        state.session->fetch(locator, save_path, peers, false));
+                        state.session->fetch(locator, save_path, peers, false,
+                                             staged_index_name(community)));
       }
       // A .torrent file: read and parsed on the I/O thread.
       auto promise = self->make_response_promise<std::string>();
       off_scheduler(
         self, state.config.io,
-        [locator, save_path] { return torrent_session::prepare_fetch(locator, save_path); },
+        [locator, save_path, community] {
+          auto prepared = torrent_session::prepare_fetch(locator, save_path);
+          if (prepared)
+            prepared->staged_index = staged_index_name(community);
+          return prepared;
+        },
         [self, promise, community, peers, watcher](result<prepared_torrent> prepared) mutable {
           if (!prepared)
             return promise.deliver(to_caf_error(prepared.error()));
@@ -377,11 +417,32 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
           return write_file_atomic(file, bytes);
         },
         [self, promise, community](result<void> saved) mutable {
-          if (!saved)
-            return promise.deliver(to_caf_error(saved.error()));
-          // From now on the torrent is one this node serves.
-          self->state.fetches.erase(community);
-          return promise.deliver(true);
+          auto& state = self->state;
+          if (!saved) {
+            promise.deliver(to_caf_error(saved.error()));
+            return;
+          }
+          auto fetch = state.fetches.find(community);
+          auto torrent = state.torrents.find(community);
+          if (fetch == state.fetches.end() || torrent == state.torrents.end()) {
+            // Not fetched here (or dropped meanwhile): no staged index.
+            state.fetches.erase(community);
+            promise.deliver(true);
+            return;
+          }
+          // The .torrent is the new set's now, so its index takes the
+          // place of the old one; a crash in between is repaired at start
+          // (promote_fetched_index). The flush after the rename is answered
+          // once libtorrent's disk thread did both, in order.
+          auto hash = torrent->second;
+          int earlier_flushes = fetch->second.flushing ? 1 : 0;
+          state.fetches.erase(fetch);
+          auto failed = [&](const error& e) { promise.deliver(to_caf_error(e)); };
+          if (auto renamed = state.session->rename_file(hash, 1, community + "/index"); !renamed)
+            return failed(renamed.error());
+          if (auto flushed = state.session->flush(hash); !flushed)
+            return failed(flushed.error());
+          state.renaming[hash] = {community, earlier_flushes, promise};
         });
       return promise;
     },
@@ -460,6 +521,16 @@ torrent_distribution(torrent_distribution_actor::stateful_pointer<torrent_distri
         auto [community, entry] = fetch_of_hash(self, event.info_hash);
         if (community)
           moved.insert(*community);
+        if (event.what == torrent_event::kind::flushed)
+          if (auto pending = state.renaming.find(event.info_hash); pending != state.renaming.end()) {
+            if (pending->second.earlier_flushes > 0) {
+              --pending->second.earlier_flushes;
+              continue;
+            }
+            check_promoted_index(self, pending->second.community, pending->second.promise);
+            state.renaming.erase(pending);
+            continue;
+          }
         switch (event.what) {
           case torrent_event::kind::flushed:
             if (entry && entry->flushing) {

@@ -70,6 +70,15 @@ struct torrent_distribution_state {
     std::set<std::string> flushing_archives;
   };
 
+  /// A saved fetch whose staged index is being renamed to `index`: the
+  /// save is answered after the flush that follows the rename.
+  struct index_rename {
+    std::string community;
+    int earlier_flushes = 0;  // flushes issued before the rename, answered first
+    caf::typed_response_promise<bool> promise;
+  };
+  std::map<std::string, index_rename> renaming;  // by info hash
+
   /// What each source sent for one community: connections come and go, so
   /// ended ones are banked by IP and live ones read again on each look.
   struct source_ledger {

@@ -189,6 +189,11 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   if (!out.contains("torrent") && problems.empty())
     std::cerr << "annals: no torrent at " << layout.torrent_file().string()
               << ": piece hashes not checked (the structure and messages are)\n";
+  out["fetching_bytes"] = report.fetching_bytes;
+  if (report.fetching_bytes > 0)
+    std::cerr << "annals: " << report.fetching_bytes << " bytes past the last archive belong to a "
+              << "newer set being fetched (" << (archive_dir / fetching_index_name).string()
+              << "); the set described is whole without them\n";
   out["problems"] = problems;
   out["ok"] = problems.empty();
   std::cout << json_text(out, 2) << "\n";

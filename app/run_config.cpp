@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <cstring>
 #include <unistd.h>
 
@@ -447,9 +448,23 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
           if (!key)
             return make_error(key.error().code, where + ".key_file: " + key.error().message);
           o.key_hex = to_hex(key->bytes());
+          o.community_id = key->public_key().community_id();
         }
         if (o.key_hex.empty())
           return make_error(errc::invalid_argument, where + ": an owner needs key or key_file");
+        // Checked before any port is bound, naming where it is written.
+        if (key_file.empty()) {
+          auto bytes = from_hex(o.key_hex.rfind("0x", 0) == 0 ? o.key_hex.substr(2) : o.key_hex);
+          auto key = bytes ? private_key::from_bytes(*bytes)
+                           : result<private_key>(make_error(errc::invalid_argument,
+                                                            "not hex"));
+          if (!key)
+            return make_error(errc::invalid_argument,
+                              at(file, t->get("key")) + where
+                                + ".key is not a community private key (64 hex digits): "
+                                + key.error().message);
+          o.community_id = key->public_key().community_id();
+        }
         ANNALS_TRY(read(*t, "encrypted", where, o.encrypted));
         ANNALS_TRY(read(*t, "keys_file", where, o.keys_file));
         if (!o.keys_file.empty())
@@ -491,6 +506,23 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
   }
   if (c.owned.empty() && c.joined.empty())
     return make_error(errc::invalid_argument, file.string() + ": no [[community]] to own or join");
+  // One role per community: a node cannot be a community's owner and its
+  // member, nor list it twice.
+  std::set<std::string> seen;
+  for (const auto& o : c.owned)
+    if (!seen.insert(o.community_id).second)
+      return make_error(errc::invalid_argument,
+                        file.string() + ": community " + o.community_id + " is owned twice");
+  for (const auto& j : c.joined)
+    if (!seen.insert(j.spec.community_id).second)
+      return make_error(errc::invalid_argument,
+                        file.string() + ": community " + j.spec.community_id
+                          + (std::any_of(c.owned.begin(), c.owned.end(),
+                                         [&](const auto& o) {
+                                           return o.community_id == j.spec.community_id;
+                                         })
+                               ? " is both owned and joined: a node is its owner or a member"
+                               : " is joined twice"));
   return c;
 }
 

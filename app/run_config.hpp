@@ -32,6 +32,7 @@ struct traffic_spec {
 
 struct owned_community {
   std::string key_hex;
+  std::string community_id;  // of key_hex, derived when the config is read
   std::vector<std::string> channels;
   bool encrypted = false;  // token-gated: archives sealed with keys_file's newest key
   std::string keys_file;   // hash-ratchet keys (annals hrkey)

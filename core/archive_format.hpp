@@ -42,6 +42,9 @@ std::string archive_id(const pb::WakuMessageArchiveIndexMetadata& entry);
 /// Where a community's archives live under a node's (or a build's) directory:
 /// <root>/archivedata/<communityID>/{data,index} and
 /// <root>/torrents/<communityID>.torrent.
+/// The file name of archive_layout::fetching_index_file.
+inline constexpr const char* fetching_index_name = ".index.fetching";
+
 struct archive_layout {
   std::filesystem::path root;
   std::string community_id;  // "0x" + 66 hex
@@ -52,6 +55,10 @@ struct archive_layout {
   /// The index of a build that is written but not yet committed (owner
   /// builds: promoted to index_file() once the store recorded the build).
   std::filesystem::path staged_index_file() const { return archive_dir() / "index.next"; }
+  /// Where a member's fetch writes a newer set's index until the set is
+  /// complete and its torrent saved, so `index` and the .torrent always
+  /// describe one version (the newer data lands past the older's end).
+  std::filesystem::path fetching_index_file() const { return archive_dir() / fetching_index_name; }
   std::filesystem::path torrent_file() const {
     return root / "torrents" / (community_id + ".torrent");
   }

@@ -419,7 +419,11 @@ result<verify_report> verify_archive_dir(const std::filesystem::path& archive_di
     checked.ok = report.problems.size() == problems_before;
     report.archives.push_back(std::move(checked));
   }
-  if (expected_offset < data->size())
+  std::error_code ec;
+  if (expected_offset < data->size()
+      && std::filesystem::exists(archive_dir / fetching_index_name, ec))
+    report.fetching_bytes = data->size() - expected_offset;
+  else if (expected_offset < data->size())
     report.problems.push_back("data: " + std::to_string(data->size() - expected_offset)
                               + " trailing bytes belong to no archive");
   return report;

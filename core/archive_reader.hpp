@@ -64,6 +64,10 @@ struct verify_report {
   std::vector<verified_archive> archives;  // by offset
   std::vector<std::string> problems;       // each names the archive and the fault
   std::uint64_t data_size = 0;
+  /// Bytes past the last archive that a member's fetch of a newer set wrote
+  /// (its staged index, archive_layout::fetching_index_file, is there):
+  /// not a fault of this set, which stays whole.
+  std::uint64_t fetching_bytes = 0;
   bool ok() const { return problems.empty(); }
 };
 

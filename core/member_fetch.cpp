@@ -71,7 +71,7 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
     archive_layout layout{archive_root_, community_id_};
     std::uint64_t held = 0;
     std::error_code ec;
-    for (const auto& file : {layout.data_file(), layout.index_file()})
+    for (const auto& file : {layout.data_file(), layout.fetching_index_file()})
       if (auto size = std::filesystem::file_size(file, ec); !ec)
         held += size;
     auto needed = progress.summary.data_size + progress.summary.index_size
@@ -94,7 +94,8 @@ member_step member_fetch::advance(const fetch_progress& progress, clock::time_po
   if (at_ == phase::index) {
     if (!progress.index_ready)
       return step(member_step::wait);
-    auto index = read_index(archive_layout{archive_root_, community_id_}.index_file(),
+    // Staged beside the held set's own index (archive_layout::fetching_index_file).
+    auto index = read_index(archive_layout{archive_root_, community_id_}.fetching_index_file(),
                             options_.keys.get());
     if (!index) {
       auto failed = end(member_step::fail, "fetched index: " + index.error().to_string());

@@ -45,7 +45,15 @@ result<torrent_summary> check_archive_info_dict(std::string_view bencoded_info);
 /// Checks that layout's `data` and `index` are what its torrent describes:
 /// sizes equal and every piece's SHA-1 matching. The error names the first
 /// bad piece and the file it lies in.
+/// `data` may be longer: a member fetching a newer set writes past the held
+/// set's end (archive_layout::fetching_index_file).
 result<torrent_summary> verify_archive_torrent_files(const archive_layout& layout);
+
+/// A member's crash between saving a fetched set's .torrent and moving its
+/// staged index into place left the staged index behind: when it is the
+/// index the .torrent describes (size and piece hashes), it becomes
+/// `index`. True when it was moved.
+result<bool> promote_fetched_index(const archive_layout& layout);
 
 /// The 40 lowercase hex of a magnet link's xt=urn:btih: (a 40-hex or
 /// 32-char base32 hash); nullopt when it has none.

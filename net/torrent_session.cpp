@@ -462,12 +462,16 @@ result<prepared_torrent> torrent_session::prepare_seed(const fs::path& torrent_f
     auto size = fs::file_size(path, size_error);
     if (size_error)
       return make_error(errc::not_found, path.string() + ": " + size_error.message());
-    if (size != static_cast<std::uintmax_t>(files.file_size(index)))
+    // `data` may run past the set: bytes of a newer set a member began to
+    // fetch (archive_layout::fetching_index_file); they are never read.
+    bool longer_data = index == lt::file_index_t{0} && info->num_files() == 2
+                       && size > static_cast<std::uintmax_t>(files.file_size(index));
+    if (size != static_cast<std::uintmax_t>(files.file_size(index)) && !longer_data)
       return make_error(errc::verification_failed,
                         path.string() + ": " + std::to_string(size) + " bytes, the torrent says " +
                           std::to_string(files.file_size(index)));
   }
-  return prepared_torrent{std::move(info), save_path, true};
+  return prepared_torrent{std::move(info), save_path, true, {}};
 }
 
 result<prepared_torrent> torrent_session::prepare_fetch(const fs::path& torrent_file,
@@ -475,7 +479,7 @@ result<prepared_torrent> torrent_session::prepare_fetch(const fs::path& torrent_
   auto loaded = load_torrent_info(torrent_file);
   if (!loaded)
     return loaded.error();
-  return prepared_torrent{std::move(*loaded), save_path, false};
+  return prepared_torrent{std::move(*loaded), save_path, false, {}};
 }
 
 result<std::string> torrent_session::add(prepared_torrent torrent,
@@ -495,6 +499,8 @@ result<std::string> torrent_session::add(prepared_torrent torrent,
                                   lt::dont_download);
     if (impl_->options.sequential_fetch)
       atp.flags |= lt::torrent_flags::sequential_download;
+    if (!torrent.staged_index.empty() && info->num_files() > 1)
+      atp.renamed_files[lt::file_index_t{1}] = torrent.staged_index;
   }
   atp.ti = std::move(info);
   atp.save_path = torrent.save_path.string();
@@ -511,7 +517,7 @@ result<std::string> torrent_session::seed(const fs::path& torrent_file,
 
 result<std::string> torrent_session::fetch(const std::string& magnet, const fs::path& save_path,
                                            const std::vector<std::string>& peers,
-                                           bool download_all) {
+                                           bool download_all, const std::string& staged_index) {
   lt::error_code ec;
   auto atp = lt::parse_magnet_uri(magnet, ec);
   if (ec)
@@ -526,6 +532,8 @@ result<std::string> torrent_session::fetch(const std::string& magnet, const fs::
   if (auto added = append_peers(atp.peers, peers); !added)
     return added.error();
   atp.save_path = save_path.string();
+  if (!staged_index.empty())
+    atp.renamed_files[lt::file_index_t{1}] = staged_index;
   if (!download_all) {
     // Nothing may download before the caller says what it wants, from the
     // moment the metadata arrives, before poll() could react to it.
@@ -547,6 +555,15 @@ result<std::string> torrent_session::fetch_torrent_file(const fs::path& torrent_
   if (!prepared)
     return prepared.error();
   return add(std::move(*prepared), peers, download_all);
+}
+
+result<void> torrent_session::rename_file(const std::string& info_hash, int file_index,
+                                          const std::string& relative_path) {
+  auto handle = impl_->find(info_hash);
+  if (!handle)
+    return handle.error();
+  handle->rename_file(lt::file_index_t{file_index}, relative_path);
+  return ok_result();
 }
 
 result<void> torrent_session::remove(const std::string& info_hash) {

@@ -51,6 +51,9 @@ struct prepared_torrent {
   std::shared_ptr<void> info;
   std::filesystem::path save_path;
   bool seed = false;  // complete: seed it, trusting the checked files
+  /// Fetching: file 1 (the index) is written here, relative to save_path,
+  /// until rename_file() moves it (see archive_layout::fetching_index_file).
+  std::string staged_index;
 };
 
 /// A loopback profile: 127.0.0.1, no DHT/LSD/UPnP/trackers, TCP only.
@@ -136,10 +139,12 @@ public:
   /// Fetches by magnet link into save_path; `peers` ("ADDR:PORT") are dialled
   /// directly. With download_all false nothing is wanted until priorities
   /// are set (the member's index-first flow).
+  /// `staged_index` as in prepared_torrent (applied once the metadata
+  /// arrives; the file at the index's own path is never touched).
   result<std::string> fetch(const std::string& magnet,
                             const std::filesystem::path& save_path,
                             const std::vector<std::string>& peers = {},
-                            bool download_all = true);
+                            bool download_all = true, const std::string& staged_index = {});
   /// Fetches the torrent described by a .torrent file into save_path, with
   /// the same `peers` and `download_all` as fetch(); no metadata round trip.
   result<std::string> fetch_torrent_file(const std::filesystem::path& torrent_file,
@@ -147,6 +152,10 @@ public:
                                          const std::vector<std::string>& peers = {},
                                          bool download_all = true);
   result<void> remove(const std::string& info_hash);
+  /// Moves file `file_index` to `relative_path` under the save path, on
+  /// libtorrent's disk thread after every write queued before it.
+  result<void> rename_file(const std::string& info_hash, int file_index,
+                           const std::string& relative_path);
   /// Wants exactly the pieces [first, last) in addition to earlier wants;
   /// `top` ones are picked before any `normal` one.
   result<void> want_pieces(const std::string& info_hash, int first, int last,

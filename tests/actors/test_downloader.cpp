@@ -68,7 +68,7 @@ struct fake_network {
     out.summary = {claimed_name.empty() ? community : claimed_name,
                    fs::file_size(owner.data_file()), fs::file_size(owner.index_file())};
     if (index_wanted[community]) {
-      copy_to_member(community, owner.index_file(), "index");
+      copy_to_member(community, owner.index_file(), ".index.fetching");
       out.index_ready = true;
       out.received += out.summary.index_size;
     }
@@ -116,8 +116,12 @@ archive_distribution_actor::behavior_type fake_backend(archive_distribution_acto
       moved(community);
     },
     [=](progress_atom, const std::string& community) { return net->progress(community); },
-    [=](save_atom, const std::string&) {
+    [=](save_atom, const std::string& community) {
       net->calls.push_back("save");
+      // As the real backend: the staged index becomes the set's index.
+      archive_layout layout{net->member_root, community};
+      std::error_code ec;
+      fs::rename(layout.fetching_index_file(), layout.index_file(), ec);
       return true;
     },
     [](status_atom) {
@@ -521,7 +525,7 @@ TEST_CASE_METHOD(member_fixture, "a missing hash-ratchet key parks the fetch unt
   net->deliverable.clear();
   advance(6s);
   CHECK(std::count(net->calls.begin(), net->calls.end(), "fetch magnet:a") == 2);
-  auto index = read_index(archive_layout{net->member_root, id}.index_file(), &owner_keys);
+  auto index = read_index(archive_layout{net->member_root, id}.fetching_index_file(), &owner_keys);
   REQUIRE(index);
   for (const auto& [archive, entry] : index->archives())
     net->deliverable.insert(archive);

@@ -315,7 +315,8 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
           "[cli][run][config]") {
   temp_dir dir("run-values");
   held_port relay_port;
-  auto owner = "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(private_key::generate().bytes())
+  auto owner_key = private_key::generate();
+  auto owner = "[[community]]\nrole = \"owner\"\nkey = \"" + to_hex(owner_key.bytes())
                + "\"\nchannels = [\"general\"]\n";
   // Line 1 data_dir, 2 TOP, 3 [torrent], 4 torrent.listen, 5 [relay],
   // 6 relay.listen, 7 relay.peers, 8-11 the owner, 12- COMMUNITY.
@@ -374,6 +375,15 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
     CHECK_THAT(refused("127.0.0.1:0", held, "", "events = \"a-directory\""),
                Catch::Contains(node + ":2: events: " + (dir / "a-directory").string()
                                + " is a directory"));
+  }
+  SECTION("a community's key, and one role per community") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "",
+                       "[[community]]\nrole = \"owner\"\nkey = \"zz\"\nchannels = [\"x\"]\n"),
+               Catch::Contains(node + ":14: community[1].key is not a community private key"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "",
+                       "[[community]]\nrole = \"member\"\nid = \""
+                         + owner_key.public_key().community_id() + "\"\nchannels = [\"x\"]\n"),
+               Catch::Contains("is both owned and joined"));
   }
   SECTION("an encrypted owner's keys_file: it must exist and parse") {
     CHECK_THAT(refused("127.0.0.1:0", held, "", "", "encrypted = true\nkeys_file = \"absent.jsonl\"\n"),

@@ -568,6 +568,14 @@ TEST_CASE("read_archive_torrent rejects torrents not in status-go's shape",
     CHECK(summary.error().code == errc::malformed);
     CHECK_THAT(summary.error().message, Catch::Contains("garbage.torrent"));
   }
+  SECTION("bytes after the dictionary") {
+    auto file = write_entry(dir, torrent);
+    write_file(file, read_file(file) + "TRAILER");
+    auto summary = read_archive_torrent(file);
+    REQUIRE_FALSE(summary);
+    CHECK(summary.error().code == errc::malformed);
+    CHECK_THAT(summary.error().message, Catch::Contains("7 trailing bytes after the dictionary"));
+  }
   SECTION("missing file") {
     auto summary = read_archive_torrent(dir / "absent.torrent");
     REQUIRE_FALSE(summary);
