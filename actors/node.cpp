@@ -253,12 +253,6 @@ void start_membership(self_ptr self, const std::string& community_id,
         if (joined)
           joined->deliver(err);
       });
-  self->request(state.importer, caf::infinite, import_atom::value, community_id)
-    .then([](std::uint64_t) {},
-          [self, community_id](const caf::error& err) {
-            log_error("node", "resuming the import of " + community_id
-                                + " failed: " + self->system().render(err));
-          });
   // A link whose fetch a stop interrupted: resumed now, not at the next
   // announcement (which may be hours away, or never for a peer that is
   // back before the owner notices it left).
@@ -272,8 +266,17 @@ void start_membership(self_ptr self, const std::string& community_id,
   off_scheduler(
     self, state.io,
     [db = state.db, key = *key, community_id,
-     torrent = archive_layout{state.config.data_dir, community_id}.torrent_file()] {
+     layout = archive_layout{state.config.data_dir, community_id}] {
       resume out;
+      // A crash after a fetched set's .torrent was saved, before its index
+      // moved into place: the directory is made one version again before
+      // anything reads it.
+      if (auto promoted = promote_fetched_index(layout); !promoted)
+        log_error("node", promoted.error().to_string());
+      else if (*promoted)
+        log_info("node", "moved the fetched index of " + community_id
+                           + " into place (a stop interrupted the move)");
+      auto torrent = layout.torrent_file();
       auto setting = db->get_setting(pending_link_setting(community_id));
       if (setting && *setting)
         if (auto pending = decode_pending_link(**setting)) {
@@ -289,6 +292,12 @@ void start_membership(self_ptr self, const std::string& community_id,
     },
     [self, community_id](const resume& r) {
       auto& state = self->state;
+      self->request(state.importer, caf::infinite, import_atom::value, community_id)
+        .then([](std::uint64_t) {},
+              [self, community_id](const caf::error& err) {
+                log_error("node", "resuming the import of " + community_id
+                                    + " failed: " + self->system().render(err));
+              });
       if (r.link) {
         // The fetch replaces any torrent of the community.
         self->send(state.downloader, fetch_atom::value, community_id, r.link->magnet,
@@ -392,6 +401,13 @@ component_status own_status(self_ptr self, const store_numbers& numbers) {
   if (numbers.failure) {
     out.healthy = false;
     out.detail("last_error", numbers.failure->to_string());
+  }
+  // Relayed messages the store refuses (a full disk) are kept and retried,
+  // but the node is not healthy until a write succeeds: /health says so.
+  if (state.store_failing) {
+    out.healthy = false;
+    out.detail("store", "refusing writes: " + std::to_string(state.store_failures)
+                          + " failed writes, relayed messages kept in memory and retried");
   }
   for (const auto& status : numbers.communities) {
     (status.role == "owner" ? owned : joined) += 1;

@@ -190,7 +190,8 @@ caf::expected<caf::actor> spawn_synthetic_traffic(caf::actor_system& sys, const 
   if (auto wrong = check_traffic_options(traffic))
     return to_caf_error(errc::invalid_argument, *wrong);
   return caf::actor_cast<caf::actor>(
-    sys.spawn(traffic_generator,
+    // Detached: each channel's first message derives its key (PBKDF2).
+    sys.spawn<caf::detached>(traffic_generator,
               synthetic_community::from_key(std::move(*key), std::move(channel_ids)), traffic,
               relay));
 }

@@ -205,7 +205,9 @@ void run_node(const run_flags& flags) {
     traffic.seed = spec.seed;
     traffic.community_id = id;
     traffic.wait_for_peers = c.libp2p && spec.wait_for_peers;
-    auto generator = sys.spawn(traffic_generator, std::move(community), traffic, relay);
+    // Detached: sealing the first message of each channel derives its key
+    // (PBKDF2, ~20 ms), which must not stall the node's scheduler.
+    auto generator = sys.spawn<caf::detached>(traffic_generator, std::move(community), traffic, relay);
     helpers.push_back(caf::actor_cast<caf::actor>(generator));
     p->line("traffic", "posting " + std::to_string(spec.messages) + " synthetic messages to "
                          + id.substr(0, 10) + "…");

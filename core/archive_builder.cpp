@@ -278,8 +278,28 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   }
 
   build_report report;
-  archive_writer writer(layout, std::move(index), offset, report, request.stage_index,
-                        request.cipher.get());
+  std::optional<archive_writer> writer;
+  writer.emplace(layout, std::move(index), offset, report, request.stage_index,
+                 request.cipher.get());
+  // A build that fails (a full disk, a source error) leaves `data` as it
+  // found it at once: the writer stops (its threads write no more), then
+  // the bytes it appended are cut off, so no torn tail holds the disk full
+  // until a later build, and the torrent in place stays valid.
+  auto rolled_back = [&](annals::error failure) -> annals::error {
+    writer.reset();
+    std::error_code size_error;
+    auto size = std::filesystem::file_size(layout.data_file(), size_error);
+    if (size_error || size <= offset)
+      return failure;
+    std::filesystem::resize_file(layout.data_file(), offset, size_error);
+    if (size_error)
+      return make_error(failure.code, failure.message + "; cutting " + layout.data_file().string()
+                                        + " back to " + std::to_string(offset)
+                                        + " bytes failed too: " + size_error.message());
+    return make_error(failure.code, failure.message + " (" + layout.data_file().string()
+                                      + " cut back to its last good end, "
+                                      + std::to_string(offset) + " bytes)");
+  };
   const auto total_windows =
     request.late.size()
     + (request.to > request.from
@@ -291,8 +311,8 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   chunk_encoder chunk(
     request.topics,
     request.cipher ? chunk_encoder::slice_handler()
-                   : [&](page_buffer&& bytes) { return writer.hand_on(std::move(bytes)); },
-    [&] { return writer.spare(); });
+                   : [&](page_buffer&& bytes) { return writer->hand_on(std::move(bytes)); },
+    [&] { return writer->spare(); });
   // One window: its messages in chunks under the 30 MB cap.
   auto build_window = [&](std::uint64_t from, std::uint64_t to) -> result<void> {
     chunk.begin_window(from, to);
@@ -306,7 +326,7 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
         return;
       }
       if (!chunk.empty() && chunk.cap_size() + size > max_archive_payload) {
-        write_status = writer.append(chunk);
+        write_status = writer->append(chunk);
         if (!write_status)
           return;
       }
@@ -321,7 +341,7 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
     // dropped; an empty chunk is skipped here instead.
     if (chunk.empty()) {
       ++report.empty_windows;
-    } else if (auto r = writer.append(chunk); !r) {
+    } else if (auto r = writer->append(chunk); !r) {
       return r.error();
     }
     if (progress)
@@ -332,17 +352,17 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   for (const auto& window : request.late)
     if (window.from < window.to)
       if (auto r = build_window(window.from, window.to); !r)
-        return r.error();
+        return rolled_back(r.error());
   for (auto from = request.from; from < request.to;) {
     // min() before adding: from + partition may overflow near UINT64_MAX.
     auto to = from + std::min(request.partition, request.to - from);
     if (auto r = build_window(from, to); !r)
-      return r.error();
+      return rolled_back(r.error());
     from = to;
   }
 
-  if (auto r = writer.commit(); !r)
-    return r.error();
+  if (auto r = writer->commit(); !r)
+    return rolled_back(r.error());
   return report;
 }
 

@@ -38,13 +38,21 @@ synthetic_community synthetic_community::make(std::size_t channels, std::uint64_
   return from_key(key, std::move(ids));
 }
 
+const symmetric_key& synthetic_community::channel_key(std::size_t channel) const {
+  if (channel_key_cache.size() < channel_ids.size())
+    channel_key_cache.resize(channel_ids.size());
+  auto& slot = channel_key_cache.at(channel);
+  if (!slot)
+    slot = chat_symmetric_key(channel_chat_id(id(), channel_ids.at(channel)));
+  return *slot;
+}
+
 synthetic_community synthetic_community::from_key(private_key key,
                                                   std::vector<std::string> channel_ids) {
   synthetic_community out{key, {}, {}, {}, {}};
   auto id = out.id();
   for (const auto& channel : channel_ids) {
     out.channel_topics.push_back(chat_topic(channel_chat_id(id, channel)));
-    out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(id, channel)));
   }
   out.channel_ids = std::move(channel_ids);
   return out;
@@ -56,7 +64,6 @@ synthetic_community synthetic_community::from_id(const public_key& community,
   out.public_id = community.community_id();
   for (const auto& channel : channel_ids) {
     out.channel_topics.push_back(chat_topic(channel_chat_id(out.public_id, channel)));
-    out.channel_keys.push_back(chat_symmetric_key(channel_chat_id(out.public_id, channel)));
   }
   out.channel_ids = std::move(channel_ids);
   return out;
@@ -108,7 +115,7 @@ result<waku::WakuMessage> make_channel_waku_message(const synthetic_community& c
   auto plaintext = encode_signed_waku_payload(*protocol, sender);
   if (!plaintext)
     return plaintext.error();
-  auto sealed = seal_waku_payload(*plaintext, community.channel_keys.at(channel));
+  auto sealed = seal_waku_payload(*plaintext, community.channel_key(channel));
   if (!sealed)
     return sealed.error();
   return make_status_waku_message(std::move(*sealed), community.channel_topics.at(channel),

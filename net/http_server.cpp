@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <list>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -55,6 +57,12 @@ struct http_server::impl {
   std::atomic<std::size_t> active{0};
   std::atomic<std::uint64_t> answered{0};
   std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> evicted{0};
+  struct session;
+  /// Sessions waiting for a request, longest-waiting first, and how many
+  /// connections each IP holds; both touched on the I/O thread only.
+  std::list<std::weak_ptr<session>> waiting;
+  std::map<std::string, std::size_t> per_ip;
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -66,10 +74,31 @@ struct http_server::impl {
     std::optional<http::request_parser<http::empty_body>> parser;
     http::response<http::string_body> response;
 
-    session(impl& o, tcp::socket socket) : owner(o), stream(std::move(socket)) { ++owner.active; }
-    ~session() { --owner.active; }
+    std::string ip;
+    std::optional<std::list<std::weak_ptr<session>>::iterator> waiting_at;
+
+    session(impl& o, tcp::socket socket, std::string from)
+        : owner(o), stream(std::move(socket)), ip(std::move(from)) {
+      ++owner.active;
+      ++owner.per_ip[ip];
+    }
+    ~session() {
+      stop_waiting();
+      --owner.active;
+      if (auto it = owner.per_ip.find(ip); it != owner.per_ip.end() && --it->second == 0)
+        owner.per_ip.erase(it);
+    }
+
+    void stop_waiting() {
+      if (waiting_at) {
+        owner.waiting.erase(*waiting_at);
+        waiting_at.reset();
+      }
+    }
 
     void read() {
+      stop_waiting();
+      waiting_at = owner.waiting.insert(owner.waiting.end(), weak_from_this());
       parser.emplace();
       parser->header_limit(static_cast<std::uint32_t>(owner.options.max_header_bytes));
       parser->body_limit(0);
@@ -81,6 +110,7 @@ struct http_server::impl {
     }
 
     void on_read(beast::error_code ec) {
+      stop_waiting();
       if (ec == http::error::end_of_stream || ec == beast::error::timeout
           || ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
         close();
@@ -146,6 +176,7 @@ struct http_server::impl {
     }
 
     void close() {
+      stop_waiting();
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream.socket().close(ignored);
@@ -157,16 +188,37 @@ struct http_server::impl {
       if (ec == asio::error::operation_aborted)
         return;
       if (!ec) {
-        if (active.load() >= options.max_connections) {
+        beast::error_code endpoint_error;
+        auto from = socket.remote_endpoint(endpoint_error).address().to_string();
+        auto held = per_ip.count(from) ? per_ip[from] : 0;
+        bool ip_full = held >= options.max_connections_per_ip;
+        bool full = active.load() >= options.max_connections;
+        // Room is made by closing the connection that has waited longest
+        // for a request: from the same IP when that IP is at its share.
+        if ((ip_full || full) && !evict_oldest_waiting(ip_full ? &from : nullptr)) {
           ++refused;
           beast::error_code ignored;
           socket.close(ignored);
         } else {
-          std::make_shared<session>(*this, std::move(socket))->read();
+          std::make_shared<session>(*this, std::move(socket), std::move(from))->read();
         }
       }
       accept();
     });
+  }
+
+  /// Closes the session (of `ip`, when given) that has waited longest for
+  /// a request; false when there is none to close.
+  bool evict_oldest_waiting(const std::string* ip) {
+    for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+      auto s = it->lock();
+      if (!s || (ip && s->ip != *ip))
+        continue;
+      ++evicted;
+      s->close();  // leaves `waiting`; its pending read ends, and the session with it
+      return true;
+    }
+    return false;
   }
 
   ~impl() {
@@ -230,5 +282,7 @@ std::uint64_t http_server::requests() const {
 std::uint64_t http_server::connections_refused() const {
   return impl_->refused.load();
 }
+
+std::uint64_t http_server::connections_evicted() const { return impl_->evicted.load(); }
 
 } // namespace annals

@@ -30,8 +30,14 @@ using http_handler = std::function<http_response(const http_request&)>;
 struct http_server_options {
   /// "ADDR:PORT" or "[V6]:PORT"; port 0 picks a free one.
   std::string listen = "127.0.0.1:8645";
-  /// Connections held at once; more are closed at accept.
+  /// Connections held at once. When all are taken, a new one takes the
+  /// place of the connection that has waited longest for a request (a
+  /// slowloris or idle keep-alive client), so a health check always gets in;
+  /// one that finds no such connection is closed at accept.
   std::size_t max_connections = 32;
+  /// Of those, at most this many from one IP address: one host flooding the
+  /// port displaces its own connections, not everyone's.
+  std::size_t max_connections_per_ip = 16;
   /// A client that sends nothing for this long is disconnected.
   std::chrono::milliseconds idle_timeout{10'000};
   /// Request line and headers; a request body is refused.
@@ -53,6 +59,8 @@ public:
   /// Requests answered so far, and connections refused over the limit.
   std::uint64_t requests() const;
   std::uint64_t connections_refused() const;
+  /// Connections closed to make room, having sent no request in time.
+  std::uint64_t connections_evicted() const;
 
 private:
   struct impl;

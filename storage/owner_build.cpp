@@ -215,8 +215,18 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
   step(owner_build_step::staged);
 
   build_commit commit{out.to, out.to, out.report.archives};
-  if (auto r = db.commit_build(community, queue, commit); !r)
+  if (auto r = db.commit_build(community, queue, commit); !r) {
+    // Nothing was recorded (a full disk refuses the store's write too): the
+    // build is undone on disk at once rather than at the next start, so its
+    // bytes do not keep the disk full.
+    (void)discard_staged_index(layout);
+    if (!out.report.archives.empty()) {
+      std::error_code ec;
+      std::filesystem::resize_file(
+        layout.data_file(), out.report.appended_pieces.first * archive_piece_length, ec);
+    }
     return r.error();
+  }
   step(owner_build_step::committed);
   if (!out.report.archives.empty()) {
     if (auto r = promote_staged_index(layout); !r)

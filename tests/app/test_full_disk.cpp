@@ -59,9 +59,17 @@ TEST_CASE("a full disk: the owner refuses writes naming the disk, keeps serving,
   CHECK(full->find("min_free_bytes") != std::string::npos);
   CHECK(owner.running());
   // Still serving, and the failure is counted where operators look.
-  auto health = http_get(rest, "/health");
+  // /health says the store refuses writes while it does (503).
+  std::optional<http_reply> health;
+  for (int i = 0; i < 20; ++i) {
+    health = http_get(rest, "/health");
+    if (health && health->status == 503)
+      break;
+    std::this_thread::sleep_for(250ms);
+  }
   REQUIRE(health);
-  CHECK((health->status == 200 || health->status == 503));
+  CHECK(health->status == 503);
+  CHECK_THAT(health->body, Catch::Contains("refusing writes"));
   auto metrics = http_get(rest, "/metrics");
   REQUIRE(metrics);
   CHECK(prometheus_sample(metrics->body, "annals_store_write_failures_total") >= 1);

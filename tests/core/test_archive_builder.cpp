@@ -420,3 +420,31 @@ TEST_CASE("aligned appends write page buffers as they are and other bytes throug
   CHECK(*written == expected);
   CHECK(*out->size() == expected.size());
 }
+
+TEST_CASE("a build that fails part-way leaves data as it found it, at once", "[archive]") {
+  archive_fixture f;
+  f.build({make_message(t0 + 1, topic_a)}, t0, t0 + day, day);
+  auto before = read_file(f.layout.data_file());
+  auto index_before = read_file(f.layout.index_file());
+  // Two windows are appended, then the source fails (as a full disk or a
+  // store error would) in the third.
+  auto messages = memory_source({make_message(t0 + day + 1, topic_a, 150'000),
+                                 make_message(t0 + 2 * day + 1, topic_a, 150'000)});
+  message_source failing = [&](std::uint64_t from, std::uint64_t to,
+                               const std::vector<topic4>& topics,
+                               const message_visitor& visit) -> result<void> {
+    if (from >= t0 + 3 * day)
+      return make_error(errc::io, "No space left on device");
+    return messages(from, to, topics, visit);
+  };
+  build_request request{t0 + day, t0 + 4 * day, day, {topic_a, topic_b}};
+  auto report = build_archives(f.layout, request, failing);
+  REQUIRE_FALSE(report);
+  CHECK_THAT(report.error().message, Catch::Contains("No space left on device"));
+  CHECK_THAT(report.error().message, Catch::Contains("cut back to its last good end"));
+  CHECK(read_file(f.layout.data_file()) == before);
+  CHECK(read_file(f.layout.index_file()) == index_before);
+  auto verified = verify_archive_dir(f.layout.archive_dir());
+  REQUIRE(verified);
+  CHECK(verified->ok());
+}

@@ -4,8 +4,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace annals;
 using namespace annals::test;
@@ -97,4 +104,69 @@ TEST_CASE("the HTTP server names a taken port and a malformed address", "[net][h
   CHECK_FALSE(check_http_listen("127.0.0.1:65536"));
   CHECK(check_http_listen("127.0.0.1:8645"));
   CHECK(check_http_listen("[::1]:8645"));
+}
+
+namespace {
+
+/// A TCP connection to `address` ("127.0.0.1:PORT") that may send `first`
+/// and then nothing: an idle or slowloris client. -1 when it cannot connect.
+int hold_connection(const std::string& address, const std::string& first) {
+  auto colon = address.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &to.sin_addr);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  if (!first.empty())
+    (void)::send(fd, first.data(), first.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+} // namespace
+
+TEST_CASE("the HTTP server answers /health while idle and slowloris connections flood it",
+          "[net][http][hostile]") {
+  auto server = serve([](const http_request&) { return http_response{200, "text/plain", "ok"}; });
+  auto address = server->listen_address();
+  std::vector<int> held;
+  // 300 idle connections and 100 that sent half a request line.
+  for (int i = 0; i < 400; ++i)
+    if (auto fd = hold_connection(address, i < 300 ? "" : "GET /slow HTTP/1.1\r\nX-A: "); fd >= 0)
+      held.push_back(fd);
+  CHECK(held.size() == 400);
+  // And clients that reconnect with half a request as fast as they can.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reconnects{0};
+  std::vector<std::thread> slowloris;
+  for (int t = 0; t < 2; ++t)
+    slowloris.emplace_back([&] {
+      while (!stop) {
+        auto fd = hold_connection(address, "GET /slow HTTP/1.1\r\n");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (fd >= 0)
+          ::close(fd);
+        ++reconnects;
+      }
+    });
+  int answered = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto health = http_get(address, "/health");
+    answered += health && health->status == 200 ? 1 : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  for (auto& t : slowloris)
+    t.join();
+  for (auto fd : held)
+    ::close(fd);
+  CHECK(reconnects > 30);
+  CHECK(answered == 30);
+  // Room was made by closing connections that had sent no request.
+  CHECK(server->connections_evicted() > 0);
 }
