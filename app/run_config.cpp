@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <set>
+#include <type_traits>
 #include <cstring>
 #include <unistd.h>
 
@@ -26,12 +28,22 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Reads an optional value of the right type, failing with the key's name.
+/// The node's value as T. An integer key takes only a TOML integer:
+/// toml++ would convert a float such as 7.7e26 with an out-of-range cast.
+template <class T>
+std::optional<T> typed_value(const toml::node& node) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!node.is_integer())
+      return std::nullopt;
+  return node.value<T>();
+}
+
 template <class T>
 result<void> read(const toml::table& table, std::string_view key, const std::string& where, T& out) {
   auto node = table.get(key);
   if (!node)
     return ok_result();
-  auto value = node->value<T>();
+  auto value = typed_value<T>(*node);
   if (!value)
     return make_error(errc::invalid_argument, where + "." + std::string(key) + " has the wrong type");
   out = *value;
@@ -49,7 +61,7 @@ result<void> read_list(const toml::table& table, std::string_view key, const std
     return make_error(errc::invalid_argument, where + "." + std::string(key) + " must be an array");
   out.clear();
   for (auto& item : *array) {
-    auto value = item.value<T>();
+    auto value = typed_value<T>(item);
     if (!value)
       return make_error(errc::invalid_argument,
                         where + "." + std::string(key) + " has an element of the wrong type");
@@ -412,7 +424,8 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
       *field = static_cast<std::uint64_t>(v);
     }
     for (auto key : {"interval", "republish_interval", "welcome_gap", "settle"})
-      if (auto value = (*a)[key].value<std::int64_t>(); value && *value < 0)
+      if (auto value = a->get(key) ? typed_value<std::int64_t>(*a->get(key)) : std::nullopt;
+          value && *value < 0)
         return make_error(errc::invalid_argument, std::string("archives.") + key
                                                     + " must not be negative");
     if (c.archives.interval == 0)

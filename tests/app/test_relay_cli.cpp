@@ -376,6 +376,10 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
                Catch::Contains(node + ":2: events: " + (dir / "a-directory").string()
                                + " is a directory"));
   }
+  SECTION("an integer key given a float (a fuzzer's find: 7.7e26 was cast out of range)") {
+    CHECK_THAT(refused("127.0.0.1:0", held, "]\nhandshake_timeout_ms = 777777777777777777777777750.0\n#"),
+               Catch::Contains("relay.handshake_timeout_ms has the wrong type"));
+  }
   SECTION("a community's key, and one role per community") {
     CHECK_THAT(refused("127.0.0.1:0", held, "", "",
                        "[[community]]\nrole = \"owner\"\nkey = \"zz\"\nchannels = [\"x\"]\n"),
