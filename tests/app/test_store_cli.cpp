@@ -10,6 +10,8 @@
 #include "tests/process.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -104,9 +106,14 @@ TEST_CASE("annals run: a member that joins after the only announcement syncs the
   REQUIRE(hurried.code == 0);
   CHECK_THAT(hurried.err, Catch::Contains("answered 429"));
   std::set<std::string> hurried_hashes;
-  for (const auto& l : json_lines(hurried.out))
+  auto hurried_lines = json_lines(hurried.out);
+  for (const auto& l : hurried_lines)
     hurried_hashes.insert(l["hash"].get<std::string>());
-  CHECK(hurried_hashes == hashes);
+  // Each once, and every message read before; the owner may have stored a
+  // newer one (its next link) while the paused walk went on.
+  CHECK(hurried_hashes.size() == hurried_lines.size());
+  CHECK(std::includes(hurried_hashes.begin(), hurried_hashes.end(), hashes.begin(), hashes.end()));
+  CHECK(hurried_hashes.size() <= hashes.size() + 2);
   // --limit stops early; a hash lookup finds that one message.
   auto first = run_annals("store query --peer " + owner_addr + " --limit 1", dir);
   REQUIRE(first.code == 0);
