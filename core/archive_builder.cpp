@@ -287,15 +287,11 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
   // until a later build, and the torrent in place stays valid.
   auto rolled_back = [&](annals::error failure) -> annals::error {
     writer.reset();
-    std::error_code size_error;
-    auto size = std::filesystem::file_size(layout.data_file(), size_error);
-    if (size_error || size <= offset)
+    auto cut = cut_data_back(layout, offset);
+    if (!cut)
+      return make_error(failure.code, failure.message + "; " + cut.error().message);
+    if (!*cut)
       return failure;
-    std::filesystem::resize_file(layout.data_file(), offset, size_error);
-    if (size_error)
-      return make_error(failure.code, failure.message + "; cutting " + layout.data_file().string()
-                                        + " back to " + std::to_string(offset)
-                                        + " bytes failed too: " + size_error.message());
     return make_error(failure.code, failure.message + " (" + layout.data_file().string()
                                       + " cut back to its last good end, "
                                       + std::to_string(offset) + " bytes)");
@@ -368,6 +364,18 @@ result<build_report> build_archives(const archive_layout& layout, const build_re
 
 result<void> promote_staged_index(const archive_layout& layout) {
   return rename_durably(layout.staged_index_file(), layout.index_file());
+}
+
+result<bool> cut_data_back(const archive_layout& layout, std::uint64_t end) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(layout.data_file(), ec);
+  if (ec || size <= end)
+    return false;
+  std::filesystem::resize_file(layout.data_file(), end, ec);
+  if (ec)
+    return make_error(errc::io, "cutting " + layout.data_file().string() + " back to "
+                                  + std::to_string(end) + " bytes failed: " + ec.message());
+  return true;
 }
 
 result<void> discard_staged_index(const archive_layout& layout) {

@@ -112,6 +112,10 @@ result<void> promote_staged_index(const archive_layout& layout);
 /// appended to `data` are cut off by the next build.
 result<void> discard_staged_index(const archive_layout& layout);
 
+/// Cuts `data` back to `end` bytes when a failed build left more behind
+/// (its appended archives, which no index describes). True when it cut.
+result<bool> cut_data_back(const archive_layout& layout, std::uint64_t end);
+
 /// A message_source over messages held in memory (tests, JSONL imports).
 message_source memory_source(std::vector<archive_message> messages);
 

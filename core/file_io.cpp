@@ -44,13 +44,9 @@ result<void> sync_dir(const std::filesystem::path& dir) {
   return {};
 }
 
-} // namespace
-
-result<std::uint64_t> regular_file_within(const std::filesystem::path& file,
-                                          std::uint64_t max_size) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0)
-    return os_error(file, "stat", errno);
+/// What stat said of `file`, checked: a regular file of at most max_size.
+result<std::uint64_t> regular_and_within(const std::filesystem::path& file, const struct stat& st,
+                                         std::uint64_t max_size) {
   if (!S_ISREG(st.st_mode))
     return make_error(errc::invalid_argument, file.string() + ": not a regular file");
   auto size = static_cast<std::uint64_t>(st.st_size);
@@ -59,6 +55,16 @@ result<std::uint64_t> regular_file_within(const std::filesystem::path& file,
                       file.string() + ": " + std::to_string(size) + " bytes, more than the "
                         + std::to_string(max_size) + " it may hold");
   return size;
+}
+
+} // namespace
+
+result<std::uint64_t> regular_file_within(const std::filesystem::path& file,
+                                          std::uint64_t max_size) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    return os_error(file, "stat", errno);
+  return regular_and_within(file, st, max_size);
 }
 
 result<std::string> read_file_bytes(const std::filesystem::path& file, std::uint64_t max_size) {
@@ -72,15 +78,9 @@ result<std::string> read_file_bytes(const std::filesystem::path& file, std::uint
     ::close(fd);
     return os_error(file, "stat", err);
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (auto checked = regular_and_within(file, st, max_size); !checked) {
     ::close(fd);
-    return make_error(errc::invalid_argument, file.string() + ": not a regular file");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
-    ::close(fd);
-    return make_error(errc::invalid_argument,
-                      file.string() + ": " + std::to_string(st.st_size)
-                        + " bytes, more than the " + std::to_string(max_size) + " it may hold");
+    return checked.error();
   }
   std::string out;
   char buf[1 << 16];

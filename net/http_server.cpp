@@ -190,7 +190,8 @@ struct http_server::impl {
       if (!ec) {
         beast::error_code endpoint_error;
         auto from = socket.remote_endpoint(endpoint_error).address().to_string();
-        auto held = per_ip.count(from) ? per_ip[from] : 0;
+        auto found = per_ip.find(from);
+        auto held = found == per_ip.end() ? 0 : found->second;
         bool ip_full = held >= options.max_connections_per_ip;
         bool full = active.load() >= options.max_connections;
         // Room is made by closing the connection that has waited longest

@@ -257,6 +257,17 @@ std::vector<std::string> status_go_trackers() {
 
 namespace {
 
+/// The info dict's `pieces` (20-byte SHA-1 digests, in order) of .torrent
+/// bytes that passed check_archive_torrent.
+std::string torrent_piece_digests(const std::string& bytes) {
+  lt::error_code decode_error;
+  auto root = lt::bdecode(lt::span<const char>(bytes.data(), static_cast<long>(bytes.size())),
+                          decode_error);
+  if (decode_error)
+    return {};
+  return std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+}
+
 /// The digests of the data pieces of the archive torrent at `file`, if it
 /// is one for `community` whose data is exactly `data_size` bytes.
 std::optional<std::string> previous_data_pieces(const fs::path& file,
@@ -271,12 +282,9 @@ std::optional<std::string> previous_data_pieces(const fs::path& file,
   auto summary = check_archive_torrent(*bytes);
   if (!summary || summary->name != community || summary->data_size != data_size)
     return std::nullopt;
-  lt::error_code decode_error;
-  auto root = lt::bdecode(lt::span<const char>(bytes->data(), static_cast<long>(bytes->size())),
-                          decode_error);
-  auto pieces = std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+  auto pieces = torrent_piece_digests(*bytes);
   auto wanted = data_size / archive_piece_length * 20;
-  if (decode_error || pieces.size() < wanted)
+  if (pieces.size() < wanted)
     return std::nullopt;
   pieces.resize(wanted);
   return pieces;
@@ -423,9 +431,7 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
   auto bytes = read_torrent_bytes(layout.torrent_file());
   if (!bytes)
     return bytes.error();
-  lt::error_code ec;
-  auto root = lt::bdecode(lt::span<const char>(bytes->data(), static_cast<long>(bytes->size())), ec);
-  auto expected = std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+  auto expected = torrent_piece_digests(*bytes);
 
   const std::pair<fs::path, std::uint64_t> described[] = {
     {layout.data_file(), summary->data_size}, {layout.index_file(), summary->index_size}};
@@ -468,21 +474,16 @@ result<bool> promote_fetched_index(const archive_layout& layout) {
   auto staged = layout.fetching_index_file();
   if (!fs::exists(staged, ec) || !fs::exists(layout.torrent_file(), ec))
     return false;
-  auto summary = read_archive_torrent(layout.torrent_file());
+  auto bytes = read_torrent_bytes(layout.torrent_file());
+  if (!bytes)
+    return bytes.error();
+  auto summary = check_archive_torrent(*bytes);
   if (!summary || summary->name != layout.community_id)
     return false;
   auto size = regular_file_size(staged);
   if (!size || *size != summary->index_size)
     return false;
-  auto bytes = read_torrent_bytes(layout.torrent_file());
-  if (!bytes)
-    return bytes.error();
-  lt::error_code decode_error;
-  auto root = lt::bdecode(lt::span<const char>(bytes->data(), static_cast<long>(bytes->size())),
-                          decode_error);
-  if (decode_error)
-    return false;
-  auto expected = std::string(root.dict_find_dict("info").dict_find_string_value("pieces"));
+  auto expected = torrent_piece_digests(*bytes);
   constexpr std::size_t sha1_size = 20;
   auto first = static_cast<std::size_t>(summary->data_size / archive_piece_length) * sha1_size;
   auto hashed = hash_file_pieces(staged, *size);

@@ -220,11 +220,8 @@ result<owner_build_result> build_owner_archives(const archive_layout& layout, st
     // build is undone on disk at once rather than at the next start, so its
     // bytes do not keep the disk full.
     (void)discard_staged_index(layout);
-    if (!out.report.archives.empty()) {
-      std::error_code ec;
-      std::filesystem::resize_file(
-        layout.data_file(), out.report.appended_pieces.first * archive_piece_length, ec);
-    }
+    if (!out.report.archives.empty())
+      (void)cut_data_back(layout, out.report.appended_pieces.first * archive_piece_length);
     return r.error();
   }
   step(owner_build_step::committed);

@@ -208,7 +208,6 @@ public:
   result<archive_info> get_archive_info(const public_key& community) const;
   result<void> set_magnetlink_clock(const public_key& community, std::uint64_t clock);
   result<void> set_last_archive_end(const public_key& community, std::uint64_t end);
-  result<void> set_last_magnet_uri(const public_key& community, std::string_view uri);
   /// Member: the link whose download completed, and its clock, together.
   result<void> set_completed_link(const public_key& community, std::string_view uri,
                                   std::uint64_t clock);

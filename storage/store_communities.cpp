@@ -123,11 +123,6 @@ result<void> store::set_last_archive_end(const public_key& community, std::uint6
                     be64(end), "set_last_archive_end");
 }
 
-result<void> store::set_last_magnet_uri(const public_key& community, std::string_view uri) {
-  return impl_->put(cf_archive_info, info_key(community, info_field::last_magnet_uri), uri,
-                    "set_last_magnet_uri");
-}
-
 result<void> store::set_magnetlink(const public_key& community, std::uint64_t clock,
                                    std::string_view uri) {
   auto& d = *impl_;

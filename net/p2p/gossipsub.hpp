@@ -77,8 +77,7 @@ struct gossipsub_config {
   /// with that many copies.
   std::size_t gossip_retransmission = 3;
   /// Above what honest gossip asks for: a member outside the mesh asking
-  /// for a heartbeat's 5,000 IDs of ~1.3 KB channel messages wants ~6.5 MB
-  /// (2 MiB starved 8 of 16 members of the load bench).
+  /// for a heartbeat's 5,000 IDs of ~1.3 KB channel messages wants ~6.5 MB.
   std::size_t max_iwant_bytes = 16 * 1024 * 1024;
 };
 

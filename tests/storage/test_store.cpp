@@ -289,12 +289,18 @@ TEST_CASE("archive info fields are independent", "[store]") {
   CHECK(info.last_archive_end == 1'700'000'000);
   CHECK(info.last_magnet_uri == "magnet:?xt=urn:btih:aa");
 
-  require_ok(db->set_last_magnet_uri(community, "magnet:?xt=urn:btih:bb"));
+  // A store from before completed_clock: the link it holds counts as the
+  // newest one fetched whole.
+  CHECK(info.completed_clock == info.magnetlink_clock);
+
+  // A member completes an older link than the newest accepted one.
+  require_ok(db->set_completed_link(community, "magnet:?xt=urn:btih:bb", 1'700'000'000'400));
   require_ok(db->set_last_archive_end(community, 1'700'600'000));
   info = unwrap(db->get_archive_info(community));
   CHECK(info.magnetlink_clock == 1'700'000'000'456);
   CHECK(info.last_archive_end == 1'700'600'000);
   CHECK(info.last_magnet_uri == "magnet:?xt=urn:btih:bb");
+  CHECK(info.completed_clock == 1'700'000'000'400);
 
   auto untouched = unwrap(db->get_archive_info(other));
   CHECK(untouched.magnetlink_clock == 0);
