@@ -144,8 +144,16 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   auto archive_dir = std::filesystem::exists(std::filesystem::path(dir) / "index", ec)
                        ? std::filesystem::path(dir)
                        : layout.archive_dir();
-  auto report = take(verify_archive_dir(archive_dir, !structure_only, keys ? &*keys : nullptr),
-                     archive_dir.string());
+  // A member stopped between saving a fetched set's .torrent and moving its
+  // index into place: the set is the one the .torrent describes, whose
+  // index is still staged (the next start moves it).
+  std::filesystem::path index_file;
+  if (archive_dir == layout.archive_dir())
+    if (auto described = described_index_file(layout); described != layout.index_file())
+      index_file = described;
+  auto report = take(
+    verify_archive_dir(archive_dir, !structure_only, keys ? &*keys : nullptr, index_file),
+    archive_dir.string());
 
   json out;
   out["community_id"] = layout.community_id;
@@ -189,6 +197,10 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   if (!out.contains("torrent") && problems.empty())
     std::cerr << "annals: no torrent at " << layout.torrent_file().string()
               << ": piece hashes not checked (the structure and messages are)\n";
+  out["index_staged"] = !index_file.empty();
+  if (!index_file.empty())
+    std::cerr << "annals: the index the torrent describes is staged at " << index_file.string()
+              << "; the node's next start moves it into place\n";
   out["fetching_bytes"] = report.fetching_bytes;
   if (report.fetching_bytes > 0)
     std::cerr << "annals: " << report.fetching_bytes << " bytes past the last archive belong to a "

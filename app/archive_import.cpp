@@ -40,8 +40,12 @@ void run_import(const import_options& options) {
   if (!options.keys_file.empty())
     keys = take(load_hr_keys(options.keys_file), "--keys");
   // The structure first: a damaged set is refused before anything is written.
-  auto verified = take(verify_archive_dir(layout.archive_dir(), false, keys ? &*keys : nullptr),
-                       layout.archive_dir().string());
+  // The set the .torrent describes, even when a member stopped before
+  // moving its fetched index into place.
+  auto index_file = described_index_file(layout);
+  auto verified =
+    take(verify_archive_dir(layout.archive_dir(), false, keys ? &*keys : nullptr, index_file),
+         layout.archive_dir().string());
   if (!verified.ok()) {
     for (const auto& problem : verified.problems)
       std::cerr << "annals: verification failed: " << problem << "\n";

@@ -103,6 +103,9 @@ void run_seed(const seed_options& options) {
   auto layout = take(resolve_layout(options.dir, options.community));
   // A member rejects every piece that does not match its hash, so seeding
   // files that changed since the torrent was written would serve nothing.
+  // libtorrent serves `index`: a fetched set's index still staged there
+  // moves into place first, as a node's start does.
+  take(promote_fetched_index(layout), "cannot seed " + options.dir);
   auto torrent = take(verify_archive_torrent_files(layout), "cannot seed " + options.dir);
 
   auto host = host_of(options.listen);

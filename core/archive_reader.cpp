@@ -365,8 +365,9 @@ result<std::size_t> verify_archive_contents(const std::filesystem::path& data_fi
 }
 
 result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
-                                         bool decode, const hr_keyring* keys) {
-  auto index = read_index(archive_dir / "index", keys);
+                                         bool decode, const hr_keyring* keys,
+                                         const std::filesystem::path& index_file) {
+  auto index = read_index(index_file.empty() ? archive_dir / "index" : index_file, keys);
   if (!index)
     return index.error();
   auto data = data_reader::open(archive_dir / "data");
@@ -419,9 +420,12 @@ result<verify_report> verify_archive_dir(const std::filesystem::path& archive_di
     checked.ok = report.problems.size() == problems_before;
     report.archives.push_back(std::move(checked));
   }
+  // Bytes past the set are a newer fetch's only while its staged index is
+  // not the one read.
   std::error_code ec;
-  if (expected_offset < data->size()
-      && std::filesystem::exists(archive_dir / fetching_index_name, ec))
+  auto staged = archive_dir / fetching_index_name;
+  if (expected_offset < data->size() && index_file != staged
+      && std::filesystem::exists(staged, ec))
     report.fetching_bytes = data->size() - expected_offset;
   else if (expected_offset < data->size())
     report.problems.push_back("data: " + std::to_string(data->size() - expected_offset)

@@ -84,8 +84,10 @@ result<std::size_t> verify_archive_contents(const std::filesystem::path& data_fi
 /// matches its entry, offsets and sizes are piece-aligned, contiguous and
 /// inside `data`, padding is zero, and each archive decodes with the metadata
 /// its entry claims. With `decode` false the archives' contents are not
-/// parsed (structure only).
+/// parsed (structure only). `index_file`, when given, is read in place of
+/// the directory's `index` (a member's staged index the .torrent describes).
 result<verify_report> verify_archive_dir(const std::filesystem::path& archive_dir,
-                                         bool decode = true, const hr_keyring* keys = nullptr);
+                                         bool decode = true, const hr_keyring* keys = nullptr,
+                                         const std::filesystem::path& index_file = {});
 
 } // namespace annals

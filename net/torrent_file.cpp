@@ -434,7 +434,8 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
   auto expected = torrent_piece_digests(*bytes);
 
   const std::pair<fs::path, std::uint64_t> described[] = {
-    {layout.data_file(), summary->data_size}, {layout.index_file(), summary->index_size}};
+    {layout.data_file(), summary->data_size},
+    {described_index_file(layout), summary->index_size}};
   std::string pieces;
   for (const auto& [file, size] : described) {
     auto actual = regular_file_size(file);
@@ -469,14 +470,17 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
   return summary;
 }
 
-result<bool> promote_fetched_index(const archive_layout& layout) {
+namespace {
+
+// Whether the staged index is the index layout's .torrent describes.
+bool staged_index_described(const archive_layout& layout) {
   std::error_code ec;
   auto staged = layout.fetching_index_file();
   if (!fs::exists(staged, ec) || !fs::exists(layout.torrent_file(), ec))
     return false;
   auto bytes = read_torrent_bytes(layout.torrent_file());
   if (!bytes)
-    return bytes.error();
+    return false;
   auto summary = check_archive_torrent(*bytes);
   if (!summary || summary->name != layout.community_id)
     return false;
@@ -487,11 +491,20 @@ result<bool> promote_fetched_index(const archive_layout& layout) {
   constexpr std::size_t sha1_size = 20;
   auto first = static_cast<std::size_t>(summary->data_size / archive_piece_length) * sha1_size;
   auto hashed = hash_file_pieces(staged, *size);
-  if (!hashed)
-    return hashed.error();
-  if (first > expected.size() || expected.compare(first, std::string::npos, *hashed) != 0)
+  return hashed && first <= expected.size()
+         && expected.compare(first, std::string::npos, *hashed) == 0;
+}
+
+} // namespace
+
+fs::path described_index_file(const archive_layout& layout) {
+  return staged_index_described(layout) ? layout.fetching_index_file() : layout.index_file();
+}
+
+result<bool> promote_fetched_index(const archive_layout& layout) {
+  if (!staged_index_described(layout))
     return false;
-  if (auto moved = rename_durably(staged, layout.index_file()); !moved)
+  if (auto moved = rename_durably(layout.fetching_index_file(), layout.index_file()); !moved)
     return moved.error();
   return true;
 }

@@ -46,8 +46,16 @@ result<torrent_summary> check_archive_info_dict(std::string_view bencoded_info);
 /// sizes equal and every piece's SHA-1 matching. The error names the first
 /// bad piece and the file it lies in.
 /// `data` may be longer: a member fetching a newer set writes past the held
-/// set's end (archive_layout::fetching_index_file).
+/// set's end (archive_layout::fetching_index_file). The index checked is
+/// described_index_file's.
 result<torrent_summary> verify_archive_torrent_files(const archive_layout& layout);
+
+/// The index file of the set layout's .torrent describes: the staged index
+/// (archive_layout::fetching_index_file) when a member stopped between
+/// saving a fetched set's .torrent and moving that index into place and it
+/// is the one the .torrent describes (size and piece hashes), `index`
+/// otherwise. Reads only: readers see the set the next start puts in place.
+std::filesystem::path described_index_file(const archive_layout& layout);
 
 /// A member's crash between saving a fetched set's .torrent and moving its
 /// staged index into place left the staged index behind: when it is the

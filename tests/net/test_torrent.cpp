@@ -1,4 +1,5 @@
 #include "core/archive_builder.hpp"
+#include "core/archive_reader.hpp"
 #include "core/hex.hpp"
 #include "net/torrent_file.hpp"
 #include "net/torrent_session.hpp"
@@ -349,28 +350,35 @@ TEST_CASE("write_archive_torrent hashes what build_archives wrote", "[net][torre
   CHECK(read_back->info_hash == summary->info_hash);
 }
 
+/// Builds `weeks` weekly archives from `first_week` into layout, with
+/// `per_week` random messages of `payload` bytes each.
+build_report build_weeks(const archive_layout& layout, std::uint64_t first_week,
+                         std::uint64_t weeks, std::uint64_t per_week, std::size_t payload) {
+  topic4 topic{1, 2, 3, 4};
+  std::vector<archive_message> messages;
+  for (std::uint64_t i = 0; i < weeks * per_week; ++i) {
+    archive_message m;
+    m.timestamp = 1000 + first_week * default_partition_seconds + i * 2 * 24 * 3600;
+    m.topic = topic;
+    m.payload = random_bytes(payload, static_cast<unsigned>(first_week * 100 + i));
+    m.sig = std::string(65, '\x04');
+    m.hash = std::string(31, static_cast<char>(first_week)) + static_cast<char>(i);
+    messages.push_back(std::move(m));
+  }
+  build_request request{1000 + first_week * default_partition_seconds,
+                        1000 + (first_week + weeks) * default_partition_seconds,
+                        default_partition_seconds, {topic}};
+  auto report = build_archives(layout, request, memory_source(std::move(messages)));
+  REQUIRE(report);
+  return *report;
+}
+
 TEST_CASE("write_archive_torrent from a build's piece hashes writes the same torrent",
           "[net][torrent_file]") {
   temp_dir dir("annals-torrent");
   archive_layout layout{dir.path(), community};
-  topic4 topic{1, 2, 3, 4};
   auto build = [&](std::uint64_t first_week, std::uint64_t weeks) {
-    std::vector<archive_message> messages;
-    for (std::uint64_t i = 0; i < weeks * 4; ++i) {
-      archive_message m;
-      m.timestamp = 1000 + first_week * default_partition_seconds + i * 2 * 24 * 3600;
-      m.topic = topic;
-      m.payload = random_bytes(70'000, static_cast<unsigned>(first_week * 100 + i));
-      m.sig = std::string(65, '\x04');
-      m.hash = std::string(31, static_cast<char>(first_week)) + static_cast<char>(i);
-      messages.push_back(std::move(m));
-    }
-    build_request request{1000 + first_week * default_partition_seconds,
-                          1000 + (first_week + weeks) * default_partition_seconds,
-                          default_partition_seconds, {topic}};
-    auto report = build_archives(layout, request, memory_source(std::move(messages)));
-    REQUIRE(report);
-    return *report;
+    return build_weeks(layout, first_week, weeks, 4, 70'000);
   };
   auto torrent_bytes = [&] { return read_file(layout.torrent_file()); };
   auto rehashed = [&] {
@@ -1005,4 +1013,67 @@ TEST_CASE("a peer sending corrupt pieces is banned and counted; the honest seede
   REQUIRE(t.loop.flush(1, *fetched));
   CHECK(same_bytes(read_file(member.data_file()), read_file(t.owner.data_file())));
   CHECK(same_bytes(read_file(member.index_file()), read_file(t.owner.index_file())));
+}
+
+// A member stopped between saving a newer set's .torrent and moving that
+// set's staged index into place: readers see the set the .torrent describes,
+// and promotion moves the staged index, only when it is the described one.
+TEST_CASE("a fetched set's staged index is the described one until promoted",
+          "[net][torrent_file]") {
+  temp_dir dir("annals-torrent");
+  archive_layout owner{dir.path() / "owner", community};
+  archive_layout member{dir.path() / "member", community};
+  auto build = [&](std::uint64_t first_week, std::uint64_t weeks) {
+    build_weeks(owner, first_week, weeks, 3, 40'000);
+    REQUIRE(write_archive_torrent(owner, {}));
+  };
+  // The member holds the first set whole.
+  build(0, 1);
+  fs::create_directories(member.archive_dir());
+  fs::create_directories(member.torrent_file().parent_path());
+  for (auto [from, to] : {std::pair{owner.data_file(), member.data_file()},
+                          {owner.index_file(), member.index_file()},
+                          {owner.torrent_file(), member.torrent_file()}})
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  auto old_index = read_file(member.index_file());
+  CHECK(described_index_file(member) == member.index_file());
+  CHECK_FALSE(*promote_fetched_index(member));
+
+  // The newer set arrived: data grown, its index staged, its .torrent saved;
+  // the stop came before the rename.
+  build(1, 1);
+  fs::copy_file(owner.data_file(), member.data_file(), fs::copy_options::overwrite_existing);
+  fs::copy_file(owner.index_file(), member.fetching_index_file());
+  fs::copy_file(owner.torrent_file(), member.torrent_file(), fs::copy_options::overwrite_existing);
+  REQUIRE(read_file(member.index_file()) == old_index);
+  CHECK(described_index_file(member) == member.fetching_index_file());
+  auto torrent = verify_archive_torrent_files(member);
+  INFO((torrent ? std::string() : torrent.error().message));
+  CHECK(torrent);
+  auto report = verify_archive_dir(member.archive_dir(), true, nullptr, described_index_file(member));
+  REQUIRE(report);
+  CHECK(report->ok());
+  CHECK(report->archives.size() == 2);
+  CHECK(report->fetching_bytes == 0);
+  // Read as `index`, the old set is whole and the rest is the fetch's.
+  auto old_view = verify_archive_dir(member.archive_dir(), false);
+  REQUIRE(old_view);
+  CHECK(old_view->archives.size() == 1);
+  CHECK(old_view->fetching_bytes > 0);
+
+  // A staged index that is not the described one stays where it is.
+  auto staged_bytes = read_file(member.fetching_index_file());
+  write_file(member.fetching_index_file(), old_index);
+  CHECK(described_index_file(member) == member.index_file());
+  CHECK_FALSE(*promote_fetched_index(member));
+  CHECK(fs::exists(member.fetching_index_file()));
+
+  write_file(member.fetching_index_file(), staged_bytes);
+  auto promoted = promote_fetched_index(member);
+  REQUIRE(promoted);
+  CHECK(*promoted);
+  CHECK_FALSE(fs::exists(member.fetching_index_file()));
+  CHECK(read_file(member.index_file()) == staged_bytes);
+  CHECK(described_index_file(member) == member.index_file());
+  CHECK(verify_archive_torrent_files(member));
 }
