@@ -104,6 +104,7 @@ void add_archive_commands(CLI::App& app);
 void add_archive_transfer_commands(CLI::App& archive);
 void add_archive_import_command(CLI::App& archive);
 void add_demo_command(CLI::App& app);
+void add_enr_commands(CLI::App& app);
 void add_magnetlink_commands(CLI::App& app);
 /// `relay probe|publish|subscribe`.
 void add_relay_commands(CLI::App& app);

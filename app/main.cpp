@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   annals::app::add_archive_commands(app);
   annals::app::add_demo_command(app);
   annals::app::add_magnetlink_commands(app);
+  annals::app::add_enr_commands(app);
   annals::app::add_relay_commands(app);
   annals::app::add_run_command(app);
   annals::app::add_store_commands(app);

@@ -8,6 +8,7 @@
 #include "actors/signal_bus.hpp"
 #include "app/actor_errors.hpp"
 #include "app/commands.hpp"
+#include "app/own_enr.hpp"
 #include "app/progress.hpp"
 #include "actors/traffic_generator.hpp"
 #include "app/rest.hpp"
@@ -139,6 +140,12 @@ void run_node(const run_flags& flags) {
     p->line("relay", "peer ID " + id);
     for (const auto& a : addrs)
       p->line("relay", "listening " + a);
+    // The record discovery hands out: its sequence number goes up only when
+    // the addresses, capabilities or shards change.
+    if (auto record = own_enr(c.relay.identity, node_enr_fields(c, addrs), own_enr_file(c)))
+      p->line("relay", "enr " + record->text());
+    else
+      p->line("relay", "no node record: " + record.error().message);
     relay = *spawned;
   } else {
     relay = sys.spawn(inprocess_relay);

@@ -9,6 +9,7 @@
 #include "core/identity.hpp"
 #include "net/http_server.hpp"
 #include "net/interfaces.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/multiaddr.hpp"
 
 #include <toml++/toml.h>
@@ -349,7 +350,16 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
     ANNALS_TRY(read_list(*r, "external_addresses", "relay", c.relay.external_addresses));
     ANNALS_TRY(check_each(*r, "external_addresses", "relay", file, p2p::check_external_address));
-    ANNALS_TRY(check_each(*r, "peers", "relay", file, p2p::check_peer_address));
+    // An `enr:` record stands for the address it gives a TCP relay.
+    if (auto* peers = (*r)["peers"].as_array())
+      for (std::size_t i = 0; i < peers->size() && i < c.relay.static_peers.size(); ++i) {
+        auto address = p2p::static_peer_address(c.relay.static_peers[i]);
+        if (!address)
+          return make_error(errc::invalid_argument, at(file, peers->get(i)) + "relay.peers["
+                                                      + std::to_string(i)
+                                                      + "]: " + address.error().message);
+        c.relay.static_peers[i] = *address;
+      }
     ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
     std::int64_t cluster = c.relay.cluster_id;
     ANNALS_TRY(read(*r, "cluster", "relay", cluster));

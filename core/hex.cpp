@@ -101,4 +101,78 @@ std::optional<std::string> from_base64(std::string_view text) {
   return out;
 }
 
+std::string to_base64url(std::string_view bytes) {
+  auto text = to_base64(bytes);
+  while (!text.empty() && text.back() == '=')
+    text.pop_back();
+  for (auto& c : text)
+    c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return text;
+}
+
+std::optional<std::string> from_base64url(std::string_view text) {
+  if (text.size() % 4 == 1)
+    return std::nullopt;
+  std::string standard(text);
+  for (auto& c : standard) {
+    if (c == '+' || c == '/' || c == '=')
+      return std::nullopt;
+    c = c == '-' ? '+' : c == '_' ? '/' : c;
+  }
+  standard.append((4 - standard.size() % 4) % 4, '=');
+  return from_base64(standard);
+}
+
+namespace {
+constexpr char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+}
+
+std::string to_base32(std::string_view bytes) {
+  std::string out;
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char byte : bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += base32_alphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0)
+    out += base32_alphabet[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+std::optional<std::string> from_base32(std::string_view text) {
+  // Lengths 1, 3 and 6 (mod 8) are never produced by an encoder.
+  auto tail = text.size() % 8;
+  if (tail == 1 || tail == 3 || tail == 6)
+    return std::nullopt;
+  std::string out;
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int value = -1;
+    if (c >= 'A' && c <= 'Z')
+      value = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      value = c - 'a';
+    else if (c >= '2' && c <= '7')
+      value = c - '2' + 26;
+    if (value < 0)
+      return std::nullopt;
+    buffer = (buffer << 5) | static_cast<std::uint32_t>(value);
+    bits += 5;
+    if (bits >= 8) {
+      out += static_cast<char>((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  // The bits left over must be zero, so each byte string has one encoding.
+  if ((buffer & ((1u << bits) - 1)) != 0)
+    return std::nullopt;
+  return out;
+}
+
 } // namespace annals

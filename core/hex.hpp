@@ -43,6 +43,15 @@ std::optional<std::array<std::uint8_t, N>> from_hex_fixed(std::string_view text)
 /// Standard base64 (RFC 4648, with padding); nullopt on invalid input.
 std::string to_base64(std::string_view bytes);
 std::optional<std::string> from_base64(std::string_view text);
+/// URL-safe base64 without padding (RFC 4648 §5), as ENR text uses it;
+/// nullopt on characters outside its alphabet, padding, or a length no
+/// encoding produces.
+std::string to_base64url(std::string_view bytes);
+std::optional<std::string> from_base64url(std::string_view text);
+/// Base32 (RFC 4648 §6, upper-case alphabet) without padding, as EIP-1459
+/// names tree keys and hashes; decoding takes either case.
+std::string to_base32(std::string_view bytes);
+std::optional<std::string> from_base32(std::string_view text);
 
 inline std::string_view as_view(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};

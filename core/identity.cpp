@@ -197,6 +197,28 @@ std::string private_key::sign_sha256_der(std::string_view message) const {
   return std::string(reinterpret_cast<const char*>(der), size);
 }
 
+std::array<std::uint8_t, 64> private_key::sign_compact(const hash256& digest) const {
+  secp256k1_ecdsa_signature sig;
+  if (secp256k1_ecdsa_sign(context(), &sig, digest.data(), bytes_.data(), nullptr, nullptr) != 1)
+    throw std::logic_error("secp256k1 signing failed with a verified key");
+  std::array<std::uint8_t, 64> out{};
+  secp256k1_ecdsa_signature_serialize_compact(context(), out.data(), &sig);
+  return out;
+}
+
+bool verify_compact(const public_key& key, const hash256& digest, std::string_view signature) {
+  if (signature.size() != 64)
+    return false;
+  auto point = parse_known_good(key.compressed());
+  secp256k1_ecdsa_signature sig;
+  if (secp256k1_ecdsa_signature_parse_compact(
+        context(), &sig, reinterpret_cast<const unsigned char*>(signature.data()))
+      != 1)
+    return false;
+  // libsecp256k1 verifies only low-S signatures.
+  return secp256k1_ecdsa_verify(context(), &sig, digest.data(), &point) == 1;
+}
+
 bool verify_sha256_der(const public_key& key, std::string_view message, std::string_view der) {
   auto point = parse_known_good(key.compressed());
   secp256k1_ecdsa_signature sig;

@@ -61,6 +61,9 @@ public:
   /// libp2p's secp256k1 signature (Noise handshake, signed peer records):
   /// ECDSA over SHA-256(message), DER-encoded.
   std::string sign_sha256_der(std::string_view message) const;
+  /// A 64-byte R||S signature (low S, deterministic per RFC 6979) over a
+  /// 32-byte digest: the ENR "v4" scheme.
+  std::array<std::uint8_t, 64> sign_compact(const hash256& digest) const;
 
 private:
   std::array<std::uint8_t, 32> bytes_{};
@@ -72,6 +75,10 @@ result<public_key> recover(const hash256& digest, std::string_view signature);
 /// Checks a libp2p secp256k1 signature (DER over SHA-256(message)). High-S
 /// signatures, which other implementations emit, are normalized first.
 bool verify_sha256_der(const public_key& key, std::string_view message, std::string_view der);
+
+/// Checks a 64-byte R||S signature over `digest`; a high-S signature is
+/// refused, as go-ethereum's VerifySignature refuses it.
+bool verify_compact(const public_key& key, const hash256& digest, std::string_view signature);
 
 /// recover(keccak256(payload), signature).
 result<public_key> recover_keccak(std::string_view payload, std::string_view signature);

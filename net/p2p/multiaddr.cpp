@@ -19,13 +19,34 @@ struct protocol_info {
   bool has_value;
 };
 
-constexpr std::array<protocol_info, 5> protocols{{
+constexpr std::array<protocol_info, 11> protocols{{
     {multiaddr_protocol::ip4, "ip4", true},
     {multiaddr_protocol::tcp, "tcp", true},
     {multiaddr_protocol::ip6, "ip6", true},
+    {multiaddr_protocol::dns, "dns", true},
+    {multiaddr_protocol::dns4, "dns4", true},
+    {multiaddr_protocol::dns6, "dns6", true},
+    {multiaddr_protocol::dnsaddr, "dnsaddr", true},
+    {multiaddr_protocol::udp, "udp", true},
     {multiaddr_protocol::p2p, "p2p", true},
     {multiaddr_protocol::ws, "ws", false},
+    {multiaddr_protocol::wss, "wss", false},
 }};
+
+bool is_host_name(multiaddr_protocol protocol) {
+  return protocol == multiaddr_protocol::dns || protocol == multiaddr_protocol::dns4
+         || protocol == multiaddr_protocol::dns6 || protocol == multiaddr_protocol::dnsaddr;
+}
+
+// A DNS name as multiaddr carries it: 1 to 253 characters, none of them a
+// '/' (the text form's separator) or a control character.
+bool valid_host_name(std::string_view name) {
+  return !name.empty() && name.size() <= 253
+         && std::none_of(name.begin(), name.end(), [](char c) {
+              auto u = static_cast<unsigned char>(c);
+              return c == '/' || u <= 0x20 || u == 0x7f;
+            });
+}
 
 const protocol_info* find_by_name(std::string_view name) {
   for (const auto& info : protocols)
@@ -62,17 +83,18 @@ std::string format_ip(int family, const std::string& bytes) {
   return text.data();
 }
 
-result<std::string> parse_port(std::string_view text) {
+result<std::string> parse_port(std::string_view what, std::string_view text) {
+  auto invalid = [&] { return bad("invalid " + std::string(what) + " port \"" + std::string(text) + "\""); };
   if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0'))
-    return bad("invalid tcp port \"" + std::string(text) + "\"");
+    return invalid();
   unsigned port = 0;
   for (char c : text) {
     if (c < '0' || c > '9')
-      return bad("invalid tcp port \"" + std::string(text) + "\"");
+      return invalid();
     port = port * 10 + static_cast<unsigned>(c - '0');
   }
   if (port > 65535)
-    return bad("tcp port " + std::to_string(port) + " out of range");
+    return bad(std::string(what) + " port " + std::to_string(port) + " out of range");
   return std::string{static_cast<char>(port >> 8), static_cast<char>(port & 0xff)};
 }
 
@@ -80,14 +102,23 @@ result<std::string> parse_value(multiaddr_protocol protocol, std::string_view te
   switch (protocol) {
     case multiaddr_protocol::ip4: return parse_ip(AF_INET, text);
     case multiaddr_protocol::ip6: return parse_ip(AF_INET6, text);
-    case multiaddr_protocol::tcp: return parse_port(text);
+    case multiaddr_protocol::tcp: return parse_port("tcp", text);
+    case multiaddr_protocol::udp: return parse_port("udp", text);
     case multiaddr_protocol::p2p: {
       auto id = peer_id::parse(text);
       if (!id)
         return bad(id.error().message);
       return id->bytes();
     }
-    case multiaddr_protocol::ws: break;
+    case multiaddr_protocol::dns:
+    case multiaddr_protocol::dns4:
+    case multiaddr_protocol::dns6:
+    case multiaddr_protocol::dnsaddr:
+      if (!valid_host_name(text))
+        return bad("invalid host name \"" + std::string(text) + "\"");
+      return std::string(text);
+    case multiaddr_protocol::ws:
+    case multiaddr_protocol::wss: break;
   }
   return std::string();
 }
@@ -98,10 +129,16 @@ std::string format_value(const multiaddr_component& component) {
     case multiaddr_protocol::ip4: return format_ip(AF_INET, value);
     case multiaddr_protocol::ip6: return format_ip(AF_INET6, value);
     case multiaddr_protocol::tcp:
+    case multiaddr_protocol::udp:
       return std::to_string(static_cast<std::uint8_t>(value[0]) << 8 |
                             static_cast<std::uint8_t>(value[1]));
     case multiaddr_protocol::p2p: return peer_id::from_bytes(value)->to_string();
-    case multiaddr_protocol::ws: break;
+    case multiaddr_protocol::dns:
+    case multiaddr_protocol::dns4:
+    case multiaddr_protocol::dns6:
+    case multiaddr_protocol::dnsaddr: return value;
+    case multiaddr_protocol::ws:
+    case multiaddr_protocol::wss: break;
   }
   return {};
 }
@@ -115,14 +152,20 @@ result<std::string> read_value(multiaddr_protocol protocol, std::string_view byt
   switch (protocol) {
     case multiaddr_protocol::ip4: size = 4; break;
     case multiaddr_protocol::ip6: size = 16; break;
-    case multiaddr_protocol::tcp: size = 2; break;
-    case multiaddr_protocol::ws: size = 0; break;
+    case multiaddr_protocol::tcp:
+    case multiaddr_protocol::udp: size = 2; break;
+    case multiaddr_protocol::ws:
+    case multiaddr_protocol::wss: size = 0; break;
+    case multiaddr_protocol::dns:
+    case multiaddr_protocol::dns4:
+    case multiaddr_protocol::dns6:
+    case multiaddr_protocol::dnsaddr:
     case multiaddr_protocol::p2p: {
       auto length = decode_uvarint(bytes);
       if (!length)
-        return bad("p2p value length: " + length.error().message);
+        return bad("value length: " + length.error().message);
       if (length->value > bytes.size() - length->size)
-        return bad("p2p value truncated");
+        return bad("value truncated");
       prefix = length->size;
       size = static_cast<std::size_t>(length->value);
       break;
@@ -135,6 +178,8 @@ result<std::string> read_value(multiaddr_protocol protocol, std::string_view byt
     if (auto id = peer_id::from_bytes(value); !id)
       return bad(id.error().message);
   }
+  if (is_host_name(protocol) && !valid_host_name(value))
+    return bad("invalid host name");
   consumed = prefix + size;
   return value;
 }
@@ -219,7 +264,7 @@ std::string multiaddr::to_bytes() const {
   std::string out;
   for (const auto& component : components_) {
     append_uvarint(out, static_cast<std::uint64_t>(component.protocol));
-    if (component.protocol == multiaddr_protocol::p2p)
+    if (component.protocol == multiaddr_protocol::p2p || is_host_name(component.protocol))
       append_uvarint(out, component.value.size());
     out += component.value;
   }
@@ -248,7 +293,15 @@ result<tcp_address> parse_tcp_address(std::string_view text) {
         out.peer = c.value;
         break;
       case multiaddr_protocol::ws:
-        return make_error(errc::unsupported, named("/ws is not supported, use TCP"));
+      case multiaddr_protocol::wss:
+        return make_error(errc::unsupported, named("/ws and /wss are not supported, use TCP"));
+      case multiaddr_protocol::udp:
+        return make_error(errc::unsupported, named("/udp is not a relay transport, use TCP"));
+      case multiaddr_protocol::dns:
+      case multiaddr_protocol::dns4:
+      case multiaddr_protocol::dns6:
+      case multiaddr_protocol::dnsaddr:
+        return make_error(errc::unsupported, named("host names are not dialled, give /ip4 or /ip6"));
     }
   }
   if (out.ip.empty() || !has_port)

@@ -1,5 +1,6 @@
-// The multiaddr subset a Waku relay peer needs: /ip4, /ip6, /tcp, /ws and
-// /p2p, in text form (config, logs) and binary form (identify listenAddrs).
+// The multiaddr subset a Waku peer needs: /ip4, /ip6, /tcp, /udp, /dns,
+// /dns4, /dns6, /dnsaddr, /ws, /wss and /p2p, in text form (config, logs)
+// and binary form (identify listenAddrs, ENR `multiaddrs`).
 #pragma once
 
 #include "core/result.hpp"
@@ -16,15 +17,21 @@ enum class multiaddr_protocol : std::uint64_t {
   ip4 = 4,
   tcp = 6,
   ip6 = 41,
+  dns = 53,
+  dns4 = 54,
+  dns6 = 55,
+  dnsaddr = 56,
+  udp = 273,
   p2p = 421,
   ws = 477,
+  wss = 478,
 };
 
 struct multiaddr_component {
   multiaddr_protocol protocol;
   /// The value in binary form: 4 or 16 address bytes, a 2-byte big-endian
-  /// port, nothing for /ws, the peer-id multihash (without its length
-  /// prefix) for /p2p.
+  /// port, nothing for /ws and /wss, the peer-id multihash or the host name
+  /// (without its length prefix) for /p2p and /dns*.
   std::string value;
 
   friend bool operator==(const multiaddr_component& a, const multiaddr_component& b) {
@@ -59,8 +66,9 @@ struct tcp_address {
   std::string peer;  // the /p2p/ peer-id multihash bytes, empty when not named
 };
 
-/// Parses a dialable or listenable TCP multiaddr; /ws is refused as
-/// unsupported, a missing address or port as invalid. Errors name `text`.
+/// Parses a dialable or listenable TCP multiaddr; /ws, /wss, /udp and host
+/// names are refused as unsupported, a missing address or port as invalid.
+/// Errors name `text`.
 result<tcp_address> parse_tcp_address(std::string_view text);
 
 /// Whether a host can listen on `text` (a TCP multiaddr), checked before

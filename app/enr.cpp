@@ -1,0 +1,158 @@
+// `annals enr decode|self`: read a Waku node record, or print this node's.
+#include "app/commands.hpp"
+#include "app/json_text.hpp"
+#include "app/own_enr.hpp"
+#include "core/file_io.hpp"
+#include "core/hex.hpp"
+#include "net/interfaces.hpp"
+#include "net/p2p/enr_peer.hpp"
+#include "net/p2p/host.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+
+namespace annals::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string ip_text(int family, const std::uint8_t* bytes) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, bytes, text, sizeof(text));
+  return text;
+}
+
+nlohmann::ordered_json describe(const enr_record& r) {
+  const auto& f = r.fields;
+  nlohmann::ordered_json out;
+  out["peer_id"] = p2p::enr_peer_id(r);
+  out["node_id"] = to_hex(r.node_id());
+  out["seq"] = r.seq;
+  out["public_key"] = to_hex(as_view(r.key.compressed()));
+  auto put_port = [&](const char* name, const std::optional<std::uint16_t>& port) {
+    if (port)
+      out[name] = *port;
+  };
+  if (f.ip)
+    out["ip"] = ip_text(AF_INET, f.ip->data());
+  put_port("tcp", f.tcp);
+  put_port("udp", f.udp);
+  if (f.ip6)
+    out["ip6"] = ip_text(AF_INET6, f.ip6->data());
+  put_port("tcp6", f.tcp6);
+  put_port("udp6", f.udp6);
+  out["multiaddrs"] = p2p::enr_multiaddr_texts(r);
+  out["addresses"] = p2p::enr_addresses(r);
+  if (f.waku2) {
+    nlohmann::json caps = nlohmann::json::array();
+    const std::pair<waku2_capability, const char*> names[] = {{waku2_relay, "relay"},
+                                                              {waku2_store, "store"},
+                                                              {waku2_filter, "filter"},
+                                                              {waku2_lightpush, "lightpush"},
+                                                              {waku2_sync, "sync"}};
+    for (auto [bit, name] : names)
+      if (*f.waku2 & bit)
+        caps.push_back(name);
+    out["capabilities"] = caps;
+  }
+  if (f.shards) {
+    out["cluster"] = f.shards->cluster;
+    out["shards"] = f.shards->shards;
+  }
+  nlohmann::ordered_json keys = nlohmann::json::array();
+  for (const auto& [k, v] : r.pairs)
+    keys.push_back(k);
+  out["keys"] = keys;
+  out["enr"] = r.text();
+  return out;
+}
+
+void run_decode(const std::string& text) {
+  auto record = parse_enr(text);
+  if (!record)
+    fail(record.error(), exit_bad_input);
+  std::cout << json_text(describe(*record), 2) << "\n";
+}
+
+void run_self(const std::string& config_file) {
+  auto c = take(load_run_config(config_file));
+  auto key = take(private_key::load_or_create(c.relay_key_file), "relay key");
+  // What a peer on another host is told: the external addresses, else the
+  // listen addresses with wildcards expanded (a port 0 is only known once
+  // the node runs; `annals run` prints the record with its bound port).
+  auto addresses = p2p::advertised_multiaddrs(c.relay.external_addresses, c.relay.listen,
+                                              local_interface_addresses(), false);
+  auto fields = node_enr_fields(c, addresses);
+  auto record = take(own_enr(key, fields, own_enr_file(c)), "own record");
+  std::cout << json_text(describe(record), 2) << "\n";
+}
+
+} // namespace
+
+result<enr_record> own_enr(const private_key& key, const enr_fields& given,
+                           const fs::path& file) {
+  // Over 300 bytes, the last multiaddrs give way.
+  auto fields = given;
+  auto fresh = make_enr(key, 1, fields);
+  while (!fresh && !fields.multiaddrs.empty()) {
+    fields.multiaddrs.pop_back();
+    fresh = make_enr(key, 1, fields);
+  }
+  if (!fresh)
+    return fresh.error();
+  std::uint64_t seq = 1;
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    auto text = read_file_bytes(file, 4096);
+    if (!text)
+      return text.error();
+    while (!text->empty() && (text->back() == '\n' || text->back() == '\r'))
+      text->pop_back();
+    // A record this key signed: kept when it says the same, else outgrown.
+    if (auto previous = parse_enr(*text); previous && previous->key == key.public_key()) {
+      if (previous->pairs == fresh->pairs)
+        return *previous;
+      seq = previous->seq + 1;
+    }
+  }
+  auto record = make_enr(key, seq, fields);
+  if (!record)
+    return record.error();
+  if (auto saved = write_file_atomic(file, record->text() + "\n", 0600); !saved)
+    return saved.error();
+  return record;
+}
+
+enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& addresses) {
+  std::vector<std::string> plain;
+  for (const auto& a : addresses)
+    plain.push_back(a.substr(0, a.find("/p2p/")));
+  std::uint8_t caps = waku2_relay;
+  if (c.waku_store.serve)
+    caps |= waku2_store;
+  relay_shards shards{static_cast<std::uint16_t>(c.relay.cluster_id), {}};
+  for (auto s : c.relay.shards)
+    shards.shards.push_back(static_cast<std::uint16_t>(s));
+  return p2p::own_enr_fields(plain, caps, shards);
+}
+
+void add_enr_commands(CLI::App& app) {
+  auto* enr = app.add_subcommand("enr", "Waku node records (EIP-778 ENRs)");
+  enr->require_subcommand(1);
+
+  auto text = std::make_shared<std::string>();
+  auto* decode = enr->add_subcommand(
+    "decode", "Verify an enr: record and print its peer, addresses, capabilities and shards as JSON");
+  decode->add_option("ENR", *text, "The record, enr:…")->required();
+  decode->callback([text] { run_decode(*text); });
+
+  auto config = std::make_shared<std::string>();
+  auto* self = enr->add_subcommand(
+    "self", "Print this node's own record (its relay key, advertised addresses, capabilities)");
+  self->add_option("--config", *config, "The node's config file")->required();
+  self->callback([config] { run_self(*config); });
+}
+
+} // namespace annals::app
