@@ -148,9 +148,9 @@ int run_inspect(const std::string& dir, const std::string& community, bool struc
   // index into place: the set is the one the .torrent describes, whose
   // index is still staged (the next start moves it).
   std::filesystem::path index_file;
-  if (archive_dir == layout.archive_dir())
+  if (std::filesystem::equivalent(archive_dir, layout.archive_dir(), ec))
     if (auto described = described_index_file(layout); described != layout.index_file())
-      index_file = described;
+      index_file = archive_dir / described.filename();
   auto report = take(
     verify_archive_dir(archive_dir, !structure_only, keys ? &*keys : nullptr, index_file),
     archive_dir.string());

@@ -79,11 +79,11 @@ void run_decode(const std::string& text) {
 void run_self(const std::string& config_file) {
   auto c = take(load_run_config(config_file));
   auto key = take(private_key::load_or_create(c.relay_key_file), "relay key");
-  // What a peer on another host is told: the external addresses, else the
-  // listen addresses with wildcards expanded (a port 0 is only known once
-  // the node runs; `annals run` prints the record with its bound port).
-  auto addresses = p2p::advertised_multiaddrs(c.relay.external_addresses, c.relay.listen,
-                                              local_interface_addresses(), false);
+  // What the running node tells peers, from the listen addresses (a port 0
+  // is only known once the node runs; `annals run` prints the record with
+  // its bound port).
+  auto addresses = p2p::advertised_to_peers(c.relay.external_addresses, c.relay.listen,
+                                            local_interface_addresses());
   auto fields = node_enr_fields(c, addresses);
   auto record = take(own_enr(key, fields, own_enr_file(c)), "own record");
   std::cout << json_text(describe(record), 2) << "\n";

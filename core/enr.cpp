@@ -5,6 +5,7 @@
 #include "core/rlp.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 namespace annals {
@@ -90,13 +91,10 @@ result<relay_shards> read_rsv(std::string_view payload) {
   return out;
 }
 
-// The record's content as signed: [seq, k1, v1, ...], from encoded items.
-std::string signed_content(std::string_view seq, const std::vector<std::string>& pairs) {
-  std::string items(seq);
-  for (const auto& p : pairs)
-    items += p;
-  return rlp::encode_list(items);
-}
+// The keys read as typed fields: their values must be byte strings.
+constexpr std::string_view typed_keys[] = {"id",   "secp256k1", "ip",         "ip6",
+                                           "tcp",  "udp",       "tcp6",       "udp6",
+                                           "waku2", "multiaddrs", "rs",        "rsv"};
 
 } // namespace
 
@@ -151,7 +149,6 @@ result<enr_record> decode_enr(std::string_view rlp_bytes) {
   out.seq = *seq_value;
 
   std::map<std::string, std::string_view> values;  // key -> payload, byte strings only
-  std::vector<std::string> encoded_pairs;
   for (std::size_t i = 2; i < items->size(); i += 2) {
     const auto& k = (*items)[i];
     const auto& v = (*items)[i + 1];
@@ -162,12 +159,9 @@ result<enr_record> decode_enr(std::string_view rlp_bytes) {
       return field_error(key, out.pairs.back().first == key ? "given twice"
                                                              : "out of order (keys are sorted)");
     out.pairs.emplace_back(key, std::string(v.encoded));
-    encoded_pairs.push_back(std::string(k.encoded) + std::string(v.encoded));
     if (!v.list)
       values[key] = v.payload;
-    else if (key == "id" || key == "secp256k1" || key == "ip" || key == "ip6" || key == "tcp"
-             || key == "udp" || key == "tcp6" || key == "udp6" || key == "waku2"
-             || key == "multiaddrs" || key == "rs" || key == "rsv")
+    else if (std::find(std::begin(typed_keys), std::end(typed_keys), key) != std::end(typed_keys))
       return field_error(key, "a list, not bytes");
   }
 
@@ -188,42 +182,34 @@ result<enr_record> decode_enr(std::string_view rlp_bytes) {
   out.key = *parsed_key;
   if (out.signature.size() != 64)
     return field_error("signature", std::to_string(out.signature.size()) + " bytes, not 64");
-  auto digest = keccak256(signed_content(seq.encoded, encoded_pairs));
+  // Signed: [seq, k1, v1, ...], the record's items after the signature.
+  auto digest = keccak256(rlp::encode_list(outer->payload.substr(signature.encoded.size())));
   if (!verify_compact(out.key, digest, out.signature))
     return make_error(errc::verification_failed,
                       "enr: `signature`: does not verify with the record's `secp256k1` key");
 
   auto& f = out.fields;
-  auto fixed_field = [&](const char* name, auto& slot) -> result<void> {
+  if (auto it = values.find("ip"); it != values.end()) {
+    auto ip = read_fixed<4>("ip", it->second);
+    if (!ip)
+      return ip.error();
+    f.ip = *ip;
+  }
+  if (auto it = values.find("ip6"); it != values.end()) {
+    auto ip6 = read_fixed<16>("ip6", it->second);
+    if (!ip6)
+      return ip6.error();
+    f.ip6 = *ip6;
+  }
+  const std::pair<const char*, std::optional<std::uint16_t>*> ports[] = {
+    {"tcp", &f.tcp}, {"udp", &f.udp}, {"tcp6", &f.tcp6}, {"udp6", &f.udp6}};
+  for (auto [name, slot] : ports)
     if (auto it = values.find(name); it != values.end()) {
-      auto value = read_fixed<std::tuple_size_v<std::decay_t<decltype(*slot)>>>(name, it->second);
-      if (!value)
-        return value.error();
-      slot = *value;
+      auto port = read_port(name, it->second);
+      if (!port)
+        return port.error();
+      *slot = *port;
     }
-    return ok_result();
-  };
-  auto port_field = [&](const char* name, std::optional<std::uint16_t>& slot) -> result<void> {
-    if (auto it = values.find(name); it != values.end()) {
-      auto value = read_port(name, it->second);
-      if (!value)
-        return value.error();
-      slot = *value;
-    }
-    return ok_result();
-  };
-  if (auto checked = fixed_field("ip", f.ip); !checked)
-    return checked.error();
-  if (auto checked = fixed_field("ip6", f.ip6); !checked)
-    return checked.error();
-  if (auto checked = port_field("tcp", f.tcp); !checked)
-    return checked.error();
-  if (auto checked = port_field("udp", f.udp); !checked)
-    return checked.error();
-  if (auto checked = port_field("tcp6", f.tcp6); !checked)
-    return checked.error();
-  if (auto checked = port_field("udp6", f.udp6); !checked)
-    return checked.error();
   if (auto it = values.find("waku2"); it != values.end()) {
     if (it->second.size() != 1)
       return field_error("waku2", std::to_string(it->second.size()) + " bytes, not 1");
@@ -307,15 +293,12 @@ result<enr_record> make_enr(const private_key& key, std::uint64_t seq, const enr
     }
   }
 
-  std::vector<std::string> encoded_pairs;
+  // Signed: [seq, k1, v1, ...]; the record puts the signature first.
+  auto content = rlp::encode_uint(seq);
   for (const auto& [k, v] : values)
-    encoded_pairs.push_back(rlp::encode_bytes(k) + rlp::encode_bytes(v));
-  auto seq_item = rlp::encode_uint(seq);
-  auto digest = keccak256(signed_content(seq_item, encoded_pairs));
-  auto signature = key.sign_compact(digest);
-  std::string items = rlp::encode_bytes(as_view(signature)) + seq_item;
-  for (const auto& p : encoded_pairs)
-    items += p;
+    content += rlp::encode_bytes(k) + rlp::encode_bytes(v);
+  auto signature = key.sign_compact(keccak256(rlp::encode_list(content)));
+  auto items = rlp::encode_bytes(as_view(signature)) + content;
   auto encoded = rlp::encode_list(items);
   if (encoded.size() > enr_max_bytes)
     return malformed("the record would be " + std::to_string(encoded.size())

@@ -472,15 +472,16 @@ result<torrent_summary> verify_archive_torrent_files(const archive_layout& layou
 
 namespace {
 
-// Whether the staged index is the index layout's .torrent describes.
-bool staged_index_described(const archive_layout& layout) {
+// Whether the staged index is the index layout's .torrent describes; an
+// error when one of them cannot be read.
+result<bool> staged_index_described(const archive_layout& layout) {
   std::error_code ec;
   auto staged = layout.fetching_index_file();
   if (!fs::exists(staged, ec) || !fs::exists(layout.torrent_file(), ec))
     return false;
   auto bytes = read_torrent_bytes(layout.torrent_file());
   if (!bytes)
-    return false;
+    return bytes.error();
   auto summary = check_archive_torrent(*bytes);
   if (!summary || summary->name != layout.community_id)
     return false;
@@ -491,19 +492,24 @@ bool staged_index_described(const archive_layout& layout) {
   constexpr std::size_t sha1_size = 20;
   auto first = static_cast<std::size_t>(summary->data_size / archive_piece_length) * sha1_size;
   auto hashed = hash_file_pieces(staged, *size);
-  return hashed && first <= expected.size()
-         && expected.compare(first, std::string::npos, *hashed) == 0;
+  if (!hashed)
+    return hashed.error();
+  return first <= expected.size() && expected.compare(first, std::string::npos, *hashed) == 0;
 }
 
 } // namespace
 
 fs::path described_index_file(const archive_layout& layout) {
-  return staged_index_described(layout) ? layout.fetching_index_file() : layout.index_file();
+  // Unreadable, the staged index is not the described one: the reader then
+  // meets `index` and names what does not match.
+  auto described = staged_index_described(layout);
+  return described && *described ? layout.fetching_index_file() : layout.index_file();
 }
 
 result<bool> promote_fetched_index(const archive_layout& layout) {
-  if (!staged_index_described(layout))
-    return false;
+  auto described = staged_index_described(layout);
+  if (!described || !*described)
+    return described;
   if (auto moved = rename_durably(layout.fetching_index_file(), layout.index_file()); !moved)
     return moved.error();
   return true;

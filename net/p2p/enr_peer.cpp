@@ -89,6 +89,13 @@ enr_fields own_enr_fields(const std::vector<std::string>& advertised, std::uint8
     if (!m || names_peer(*m))
       continue;
     const auto& c = m->components();
+    // Port 0 is "any free port" to bind, not a port a peer can reach.
+    if (std::any_of(c.begin(), c.end(), [](const auto& part) {
+          return (part.protocol == multiaddr_protocol::tcp
+                  || part.protocol == multiaddr_protocol::udp)
+                 && part.value == std::string(2, '\0');
+        }))
+      continue;
     bool plain_tcp = c.size() == 2 && c[1].protocol == multiaddr_protocol::tcp;
     auto port = [&] {
       return static_cast<std::uint16_t>(static_cast<std::uint8_t>(c[1].value[0]) << 8

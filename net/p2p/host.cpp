@@ -81,6 +81,15 @@ std::vector<std::string> advertised_multiaddrs(const std::vector<std::string>& e
   return out;
 }
 
+std::vector<std::string> advertised_to_peers(const std::vector<std::string>& external,
+                                             const std::vector<std::string>& bound,
+                                             const std::vector<interface_address>& interfaces) {
+  auto addrs = advertised_multiaddrs(external, bound, interfaces, false);
+  if (addrs.empty())
+    addrs = advertised_multiaddrs(external, bound, interfaces, true);
+  return addrs;
+}
+
 gossip_validator waku_validator(std::size_t max_bytes) {
   return [max_bytes](const std::string&, const std::string& data) {
     annals::waku::WakuMessage msg;
@@ -705,9 +714,8 @@ std::string host::peer_id() const {
 }
 
 std::vector<std::string> host::listen_addrs() const {
-  auto addrs = impl_->advertised(false);
-  if (addrs.empty())
-    addrs = impl_->advertised(true);  // only loopback: a host for local peers
+  auto addrs = advertised_to_peers(impl_->config.external_addresses, impl_->bound,
+                                   local_interface_addresses());
   for (auto& a : addrs)
     a += "/p2p/" + impl_->self_id;
   return addrs;

@@ -146,6 +146,13 @@ std::vector<std::string> advertised_multiaddrs(const std::vector<std::string>& e
                                                const std::vector<interface_address>& interfaces,
                                                bool to_loopback_peer);
 
+/// What a host tells every peer (its listen addresses, its node record):
+/// advertised_multiaddrs for peers on other hosts, or, when that is nothing
+/// because the host listens on loopback alone, its loopback addresses.
+std::vector<std::string> advertised_to_peers(const std::vector<std::string>& external,
+                                             const std::vector<std::string>& bound,
+                                             const std::vector<interface_address>& interfaces);
+
 class host {
 public:
   /// Binds the listen addresses and starts the I/O thread; fails naming the

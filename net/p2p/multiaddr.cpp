@@ -84,7 +84,9 @@ std::string format_ip(int family, const std::string& bytes) {
 }
 
 result<std::string> parse_port(std::string_view what, std::string_view text) {
-  auto invalid = [&] { return bad("invalid " + std::string(what) + " port \"" + std::string(text) + "\""); };
+  auto invalid = [&] {
+    return bad("invalid " + std::string(what) + " port \"" + std::string(text) + "\"");
+  };
   if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0'))
     return invalid();
   unsigned port = 0;

@@ -2,7 +2,10 @@
 // an operator does from a shell, over the real libp2p stack.
 #include "core/identity.hpp"
 #include "core/hex.hpp"
+#include "core/enr.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/peer_id.hpp"
+#include "tests/enr_vectors.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
@@ -80,7 +83,9 @@ struct owner_and_member {
   std::unique_ptr<child_process> owner;
   std::optional<int> member_code;
 };
-owner_and_member run_owner_and_member(const temp_dir& dir) {
+/// With `by_record`, the owner is given the member's `enr:` record (its
+/// "relay: enr" line) instead of its multiaddr.
+owner_and_member run_owner_and_member(const temp_dir& dir, bool by_record = false) {
   owner_and_member run;
   run.member = start_annals(dir, "member",
                             {"run", "--config", (dir / "member.toml").string(), "--until-synced",
@@ -90,6 +95,15 @@ owner_and_member run_owner_and_member(const temp_dir& dir) {
   INFO(run.member->err());
   REQUIRE(listening);
   auto member_addr = listening->substr(listening->find("/ip4/"));
+  if (by_record) {
+    auto record = run.member->wait_for_line(
+      [](const std::string& l) { return l.find("relay: enr enr:") != std::string::npos; }, 5s);
+    REQUIRE(record);
+    member_addr = record->substr(record->find("enr:"));
+    auto dialled = p2p::static_peer_address(member_addr);
+    REQUIRE(dialled);
+    CHECK(*dialled == listening->substr(listening->find("/ip4/")));
+  }
   auto owner_text = read_file(dir / "owner.toml");
   owner_text.replace(owner_text.find("PEERS"), 5, "peers = [\"" + member_addr + "\"]");
   write_file(dir / "owner.toml", owner_text);
@@ -174,9 +188,10 @@ TEST_CASE("annals run: an owner process and a member process over the libp2p rel
   auto owner_key = private_key::generate();
   auto community = owner_key.public_key().community_id();
   // The member listens first, so it is connected before the owner's first
-  // archive exists (links are announced once, when an archive is new).
+  // archive exists (links are announced once, when an archive is new). The
+  // owner reaches it through the node record the member printed.
   write_owner_and_member_configs(dir, owner_key, 300);
-  auto run = run_owner_and_member(dir);
+  auto run = run_owner_and_member(dir, true);
   auto& member = run.member;
   auto& owner = run.owner;
   INFO("member:\n" << member->out() << member->err());
@@ -366,6 +381,17 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
                                "/p2p/<peer ID>"));
     CHECK_THAT(refused("127.0.0.1:0", held, "\"/ip4/127.0.0.1/tcp/1/p2p/notanid\""),
                Catch::Contains(node + ":7: relay.peers[0]: multiaddr /ip4/127.0.0.1/tcp/1/p2p/notanid"));
+  }
+  SECTION("relay.peers: an enr: record that verifies and gives a TCP address") {
+    auto record = *parse_enr(test::js_waku_tcp_enr);
+    auto forged = record.encoded;
+    forged[10] ^= 1;
+    CHECK_THAT(refused("127.0.0.1:0", held, "\"enr:" + to_base64url(forged) + "\""),
+               Catch::Contains(node + ":7: relay.peers[0]: enr: `signature`"));
+    CHECK_THAT(refused("127.0.0.1:0", held,
+                       "\"" + peer + "\", \"" + std::string(test::js_waku_multiaddrs_enr) + "\""),
+               Catch::Contains(node + ":7: relay.peers[1]: enr: peer ")
+                 && Catch::Contains("gives no address a TCP relay can dial"));
   }
   SECTION("events: a file run can append to") {
     CHECK_THAT(refused("127.0.0.1:0", held, "", "events = \"absent/events.jsonl\""),

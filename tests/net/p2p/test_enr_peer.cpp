@@ -36,7 +36,7 @@ TEST_CASE("an ENR gives its peer ID, its multiaddrs and a dialable relay address
 TEST_CASE("a host's own record says its advertised addresses, capabilities and shards",
           "[p2p][enr]") {
   auto key = private_key::generate();
-  auto fields = own_enr_fields({"/ip4/10.0.0.2/tcp/60000", "/ip4/10.0.0.3/tcp/60001",
+  auto fields = own_enr_fields({"/ip4/10.0.0.9/tcp/0", "/ip4/10.0.0.2/tcp/60000", "/ip4/10.0.0.3/tcp/60001",
                                 "/ip6/::1/tcp/60002", "/dns4/node.example.org/tcp/443/wss"},
                                waku2_relay | waku2_store, relay_shards{16, {32, 64}});
   auto record = make_enr(key, 1, fields);
@@ -52,6 +52,8 @@ TEST_CASE("a host's own record says its advertised addresses, capabilities and s
                   "/dns4/node.example.org/tcp/443/wss/p2p/" + id)
         != addresses.end());
   CHECK(*enr_dial_address(*record) == "/ip4/10.0.0.2/tcp/60000/p2p/" + id);
+  CHECK(std::none_of(addresses.begin(), addresses.end(),
+                     [](const std::string& a) { return a.find("10.0.0.9") != std::string::npos; }));
   CHECK(record->fields.waku2 == 3);
   CHECK(record->fields.shards->shards == std::vector<std::uint16_t>{32, 64});
 }
