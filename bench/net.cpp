@@ -4,9 +4,12 @@
 #include "bench/process.hpp"
 #include "bench/testbed.hpp"
 #include "core/archive_reader.hpp"
+#include "core/enr.hpp"
+#include "core/file_io.hpp"
 #include "core/identity.hpp"
 #include "net/http_get.hpp"
 #include "net/loopback.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "net/torrent_file.hpp"
 #include "storage/store.hpp"
@@ -495,6 +498,22 @@ public:
         fail(n.name + " advertises " + bad + " in /debug/v1/info");
       if (said.empty())
         fail(n.name + " advertises no address in /debug/v1/info");
+      // The node record discovery would hand out (data_dir/enr).
+      auto text = read_file_bytes(n.dir / "data" / "enr", 4096);
+      if (!text) {
+        fail(n.name + "'s node record: " + text.error().message);
+        continue;
+      }
+      auto record = parse_enr(text->substr(0, text->find('\n')));
+      if (!record) {
+        fail(n.name + "'s node record: " + record.error().message);
+        continue;
+      }
+      auto in_record = p2p::enr_addresses(*record);
+      for (const auto& bad : unroutable(in_record))
+        fail(n.name + " advertises " + bad + " in its node record");
+      if (!p2p::enr_dial_address(*record))
+        fail(n.name + "'s node record gives no address a relay can dial");
     }
     for (const auto& peer : magnet_peers(owner().magnet))
       for (const auto& bad : unroutable({peer}))
