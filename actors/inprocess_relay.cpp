@@ -34,7 +34,7 @@ inprocess_relay(relay_actor::stateful_pointer<inprocess_relay_state> self) {
     [self](peer_info_atom) {
       std::vector<relay_peer_info> peers;
       for (const auto& sub : self->state.subscriptions.entries())
-        peers.push_back({caf::to_string(sub.sink.address()), "in-process", {}, {}, 0, false});
+        peers.push_back({caf::to_string(sub.sink.address()), "in-process", {}, {}, 0, false, "local"});
       return peers;
     },
     [](store_query_atom, const std::string&, const std::string&) -> caf::result<std::string> {

@@ -175,7 +175,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
       std::vector<relay_peer_info> out;
       for (auto& p : self->state.host->peer_summaries())
         out.push_back({std::move(p.peer_id), std::move(p.address), std::move(p.protocols),
-                       std::move(p.agent_version), p.connected_unix_ms, p.inbound});
+                       std::move(p.agent_version), p.connected_unix_ms, p.inbound,
+                       std::move(p.source)});
       return out;
     },
     [self](status_atom) {
@@ -192,6 +193,16 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         out.detail("listen", a);
       for (const auto& a : self->state.host->bound_addrs())
         out.detail("bound", a);
+      for (std::size_t i = 0; i < p2p::peer_source_count; ++i)
+        out.counter("annals_discovery_peers_found_total",
+                    "New peer candidates found, by where they came from",
+                    static_cast<double>(s.discovery.found[i]),
+                    {"source", std::string(p2p::to_string(static_cast<p2p::peer_source>(i)))});
+      for (std::size_t i = 0; i < p2p::record_refusal_count; ++i)
+        out.counter("annals_discovery_records_refused_total",
+                    "Discovered records not taken, by reason",
+                    static_cast<double>(s.discovery.refused[i]),
+                    {"reason", std::string(p2p::to_string(static_cast<p2p::record_refusal>(i)))});
       auto n = [](auto v) { return static_cast<double>(v); };
       out.gauge("annals_relay_peers", "Connected relay peers", n(s.connected))
         .counter("annals_relay_connections_opened_total", "Connections opened (in and out)",
@@ -258,6 +269,24 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
                  "IWANT entries not answered: asked again past the retransmission limit or over "
                  "the peer's byte budget for the heartbeat",
                  n(s.gossip.iwant_refused))
+        .gauge("annals_discovery_candidates", "Discovered peers known (dialled while below the "
+               "relay target)", n(s.candidates))
+        .counter("annals_discovery_dials_total", "Dials of discovered peers", n(s.discovery.dials))
+        .counter("annals_discovery_dials_failed_total",
+                 "Dials of discovered peers that failed before the handshake finished",
+                 n(s.discovery.dials_failed))
+        .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node sent",
+                 n(s.discovery.exchanges_asked), {"direction", "out"})
+        .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node answered",
+                 n(s.discovery.exchanges_served), {"direction", "in"})
+        .counter("annals_peer_exchange_failures_total",
+                 "Peer-exchange queries sent that got no usable answer",
+                 n(s.discovery.exchanges_failed))
+        .counter("annals_peer_exchange_refused_total",
+                 "Peer-exchange queries refused (malformed, or sooner than the rate allows)",
+                 n(s.discovery.exchanges_refused))
+        .counter("annals_peer_exchange_records_sent_total", "Records given in peer-exchange answers",
+                 n(s.discovery.records_served))
         .counter("annals_store_queries_sent_total", "Waku store queries this node made",
                  n(self->state.store_queries_sent))
         .counter("annals_store_queries_failed_total",

@@ -138,6 +138,7 @@ http_response route_rest(const http_request& request, rest_source& source,
                      {"protocols", p.protocols},
                      {"agent", p.agent},
                      {"direction", p.inbound ? "inbound" : "outbound"},
+                     {"source", p.source},
                      {"connectedAt", p.connected_unix_ms},
                      {"connectedSeconds",
                       p.connected_unix_ms > 0 && now > p.connected_unix_ms

@@ -199,7 +199,7 @@ result<void> check_dht_router(std::string_view text) {
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
   ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest",
-                               "store"},
+                               "store", "discovery"},
                         file, ""));
   if (auto* t = root["torrent"].as_table())
     ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address",
@@ -207,8 +207,11 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                           file, "torrent"));
   if (auto* r = root["relay"].as_table())
     ANNALS_TRY(check_keys(*r, {"mode", "listen", "peers", "key_file", "cluster", "shards",
-                               "handshake_timeout_ms", "muxers", "external_addresses"},
+                               "handshake_timeout_ms", "muxers", "external_addresses",
+                               "target_peers"},
                           file, "relay"));
+  if (auto* d = root["discovery"].as_table())
+    ANNALS_TRY(check_keys(*d, {"peer_exchange"}, file, "discovery"));
   if (auto* a = root["archives"].as_table())
     ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
                           "archives"));
@@ -339,6 +342,7 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
   }
   c.torrent.use_trackers = !c.torrent.trackers.empty();
   std::string relay_key = "relay.key";
+  c.relay.target_peers = 8;
   if (auto* r = root["relay"].as_table()) {
     std::string mode = "libp2p";
     ANNALS_TRY(read(*r, "mode", "relay", mode));
@@ -350,16 +354,20 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     ANNALS_TRY(read_list(*r, "peers", "relay", c.relay.static_peers));
     ANNALS_TRY(read_list(*r, "external_addresses", "relay", c.relay.external_addresses));
     ANNALS_TRY(check_each(*r, "external_addresses", "relay", file, p2p::check_external_address));
-    // An `enr:` record stands for the address it gives a TCP relay.
+    // An `enr:` record stands for the address it gives a TCP relay (the
+    // host keeps the record to pass on by peer exchange).
     if (auto* peers = (*r)["peers"].as_array())
-      for (std::size_t i = 0; i < peers->size() && i < c.relay.static_peers.size(); ++i) {
-        auto address = p2p::static_peer_address(c.relay.static_peers[i]);
-        if (!address)
+      for (std::size_t i = 0; i < peers->size() && i < c.relay.static_peers.size(); ++i)
+        if (auto address = p2p::static_peer_address(c.relay.static_peers[i]); !address)
           return make_error(errc::invalid_argument, at(file, peers->get(i)) + "relay.peers["
                                                       + std::to_string(i)
                                                       + "]: " + address.error().message);
-        c.relay.static_peers[i] = *address;
-      }
+    std::int64_t target = static_cast<std::int64_t>(c.relay.target_peers);
+    ANNALS_TRY(read(*r, "target_peers", "relay", target));
+    if (target < 0 || target > 1000)
+      return make_error(errc::invalid_argument,
+                        at(file, r->get("target_peers")) + "relay.target_peers must be 0..1000");
+    c.relay.target_peers = static_cast<std::size_t>(target);
     ANNALS_TRY(read(*r, "key_file", "relay", relay_key));
     std::int64_t cluster = c.relay.cluster_id;
     ANNALS_TRY(read(*r, "cluster", "relay", cluster));
@@ -387,6 +395,13 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
   }
   if (c.relay.listen.empty())
     c.relay.listen = {"/ip4/0.0.0.0/tcp/60000"};
+  // Peer exchange is on unless turned off: a member whose only peer leaves
+  // asks the others it still has for more.
+  bool peer_exchange = true;
+  if (auto* d = root["discovery"].as_table())
+    ANNALS_TRY(read(*d, "peer_exchange", "discovery", peer_exchange));
+  c.relay.serve_peer_exchange = peer_exchange;
+  c.relay.ask_peer_exchange = peer_exchange;
   c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;
 
   if (auto* st = root["store"].as_table()) {

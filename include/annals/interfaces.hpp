@@ -67,7 +67,7 @@ typename Inspector::result_type inspect(Inspector& f, component_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, relay_peer_info& x) {
   return f(caf::meta::type_name("annals::relay_peer_info"), x.peer_id, x.address, x.protocols,
-           x.agent, x.connected_unix_ms, x.inbound);
+           x.agent, x.connected_unix_ms, x.inbound, x.source);
 }
 
 // -- relay -----------------------------------------------------------------------------

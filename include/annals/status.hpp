@@ -71,6 +71,9 @@ struct relay_peer_info {
   std::string agent;                   // identify agentVersion
   std::uint64_t connected_unix_ms = 0;
   bool inbound = false;
+  /// How it came to be connected: static, dns, discv5, peer-exchange,
+  /// inbound, or dial.
+  std::string source;
 };
 
 /// Payload bytes one source sent this node for a community, over the run:

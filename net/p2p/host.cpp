@@ -2,10 +2,12 @@
 
 #include <annals/status.hpp>
 
+#include "core/peer_exchange.hpp"
 #include "core/store_query.hpp"
 #include "core/waku_rule.hpp"
 
 #include "net/interfaces.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "net/p2p/tcp_target.hpp"
@@ -132,15 +134,33 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::unique_ptr<asio::steady_timer> timer;
   };
   std::vector<static_peer> statics;
+  peer_manager discovery;
+  asio::steady_timer discovery_timer{io};
+  std::map<std::string, std::chrono::steady_clock::time_point> exchange_served;  // by asker
   std::set<std::shared_ptr<tcp::socket>> pending_dials;  // closed on stop, or a
                                                           // blackholed peer holds the thread
   std::thread thread;
 
   explicit impl(host_config cfg, host_callbacks cb)
-      : config(std::move(cfg)), callbacks(std::move(cb)), router(config.gossip) {
+      : config(std::move(cfg)), callbacks(std::move(cb)), router(config.gossip),
+        discovery(manager_config(config),
+                  p2p::peer_id::from_secp256k1(config.identity.public_key()).to_string()) {
     router.set_validator(config.validator ? config.validator
                                           : waku_validator(config.gossip.max_message));
     self_id = p2p::peer_id::from_secp256k1(config.identity.public_key()).to_string();
+  }
+
+  static peer_manager_config manager_config(const host_config& c) {
+    peer_manager_config m;
+    m.target_peers = c.target_peers;
+    m.cluster_id = c.cluster_id;
+    m.shards = c.shards;
+    m.backoff_initial = c.discovery_backoff_initial;
+    m.backoff_max = c.discovery_backoff_max;
+    m.max_candidates = c.max_candidates;
+    m.exchange_interval = c.exchange_interval;
+    m.exchange_interval_max = c.exchange_interval_max;
+    return m;
   }
 
   void log(host_log_level level, const std::string& line) {
@@ -194,6 +214,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     asio::steady_timer handshake_timer;
     std::string remote_addr;
     int static_index = -1;
+    std::string candidate_peer;  // dialled for the peer manager: its peer ID
     int relay_streams_opened = 0;
     bool inbound = false;
     std::uint64_t connected_unix_ms = 0;
@@ -203,6 +224,14 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
         : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
+
+    bool serves(std::string_view protocol) const {
+      return std::find(identified.protocols.begin(), identified.protocols.end(), protocol)
+             != identified.protocols.end();
+    }
+    bool on_loopback() const {
+      return remote_addr.rfind("/ip4/127.", 0) == 0 || remote_addr.rfind("/ip6/::1/", 0) == 0;
+    }
 
     /// Bytes waiting for this peer: on the socket and in the muxer.
     std::size_t backlog() const { return closed ? 0 : queued_bytes + conn->backlog(); }
@@ -224,6 +253,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       host.log(host_log_level::info, "connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
       if (host.callbacks.on_peer)
         host.callbacks.on_peer(remote.to_string(), true);
+      host.discovery.on_connected(remote.to_string(), inbound);
       // What the peer serves and runs, for operators (/admin/v1/peers).
       conn->request_identify();
     }
@@ -231,6 +261,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       identified = info;
       if (host.callbacks.on_identified && conn->remote())
         host.callbacks.on_identified(conn->remote()->to_string(), info.protocols);
+      if (conn->remote() && serves(waku_relay_protocol))
+        host.discovery.on_relay_identified(conn->remote()->to_string());
+      // A new peer may be one to ask for more.
+      host.maintain_peers();
       // Behind NAT this is the only way to learn the public address; each
       // distinct one is worth one line (external_addresses announces it).
       const auto& seen = info.observed_addr;
@@ -296,6 +330,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       if (host.config.store_query)
         cc.protocols[std::string(store_query_protocol)] = request_responder(
           host.config.store_query, host.config.max_store_request, host.config.max_store_streams);
+      if (host.config.serve_peer_exchange)
+        cc.protocols[std::string(peer_exchange_protocol)] = request_responder(
+          [h = &host, loopback = loopback_peer](const std::string& peer, std::string_view request) {
+            return h->answer_exchange(peer, request, loopback);
+          },
+          px_max_query_bytes, 2);
       socket.set_option(tcp::no_delay(true), ec);
       conn = std::make_unique<connection>(role, std::move(cc), *this);
       enqueue(conn->start());
@@ -390,7 +430,11 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
                  "disconnected " + who() + ": " + reason);
         if (host.callbacks.on_peer)
           host.callbacks.on_peer(conn->remote()->to_string(), false);
+        host.discovery.on_disconnected(conn->remote()->to_string(),
+                                       std::chrono::steady_clock::now());
       } else {
+        if (!candidate_peer.empty())
+          host.discovery.on_dial_failed(candidate_peer, std::chrono::steady_clock::now());
         ++host.counters.handshakes_failed;
         // Evictions come in floods; make_room logs one line per hundred.
         host.log(reason.rfind("evicted", 0) == 0 ? host_log_level::debug : host_log_level::warn,
@@ -399,6 +443,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       host.conns.erase(handle);
       if (static_index >= 0)
         host.schedule_redial(static_index);
+      host.maintain_peers();
     }
   };
 
@@ -579,11 +624,19 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       }
   }
 
-  void dial_address(const std::string& address, int static_index) {
+  void dial_address(const std::string& address, int static_index,
+                    const std::string& candidate_peer = {}) {
+    auto failed = [this, candidate_peer] {
+      if (!candidate_peer.empty()) {
+        discovery.on_dial_failed(candidate_peer, std::chrono::steady_clock::now());
+        maintain_peers();
+      }
+    };
     auto target = parse_tcp_target(address);
     if (!target) {
       log(host_log_level::warn, "dial " + address + ": " + target.error().to_string());
       ++counters.dials_failed;
+      failed();
       return;
     }
     std::optional<std::string> expected;
@@ -592,6 +645,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       if (!key) {
         log(host_log_level::warn, "dial " + address + ": the /p2p/ ID does not embed a public key");
         ++counters.dials_failed;
+        failed();
         return;
       }
       expected = key->encode();
@@ -599,19 +653,24 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     auto socket = std::make_shared<tcp::socket>(io);
     pending_dials.insert(socket);
     socket->async_connect(
-      target->endpoint, [this, socket, address, expected, static_index](const boost::system::error_code& ec) {
+      target->endpoint, [this, socket, address, expected, static_index, candidate_peer,
+                         failed](const boost::system::error_code& ec) {
         pending_dials.erase(socket);
         if (stopping)
           return;
         if (ec) {
           ++counters.dials_failed;
-          log(host_log_level::warn, "dial " + address + ": tcp: " + ec.message());
+          // Discovered peers come and go: their failures are routine.
+          log(candidate_peer.empty() ? host_log_level::warn : host_log_level::debug,
+              "dial " + address + ": tcp: " + ec.message());
           if (static_index >= 0)
             schedule_redial(static_index);
+          failed();
           return;
         }
         auto entry = std::make_shared<conn_entry>(*this, next_handle++, std::move(*socket));
         entry->static_index = static_index;
+        entry->candidate_peer = candidate_peer;
         conns.emplace(entry->handle, entry);
         ++counters.connections_opened;
         entry->start(connection::role::dialer, expected);
@@ -633,6 +692,177 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     });
   }
 
+  std::string source_of(const conn_entry& c) const {
+    if (c.static_index >= 0)
+      return "static";
+    if (!c.candidate_peer.empty())
+      if (auto source = discovery.source_of(c.candidate_peer))
+        return std::string(to_string(*source));
+    return c.inbound ? "inbound" : "dial";
+  }
+
+  /// One request of a request-response protocol (see host::request), on
+  /// the I/O thread.
+  void request_now(std::string peer, std::string protocol, std::string message,
+                   std::size_t max_answer, std::chrono::milliseconds timeout,
+                   std::function<void(result<std::string>)> done) {
+    std::shared_ptr<conn_entry> target;
+    for (auto& [h, c] : conns) {
+      if (!c->was_established || c->closed)
+        continue;
+      bool named = !peer.empty() && c->conn->remote()->to_string() == peer;
+      bool serves = c->serves(protocol);
+      if (named || (peer.empty() && serves)) {
+        target = c;
+        break;
+      }
+    }
+    if (!target) {
+      done(make_error(errc::not_found, peer.empty() ? "no connected peer serves " + protocol
+                                                    : "peer " + peer + " is not connected"));
+      return;
+    }
+    // The answer, a reset, the connection's end or the timer: whichever
+    // comes first answers; a connection that closes drops its streams
+    // without a word, so the timer also covers that.
+    struct once {
+      std::function<void(result<std::string>)> done;
+      asio::steady_timer timer;
+      void answer(result<std::string> r) {
+        if (!done)
+          return;
+        timer.cancel();
+        auto d = std::move(done);
+        done = nullptr;
+        d(std::move(r));
+      }
+    };
+    auto pending = std::make_shared<once>(once{std::move(done), asio::steady_timer(io)});
+    pending->timer.expires_after(timeout);
+    pending->timer.async_wait([pending, timeout](const boost::system::error_code& ec) {
+      if (!ec)
+        pending->answer(make_error(errc::io, "no answer within "
+                                               + std::to_string(timeout.count()) + " ms"));
+    });
+    target->conn->request(protocol, std::move(message), max_answer,
+                          [pending](result<std::string> r) { pending->answer(std::move(r)); });
+    target->flush();
+  }
+
+  // -- discovery -------------------------------------------------------------------
+
+  /// Dials candidates and asks peers for more while below the target; arms
+  /// one timer for the next backoff or exchange to end. At the target
+  /// nothing runs: events (a peer leaving, new records) call this again.
+  void maintain_peers() {
+    if (stopping || config.target_peers == 0)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& d : discovery.take_dials(now)) {
+      log(host_log_level::debug, "dialling discovered peer " + d.address);
+      dial_address(d.address, -1, d.peer);
+    }
+    std::vector<std::string> serving;
+    if (config.ask_peer_exchange)
+      for (auto& [h, c] : conns)
+        if (c->was_established && !c->closed && c->serves(peer_exchange_protocol))
+          serving.push_back(c->conn->remote()->to_string());
+    if (auto peer = discovery.take_exchange_peer(serving, now))
+      ask_exchange(*peer);
+    discovery_timer.cancel();
+    if (auto next = discovery.next_wakeup(serving)) {
+      discovery_timer.expires_at(std::max(*next, now + std::chrono::milliseconds(10)));
+      discovery_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec)
+          maintain_peers();
+      });
+    }
+  }
+
+  void ask_exchange(const std::string& peer) {
+    auto wanted = std::min<std::uint64_t>(px_max_answer_peers, 2 * config.target_peers);
+    bool loopback_ok = false;
+    for (auto& [h, c] : conns)
+      if (c->was_established && !c->closed && c->conn->remote()->to_string() == peer)
+        loopback_ok = c->on_loopback();
+    request_now(peer, std::string(peer_exchange_protocol), encode_px_query(wanted),
+                px_max_answer_bytes, config.exchange_timeout,
+                [this, peer, loopback_ok](result<std::string> answer) {
+                  take_exchange_answer(peer, std::move(answer), loopback_ok);
+                });
+  }
+
+  void take_exchange_answer(const std::string& peer, result<std::string> bytes, bool loopback_ok) {
+    if (stopping)
+      return;
+    auto answer = bytes ? decode_px_answer(*bytes) : result<px_answer>(bytes.error());
+    if (!answer || (answer->status && *answer->status != std::uint32_t(px_status::success))) {
+      ++discovery.counters().exchanges_failed;
+      discovery.on_exchange_answer(peer, 0, std::chrono::steady_clock::now());
+      log(host_log_level::debug,
+          "peer exchange with " + peer + ": "
+            + (answer ? "status " + std::to_string(*answer->status) + " " + answer->status_desc
+                      : answer.error().to_string()));
+      maintain_peers();
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    std::size_t added = 0, refused = 0;
+    std::string first_refusal;
+    for (const auto& record : answer->records) {
+      auto r = discovery.add_record_bytes(record, peer_source::peer_exchange, loopback_ok, now);
+      if (r && *r)
+        ++added;
+      if (!r && refused++ == 0)
+        first_refusal = r.error().message;
+    }
+    discovery.on_exchange_answer(peer, added, now);
+    log(refused ? host_log_level::info : host_log_level::debug,
+        "peer exchange with " + peer + ": " + std::to_string(answer->records.size())
+          + " records, " + std::to_string(added) + " new"
+          + (refused ? ", " + std::to_string(refused) + " refused (" + first_refusal + ")" : ""));
+    maintain_peers();
+  }
+
+  /// Our answer to a peer-exchange query from `asker`.
+  std::string answer_exchange(const std::string& asker, std::string_view request,
+                              bool loopback_asker) {
+    auto& counters = discovery.counters();
+    auto refuse = [&](px_status status, std::string why) {
+      ++counters.exchanges_refused;
+      px_answer a;
+      a.status = std::uint32_t(status);
+      a.status_desc = std::move(why);
+      return encode_px_answer(a);
+    };
+    auto wanted = decode_px_query(request);
+    if (!wanted)
+      return refuse(px_status::bad_request, wanted.error().message);
+    auto now = std::chrono::steady_clock::now();
+    auto& last = exchange_served[asker];
+    if (last.time_since_epoch().count() != 0 && now - last < config.exchange_serve_interval)
+      return refuse(px_status::too_many_requests,
+                    "one query per " + std::to_string(config.exchange_serve_interval.count())
+                      + " ms");
+    last = now;
+    // Bounded by the askers seen within one interval.
+    if (exchange_served.size() > 4096)
+      for (auto it = exchange_served.begin(); it != exchange_served.end();)
+        it = now - it->second >= config.exchange_serve_interval ? exchange_served.erase(it)
+                                                                 : std::next(it);
+    px_answer a;
+    a.records = discovery.exchange_records(std::min(*wanted, px_max_answer_peers), asker,
+                                           loopback_asker);
+    ++counters.exchanges_served;
+    if (a.records.empty()) {
+      a.status = std::uint32_t(px_status::service_unavailable);
+      a.status_desc = "no relay peers with a record known yet";
+    } else {
+      a.status = std::uint32_t(px_status::success);
+    }
+    return encode_px_answer(a);
+  }
+
   /// Closes everything on the I/O thread; run() then returns. `silent`
   /// drops the callbacks first: after a detached stop the app may already
   /// have freed what they point to.
@@ -645,6 +875,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       for (auto& a : acceptors)
         a->close(ignored);
       heartbeat_timer.cancel();
+      discovery_timer.cancel();
       for (auto& sp : statics)
         sp.timer->cancel();
       for (auto& socket : pending_dials)
@@ -686,6 +917,20 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
   for (const auto& addr : state->config.listen)
     if (auto r = state->listen(addr); !r)
       return r.error();
+  for (auto& entry : state->config.static_peers) {
+    // An enr: record is dialled at its address; the record is kept to pass on.
+    if (entry.rfind("enr:", 0) == 0) {
+      auto record = parse_enr(entry);
+      if (!record)
+        return make_error(record.error().code, "static peer: " + record.error().message);
+      auto address = enr_dial_address(*record);
+      if (!address)
+        return address.error();
+      (void)state->discovery.add_record(*record, peer_source::static_list, true,
+                                        std::chrono::steady_clock::now());
+      entry = *address;
+    }
+  }
   for (const auto& addr : state->config.static_peers) {
     auto t = parse_tcp_target(addr);
     if (!t)
@@ -703,6 +948,7 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
   for (std::size_t i = 0; i < state->statics.size(); ++i)
     asio::post(state->io, [s = state.get(), i] { s->dial_address(s->statics[i].address, int(i)); });
   asio::post(state->io, [s = state.get()] { s->heartbeat(); });
+  asio::post(state->io, [s = state.get()] { s->maintain_peers(); });
   // The thread owns a reference too, so the state outlives a host destroyed
   // from one of its callbacks; it is released when run() returns.
   state->thread = std::thread([keep = state] { keep->io.run(); });
@@ -761,49 +1007,37 @@ void host::request(std::string peer, std::string protocol, std::string message,
   asio::post(impl_->io, [s = impl_.get(), peer = std::move(peer), protocol = std::move(protocol),
                          message = std::move(message), max_answer, timeout,
                          done = std::move(done)]() mutable {
-    std::shared_ptr<impl::conn_entry> target;
-    for (auto& [h, c] : s->conns) {
-      if (!c->was_established || c->closed)
-        continue;
-      bool named = !peer.empty() && c->conn->remote()->to_string() == peer;
-      bool serves = std::find(c->identified.protocols.begin(), c->identified.protocols.end(),
-                              protocol)
-                    != c->identified.protocols.end();
-      if (named || (peer.empty() && serves)) {
-        target = c;
-        break;
-      }
+    s->request_now(std::move(peer), std::move(protocol), std::move(message), max_answer, timeout,
+                   std::move(done));
+  });
+}
+
+void host::add_records(std::vector<std::string> records, peer_source source,
+                       std::function<void(std::size_t)> done) {
+  asio::post(impl_->io, [s = impl_.get(), records = std::move(records), source,
+                         done = std::move(done)] {
+    auto now = std::chrono::steady_clock::now();
+    std::size_t added = 0;
+    for (const auto& r : records) {
+      auto taken = r.rfind("enr:", 0) == 0
+                     ? [&]() -> result<bool> {
+                         auto record = parse_enr(r);
+                         if (!record) {
+                           ++s->discovery.counters().refused[0];
+                           return record.error();
+                         }
+                         return s->discovery.add_record(*record, source, true, now);
+                       }()
+                     : s->discovery.add_record_bytes(r, source, true, now);
+      if (taken && *taken)
+        ++added;
+      else if (!taken)
+        s->log(host_log_level::info, std::string(to_string(source)) + " record refused: "
+                                       + taken.error().message);
     }
-    if (!target) {
-      done(make_error(errc::not_found, peer.empty() ? "no connected peer serves " + protocol
-                                                    : "peer " + peer + " is not connected"));
-      return;
-    }
-    // The answer, a reset, the connection's end or the timer: whichever
-    // comes first answers; a connection that closes drops its streams
-    // without a word, so the timer also covers that.
-    struct once {
-      std::function<void(result<std::string>)> done;
-      asio::steady_timer timer;
-      void answer(result<std::string> r) {
-        if (!done)
-          return;
-        timer.cancel();
-        auto d = std::move(done);
-        done = nullptr;
-        d(std::move(r));
-      }
-    };
-    auto pending = std::make_shared<once>(once{std::move(done), asio::steady_timer(s->io)});
-    pending->timer.expires_after(timeout);
-    pending->timer.async_wait([pending, timeout](const boost::system::error_code& ec) {
-      if (!ec)
-        pending->answer(make_error(errc::io, "no answer within "
-                                               + std::to_string(timeout.count()) + " ms"));
-    });
-    target->conn->request(protocol, std::move(message), max_answer,
-                          [pending](result<std::string> r) { pending->answer(std::move(r)); });
-    target->flush();
+    s->maintain_peers();
+    if (done)
+      done(added);
   });
 }
 
@@ -823,7 +1057,8 @@ std::vector<peer_summary> host::peer_summaries() const {
     for (auto& [h, c] : s->conns)
       if (c->was_established && !c->closed)
         out.push_back({c->conn->remote()->to_string(), c->remote_addr, c->identified.protocols,
-                       c->identified.agent_version, c->connected_unix_ms, c->inbound});
+                       c->identified.agent_version, c->connected_unix_ms, c->inbound,
+                       s->source_of(*c)});
     return out;
   });
 }
@@ -860,6 +1095,8 @@ host_stats host::stats() const {
         out.streams_refused += c->conn->streams_refused();
     }
     out.gossip = s->router.counters();
+    out.discovery = s->discovery.counters();
+    out.candidates = s->discovery.candidate_count();
     return out;
   });
 }

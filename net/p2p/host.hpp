@@ -12,6 +12,7 @@
 #include "net/interfaces.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/gossipsub.hpp"
+#include "net/p2p/peer_manager.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -33,8 +34,26 @@ struct host_config {
   /// without /p2p/. Announced before the interfaces' addresses.
   std::vector<std::string> external_addresses;
   /// Peers to keep connected: /ip4/…/tcp/…/p2p/<id> (the /p2p/ part is
-  /// checked against the key the peer proves in Noise).
+  /// checked against the key the peer proves in Noise), or `enr:` records
+  /// (dialled at their first TCP address; the record is passed on by peer
+  /// exchange once the peer proved it speaks relay).
   std::vector<std::string> static_peers;
+  /// Discovery: how many relay peers to hold and whether peer exchange
+  /// (/vac/waku/peer-exchange/2.0.0-alpha1) is served and asked. A target of
+  /// 0 dials only the static peers.
+  std::size_t target_peers = 0;
+  bool serve_peer_exchange = false;
+  bool ask_peer_exchange = false;
+  /// A peer is asked at most this often; answers with nothing new double
+  /// the wait up to exchange_interval_max.
+  std::chrono::milliseconds exchange_interval{30000};
+  std::chrono::milliseconds exchange_interval_max{600000};
+  std::chrono::milliseconds exchange_timeout{10000};
+  /// One asker is answered at most this often; sooner gets 429.
+  std::chrono::milliseconds exchange_serve_interval{1000};
+  std::chrono::milliseconds discovery_backoff_initial{1000};
+  std::chrono::milliseconds discovery_backoff_max{300000};
+  std::size_t max_candidates = 1000;
   std::uint32_t cluster_id = 16;
   std::vector<std::uint32_t> shards{32};
   /// Offered in this order when dialling; accepted when listening.
@@ -117,6 +136,9 @@ struct peer_summary {
   std::string agent_version;
   std::uint64_t connected_unix_ms = 0;
   bool inbound = false;
+  /// How we came to be connected: static, dns, discv5, peer-exchange
+  /// (dialled from a discovered record), inbound, or dial (host::dial).
+  std::string source;
 };
 
 struct host_stats {
@@ -131,6 +153,8 @@ struct host_stats {
   std::uint64_t streams_refused = 0;      // streams a peer opened over the per-connection cap
   std::size_t connected = 0;
   gossipsub_counters gossip;
+  peer_manager_counters discovery;
+  std::size_t candidates = 0;  // discovered peers known
 };
 
 /// Waku relay's message check: a WakuMessage that parses, is at most
@@ -186,6 +210,11 @@ public:
   void request(std::string peer, std::string protocol, std::string message,
                std::size_t max_answer, std::chrono::milliseconds timeout,
                std::function<void(result<std::string>)> done);
+
+  /// Records found by discovery (enr: text or RLP bytes): vetted, then dialled
+  /// while below target_peers. `done` gets how many were new.
+  void add_records(std::vector<std::string> records, peer_source source,
+                   std::function<void(std::size_t)> done = {});
 
   /// Connected peer IDs.
   std::vector<std::string> peers() const;

@@ -255,6 +255,13 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     auto nested = run_with("data_dir = \"n\"\n" + member + "chanels = [\"a\"]\n");
     CHECK(nested.code == 2);
     CHECK_THAT(nested.err, Catch::Contains("unknown key community[0].chanels (did you mean channels?)"));
+    auto discovery = run_with("data_dir = \"n\"\n[discovery]\npeer_exchnge = false\n" + member);
+    CHECK(discovery.code == 2);
+    CHECK_THAT(discovery.err, Catch::Contains("node.toml:3: unknown key discovery.peer_exchnge "
+                                              "(did you mean peer_exchange?)"));
+    auto target = run_with("data_dir = \"n\"\n[relay]\ntarget_peers = -1\n" + member);
+    CHECK(target.code == 2);
+    CHECK_THAT(target.err, Catch::Contains("node.toml:3: relay.target_peers must be 0..1000"));
     CHECK_FALSE(fs::exists(dir / "n"));
   }
   SECTION("missing data_dir") {
@@ -705,6 +712,13 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   CHECK(prometheus_sample(member_metrics, "annals_downloads_finished_total" + c) >= 1);
   CHECK(prometheus_sample(member_metrics, "annals_downloads_failed_total" + c) == 0);
   CHECK(prometheus_sample(member_metrics, "annals_relay_peers") == 1);
+  // Below its target of 8, the member asked the owner for more peers; the
+  // owner knows no record to give.
+  CHECK(prometheus_sample(member_metrics, "annals_peer_exchange_queries_total{direction=\"out\"}")
+        >= 1);
+  CHECK(prometheus_sample(member_metrics,
+                          "annals_discovery_peers_found_total{source=\"peer-exchange\"}")
+        == 0);
   CHECK(prometheus_sample(member_metrics, "process_resident_memory_bytes") > 0);
   CHECK(member_metrics.find("# TYPE annals_archive_import_duration_seconds histogram")
         != std::string::npos);
@@ -725,6 +739,7 @@ TEST_CASE("annals run serves /health, /metrics and the community endpoints while
   auto peers = get_json(owner_rest, "/admin/v1/peers");
   REQUIRE(peers.size() == 1);
   CHECK(peers[0]["direction"] == "outbound");
+  CHECK(peers[0]["source"] == "static");
   auto protocols = peers[0]["protocols"].get<std::vector<std::string>>();
   CHECK(std::count(protocols.begin(), protocols.end(), "/vac/waku/relay/2.0.0") == 1);
   auto info = get_json(member_rest, "/debug/v1/info");

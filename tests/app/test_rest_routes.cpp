@@ -86,7 +86,7 @@ TEST_CASE("REST: info, version, peers and metrics", "[app][rest]") {
   distribution.detail("listen", "127.0.0.1:9025");
   source.parts = {relay, distribution};
   source.peer_list = {{"16Uiu2HB", "/ip4/127.0.0.1/tcp/5", {"/vac/waku/relay/2.0.0"}, "js-waku",
-                       unix_ms_now() - 5000, true}};
+                       unix_ms_now() - 5000, true, "inbound"}};
 
   auto info = json::parse(get(source, "/debug/v1/info").body);
   CHECK(info["version"] == "1.2.3");
@@ -99,6 +99,7 @@ TEST_CASE("REST: info, version, peers and metrics", "[app][rest]") {
   REQUIRE(peers.size() == 1);
   CHECK(peers[0]["protocols"] == json::array({"/vac/waku/relay/2.0.0"}));
   CHECK(peers[0]["direction"] == "inbound");
+  CHECK(peers[0]["source"] == "inbound");
   CHECK(peers[0]["connectedSeconds"].get<int>() >= 4);
 
   auto metrics = get(source, "/metrics");

@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <deque>
+
 using namespace annals;
 using namespace std::string_literals;
 
@@ -36,9 +39,10 @@ std::string pair(const std::string& k, const std::string& v) {
 } // namespace
 
 TEST_CASE("RLP refuses every non-canonical form", "[core][enr]") {
-  auto take = [](const std::string& hex_text) {
-    auto bytes = bytes_of(hex_text);
-    std::string_view in(bytes);
+  // The item's payload views the bytes it was taken from, so they outlive it.
+  std::deque<std::string> inputs;
+  auto take = [&inputs](const std::string& hex_text) {
+    std::string_view in(inputs.emplace_back(bytes_of(hex_text)));
     return rlp::take_item(in);
   };
   CHECK(take("83646f67")->payload == "dog");

@@ -4,12 +4,15 @@
 // sealed bytes, and the libp2p handshake and frames. Run once after a format
 // changes: make_corpus DIR.
 #include "core/archive_builder.hpp"
+#include "core/enr.hpp"
+#include "core/peer_exchange.hpp"
 #include "core/hash_ratchet.hpp"
 #include "core/message_jsonl.hpp"
 #include "core/status_envelope.hpp"
 #include "core/store_query.hpp"
 #include "core/synthetic.hpp"
 #include "net/p2p/connection.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/gossipsub.hpp"
 #include "net/p2p/multiaddr.hpp"
 #include "net/p2p/multistream.hpp"
@@ -195,6 +198,23 @@ int main(int argc, char** argv) {
        p2p::identify_message(config, p2p::builtin_protocols(config, handler)));
   p2p::connection opener(p2p::connection::role::dialer, config, handler);
   seed("fuzz_connection", "dialer_start", opener.start());
+
+  // A Waku relay node's record, a query and an answer carrying two records.
+  std::vector<std::string> records;
+  for (const char* address : {"/ip4/10.1.2.3/tcp/60000", "/ip4/127.0.0.1/tcp/60001"}) {
+    auto record = must(make_enr(private_key::generate(), 3,
+                                p2p::own_enr_fields({address, "/dns4/node.example/tcp/443/wss"},
+                                                    waku2_relay | waku2_store,
+                                                    relay_shards{16, {32, 64}})),
+                       "enr");
+    records.push_back(record.encoded);
+  }
+  seed("fuzz_discovery", "enr", records[0]);
+  seed("fuzz_discovery", "px_query", encode_px_query(8));
+  px_answer answer;
+  answer.status = 200;
+  answer.records = records;
+  seed("fuzz_discovery", "px_answer", encode_px_answer(answer));
   fs::remove_all(work);
   std::cout << "seeds written to " << out_root << "\n";
   return 0;

@@ -15,63 +15,19 @@
 // Output, one line each: PEERID <id>; PAGE <n messages>; MSG <contentTopic>
 // <timestamp ns> <payload JSON>; DONE <total> (exit 0), or ERROR <text> on
 // stderr (exit 1).
-import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
-import { mplex } from "@libp2p/mplex";
-import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
 import { createDecoder, StoreCore } from "@waku/core";
-import { createRelayNode } from "@waku/sdk/relay";
+import { connect, deadline, fail, out, sleep } from "./client.mjs";
 
 const env = process.env;
-const out = (line) => process.stdout.write(line + "\n");
-const fail = (text, code = 1) => {
-  process.stderr.write(`ERROR ${text}\n`);
-  process.exit(code);
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 const PUBSUB = env.PUBSUB || "/waku/2/rs/16/32";
-const m = /^\/waku\/2\/rs\/(\d+)\/(\d+)$/.exec(PUBSUB);
-if (!m) fail(`bad PUBSUB=${PUBSUB}`);
 if (!env.DIAL) fail("DIAL is required");
 if (!env.CT) fail("CT is required");
 const contentTopics = env.CT.split(",");
 const forward = env.FORWARD !== "0";
 const pageSize = Number(env.PAGE_SIZE || 20);
-const timeoutMs = Number(env.TIMEOUT_MS || 30000);
-setTimeout(() => fail(`timeout after ${timeoutMs} ms`, 2), timeoutMs).unref();
-
-const node = await createRelayNode({
-  networkConfig: { clusterId: Number(m[1]), shards: [Number(m[2])] },
-  userAgent: "js-waku-store-interop",
-  libp2p: {
-    hideWebSocketInfo: true,
-    addresses: { listen: [] },
-    transports: [tcp()],
-    streamMuxers: [yamux(), mplex()],
-    connectionEncryption: [noise()],
-  },
-});
-await node.start();
-out(`PEERID ${node.libp2p.peerId.toString()}`);
-const target = multiaddr(env.DIAL);
-const peerId = target.getPeerId();
-try {
-  await node.libp2p.dial(target);
-} catch (e) {
-  fail(`dial ${env.DIAL}: ${e?.message ?? e}`);
-}
-// identify tells the peer store which protocols the peer serves.
-let peer;
-for (;;) {
-  try {
-    peer = await node.libp2p.peerStore.get(node.libp2p.getConnections()[0].remotePeer);
-  } catch {}
-  if (peer && peer.protocols.includes("/vac/waku/store-query/3.0.0")) break;
-  await sleep(50);
-}
-if (peer.id.toString() !== peerId) fail(`connected to ${peer.id} instead of ${peerId}`);
+deadline(Number(env.TIMEOUT_MS || 30000));
+const { node, peer } = await connect(env.DIAL, PUBSUB, "/vac/waku/store-query/3.0.0",
+                                     "js-waku-store-interop");
 
 const store = new StoreCore([PUBSUB], node.libp2p);
 const decoders = new Map(contentTopics.map((ct) => [ct, createDecoder(ct, PUBSUB)]));

@@ -1,7 +1,9 @@
 // The libp2p connection pipeline and host: in memory first (every layer,
 // both muxers), then real TCP on 127.0.0.1 (mesh forwarding, probe, and the
 // hostile peers a public node meets).
+#include "core/peer_exchange.hpp"
 #include "net/p2p/connection.hpp"
+#include "net/p2p/enr_peer.hpp"
 #include "net/p2p/host.hpp"
 #include "net/p2p/probe.hpp"
 #include "net/p2p/peer_id.hpp"
@@ -17,6 +19,8 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -769,4 +773,107 @@ TEST_CASE("an external address a peer cannot dial is refused before the host sta
     REQUIRE_FALSE(started);
     CHECK_THAT(started.error().message, Catch::Contains("external address"));
   }
+}
+
+TEST_CASE("peer exchange: a host below its target asks a peer, dials the records it gets, and "
+          "says where each peer came from",
+          "[p2p][host][discovery]") {
+  // c: a relay host whose record b was given.
+  auto c_key = private_key::generate();
+  auto cc = loopback_config();
+  cc.identity = c_key;
+  test_host c(cc);
+  auto c_record = make_enr(c_key, 1, own_enr_fields(c.h->bound_addrs(), waku2_relay,
+                                                   relay_shards{16, {32}}));
+  REQUIRE(c_record);
+  auto bc = loopback_config();
+  bc.static_peers = {c_record->text()};
+  bc.serve_peer_exchange = true;
+  test_host b(bc);
+  REQUIRE(eventually([&] { return b.h->peers() == std::vector<std::string>{c.h->peer_id()}; }));
+
+  // a: only b, a target of two, and asks.
+  auto ac = loopback_config();
+  ac.static_peers = {b.h->listen_addrs().at(0)};
+  ac.target_peers = 2;
+  ac.ask_peer_exchange = true;
+  ac.exchange_interval = 200ms;  // b may answer before it has seen c speak relay
+  test_host a(ac);
+  REQUIRE(eventually([&] { return a.h->peers().size() == 2; }, 15s));
+  std::map<std::string, std::string> source;
+  for (const auto& p : a.h->peer_summaries())
+    source[p.peer_id] = p.source;
+  CHECK(source[b.h->peer_id()] == "static");
+  CHECK(source[c.h->peer_id()] == "peer-exchange");
+  auto a_stats = a.h->stats();
+  CHECK(a_stats.discovery.found[std::size_t(peer_source::peer_exchange)] == 1);
+  CHECK(a_stats.discovery.exchanges_asked >= 1);
+  CHECK(a_stats.discovery.dials == 1);
+  // At its target a asks no more and dials no one.
+  auto asked = a_stats.discovery.exchanges_asked;
+  std::this_thread::sleep_for(600ms);
+  CHECK(a.h->stats().discovery.exchanges_asked == asked);
+  auto b_stats = b.h->stats();
+  CHECK(b_stats.discovery.exchanges_served >= 1);
+  CHECK(b_stats.discovery.records_served >= 1);
+  // c's summary on b: a static peer given by its record.
+  for (const auto& p : b.h->peer_summaries())
+    if (p.peer_id == c.h->peer_id())
+      CHECK(p.source == "static");
+}
+
+TEST_CASE("peer exchange: a malformed query gets 400, a second one too soon 429, and the answer "
+          "holds at most what was asked",
+          "[p2p][host][discovery]") {
+  std::vector<std::unique_ptr<test_host>> relays;
+  std::vector<std::string> records;
+  for (int i = 0; i < 3; ++i) {
+    auto cfg = loopback_config();
+    auto key = private_key::generate();
+    cfg.identity = key;
+    relays.push_back(std::make_unique<test_host>(cfg));
+    auto record = make_enr(key, 1, own_enr_fields(relays.back()->h->bound_addrs(), waku2_relay,
+                                                  relay_shards{16, {32}}));
+    REQUIRE(record);
+    records.push_back(record->text());
+  }
+  auto bc = loopback_config();
+  bc.static_peers = records;
+  bc.serve_peer_exchange = true;
+  test_host b(bc);
+  REQUIRE(eventually([&] { return b.h->peers().size() == 3; }));
+
+  test_host d(loopback_config());
+  d.h->dial(b.h->listen_addrs().at(0));
+  REQUIRE(eventually([&] { return d.h->peer_summaries().size() == 1
+                                  && !d.h->peer_summaries()[0].protocols.empty(); }));
+  auto ask = [&](std::string bytes) {
+    std::promise<result<std::string>> answer;
+    d.h->request(b.h->peer_id(), std::string(peer_exchange_protocol), std::move(bytes),
+                 px_max_answer_bytes, 5s, [&](result<std::string> r) { answer.set_value(r); });
+    auto r = answer.get_future().get();
+    REQUIRE(r);
+    auto decoded = decode_px_answer(*r);
+    REQUIRE(decoded);
+    return *decoded;
+  };
+  auto garbage = ask("\xff\xff\xff");
+  CHECK(garbage.status == std::optional<std::uint32_t>(400));
+  // b verifies each static peer once it has seen its identify.
+  px_answer two;
+  REQUIRE(eventually([&] {
+    std::this_thread::sleep_for(1100ms);  // b's per-asker interval
+    two = ask(encode_px_query(2));
+    return two.records.size() == 2;
+  }, 15s));
+  CHECK(two.status == std::optional<std::uint32_t>(200));
+  for (const auto& r : two.records) {
+    auto record = decode_enr(r);
+    REQUIRE(record);
+    CHECK(std::count(records.begin(), records.end(), record->text()) == 1);
+  }
+  auto too_soon = ask(encode_px_query(2));
+  CHECK(too_soon.status == std::optional<std::uint32_t>(429));
+  CHECK(too_soon.records.empty());
+  CHECK(b.h->stats().discovery.exchanges_refused >= 2);
 }
