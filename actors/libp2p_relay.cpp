@@ -193,6 +193,8 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         out.detail("listen", a);
       for (const auto& a : self->state.host->bound_addrs())
         out.detail("bound", a);
+      if (!s.dns.last_error.empty())
+        out.detail("dns_discovery_error", s.dns.last_error);
       for (std::size_t i = 0; i < p2p::peer_source_count; ++i)
         out.counter("annals_discovery_peers_found_total",
                     "New peer candidates found, by where they came from",
@@ -244,6 +246,9 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         .counter("annals_relay_subscriptions_refused_total",
                  "Peer subscriptions over the per-peer topic limit or too long",
                  n(s.gossip.subscriptions_refused))
+        .counter("annals_relay_duplicate_connections_closed_total",
+                 "Second connections to a peer already connected (both dialled at once), closed",
+                 n(s.duplicates_closed))
         .counter("annals_relay_streams_refused_total",
                  "Streams a peer opened over the per-connection cap, refused by reset",
                  n(s.streams_refused))
@@ -275,6 +280,18 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         .counter("annals_discovery_dials_failed_total",
                  "Dials of discovered peers that failed before the handshake finished",
                  n(s.discovery.dials_failed))
+        .counter("annals_dns_discovery_syncs_total",
+                 "Walks of a DNS tree (EIP-1459) whose signed root was read", n(s.dns.syncs))
+        .counter("annals_dns_discovery_failures_total",
+                 "Walks of a DNS tree whose root could not be read or verified (retried with "
+                 "backoff)",
+                 n(s.dns.failures))
+        .counter("annals_dns_discovery_entries_failed_total",
+                 "Tree entries below a verified root that were unreachable or did not match "
+                 "their hash",
+                 n(s.dns.entries_failed))
+        .counter("annals_dns_discovery_lookups_total", "TXT queries sent for DNS discovery",
+                 n(s.dns.lookups))
         .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node sent",
                  n(s.discovery.exchanges_asked), {"direction", "out"})
         .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node answered",

@@ -72,6 +72,14 @@ void add_net_bench(CLI::App& bench) {
                   "leaving CPU for the restarted nodes' catch-up on 2 cores")
     ->check(CLI::Range(0.0, 100'000.0))
     ->capture_default_str();
+  net->add_option("--discovery", o->discovery,
+                  "How nodes find relay peers: static (peer lists: the owner and two ring "
+                  "neighbours) or dns (no lists: one enrtree:// URL served by dnsmasq in the "
+                  "testbed)")
+    ->check(CLI::IsMember({"static", "dns"}));
+  net->add_option("--target-peers", o->target_peers,
+                  "[relay] target_peers of each node with --discovery dns")
+    ->check(CLI::Range(1, 1000));
   net->add_option("--report", *report, "Write CSV series and SVG plots (gnuplot) to DIR");
   net->add_option("--data-dir", *data_dir, "Keep the nodes' files here (default: a temp dir)");
   net->callback([o, report, data_dir] {

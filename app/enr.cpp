@@ -2,6 +2,7 @@
 #include "app/commands.hpp"
 #include "app/json_text.hpp"
 #include "app/own_enr.hpp"
+#include "core/enr_tree.hpp"
 #include "core/file_io.hpp"
 #include "core/hex.hpp"
 #include "net/interfaces.hpp"
@@ -11,6 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
+
+#include <chrono>
+#include <fstream>
 
 namespace annals::app {
 
@@ -89,6 +93,76 @@ void run_self(const std::string& config_file) {
   std::cout << json_text(describe(record), 2) << "\n";
 }
 
+struct tree_options {
+  std::string key_file;
+  std::string domain;
+  std::uint64_t seq = 0;
+  std::string format = "zone";
+  std::vector<std::string> records;
+  std::string records_file;
+  std::vector<std::string> links;
+};
+
+// A zone-file TXT value: character-strings of at most 255 bytes, quoted.
+std::string zone_strings(const std::string& text) {
+  std::string out;
+  for (std::size_t at = 0; at < text.size(); at += 255)
+    out += (at ? " \"" : "\"") + text.substr(at, 255) + "\"";
+  return out;
+}
+
+void run_tree(tree_options o) {
+  auto key = take(private_key::load(o.key_file), "tree key " + o.key_file);
+  if (!o.records_file.empty()) {
+    std::ifstream in(o.records_file);
+    if (!in)
+      fail(o.records_file + ": cannot be read", exit_bad_input);
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+        line.pop_back();
+      if (!line.empty() && line[0] != '#')
+        o.records.push_back(line);
+    }
+  }
+  // The URL's domain rules apply to --domain.
+  auto url = parse_enrtree_url("enrtree://" + to_base32(as_view(key.public_key().compressed()))
+                               + "@" + o.domain);
+  if (!url)
+    fail("--domain: " + url.error().message, exit_bad_input);
+  if (o.seq == 0)
+    o.seq = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  auto tree = make_enr_tree(key, o.seq, o.records, o.links);
+  if (!tree)
+    fail(tree.error(), exit_bad_input);
+  auto fqdn = [&](const enrtree_txt& t) {
+    return t.label.empty() ? url->domain : t.label + "." + url->domain;
+  };
+  if (o.format == "json") {
+    nlohmann::ordered_json out;
+    out["url"] = url->text();
+    out["seq"] = o.seq;
+    nlohmann::ordered_json txt;
+    for (const auto& t : *tree)
+      txt[fqdn(t)] = t.text;
+    out["txt"] = txt;
+    std::cout << json_text(out, 2) << "\n";
+  } else if (o.format == "dnsmasq") {
+    std::cout << "# " << url->text() << " seq " << o.seq << "\n";
+    // dnsmasq splits a value longer than 255 bytes into character-strings.
+    for (const auto& t : *tree)
+      std::cout << "txt-record=" << fqdn(t) << ",\"" << t.text << "\"\n";
+  } else {
+    std::cout << "; " << url->text() << " seq " << o.seq << "\n";
+    // The root changes with every update; the hashed entries never do.
+    for (const auto& t : *tree)
+      std::cout << fqdn(t) << ". " << (t.label.empty() ? 300 : 86400) << " IN TXT "
+                << zone_strings(t.text) << "\n";
+  }
+  std::cerr << url->text() << "\n";
+}
+
 } // namespace
 
 result<enr_record> own_enr(const private_key& key, const enr_fields& given,
@@ -120,6 +194,9 @@ result<enr_record> own_enr(const private_key& key, const enr_fields& given,
   auto record = make_enr(key, seq, fields);
   if (!record)
     return record.error();
+  // `enr self` may run before the node ever did (an operator listing it in
+  // a DNS tree first).
+  fs::create_directories(file.parent_path(), ec);
   if (auto saved = write_file_atomic(file, record->text() + "\n", 0600); !saved)
     return saved.error();
   return record;
@@ -153,6 +230,25 @@ void add_enr_commands(CLI::App& app) {
     "self", "Print this node's own record (its relay key, advertised addresses, capabilities)");
   self->add_option("--config", *config, "The node's config file")->required();
   self->callback([config] { run_self(*config); });
+
+  auto tree = std::make_shared<tree_options>();
+  auto* tree_cmd = enr->add_subcommand(
+    "tree", "Write the TXT records of a DNS node list (EIP-1459) holding the given records, "
+            "signed with a tree key; its enrtree:// URL goes to stderr");
+  tree_cmd->add_option("--key", tree->key_file, "The tree's private key file (annals keygen)")
+    ->required();
+  tree_cmd->add_option("--domain", tree->domain, "The domain the root TXT record lives at")
+    ->required();
+  tree_cmd->add_option("--seq", tree->seq,
+                       "The tree's sequence number; it must grow with each update "
+                       "(default: the current Unix time)");
+  tree_cmd->add_option("--format", tree->format, "zone (a zone file), dnsmasq (txt-record= "
+                                                 "lines) or json")
+    ->check(CLI::IsMember({"zone", "dnsmasq", "json"}));
+  tree_cmd->add_option("--records-file", tree->records_file, "enr: records, one per line");
+  tree_cmd->add_option("--link", tree->links, "An enrtree:// URL of another list to link to");
+  tree_cmd->add_option("ENR", tree->records, "enr: records to list");
+  tree_cmd->callback([tree] { run_tree(*tree); });
 }
 
 } // namespace annals::app

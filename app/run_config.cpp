@@ -3,10 +3,12 @@
 #include "app/run_config.hpp"
 
 #include "actors/traffic_generator.hpp"
+#include "core/enr_tree.hpp"
 #include "core/file_io.hpp"
 #include "core/hash_ratchet.hpp"
 #include "core/hex.hpp"
 #include "core/identity.hpp"
+#include "net/dns_txt.hpp"
 #include "net/http_server.hpp"
 #include "net/interfaces.hpp"
 #include "net/p2p/enr_peer.hpp"
@@ -211,7 +213,8 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                                "target_peers"},
                           file, "relay"));
   if (auto* d = root["discovery"].as_table())
-    ANNALS_TRY(check_keys(*d, {"peer_exchange"}, file, "discovery"));
+    ANNALS_TRY(check_keys(*d, {"peer_exchange", "dns", "dns_server", "dns_interval"}, file,
+                          "discovery"));
   if (auto* a = root["archives"].as_table())
     ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
                           "archives"));
@@ -398,8 +401,29 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
   // Peer exchange is on unless turned off: a member whose only peer leaves
   // asks the others it still has for more.
   bool peer_exchange = true;
-  if (auto* d = root["discovery"].as_table())
+  if (auto* d = root["discovery"].as_table()) {
     ANNALS_TRY(read(*d, "peer_exchange", "discovery", peer_exchange));
+    // DNS discovery (EIP-1459): trees read through the system resolver, or
+    // through dns_server when set.
+    ANNALS_TRY(read_list(*d, "dns", "discovery", c.relay.dns.trees));
+    ANNALS_TRY(check_each(*d, "dns", "discovery", file, [](std::string_view url) -> result<void> {
+      if (auto parsed = parse_enrtree_url(url); !parsed)
+        return parsed.error();
+      return ok_result();
+    }));
+    ANNALS_TRY(read(*d, "dns_server", "discovery", c.relay.dns.resolver.server));
+    if (!c.relay.dns.resolver.server.empty())
+      if (auto ok = check_dns_server(c.relay.dns.resolver.server); !ok)
+        return make_error(errc::invalid_argument, at(file, d->get("dns_server"))
+                                                    + "discovery.dns_server: " + ok.error().message);
+    std::int64_t interval = c.relay.dns.interval.count() / 1000;
+    ANNALS_TRY(read(*d, "dns_interval", "discovery", interval));
+    if (interval < 10 || interval > 7 * 86400)
+      return make_error(errc::invalid_argument,
+                        at(file, d->get("dns_interval"))
+                          + "discovery.dns_interval must be 10..604800 seconds");
+    c.relay.dns.interval = std::chrono::seconds(interval);
+  }
   c.relay.serve_peer_exchange = peer_exchange;
   c.relay.ask_peer_exchange = peer_exchange;
   c.relay_key_file = fs::path(relay_key).is_absolute() ? fs::path(relay_key) : c.data_dir / relay_key;

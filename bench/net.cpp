@@ -5,6 +5,7 @@
 #include "bench/testbed.hpp"
 #include "core/archive_reader.hpp"
 #include "core/enr.hpp"
+#include "core/enr_tree.hpp"
 #include "core/file_io.hpp"
 #include "core/identity.hpp"
 #include "net/http_get.hpp"
@@ -49,6 +50,8 @@ constexpr std::uint16_t torrent_port = 6881;
 constexpr std::uint16_t rest_port = 8645;
 constexpr std::uint16_t tracker_port = 6969;
 const std::string tracker_ip = "10.77.1.1";
+/// The domain of the testbed's DNS node list (served on the tracker host).
+const std::string dns_domain = "nodes.annals.test";
 const std::string monitor_ip = "10.77.1.254";
 
 /// 10.77.0.1 is the owner, members follow (at most max_net_hosts).
@@ -98,6 +101,7 @@ struct node_proc {
   double lateness_p50 = -1, lateness_p99 = -1, lateness_max = -1;  // scheduler, ms
   double started_at = -1;
   double synced_at = -1;  // the late member: all archives imported
+  double connected_peers = -1, peers_from_dns = -1;  // from /metrics at the address check
 
   std::string relay_address() const {
     return "/ip4/" + ip + "/tcp/" + std::to_string(relay_port) + "/p2p/" + peer_id;
@@ -157,6 +161,7 @@ public:
     for (auto& n : nodes_)
       n.proc.reset();
     tracker_.reset();
+    dns_.reset();
     if (net_) {
       leave_testbed();
       net_.reset();
@@ -206,6 +211,13 @@ public:
     net_->add_host("tracker", tracker_ip);
     net_->add_host("monitor", monitor_ip);
     result_.hosts = nodes_.size();
+    start_tracker();
+    if (options_.discovery == "dns") {
+      // No peer lists: every node reads one DNS tree of all nodes' records.
+      start_dns();
+      enter_testbed();
+      return;
+    }
     // Relay peers: the owner and two ring neighbours, so the members stay
     // connected among themselves when the owner is gone or cut off.
     for (std::size_t i = 1; i <= members; ++i) {
@@ -219,9 +231,10 @@ public:
     }
     for (std::size_t i = members + 1; i < nodes_.size(); ++i)
       nodes_[i].relay_peers.push_back(nodes_[0].relay_address());
-    start_tracker();
     enter_testbed();
   }
+
+  bool dns_discovery() const { return options_.discovery == "dns"; }
 
   testbed& net() { return *net_; }
   node_proc& node(const std::string& name) {
@@ -263,7 +276,15 @@ public:
          << "[relay]\n"
          << "listen = [\"/ip4/0.0.0.0/tcp/" << relay_port << "\"]\n"
          << "peers = " << toml_list(n.relay_peers) << "\n"
-         << "key_file = " << quoted((n.dir / "relay.key").string()) << "\n\n"
+         << "key_file = " << quoted((n.dir / "relay.key").string()) << "\n";
+    if (dns_discovery())
+      toml << "target_peers = " << options_.target_peers << "\n\n"
+           << "[discovery]\n"
+           << "dns = [" << quoted(tree_url_) << "]\n"
+           << "dns_server = \"" << tracker_ip << ":53\"\n"
+           // The testbed's nodes start one by one: read the tree again soon.
+           << "dns_interval = 15\n";
+    toml << "\n"
          << "[archives]\n"
          << "interval = " << interval << "\n"
          << "welcome_gap = 5\n\n"
@@ -515,6 +536,8 @@ public:
       if (!p2p::enr_dial_address(*record))
         fail(n.name + "'s node record gives no address a relay can dial");
     }
+    if (dns_discovery())
+      check_discovery();
     for (const auto& peer : magnet_peers(owner().magnet))
       for (const auto& bad : unroutable({peer}))
         fail("the owner's magnet link names x.pe=" + bad);
@@ -543,6 +566,50 @@ public:
           fail("the owner's identify does not name its address " + owner().ip);
       }
     }
+  }
+
+  /// With DNS discovery (and no peer lists), every running node walked the
+  /// tree and holds its target, or every other running node when there are
+  /// fewer.
+  /// A node that just started (the late member) is given up to 30 s: a
+  /// lookup lost to the links' loss waits out the resolver's timeout.
+  void check_discovery() {
+    std::size_t running = 0;
+    for (auto& n : nodes_)
+      running += n.alive();
+    auto want = std::min<double>(static_cast<double>(options_.target_peers),
+                                 running > 0 ? static_cast<double>(running - 1) : 0.0);
+    std::vector<std::string> problems;
+    auto deadline = steady::now() + std::chrono::seconds(30);
+    do {
+      problems.clear();
+      for (auto& n : nodes_) {
+        if (!n.alive())
+          continue;
+        auto reply = http_exchange(n.rest(), "/metrics");
+        if (!reply || reply->status != 200) {
+          problems.push_back(n.name + ": /metrics did not answer for the discovery check");
+          continue;
+        }
+        n.connected_peers = metric(reply->body, "annals_relay_peers");
+        // A node may meet its peers inbound or through peer exchange before
+        // its own walk finishes; what must hold is that the walk succeeded.
+        n.peers_from_dns =
+          metric(reply->body, "annals_discovery_peers_found_total{source=\"dns\"}");
+        if (metric(reply->body, "annals_dns_discovery_syncs_total") < 1)
+          problems.push_back(n.name + " has not completed a DNS discovery walk");
+        if (n.connected_peers < want)
+          problems.push_back(n.name + " holds " + std::to_string(int(n.connected_peers))
+                             + " relay peers, below " + std::to_string(int(want)));
+      }
+      if (!problems.empty())
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    } while (!problems.empty() && steady::now() < deadline);
+    for (const auto& p : problems)
+      fail(p);
+    if (problems.empty())
+      note("discovery: every running node walked the DNS tree and holds "
+           + std::to_string(int(want)) + " or more relay peers");
   }
 
   void fail(const std::string& why) {
@@ -615,6 +682,8 @@ public:
       r.lateness_p50_ms = n.lateness_p50;
       r.lateness_p99_ms = n.lateness_p99;
       r.lateness_max_ms = n.lateness_max;
+      r.relay_peers = n.connected_peers;
+      r.peers_from_dns = n.peers_from_dns;
       result_.lateness_p99_ms = std::max(result_.lateness_p99_ms, n.lateness_p99);
       result_.lateness_max_ms = std::max(result_.lateness_max_ms, n.lateness_max);
       for (const auto& s : n.sources) {
@@ -699,6 +768,65 @@ private:
     tracker_dir_ = dir;
   }
 
+  /// DNS discovery as an operator sets it up: each node's own record from
+  /// `annals enr self` run on its host, a tree of them signed by
+  /// `annals enr tree`, served by dnsmasq on the tracker host.
+  void start_dns() {
+    auto dir = root_ / "dns";
+    fs::create_directories(dir);
+    auto tree_key = private_key::generate();
+    if (auto saved = tree_key.save(dir / "tree.key"); !saved)
+      throw std::runtime_error(saved.error().to_string());
+    tree_url_ = enrtree_url{tree_key.public_key(), dns_domain}.text();
+    std::string records;
+    for (auto& n : nodes_) {
+      write_config(n, interval_);
+      auto args = net_->exec_prefix(n.name);
+      for (const auto& a : {options_.annals_binary.string(), std::string("enr"),
+                            std::string("self"), std::string("--config"),
+                            (n.dir / "node.toml").string()})
+        args.push_back(a);
+      auto self = run_command(args, {}, std::chrono::seconds(20));
+      auto brace = self.output.find('{');
+      json record = brace == std::string::npos
+                      ? json()
+                      : json::parse(self.output.substr(brace), nullptr, false);
+      if (self.status != 0 || !record.is_object() || !record.contains("enr"))
+        throw std::runtime_error("annals enr self on " + n.name + " failed: " + self.output);
+      records += record["enr"].get<std::string>() + "\n";
+      // Written again at the node's start, with what the scenario sets later.
+      fs::remove(n.dir / "node.toml");
+    }
+    std::ofstream(dir / "records.txt") << records;
+    auto tree = run_command({options_.annals_binary.string(), "enr", "tree", "--format", "dnsmasq",
+                             "--key", (dir / "tree.key").string(), "--domain", dns_domain,
+                             "--records-file", (dir / "records.txt").string()},
+                            {}, std::chrono::seconds(20));
+    if (tree.status != 0)
+      throw std::runtime_error("annals enr tree failed: " + tree.output);
+    // The URL goes to stderr, which run_command mixes in: keep the records.
+    std::string conf;
+    std::istringstream lines(tree.output);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("txt-record=", 0) == 0)
+        conf += line + "\n";
+    std::ofstream(dir / "dnsmasq.conf") << conf;
+    auto dnsmasq = find_program("dnsmasq");
+    if (!dnsmasq)
+      throw std::runtime_error("dnsmasq is not installed (scripts/setup.sh installs dnsmasq-base)");
+    auto args = net_->exec_prefix("tracker");
+    for (const auto& a :
+         {dnsmasq->string(), std::string("--keep-in-foreground"),
+          "--conf-file=" + (dir / "dnsmasq.conf").string(), std::string("--port=53"),
+          "--listen-address=" + std::string(tracker_ip), std::string("--bind-interfaces"),
+          std::string("--no-resolv"), std::string("--no-hosts"), std::string("--pid-file="),
+          "--local=/" + std::string(dns_domain) + "/", std::string("--log-facility=-")})
+      args.push_back(a);
+    dns_ = std::make_unique<process>(args, root_ / "dnsmasq.log");
+    note(std::to_string(nodes_.size()) + " node records in " + tree_url_ + " (dnsmasq on "
+         + tracker_ip + "); no node has a peer list");
+  }
+
   /// Debian's opentracker serves whitelisted info hashes only: each new
   /// torrent of the owner is added, and SIGHUP makes it read the list again.
   void update_whitelist() {
@@ -733,6 +861,8 @@ private:
   std::unique_ptr<testbed> net_;
   std::vector<node_proc> nodes_;
   std::unique_ptr<process> tracker_;
+  std::unique_ptr<process> dns_;
+  std::string tree_url_;
   fs::path tracker_dir_;
   std::set<std::string> whitelisted_;
   fs::file_time_type whitelisted_time_{};
@@ -929,7 +1059,8 @@ net_scenario_result owner_offline_scenario(const net_options& o, const fs::path&
   run.net().set_loss(o.loss);
   auto& late = run.node("late1");
   // Its one relay peer is a member that is not the poster.
-  late.relay_peers = {run.node(members >= 2 ? "m2" : "m1").relay_address()};
+  if (!run.dns_discovery())
+    late.relay_peers = {run.node(members >= 2 ? "m2" : "m1").relay_address()};
   run.restart_clock();
   start_nodes(run);
   auto posting = static_cast<double>(messages) / o.rate;
@@ -942,8 +1073,11 @@ net_scenario_result owner_offline_scenario(const net_options& o, const fs::path&
     return std::move(r);
   }
   run.kill(run.owner());
-  run.note("owner SIGKILLed; late1 starts with " + std::string(members >= 2 ? "m2" : "m1")
-           + " as its only relay peer");
+  run.note(run.dns_discovery()
+             ? std::string("owner SIGKILLed; late1 starts with the DNS tree alone (the owner's "
+                           "record still in it)")
+             : "owner SIGKILLed; late1 starts with " + std::string(members >= 2 ? "m2" : "m1")
+                 + " as its only relay peer");
   auto started = run.now();
   run.start(late);
   auto want_messages = run.owner().messages, want_archives = run.owner().archives;
@@ -1097,7 +1231,9 @@ std::string net_json(const net_options& options, const net_result& result) {
                   {"downlink_mbit", options.downlink_mbit},
                   {"owner_uplink_mbit", options.owner_uplink_mbit},
                   {"loss_percent", options.loss},
-                  {"interval", options.interval}};
+                  {"interval", options.interval},
+                  {"discovery", options.discovery},
+                  {"target_peers", options.target_peers}};
   j["scenarios"] = json::array();
   for (const auto& r : result.scenarios) {
     json s{{"scenario", r.scenario},
@@ -1139,6 +1275,8 @@ std::string net_json(const net_options& options, const net_result& result) {
                        {"restarts", n.restarts},
                        {"converged_s", n.converged_s},
                        {"relay_delivery", n.relay_delivery},
+                       {"relay_peers", n.relay_peers},
+                       {"peers_from_dns", n.peers_from_dns},
                        {"scheduler_lateness_ms",
                         {{"p50", n.lateness_p50_ms}, {"p99", n.lateness_p99_ms},
                          {"max", n.lateness_max_ms}}},

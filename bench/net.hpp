@@ -38,6 +38,11 @@ struct net_options {
   /// rate: 16 nodes relaying 500/s already keep both cores of the 2-core
   /// machine busy, and a restarted node's catch-up needs CPU on top.
   double churn_rate = 200;
+  /// How relay peers are found: "static" (each node lists the owner and two
+  /// ring neighbours) or "dns" (no peer lists: one enrtree:// URL, served by
+  /// dnsmasq on the tracker host from the nodes' own records).
+  std::string discovery = "static";
+  std::size_t target_peers = 8;  // [relay] target_peers with discovery dns
   std::filesystem::path report;    // CSV and plots; empty: none
   std::filesystem::path data_dir;  // kept when given; default a temp dir, removed
   std::filesystem::path annals_binary;
@@ -58,6 +63,8 @@ struct net_node_result {
   /// How late a 10 ms timer fired on its scheduler (ms; -1 unknown).
   double lateness_p50_ms = -1, lateness_p99_ms = -1, lateness_max_ms = -1;
   std::vector<transfer_source> sources;  // archive bytes by sender, named by host
+  double relay_peers = -1;       // connected relay peers at the last check
+  double peers_from_dns = -1;    // candidates its DNS discovery found
 };
 
 /// One sample per node per second, for the report's series.

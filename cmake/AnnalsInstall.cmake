@@ -1,6 +1,6 @@
 # What `cmake --install` puts under the prefix, and how other projects find it:
 #   bin/annals
-#   lib/libannals_{proto,core,netif,storage,net,p2p,actors}.a
+#   lib/libannals_{proto,core,netif,dns,storage,net,p2p,actors}.a
 #   include/annals/*.hpp (the public API: include/annals/ of the source tree, no more)
 #   lib/cmake/annals/  annalsConfig.cmake, annalsConfigVersion.cmake,
 #                      annalsTargets*.cmake, FindCAF.cmake
@@ -12,7 +12,7 @@ include(CMakePackageConfigHelpers)
 
 # Dependency order (a library before the ones that use it).
 set(ANNALS_INSTALL_LIBRARIES)
-foreach(lib annals_proto annals_core annals_netif annals_storage annals_net annals_p2p annals_actors)
+foreach(lib annals_proto annals_core annals_netif annals_dns annals_storage annals_net annals_p2p annals_actors)
   if(TARGET ${lib})
     list(APPEND ANNALS_INSTALL_LIBRARIES ${lib})
   endif()

@@ -24,6 +24,9 @@ packages=(
   # annals bench net: the network-namespace testbed (ip, tc; nft for loss
   # and partitions)
   iproute2 nftables
+  # DNS discovery (EIP-1459): a DNS server the tests and the testbed start
+  # themselves to serve an enrtree (dnsmasq-base: the binary, no service)
+  dnsmasq-base
   # scripts/fuzz.sh: libFuzzer with ASan and UBSan
   clang libclang-rt-14-dev
 )

@@ -135,6 +135,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   };
   std::vector<static_peer> statics;
   peer_manager discovery;
+  /// Reads DNS trees on its own thread; reset before the I/O thread stops.
+  std::unique_ptr<dns_discovery> dns;
   asio::steady_timer discovery_timer{io};
   std::map<std::string, std::chrono::steady_clock::time_point> exchange_served;  // by asker
   std::set<std::shared_ptr<tcp::socket>> pending_dials;  // closed on stop, or a
@@ -221,6 +223,9 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
     std::size_t slow_heartbeats = 0;  // in a row with more than slow_peer_backlog waiting
     identify_info identified;  // what the peer's identify said, once it answered
+    /// Closed because another connection to the same peer is kept: quietly,
+    /// as the peer stays connected.
+    bool duplicate = false;
 
     conn_entry(impl& h, peer_handle id, tcp::socket s)
         : host(h), handle(id), socket(std::move(s)), handshake_timer(h.io) {}
@@ -241,7 +246,53 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
              + " at " + remote_addr;
     }
 
+    /// Another live, established connection to `peer`, if any.
+    conn_entry* other_connection(const std::string& peer) const {
+      for (auto& [h, c] : host.conns)
+        if (c.get() != this && c->was_established && !c->closed && c->conn && c->conn->remote()
+            && c->conn->remote()->to_string() == peer)
+          return c.get();
+      return nullptr;
+    }
+
+    /// Two nodes that find each other at once dial each other at once. Both
+    /// keep the connection the lower peer ID dialled (of two dialled by one
+    /// side, the older), so the pair ends with one connection, not zero.
+    /// Answers whether this connection stays.
+    bool keep_one_connection(const std::string& peer, bool& replaced) {
+      auto* other = other_connection(peer);
+      if (!other)
+        return true;
+      const auto& low = std::min(peer, host.self_id);
+      auto dialled_by_low = [&](const conn_entry& c) {
+        return (c.inbound ? peer : host.self_id) == low;
+      };
+      bool keep_this = dialled_by_low(*this) && !dialled_by_low(*other);
+      auto& loser = keep_this ? *other : *this;
+      auto& winner = keep_this ? *this : *other;
+      // A static peer stays a static peer through whichever connection lives.
+      if (winner.static_index < 0)
+        winner.static_index = loser.static_index;
+      loser.static_index = -1;
+      if (winner.static_index >= 0) {
+        host.statics[winner.static_index].connected = true;
+        host.statics[winner.static_index].backoff = host.config.reconnect_initial;
+      }
+      ++host.counters.duplicates_closed;
+      loser.duplicate = true;
+      if (!keep_this) {
+        close("a second connection to " + peer);
+        return false;
+      }
+      replaced = true;
+      other->close("a second connection to " + peer);
+      return true;
+    }
+
     void on_established(const p2p::peer_id& remote, const std::string& muxer) override {
+      bool replaced = false;
+      if (!keep_one_connection(remote.to_string(), replaced))
+        return;
       was_established = true;
       connected_unix_ms = unix_ms_now();
       handshake_timer.cancel();
@@ -250,8 +301,11 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         host.statics[static_index].connected = true;
         host.statics[static_index].backoff = host.config.reconnect_initial;
       }
-      host.log(host_log_level::info, "connected " + remote.to_string() + " at " + remote_addr + " over " + muxer);
-      if (host.callbacks.on_peer)
+      host.log(replaced ? host_log_level::debug : host_log_level::info,
+               "connected " + remote.to_string() + " at " + remote_addr + " over " + muxer
+                 + (replaced ? " (replacing the connection it dialled)" : ""));
+      // Callbacks speak of peers: one already connected is not news.
+      if (host.callbacks.on_peer && !replaced)
         host.callbacks.on_peer(remote.to_string(), true);
       host.discovery.on_connected(remote.to_string(), inbound);
       // What the peer serves and runs, for operators (/admin/v1/peers).
@@ -420,18 +474,24 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       socket.shutdown(tcp::socket::shutdown_both, ignored);
       socket.close(ignored);
       if (was_established) {
-        if (reason != "peer closed the connection")
+        auto peer = conn->remote()->to_string();
+        // The peer closing the connection it lost (see keep_one_connection)
+        // while another lives is no news either.
+        bool still_connected = duplicate || other_connection(peer) != nullptr;
+        if (reason != "peer closed the connection" && !duplicate)
           ++host.counters.connections_failed;
         host.router.remove_peer(handle);
         // A peer that leaves is news; one thrown out for an error is a warning.
-        host.log(reason == "peer closed the connection" || reason == "host stopping"
+        host.log(still_connected ? host_log_level::debug
+                 : reason == "peer closed the connection" || reason == "host stopping"
                    ? host_log_level::info
                    : host_log_level::warn,
                  "disconnected " + who() + ": " + reason);
-        if (host.callbacks.on_peer)
-          host.callbacks.on_peer(conn->remote()->to_string(), false);
-        host.discovery.on_disconnected(conn->remote()->to_string(),
-                                       std::chrono::steady_clock::now());
+        if (host.callbacks.on_peer && !still_connected)
+          host.callbacks.on_peer(peer, false);
+        host.discovery.on_disconnected(peer, std::chrono::steady_clock::now());
+      } else if (duplicate) {
+        host.log(host_log_level::debug, "closed " + who() + ": " + reason);
       } else {
         if (!candidate_peer.empty())
           host.discovery.on_dial_failed(candidate_peer, std::chrono::steady_clock::now());
@@ -866,6 +926,32 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   /// Closes everything on the I/O thread; run() then returns. `silent`
   /// drops the callbacks first: after a detached stop the app may already
   /// have freed what they point to.
+  /// Records found by discovery (enr: text or RLP), vetted into the
+  /// candidates; answers how many were new. On the I/O thread.
+  std::size_t add_records_now(const std::vector<std::string>& records, peer_source source) {
+    auto now = std::chrono::steady_clock::now();
+    std::size_t added = 0;
+    for (const auto& r : records) {
+      auto taken = r.rfind("enr:", 0) == 0
+                     ? [&]() -> result<bool> {
+                         auto record = parse_enr(r);
+                         if (!record) {
+                           ++discovery.counters().refused[0];
+                           return record.error();
+                         }
+                         return discovery.add_record(*record, source, true, now);
+                       }()
+                     : discovery.add_record_bytes(r, source, true, now);
+      if (taken && *taken)
+        ++added;
+      else if (!taken)
+        log(host_log_level::info,
+            std::string(to_string(source)) + " record refused: " + taken.error().message);
+    }
+    maintain_peers();
+    return added;
+  }
+
   void stop_async(bool silent = false) {
     asio::post(io, [this, silent] {
       if (silent)
@@ -899,6 +985,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 host::host(std::shared_ptr<impl> impl) : impl_(std::move(impl)) {}
 
 host::~host() {
+  impl_->dns.reset();
   if (impl_->io.get_executor().running_in_this_thread()) {
     // Destroyed from one of its own callbacks: a thread cannot join itself.
     // The I/O thread holds the state (see start) until it has wound down.
@@ -943,6 +1030,26 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
     sp.backoff = state->config.reconnect_initial;
     sp.timer = std::make_unique<asio::steady_timer>(state->io);
     state->statics.push_back(std::move(sp));
+  }
+  if (!state->config.dns.trees.empty()) {
+    std::weak_ptr<impl> weak = state;
+    auto dns = dns_discovery::start(
+      state->config.dns,
+      [weak](std::vector<std::string> records, const std::string&) {
+        if (auto s = weak.lock())
+          asio::post(s->io, [s = s.get(), records = std::move(records)] {
+            s->add_records_now(records, peer_source::dns);
+          });
+      },
+      [weak](bool problem, const std::string& line) {
+        if (auto s = weak.lock())
+          asio::post(s->io, [s = s.get(), problem, line] {
+            s->log(problem ? host_log_level::warn : host_log_level::info, line);
+          });
+      });
+    if (!dns)
+      return make_error(dns.error().code, "dns discovery: " + dns.error().message);
+    state->dns = std::move(*dns);
   }
   state->work.emplace(state->io.get_executor());
   for (std::size_t i = 0; i < state->statics.size(); ++i)
@@ -1016,26 +1123,7 @@ void host::add_records(std::vector<std::string> records, peer_source source,
                        std::function<void(std::size_t)> done) {
   asio::post(impl_->io, [s = impl_.get(), records = std::move(records), source,
                          done = std::move(done)] {
-    auto now = std::chrono::steady_clock::now();
-    std::size_t added = 0;
-    for (const auto& r : records) {
-      auto taken = r.rfind("enr:", 0) == 0
-                     ? [&]() -> result<bool> {
-                         auto record = parse_enr(r);
-                         if (!record) {
-                           ++s->discovery.counters().refused[0];
-                           return record.error();
-                         }
-                         return s->discovery.add_record(*record, source, true, now);
-                       }()
-                     : s->discovery.add_record_bytes(r, source, true, now);
-      if (taken && *taken)
-        ++added;
-      else if (!taken)
-        s->log(host_log_level::info, std::string(to_string(source)) + " record refused: "
-                                       + taken.error().message);
-    }
-    s->maintain_peers();
+    auto added = s->add_records_now(records, source);
     if (done)
       done(added);
   });
@@ -1097,6 +1185,8 @@ host_stats host::stats() const {
     out.gossip = s->router.counters();
     out.discovery = s->discovery.counters();
     out.candidates = s->discovery.candidate_count();
+    if (s->dns)
+      out.dns = s->dns->stats();
     return out;
   });
 }

@@ -9,6 +9,7 @@
 
 #include "core/identity.hpp"
 #include "core/result.hpp"
+#include "net/dns_discovery.hpp"
 #include "net/interfaces.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/gossipsub.hpp"
@@ -54,6 +55,10 @@ struct host_config {
   std::chrono::milliseconds discovery_backoff_initial{1000};
   std::chrono::milliseconds discovery_backoff_max{300000};
   std::size_t max_candidates = 1000;
+  /// DNS discovery (EIP-1459): enrtree:// URLs read on a thread of their
+  /// own at start and every `dns.interval`; their records become candidates
+  /// (source "dns"). Empty: none.
+  dns_discovery_config dns;
   std::uint32_t cluster_id = 16;
   std::vector<std::uint32_t> shards{32};
   /// Offered in this order when dialling; accepted when listening.
@@ -151,10 +156,12 @@ struct host_stats {
   std::uint64_t handshakes_evicted = 0;   // pending handshakes closed for a newer connection
   std::uint64_t connections_evicted = 0;  // peers sharing no topic, closed for a newer one
   std::uint64_t streams_refused = 0;      // streams a peer opened over the per-connection cap
+  std::uint64_t duplicates_closed = 0;    // second connections to a connected peer, closed
   std::size_t connected = 0;
   gossipsub_counters gossip;
   peer_manager_counters discovery;
   std::size_t candidates = 0;  // discovered peers known
+  dns_discovery_stats dns;
 };
 
 /// Waku relay's message check: a WakuMessage that parses, is at most

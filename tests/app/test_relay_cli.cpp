@@ -262,6 +262,16 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     auto target = run_with("data_dir = \"n\"\n[relay]\ntarget_peers = -1\n" + member);
     CHECK(target.code == 2);
     CHECK_THAT(target.err, Catch::Contains("node.toml:3: relay.target_peers must be 0..1000"));
+    auto tree = run_with("data_dir = \"n\"\n[discovery]\ndns = [\"enrtree://KEY@nodes.test\"]\n"
+                         + member);
+    CHECK(tree.code == 2);
+    CHECK_THAT(tree.err, Catch::Contains("node.toml:3: discovery.dns[0]: enrtree: the key is not "
+                                         "base32"));
+    auto server = run_with("data_dir = \"n\"\n[discovery]\ndns_server = \"dns.test:53\"\n"
+                           + member);
+    CHECK(server.code == 2);
+    CHECK_THAT(server.err, Catch::Contains("node.toml:3: discovery.dns_server: \"dns.test:53\" is "
+                                           "not IPv4:PORT"));
     CHECK_FALSE(fs::exists(dir / "n"));
   }
   SECTION("missing data_dir") {

@@ -10,6 +10,7 @@
 #include "net/p2p/varint.hpp"
 #include "proto/libp2p.pb.h"
 #include "proto/waku_message.pb.h"
+#include "tests/dns_server.hpp"
 #include "tests/eventually.hpp"
 
 #include <boost/asio.hpp>
@@ -81,6 +82,7 @@ struct test_host {
   std::mutex mutex;
   std::vector<std::pair<std::string, std::string>> messages;
   std::vector<std::pair<host_log_level, std::string>> log;
+  std::vector<std::pair<std::string, bool>> peer_events;  // peer, connected
   std::unique_ptr<host> h;
 
   explicit test_host(host_config config) {
@@ -92,6 +94,10 @@ struct test_host {
     cb.on_log = [this](host_log_level level, const std::string& line) {
       std::lock_guard lock(mutex);
       log.emplace_back(level, line);
+    };
+    cb.on_peer = [this](const std::string& peer, bool connected) {
+      std::lock_guard lock(mutex);
+      peer_events.emplace_back(peer, connected);
     };
     auto started = host::start(std::move(config), std::move(cb));
     REQUIRE(started);
@@ -822,12 +828,12 @@ TEST_CASE("peer exchange: a host below its target asks a peer, dials the records
       CHECK(p.source == "static");
 }
 
-TEST_CASE("peer exchange: a malformed query gets 400, a second one too soon 429, and the answer "
-          "holds at most what was asked",
-          "[p2p][host][discovery]") {
-  std::vector<std::unique_ptr<test_host>> relays;
+namespace {
+
+/// n loopback relays of cluster 16, shard 32, and their records (enr: text).
+std::vector<std::string> start_relays(std::vector<std::unique_ptr<test_host>>& relays, int n) {
   std::vector<std::string> records;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < n; ++i) {
     auto cfg = loopback_config();
     auto key = private_key::generate();
     cfg.identity = key;
@@ -837,6 +843,16 @@ TEST_CASE("peer exchange: a malformed query gets 400, a second one too soon 429,
     REQUIRE(record);
     records.push_back(record->text());
   }
+  return records;
+}
+
+} // namespace
+
+TEST_CASE("peer exchange: a malformed query gets 400, a second one too soon 429, and the answer "
+          "holds at most what was asked",
+          "[p2p][host][discovery]") {
+  std::vector<std::unique_ptr<test_host>> relays;
+  auto records = start_relays(relays, 3);
   auto bc = loopback_config();
   bc.static_peers = records;
   bc.serve_peer_exchange = true;
@@ -876,4 +892,95 @@ TEST_CASE("peer exchange: a malformed query gets 400, a second one too soon 429,
   CHECK(too_soon.status == std::optional<std::uint32_t>(429));
   CHECK(too_soon.records.empty());
   CHECK(b.h->stats().discovery.exchanges_refused >= 2);
+}
+
+TEST_CASE("dns discovery: a host given only an enrtree URL finds and dials the relays the tree "
+          "lists, through a real DNS server",
+          "[p2p][host][discovery][dns]") {
+  test::temp_dir dir("annals-dns");
+  test::dns_server server(dir, "nodes.test");
+  std::vector<std::unique_ptr<test_host>> relays;
+  auto records = start_relays(relays, 3);
+  // One listed node serves another cluster: vetted out, not dialled.
+  auto stranger_key = private_key::generate();
+  auto stranger_cfg = loopback_config();
+  stranger_cfg.identity = stranger_key;
+  test_host stranger(stranger_cfg);
+  records.push_back(make_enr(stranger_key, 1,
+                             own_enr_fields(stranger.h->bound_addrs(), waku2_relay,
+                                            relay_shards{1, {0}}))
+                      ->text());
+  auto tree_key = private_key::generate();
+  auto tree = make_enr_tree(tree_key, 1, records, {});
+  REQUIRE(tree);
+  server.serve(*tree);
+
+  auto ac = loopback_config();
+  ac.target_peers = 3;
+  ac.dns.trees = {enrtree_url{tree_key.public_key(), "nodes.test"}.text()};
+  ac.dns.resolver = {server.address(), std::chrono::milliseconds(2000), 1};
+  test_host a(ac);
+  REQUIRE(eventually([&] { return a.h->peers().size() == 3; }, 15s));
+  for (const auto& p : a.h->peer_summaries()) {
+    CHECK(p.source == "dns");
+    CHECK(p.peer_id != stranger.h->peer_id());
+  }
+  auto s = a.h->stats();
+  CHECK(s.dns.syncs == 1);
+  CHECK(s.dns.records == 4);
+  CHECK(s.discovery.found[std::size_t(peer_source::dns)] == 3);
+  CHECK(s.discovery.refused[std::size_t(record_refusal::other_cluster)] == 1);
+}
+
+namespace {
+std::uint16_t free_tcp_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+} // namespace
+
+TEST_CASE("two hosts that dial each other at once keep one connection, quietly, and stay "
+          "connected",
+          "[p2p][host][discovery]") {
+  auto a_key = private_key::generate(), b_key = private_key::generate();
+  auto a_port = free_tcp_port(), b_port = free_tcp_port();
+  auto address = [](std::uint16_t port, const private_key& key) {
+    return "/ip4/127.0.0.1/tcp/" + std::to_string(port) + "/p2p/"
+           + peer_id::from_secp256k1(key.public_key()).to_string();
+  };
+  // Each is the other's static peer: both dial as soon as they start.
+  auto ac = loopback_config();
+  ac.identity = a_key;
+  ac.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(a_port)};
+  ac.static_peers = {address(b_port, b_key)};
+  auto bc = loopback_config();
+  bc.identity = b_key;
+  bc.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(b_port)};
+  bc.static_peers = {address(a_port, a_key)};
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    test_host a(ac), b(bc);
+    REQUIRE(eventually([&] {
+      return a.h->stats().connected == 1 && b.h->stats().connected == 1;
+    }));
+    // Settled: one connection each way, and it stays (no redial churn).
+    std::this_thread::sleep_for(1500ms);
+    auto a_stats = a.h->stats(), b_stats = b.h->stats();
+    CHECK(a_stats.connected == 1);
+    CHECK(b_stats.connected == 1);
+    auto opened = a_stats.connections_opened + b_stats.connections_opened;
+    std::this_thread::sleep_for(1000ms);
+    CHECK(a.h->stats().connections_opened + b.h->stats().connections_opened == opened);
+    CHECK(a.h->peers() == std::vector<std::string>{b.h->peer_id()});
+    // Both dialled: the second connection was closed on one side or both.
+    CHECK(a_stats.duplicates_closed + b_stats.duplicates_closed >= 1);
+    {
+      // The embedder heard of each peer once, and of no disconnection.
+      std::lock_guard lock(a.mutex);
+      CHECK(a.peer_events == std::vector<std::pair<std::string, bool>>{{b.h->peer_id(), true}});
+    }
+    std::lock_guard lock(b.mutex);
+    CHECK(b.peer_events == std::vector<std::pair<std::string, bool>>{{a.h->peer_id(), true}});
+  }
 }
