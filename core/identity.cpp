@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 #include <secp256k1.h>
+#include <secp256k1_ecdh.h>
 #include <secp256k1_recovery.h>
 
 #include <cerrno>
@@ -206,7 +207,10 @@ std::array<std::uint8_t, 64> private_key::sign_compact(const hash256& digest) co
   return out;
 }
 
-bool verify_compact(const public_key& key, const hash256& digest, std::string_view signature) {
+namespace {
+
+bool verify_r_s(const public_key& key, const hash256& digest, std::string_view signature,
+                bool normalize) {
   if (signature.size() != 64)
     return false;
   auto point = parse_known_good(key.compressed());
@@ -216,7 +220,42 @@ bool verify_compact(const public_key& key, const hash256& digest, std::string_vi
       != 1)
     return false;
   // libsecp256k1 verifies only low-S signatures.
+  if (normalize)
+    secp256k1_ecdsa_signature_normalize(context(), &sig, &sig);
   return secp256k1_ecdsa_verify(context(), &sig, digest.data(), &point) == 1;
+}
+
+} // namespace
+
+bool verify_compact(const public_key& key, const hash256& digest, std::string_view signature) {
+  return verify_r_s(key, digest, signature, false);
+}
+
+bool verify_compact_any_s(const public_key& key, const hash256& digest,
+                          std::string_view signature) {
+  return verify_r_s(key, digest, signature, true);
+}
+
+namespace {
+
+// libsecp256k1 hashes the shared point by default; discv5 wants the point.
+int copy_compressed_point(unsigned char* out, const unsigned char* x32, const unsigned char* y32,
+                          void*) {
+  out[0] = (y32[31] & 1) ? 0x03 : 0x02;
+  std::memcpy(out + 1, x32, 32);
+  return 1;
+}
+
+} // namespace
+
+std::array<std::uint8_t, 33> ecdh_compressed(const private_key& own, const public_key& peer) {
+  auto point = parse_known_good(peer.compressed());
+  std::array<std::uint8_t, 33> out{};
+  if (secp256k1_ecdh(context(), out.data(), &point, own.bytes().data(), copy_compressed_point,
+                     nullptr)
+      != 1)
+    throw std::logic_error("secp256k1 ECDH failed with a verified key");
+  return out;
 }
 
 bool verify_sha256_der(const public_key& key, std::string_view message, std::string_view der) {

@@ -80,6 +80,13 @@ bool verify_sha256_der(const public_key& key, std::string_view message, std::str
 /// refused, as go-ethereum's VerifySignature refuses it.
 bool verify_compact(const public_key& key, const hash256& digest, std::string_view signature);
 
+/// The same, taking a high-S signature as its low-S twin: discv5's identity
+/// proof does not require low S and other implementations may send either.
+bool verify_compact_any_s(const public_key& key, const hash256& digest,
+                          std::string_view signature);
+/// secp256k1 ECDH as discv5 uses it: the shared point itself, compressed
+/// (33 bytes), not a hash of it.
+std::array<std::uint8_t, 33> ecdh_compressed(const private_key& own, const public_key& peer);
 /// recover(keccak256(payload), signature).
 result<public_key> recover_keccak(std::string_view payload, std::string_view signature);
 
