@@ -292,6 +292,35 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
                  n(s.dns.entries_failed))
         .counter("annals_dns_discovery_lookups_total", "TXT queries sent for DNS discovery",
                  n(s.dns.lookups))
+        .counter("annals_discv5_packets_total", "discv5 UDP packets received",
+                 n(s.discv5.packets_in), {"direction", "in"})
+        .counter("annals_discv5_packets_total", "discv5 UDP packets sent",
+                 n(s.discv5.packets_out), {"direction", "out"})
+        .counter("annals_discv5_malformed_total",
+                 "discv5 packets that did not decode or whose message did not parse",
+                 n(s.discv5.malformed))
+        .counter("annals_discv5_handshakes_total", "discv5 sessions established, either side",
+                 n(s.discv5.handshakes))
+        .counter("annals_discv5_handshakes_failed_total",
+                 "discv5 handshakes refused (no challenge, bad record or identity proof, keys "
+                 "that do not open the message)",
+                 n(s.discv5.handshakes_failed))
+        .counter("annals_discv5_rate_limited_total",
+                 "discv5 packets from one address over its rate, not answered",
+                 n(s.discv5.rate_limited))
+        .counter("annals_discv5_findnode_served_total", "FINDNODE requests answered",
+                 n(s.discv5.findnode_served))
+        .counter("annals_discv5_requests_timed_out_total", "discv5 requests this node sent that "
+                 "got no answer in time", n(s.discv5.requests_timed_out))
+        .counter("annals_discv5_records_total", "Records in NODES answers, taken",
+                 n(s.discv5.records_received - s.discv5.records_refused), {"outcome", "taken"})
+        .counter("annals_discv5_records_total",
+                 "Records in NODES answers, refused (bad signature, unasked distance, too many)",
+                 n(s.discv5.records_refused), {"outcome", "refused"})
+        .counter("annals_discv5_walks_total", "Random walks of the discv5 table", n(s.discv5.walks))
+        .gauge("annals_discv5_table_nodes", "Nodes in the discv5 routing table",
+               n(s.discv5.table_size))
+        .gauge("annals_discv5_sessions", "discv5 sessions held", n(s.discv5.sessions))
         .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node sent",
                  n(s.discovery.exchanges_asked), {"direction", "out"})
         .counter("annals_peer_exchange_queries_total", "Peer-exchange queries this node answered",

@@ -74,11 +74,11 @@ void add_net_bench(CLI::App& bench) {
     ->capture_default_str();
   net->add_option("--discovery", o->discovery,
                   "How nodes find relay peers: static (peer lists: the owner and two ring "
-                  "neighbours) or dns (no lists: one enrtree:// URL served by dnsmasq in the "
-                  "testbed)")
-    ->check(CLI::IsMember({"static", "dns"}));
+                  "neighbours), dns (no lists: one enrtree:// URL served by dnsmasq in the "
+                  "testbed) or discv5 (no lists: one bootstrap record, then random walks)")
+    ->check(CLI::IsMember({"static", "dns", "discv5"}));
   net->add_option("--target-peers", o->target_peers,
-                  "[relay] target_peers of each node with --discovery dns")
+                  "[relay] target_peers of each node with --discovery dns or discv5")
     ->check(CLI::Range(1, 1000));
   net->add_option("--report", *report, "Write CSV series and SVG plots (gnuplot) to DIR");
   net->add_option("--data-dir", *data_dir, "Keep the nodes' files here (default: a temp dir)");

@@ -88,7 +88,12 @@ void run_self(const std::string& config_file) {
   // its bound port).
   auto addresses = p2p::advertised_to_peers(c.relay.external_addresses, c.relay.listen,
                                             local_interface_addresses());
-  auto fields = node_enr_fields(c, addresses);
+  // A fixed discv5 port is known before the node runs; port 0 only then.
+  std::uint16_t udp = 0;
+  if (c.relay.discv5.enabled)
+    if (auto l = p2p::parse_discv5_listen(c.relay.discv5.listen))
+      udp = l->second;
+  auto fields = node_enr_fields(c, addresses, udp);
   auto record = take(own_enr(key, fields, own_enr_file(c)), "own record");
   std::cout << json_text(describe(record), 2) << "\n";
 }
@@ -202,7 +207,8 @@ result<enr_record> own_enr(const private_key& key, const enr_fields& given,
   return record;
 }
 
-enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& addresses) {
+enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& addresses,
+                           std::uint16_t udp) {
   std::vector<std::string> plain;
   for (const auto& a : addresses)
     plain.push_back(a.substr(0, a.find("/p2p/")));
@@ -212,7 +218,10 @@ enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& 
   relay_shards shards{static_cast<std::uint16_t>(c.relay.cluster_id), {}};
   for (auto s : c.relay.shards)
     shards.shards.push_back(static_cast<std::uint16_t>(s));
-  return p2p::own_enr_fields(plain, caps, shards);
+  auto fields = p2p::own_enr_fields(plain, caps, shards);
+  if (udp != 0)
+    fields.udp = udp;
+  return fields;
 }
 
 void add_enr_commands(CLI::App& app) {

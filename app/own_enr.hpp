@@ -21,6 +21,8 @@ result<enr_record> own_enr(const private_key& key, const enr_fields& fields,
 /// The fields a node run with `c` advertises at `addresses` (text
 /// multiaddrs, a trailing /p2p/<ID> ignored): relay, store when it serves
 /// one, its cluster and shards.
-enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& addresses);
+/// `udp` is the discv5 port (0: none).
+enr_fields node_enr_fields(const run_config& c, const std::vector<std::string>& addresses,
+                           std::uint16_t udp = 0);
 
 } // namespace annals::app

@@ -125,6 +125,18 @@ void run_node(const run_flags& flags) {
         return store_server->answer(peer, request);
       };
     }
+    // With discv5 the host needs the record it hands out as soon as it
+    // listens (the UDP port may be picked then); it is the one printed below.
+    auto discv5_record = std::make_shared<std::optional<enr_record>>();
+    if (c.relay.discv5.enabled)
+      c.relay.local_record = [cp = &c, discv5_record](const std::vector<std::string>& advertised,
+                                                      std::uint16_t udp) -> result<enr_record> {
+        auto r = own_enr(cp->relay.identity, node_enr_fields(*cp, advertised, udp),
+                         own_enr_file(*cp));
+        if (r)
+          *discv5_record = *r;
+        return r;
+      };
     // The host's lines go to the process logger at their own level.
     auto spawned = spawn_libp2p_relay(sys, c.relay);
     if (!spawned)
@@ -142,7 +154,10 @@ void run_node(const run_flags& flags) {
       p->line("relay", "listening " + a);
     // The record discovery hands out: its sequence number goes up only when
     // the addresses, capabilities or shards change.
-    if (auto record = own_enr(c.relay.identity, node_enr_fields(c, addrs), own_enr_file(c)))
+    if (*discv5_record)
+      p->line("relay", "enr " + discv5_record->value().text() + " (discv5 on udp "
+                         + std::to_string(*discv5_record->value().fields.udp) + ")");
+    else if (auto record = own_enr(c.relay.identity, node_enr_fields(c, addrs), own_enr_file(c)))
       p->line("relay", "enr " + record->text());
     else
       p->line("relay", "no node record: " + record.error().message);

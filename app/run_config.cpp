@@ -213,8 +213,9 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                                "target_peers"},
                           file, "relay"));
   if (auto* d = root["discovery"].as_table())
-    ANNALS_TRY(check_keys(*d, {"peer_exchange", "dns", "dns_server", "dns_interval"}, file,
-                          "discovery"));
+    ANNALS_TRY(check_keys(*d, {"peer_exchange", "dns", "dns_server", "dns_interval", "discv5",
+                               "discv5_listen", "bootstrap", "discv5_protocol_id"},
+                          file, "discovery"));
   if (auto* a = root["archives"].as_table())
     ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
                           "archives"));
@@ -423,6 +424,29 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
                         at(file, d->get("dns_interval"))
                           + "discovery.dns_interval must be 10..604800 seconds");
     c.relay.dns.interval = std::chrono::seconds(interval);
+    // discv5 (33/WAKU2-DISCV5): its own UDP port, started from bootstrap
+    // records; Waku's network unless the protocol ID says otherwise.
+    ANNALS_TRY(read(*d, "discv5", "discovery", c.relay.discv5.enabled));
+    ANNALS_TRY(read(*d, "discv5_listen", "discovery", c.relay.discv5.listen));
+    if (auto ok = p2p::parse_discv5_listen(c.relay.discv5.listen); !ok)
+      return make_error(errc::invalid_argument, at(file, d->get("discv5_listen"))
+                                                  + "discovery.discv5_listen: " + ok.error().message);
+
+    ANNALS_TRY(read_list(*d, "bootstrap", "discovery", c.relay.discv5.bootstrap));
+    ANNALS_TRY(check_each(*d, "bootstrap", "discovery", file, [](std::string_view text) -> result<void> {
+      if (auto r = p2p::parse_discv5_bootstrap(text); !r)
+        return r.error();
+      return ok_result();
+    }));
+    ANNALS_TRY(read(*d, "discv5_protocol_id", "discovery", c.relay.discv5.protocol_id));
+    if (c.relay.discv5.protocol_id.size() != 6)
+      return make_error(errc::invalid_argument,
+                        at(file, d->get("discv5_protocol_id"))
+                          + "discovery.discv5_protocol_id must be 6 bytes (\"d5waku\" for Waku)");
+    if (!c.relay.discv5.enabled && !c.relay.discv5.bootstrap.empty())
+      return make_error(errc::invalid_argument,
+                        at(file, d->get("bootstrap"))
+                          + "discovery.bootstrap is for discv5: set discovery.discv5 = true");
   }
   c.relay.serve_peer_exchange = peer_exchange;
   c.relay.ask_peer_exchange = peer_exchange;

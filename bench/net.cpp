@@ -48,6 +48,7 @@ namespace {
 constexpr std::uint16_t relay_port = 60000;
 constexpr std::uint16_t torrent_port = 6881;
 constexpr std::uint16_t rest_port = 8645;
+constexpr std::uint16_t discv5_port = 9000;
 constexpr std::uint16_t tracker_port = 6969;
 const std::string tracker_ip = "10.77.1.1";
 /// The domain of the testbed's DNS node list (served on the tracker host).
@@ -101,7 +102,7 @@ struct node_proc {
   double lateness_p50 = -1, lateness_p99 = -1, lateness_max = -1;  // scheduler, ms
   double started_at = -1;
   double synced_at = -1;  // the late member: all archives imported
-  double connected_peers = -1, peers_from_dns = -1;  // from /metrics at the address check
+  double connected_peers = -1, peers_discovered = -1;  // from /metrics at the address check
 
   std::string relay_address() const {
     return "/ip4/" + ip + "/tcp/" + std::to_string(relay_port) + "/p2p/" + peer_id;
@@ -218,6 +219,12 @@ public:
       enter_testbed();
       return;
     }
+    if (options_.discovery == "discv5") {
+      // No peer lists: every node starts from one bootstrap record.
+      start_discv5();
+      enter_testbed();
+      return;
+    }
     // Relay peers: the owner and two ring neighbours, so the members stay
     // connected among themselves when the owner is gone or cut off.
     for (std::size_t i = 1; i <= members; ++i) {
@@ -235,6 +242,8 @@ public:
   }
 
   bool dns_discovery() const { return options_.discovery == "dns"; }
+  /// Nodes find their peers by DNS or discv5, with no peer lists.
+  bool discovering() const { return options_.discovery != "static"; }
 
   testbed& net() { return *net_; }
   node_proc& node(const std::string& name) {
@@ -284,6 +293,16 @@ public:
            << "dns_server = \"" << tracker_ip << ":53\"\n"
            // The testbed's nodes start one by one: read the tree again soon.
            << "dns_interval = 15\n";
+    if (options_.discovery == "discv5") {
+      toml << "target_peers = " << options_.target_peers << "\n\n"
+           << "[discovery]\n"
+           << "discv5 = true\n"
+           << "discv5_listen = \"0.0.0.0:" << discv5_port << "\"\n";
+      // The first member starts from the owner, everyone else from it.
+      auto& boot = &n == &nodes_[1] ? owner_enr_ : bootstrap_enr_;
+      if (!boot.empty())
+        toml << "bootstrap = [" << quoted(boot) << "]\n";
+    }
     toml << "\n"
          << "[archives]\n"
          << "interval = " << interval << "\n"
@@ -536,7 +555,7 @@ public:
       if (!p2p::enr_dial_address(*record))
         fail(n.name + "'s node record gives no address a relay can dial");
     }
-    if (dns_discovery())
+    if (discovering())
       check_discovery();
     for (const auto& peer : magnet_peers(owner().magnet))
       for (const auto& bad : unroutable({peer}))
@@ -568,9 +587,9 @@ public:
     }
   }
 
-  /// With DNS discovery (and no peer lists), every running node walked the
-  /// tree and holds its target, or every other running node when there are
-  /// fewer.
+  /// With DNS discovery or discv5 (and no peer lists), every running node
+  /// walked the tree or holds a discv5 session, and holds its target, or
+  /// every other running node when there are fewer.
   /// A node that just started (the late member) is given up to 30 s: a
   /// lookup lost to the links' loss waits out the resolver's timeout.
   void check_discovery() {
@@ -593,11 +612,13 @@ public:
         }
         n.connected_peers = metric(reply->body, "annals_relay_peers");
         // A node may meet its peers inbound or through peer exchange before
-        // its own walk finishes; what must hold is that the walk succeeded.
-        n.peers_from_dns =
-          metric(reply->body, "annals_discovery_peers_found_total{source=\"dns\"}");
-        if (metric(reply->body, "annals_dns_discovery_syncs_total") < 1)
+        // its own walk finishes; what must hold is that discovery worked.
+        n.peers_discovered = metric(reply->body, "annals_discovery_peers_found_total{source=\""
+                                                   + options_.discovery + "\"}");
+        if (dns_discovery() && metric(reply->body, "annals_dns_discovery_syncs_total") < 1)
           problems.push_back(n.name + " has not completed a DNS discovery walk");
+        if (!dns_discovery() && metric(reply->body, "annals_discv5_handshakes_total") < 1)
+          problems.push_back(n.name + " has no discv5 session");
         if (n.connected_peers < want)
           problems.push_back(n.name + " holds " + std::to_string(int(n.connected_peers))
                              + " relay peers, below " + std::to_string(int(want)));
@@ -608,7 +629,7 @@ public:
     for (const auto& p : problems)
       fail(p);
     if (problems.empty())
-      note("discovery: every running node walked the DNS tree and holds "
+      note("discovery: every running node " + std::string(dns_discovery() ? "walked the DNS tree" : "holds a discv5 session") + " and holds "
            + std::to_string(int(want)) + " or more relay peers");
   }
 
@@ -683,7 +704,7 @@ public:
       r.lateness_p99_ms = n.lateness_p99;
       r.lateness_max_ms = n.lateness_max;
       r.relay_peers = n.connected_peers;
-      r.peers_from_dns = n.peers_from_dns;
+      r.peers_discovered = n.peers_discovered;
       result_.lateness_p99_ms = std::max(result_.lateness_p99_ms, n.lateness_p99);
       result_.lateness_max_ms = std::max(result_.lateness_max_ms, n.lateness_max);
       for (const auto& s : n.sources) {
@@ -768,6 +789,36 @@ private:
     tracker_dir_ = dir;
   }
 
+  /// The record `annals enr self` prints on the node's own host.
+  std::string enr_self(node_proc& n) {
+    write_config(n, interval_);
+    auto args = net_->exec_prefix(n.name);
+    for (const auto& a : {options_.annals_binary.string(), std::string("enr"), std::string("self"),
+                          std::string("--config"), (n.dir / "node.toml").string()})
+      args.push_back(a);
+    auto self = run_command(args, {}, std::chrono::seconds(20));
+    auto brace = self.output.find('{');
+    json record = brace == std::string::npos
+                    ? json()
+                    : json::parse(self.output.substr(brace), nullptr, false);
+    if (self.status != 0 || !record.is_object() || !record.contains("enr"))
+      throw std::runtime_error("annals enr self on " + n.name + " failed: " + self.output);
+    // Written again at the node's start, with what the scenario sets later.
+    fs::remove(n.dir / "node.toml");
+    return record["enr"].get<std::string>();
+  }
+
+  /// discv5 as a network of Waku nodes runs it: one bootstrap record (the
+  /// first member's; the owner's for that member) and random walks.
+  void start_discv5() {
+    owner_enr_ = enr_self(nodes_[0]);
+    if (nodes_.size() > 1)
+      bootstrap_enr_ = enr_self(nodes_[1]);
+    note("discv5 on udp " + std::to_string(discv5_port) + "; every node starts from "
+         + (nodes_.size() > 1 ? nodes_[1].name : nodes_[0].name)
+         + "'s record alone; no node has a peer list");
+  }
+
   /// DNS discovery as an operator sets it up: each node's own record from
   /// `annals enr self` run on its host, a tree of them signed by
   /// `annals enr tree`, served by dnsmasq on the tracker host.
@@ -779,24 +830,8 @@ private:
       throw std::runtime_error(saved.error().to_string());
     tree_url_ = enrtree_url{tree_key.public_key(), dns_domain}.text();
     std::string records;
-    for (auto& n : nodes_) {
-      write_config(n, interval_);
-      auto args = net_->exec_prefix(n.name);
-      for (const auto& a : {options_.annals_binary.string(), std::string("enr"),
-                            std::string("self"), std::string("--config"),
-                            (n.dir / "node.toml").string()})
-        args.push_back(a);
-      auto self = run_command(args, {}, std::chrono::seconds(20));
-      auto brace = self.output.find('{');
-      json record = brace == std::string::npos
-                      ? json()
-                      : json::parse(self.output.substr(brace), nullptr, false);
-      if (self.status != 0 || !record.is_object() || !record.contains("enr"))
-        throw std::runtime_error("annals enr self on " + n.name + " failed: " + self.output);
-      records += record["enr"].get<std::string>() + "\n";
-      // Written again at the node's start, with what the scenario sets later.
-      fs::remove(n.dir / "node.toml");
-    }
+    for (auto& n : nodes_)
+      records += enr_self(n) + "\n";
     std::ofstream(dir / "records.txt") << records;
     auto tree = run_command({options_.annals_binary.string(), "enr", "tree", "--format", "dnsmasq",
                              "--key", (dir / "tree.key").string(), "--domain", dns_domain,
@@ -863,6 +898,7 @@ private:
   std::unique_ptr<process> tracker_;
   std::unique_ptr<process> dns_;
   std::string tree_url_;
+  std::string owner_enr_, bootstrap_enr_;  // discv5's bootstrap records
   fs::path tracker_dir_;
   std::set<std::string> whitelisted_;
   fs::file_time_type whitelisted_time_{};
@@ -1059,7 +1095,7 @@ net_scenario_result owner_offline_scenario(const net_options& o, const fs::path&
   run.net().set_loss(o.loss);
   auto& late = run.node("late1");
   // Its one relay peer is a member that is not the poster.
-  if (!run.dns_discovery())
+  if (!run.discovering())
     late.relay_peers = {run.node(members >= 2 ? "m2" : "m1").relay_address()};
   run.restart_clock();
   start_nodes(run);
@@ -1076,6 +1112,8 @@ net_scenario_result owner_offline_scenario(const net_options& o, const fs::path&
   run.note(run.dns_discovery()
              ? std::string("owner SIGKILLed; late1 starts with the DNS tree alone (the owner's "
                            "record still in it)")
+           : run.discovering()
+             ? std::string("owner SIGKILLed; late1 starts with m1's discv5 record alone")
              : "owner SIGKILLed; late1 starts with " + std::string(members >= 2 ? "m2" : "m1")
                  + " as its only relay peer");
   auto started = run.now();
@@ -1276,7 +1314,7 @@ std::string net_json(const net_options& options, const net_result& result) {
                        {"converged_s", n.converged_s},
                        {"relay_delivery", n.relay_delivery},
                        {"relay_peers", n.relay_peers},
-                       {"peers_from_dns", n.peers_from_dns},
+                       {"peers_discovered", n.peers_discovered},
                        {"scheduler_lateness_ms",
                         {{"p50", n.lateness_p50_ms}, {"p99", n.lateness_p99_ms},
                          {"max", n.lateness_max_ms}}},

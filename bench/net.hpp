@@ -42,7 +42,7 @@ struct net_options {
   /// ring neighbours) or "dns" (no peer lists: one enrtree:// URL, served by
   /// dnsmasq on the tracker host from the nodes' own records).
   std::string discovery = "static";
-  std::size_t target_peers = 8;  // [relay] target_peers with discovery dns
+  std::size_t target_peers = 8;  // [relay] target_peers with discovery dns or discv5
   std::filesystem::path report;    // CSV and plots; empty: none
   std::filesystem::path data_dir;  // kept when given; default a temp dir, removed
   std::filesystem::path annals_binary;
@@ -64,7 +64,7 @@ struct net_node_result {
   double lateness_p50_ms = -1, lateness_p99_ms = -1, lateness_max_ms = -1;
   std::vector<transfer_source> sources;  // archive bytes by sender, named by host
   double relay_peers = -1;       // connected relay peers at the last check
-  double peers_from_dns = -1;    // candidates its DNS discovery found
+  double peers_discovered = -1;  // candidates its DNS discovery or discv5 found
 };
 
 /// One sample per node per second, for the report's series.

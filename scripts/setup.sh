@@ -55,7 +55,7 @@ else
   did=1
 fi
 
-# tests/js: the js-waku peer the Waku interop tests run against. Its npm
+# tests/js: the js-waku peer and the npm discv5 node the interop tests run against. Its npm
 # packages are pinned by tests/js/package-lock.json; `npm ci` reinstalls them
 # when node_modules is missing or older than the lock file. They need Node.js
 # >= 20 (Debian 12's own nodejs is 18, too old; the machine image ships 20).
@@ -74,8 +74,10 @@ if [ -f "$js_dir/package-lock.json" ]; then
   fi
   if [ ! -f "$js_dir/node_modules/.package-lock.json" ] \
      || [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
-    echo "setup: npm ci in tests/js (js-waku interop peer)"
-    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    # No install scripts: @chainsafe/discv5's bcrypto would compile a native
+    # addon; the tests run its pure-JS backend (NODE_BACKEND=js) instead.
+    echo "setup: npm ci in tests/js (js-waku and discv5 interop peers)"
+    (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
     did=1
   fi
 fi

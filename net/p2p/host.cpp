@@ -137,6 +137,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   peer_manager discovery;
   /// Reads DNS trees on its own thread; reset before the I/O thread stops.
   std::unique_ptr<dns_discovery> dns;
+  /// Lives on the I/O thread: made in start, dropped when stopping.
+  std::unique_ptr<discv5_service> discv5;
   asio::steady_timer discovery_timer{io};
   std::map<std::string, std::chrono::steady_clock::time_point> exchange_served;  // by asker
   std::set<std::shared_ptr<tcp::socket>> pending_dials;  // closed on stop, or a
@@ -817,6 +819,8 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   void maintain_peers() {
     if (stopping || config.target_peers == 0)
       return;
+    if (discv5)
+      discv5->set_hungry(discovery.connected_count() < config.target_peers);
     auto now = std::chrono::steady_clock::now();
     for (auto& d : discovery.take_dials(now)) {
       log(host_log_level::debug, "dialling discovered peer " + d.address);
@@ -962,6 +966,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         a->close(ignored);
       heartbeat_timer.cancel();
       discovery_timer.cancel();
+      discv5.reset();
       for (auto& sp : statics)
         sp.timer->cancel();
       for (auto& socket : pending_dials)
@@ -1050,6 +1055,34 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
     if (!dns)
       return make_error(dns.error().code, "dns discovery: " + dns.error().message);
     state->dns = std::move(*dns);
+  }
+  if (state->config.discv5.enabled) {
+    auto* s = state.get();
+    auto d = discv5_service::start(
+      state->io, state->config.identity, state->config.discv5,
+      // Both on the I/O thread.
+      [s](std::vector<std::string> records) { s->add_records_now(records, peer_source::discv5); },
+      [s](bool problem, const std::string& line) {
+        s->log(problem ? host_log_level::warn : host_log_level::info, line);
+      });
+    if (!d)
+      return d.error();
+    state->discv5 = std::move(*d);
+  }
+  if (state->config.local_record) {
+    auto advertised = advertised_to_peers(state->config.external_addresses, state->bound,
+                                          local_interface_addresses());
+    for (auto& a : advertised)
+      a += "/p2p/" + state->self_id;
+    auto record = state->config.local_record(advertised,
+                                             state->discv5 ? state->discv5->port() : 0);
+    if (!record)
+      return make_error(record.error().code, "own record: " + record.error().message);
+    if (state->discv5)
+      asio::post(state->io, [s = state.get(), r = *record] {
+        if (s->discv5)
+          s->discv5->set_local_record(r);
+      });
   }
   state->work.emplace(state->io.get_executor());
   for (std::size_t i = 0; i < state->statics.size(); ++i)
@@ -1187,6 +1220,8 @@ host_stats host::stats() const {
     out.candidates = s->discovery.candidate_count();
     if (s->dns)
       out.dns = s->dns->stats();
+    if (s->discv5)
+      out.discv5 = s->discv5->stats();
     return out;
   });
 }

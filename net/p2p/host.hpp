@@ -10,6 +10,7 @@
 #include "core/identity.hpp"
 #include "core/result.hpp"
 #include "net/dns_discovery.hpp"
+#include "net/p2p/discv5.hpp"
 #include "net/interfaces.hpp"
 #include "net/p2p/connection.hpp"
 #include "net/p2p/gossipsub.hpp"
@@ -59,6 +60,15 @@ struct host_config {
   /// own at start and every `dns.interval`; their records become candidates
   /// (source "dns"). Empty: none.
   dns_discovery_config dns;
+  /// discv5 (33/WAKU2-DISCV5) on a UDP port of its own; the records its
+  /// walks find become candidates (source "discv5").
+  discv5_config discv5;
+  /// This node's record once the host listens: given the advertised
+  /// multiaddrs and the discv5 UDP port (0 without discv5). discv5 hands it
+  /// out; without it discv5 only listens.
+  std::function<result<enr_record>(const std::vector<std::string>& advertised,
+                                   std::uint16_t udp_port)>
+    local_record;
   std::uint32_t cluster_id = 16;
   std::vector<std::uint32_t> shards{32};
   /// Offered in this order when dialling; accepted when listening.
@@ -162,6 +172,7 @@ struct host_stats {
   peer_manager_counters discovery;
   std::size_t candidates = 0;  // discovered peers known
   dns_discovery_stats dns;
+  discv5_stats discv5;
 };
 
 /// Waku relay's message check: a WakuMessage that parses, is at most

@@ -68,6 +68,15 @@ TEST_CASE("enr self keeps its sequence number until what the record says changes
   CHECK(moved["seq"] == 2);
   CHECK(moved["tcp"] == 60101);
   CHECK(moved["peer_id"] == first["peer_id"]);  // the node key stays
+  // With discv5 the record names its UDP port.
+  write_file(dir / "node.toml",
+             "data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/60101\"]\n[discovery]\n"
+             "discv5 = true\ndiscv5_listen = \"0.0.0.0:9123\"\n[[community]]\nrole = \"member\"\n"
+             "id = \"" + community + "\"\nchannels = [\"general\"]\n");
+  auto with_udp = self();
+  CHECK(with_udp["seq"] == 3);
+  CHECK(with_udp["udp"] == 9123);
+  CHECK(with_udp["tcp"] == 60101);
 }
 
 TEST_CASE("enr tree writes a signed DNS node list that verifies and names its URL; a bad record "

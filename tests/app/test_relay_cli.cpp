@@ -272,6 +272,20 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     CHECK(server.code == 2);
     CHECK_THAT(server.err, Catch::Contains("node.toml:3: discovery.dns_server: \"dns.test:53\" is "
                                            "not IPv4:PORT"));
+    auto udp = run_with("data_dir = \"n\"\n[discovery]\ndiscv5 = true\ndiscv5_listen = \"[::]:9000\"\n"
+                        + member);
+    CHECK(udp.code == 2);
+    CHECK_THAT(udp.err, Catch::Contains("node.toml:4: discovery.discv5_listen: discv5 listen "
+                                        "address \"[::]:9000\" is not IPv4:PORT"));
+    auto boot = run_with("data_dir = \"n\"\n[discovery]\ndiscv5 = true\nbootstrap = [\"enr:-xyz\"]\n"
+                         + member);
+    CHECK(boot.code == 2);
+    CHECK_THAT(boot.err, Catch::Contains("node.toml:4: discovery.bootstrap[0]: discv5 bootstrap "
+                                         "record:"));
+    auto off = run_with("data_dir = \"n\"\n[discovery]\nbootstrap = []\n"
+                        "discv5_protocol_id = \"waku\"\n" + member);
+    CHECK(off.code == 2);
+    CHECK_THAT(off.err, Catch::Contains("node.toml:4: discovery.discv5_protocol_id must be 6 bytes"));
     CHECK_FALSE(fs::exists(dir / "n"));
   }
   SECTION("missing data_dir") {

@@ -4,7 +4,9 @@
 // sealed bytes, and the libp2p handshake and frames. Run once after a format
 // changes: make_corpus DIR.
 #include "core/archive_builder.hpp"
+#include "core/discv5_wire.hpp"
 #include "core/enr.hpp"
+#include "core/hex.hpp"
 #include "core/peer_exchange.hpp"
 #include "core/hash_ratchet.hpp"
 #include "core/message_jsonl.hpp"
@@ -61,6 +63,15 @@ T must(result<T> r, const char* what) {
     std::exit(1);
   }
   return std::move(*r);
+}
+
+std::string must_hex(std::string_view text) {
+  auto bytes = from_hex(text);
+  if (!bytes) {
+    std::cerr << "make_corpus: bad hex seed\n";
+    std::exit(1);
+  }
+  return *bytes;
 }
 
 } // namespace
@@ -215,6 +226,32 @@ int main(int argc, char** argv) {
   answer.status = 200;
   answer.records = records;
   seed("fuzz_discovery", "px_answer", encode_px_answer(answer));
+  seed("fuzz_discovery", "enrtree_branch",
+       "enrtree-branch:2XS2367YHAXJFGLZHVAWLQD4ZY,H4FHT4B454P6UXFD7JCYQ5PWDY");
+  seed("fuzz_discovery", "enrtree_root",
+       "enrtree-root:v1 e=JWXYDBPXYWG6FX3GMDIBFA6CJ4 l=C7HRFPF3BLGF3YR4DY5KX3SMBE seq=1 "
+       "sig=o908WmNp7LibOfPsr4btQwatZJ5URBr2ZAuxvK4UWHlsB9sUOTJQaGAlLPVAhM__XJesCHxLISo94z5Z2a463gA");
+  // discv5: the spec's ping packet (it opens with the zero key the target
+  // tries), a WHOAREYOU, a handshake, and each message type.
+  seed("fuzz_discv5", "ping_packet",
+       must_hex("00000000000000000000000000000000088b3d4342774649325f313964a39e55"
+                "ea96c005ad52be8c7560413a7008f16c9e6d2f43bbea8814a546b7409ce783d3"
+                "4c4f53245d08dab84102ed931f66d1492acb308fa1c6715b9d139b81acbdcc"));
+  seed("fuzz_discv5", "whoareyou_packet",
+       must_hex("00000000000000000000000000000000088b3d434277464933a1ccc59f5967ad"
+                "1d6035f15e528627dde75cd68292f9e6c27d6b66c8100a873fcbaed4e16b8d"));
+  seed("fuzz_discv5", "handshake_packet",
+       must_hex("00000000000000000000000000000000088b3d4342774649305f313964a39e55"
+                "ea96c005ad521d8c7560413a7008f16c9e6d2f43bbea8814a546b7409ce783d3"
+                "4c4f53245d08da4bb252012b2cba3f4f374a90a75cff91f142fa9be3e0a5f3ef"
+                "268ccb9065aeecfd67a999e7fdc137e062b2ec4a0eb92947f0d9a74bfbf44dfb"
+                "a776b21301f8b65efd5796706adff216ab862a9186875f9494150c4ae06fa4d1"
+                "f0396c93f215fa4ef524f1eadf5f0f4126b79336671cbcf7a885b1f8bd2a5d83"
+                "9cf8"));
+  seed("fuzz_discv5", "findnode", discv5::encode_message(discv5::findnode{"\x01", {0, 255, 256}}));
+  seed("fuzz_discv5", "nodes", discv5::encode_message(discv5::nodes{"\x01", 1, records}));
+  seed("fuzz_discv5", "pong",
+       discv5::encode_message(discv5::pong{"\x01", 3, std::string("\x0a\x00\x00\x01", 4), 9000}));
   fs::remove_all(work);
   std::cout << "seeds written to " << out_root << "\n";
   return 0;

@@ -984,3 +984,73 @@ TEST_CASE("two hosts that dial each other at once keep one connection, quietly, 
     CHECK(b.peer_events == std::vector<std::pair<std::string, bool>>{{a.h->peer_id(), true}});
   }
 }
+
+namespace {
+
+/// A loopback host with discv5 on 127.0.0.1:0 that keeps its own record in
+/// `record` (set while the host starts), walking quickly.
+host_config discv5_host_config(std::shared_ptr<std::optional<enr_record>> record,
+                               std::vector<std::string> bootstrap) {
+  auto cfg = loopback_config();
+  cfg.identity = private_key::generate();
+  cfg.target_peers = 8;
+  cfg.discv5.enabled = true;
+  cfg.discv5.listen = "127.0.0.1:0";
+  cfg.discv5.bootstrap = std::move(bootstrap);
+  cfg.discv5.walk_interval = 300ms;
+  cfg.discv5.walk_interval_hungry = 300ms;
+  cfg.discv5.walk_interval_max = 600ms;
+  // Every node of the test shares 127.0.0.1.
+  cfg.discv5.requests_per_second_per_ip = 1000;
+  auto key = cfg.identity;
+  cfg.local_record = [key, record](const std::vector<std::string>& advertised,
+                                   std::uint16_t udp) -> result<enr_record> {
+    std::vector<std::string> plain;
+    for (const auto& a : advertised)
+      plain.push_back(a.substr(0, a.find("/p2p/")));
+    auto fields = own_enr_fields(plain, waku2_relay, relay_shards{16, {32}});
+    fields.udp = udp;
+    auto r = make_enr(key, 1, fields);
+    if (r)
+      *record = *r;
+    return r;
+  };
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("discv5: hosts given one bootstrap record find each other by random walks and connect "
+          "to the relays they found",
+          "[p2p][host][discovery][discv5]") {
+  auto boot_record = std::make_shared<std::optional<enr_record>>();
+  test_host boot(discv5_host_config(boot_record, {}));
+  REQUIRE(*boot_record);
+  REQUIRE(boot_record->value().fields.udp);
+  std::vector<std::unique_ptr<test_host>> members;
+  for (int i = 0; i < 3; ++i)
+    members.push_back(std::make_unique<test_host>(
+      discv5_host_config(std::make_shared<std::optional<enr_record>>(),
+                         {boot_record->value().text()})));
+  // Each member holds the bootstrap node and the two other members: two of
+  // the three it can only have learnt from discv5 (or been dialled by).
+  REQUIRE(eventually(
+    [&] {
+      return std::all_of(members.begin(), members.end(),
+                         [](auto& m) { return m->h->peers().size() >= 3; });
+    },
+    30s));
+  std::size_t from_discv5 = 0;
+  for (auto& m : members) {
+    auto s = m->h->stats();
+    CHECK(s.discv5.handshakes + boot.h->stats().discv5.handshakes > 0);
+    CHECK(s.discv5.walks >= 1);
+    CHECK(s.discv5.malformed == 0);
+    for (const auto& p : m->h->peer_summaries())
+      from_discv5 += p.source == "discv5";
+  }
+  CHECK(from_discv5 >= 3);
+  // The bootstrap node's table holds every member, each admitted after a
+  // handshake from the address its record names.
+  CHECK(boot.h->stats().discv5.table_size == 3);
+}
