@@ -129,6 +129,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 
   struct static_peer {
     std::string address;
+    std::string peer;  // its peer ID when the address names one
     std::chrono::milliseconds backoff;
     bool connected = false;
     std::unique_ptr<asio::steady_timer> timer;
@@ -137,6 +138,11 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   peer_manager discovery;
   /// Reads DNS trees on its own thread; reset before the I/O thread stops.
   std::unique_ptr<dns_discovery> dns;
+  /// Peers whose last connection closed, not yet reported gone: when two
+  /// nodes dial each other at once, the one that keeps the other's
+  /// connection may close ours before its own reaches us, and a new
+  /// connection within the grace is a handover, not news.
+  std::map<std::string, std::unique_ptr<asio::steady_timer>> gone_pending;
   /// Lives on the I/O thread: made in start, dropped when stopping.
   std::unique_ptr<discv5_service> discv5;
   asio::steady_timer discovery_timer{io};
@@ -306,8 +312,10 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       host.log(replaced ? host_log_level::debug : host_log_level::info,
                "connected " + remote.to_string() + " at " + remote_addr + " over " + muxer
                  + (replaced ? " (replacing the connection it dialled)" : ""));
-      // Callbacks speak of peers: one already connected is not news.
-      if (host.callbacks.on_peer && !replaced)
+      // Callbacks speak of peers: one already connected is not news, nor
+      // one back within the grace (see report_gone_later).
+      bool handed_over = host.gone_pending.erase(remote.to_string()) > 0;
+      if (host.callbacks.on_peer && !replaced && !handed_over)
         host.callbacks.on_peer(remote.to_string(), true);
       host.discovery.on_connected(remote.to_string(), inbound);
       // What the peer serves and runs, for operators (/admin/v1/peers).
@@ -489,8 +497,12 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
                    ? host_log_level::info
                    : host_log_level::warn,
                  "disconnected " + who() + ": " + reason);
-        if (host.callbacks.on_peer && !still_connected)
-          host.callbacks.on_peer(peer, false);
+        if (host.callbacks.on_peer && !still_connected) {
+          if (reason == "host stopping")
+            host.callbacks.on_peer(peer, false);
+          else
+            host.report_gone_later(peer);
+        }
         host.discovery.on_disconnected(peer, std::chrono::steady_clock::now());
       } else if (duplicate) {
         host.log(host_log_level::debug, "closed " + who() + ": " + reason);
@@ -503,7 +515,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
                  "connection with " + who() + " closed during the handshake: " + reason);
       }
       host.conns.erase(handle);
-      if (static_index >= 0)
+      if (static_index >= 0 && !host.adopt_static(static_index))
         host.schedule_redial(static_index);
       host.maintain_peers();
     }
@@ -749,9 +761,29 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     log(host_log_level::debug, "redialling " + sp.address + " in " + std::to_string(delay.count()) + " ms");
     sp.timer->expires_after(delay);
     sp.timer->async_wait([this, index](const boost::system::error_code& ec) {
-      if (!ec && !stopping)
+      if (!ec && !stopping && !adopt_static(index))
         dial_address(statics[index].address, index);
     });
+  }
+
+  /// A static peer whose own connection closed (a lost race of two dials,
+  /// often mid-handshake) may be connected through the one the peer dialled:
+  /// that connection becomes the static one, and nobody redials.
+  bool adopt_static(int index) {
+    auto& sp = statics[index];
+    if (sp.peer.empty())
+      return false;
+    for (auto& [h, c] : conns)
+      if (c->was_established && !c->closed && c->conn && c->conn->remote()
+          && c->conn->remote()->to_string() == sp.peer) {
+        if (c->static_index < 0)
+          c->static_index = index;
+        sp.connected = true;
+        sp.backoff = config.reconnect_initial;
+        sp.timer->cancel();
+        return true;
+      }
+    return false;
   }
 
   std::string source_of(const conn_entry& c) const {
@@ -930,6 +962,18 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   /// Closes everything on the I/O thread; run() then returns. `silent`
   /// drops the callbacks first: after a detached stop the app may already
   /// have freed what they point to.
+  void report_gone_later(const std::string& peer) {
+    auto timer = std::make_unique<asio::steady_timer>(io, config.peer_gone_grace);
+    timer->async_wait([this, peer](const boost::system::error_code& ec) {
+      if (ec || stopping)
+        return;
+      gone_pending.erase(peer);
+      if (callbacks.on_peer)
+        callbacks.on_peer(peer, false);
+    });
+    gone_pending[peer] = std::move(timer);
+  }
+
   /// Records found by discovery (enr: text or RLP), vetted into the
   /// candidates; answers how many were new. On the I/O thread.
   std::size_t add_records_now(const std::vector<std::string>& records, peer_source source) {
@@ -967,6 +1011,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
       heartbeat_timer.cancel();
       discovery_timer.cancel();
       discv5.reset();
+      gone_pending.clear();
       for (auto& sp : statics)
         sp.timer->cancel();
       for (auto& socket : pending_dials)
@@ -1032,6 +1077,8 @@ result<std::unique_ptr<host>> host::start(host_config config, host_callbacks cal
                                              + ": its /p2p/ ID is a hash, not a key Noise can check");
     impl::static_peer sp;
     sp.address = addr;
+    if (t->peer)
+      sp.peer = t->peer->to_string();
     sp.backoff = state->config.reconnect_initial;
     sp.timer = std::make_unique<asio::steady_timer>(state->io);
     state->statics.push_back(std::move(sp));

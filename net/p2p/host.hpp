@@ -77,6 +77,9 @@ struct host_config {
   /// A connection that has not finished Noise and muxer selection by then is
   /// closed (a stalled or hostile peer must not hold a socket).
   std::chrono::milliseconds handshake_timeout{10000};
+  /// A peer whose last connection closed is reported gone (on_peer false)
+  /// only if no new connection to it is established within this time.
+  std::chrono::milliseconds peer_gone_grace{2000};
   std::chrono::milliseconds reconnect_initial{500};
   std::chrono::milliseconds reconnect_max{60000};
   /// Bytes queued on one peer's socket before it is disconnected (mplex has

@@ -293,24 +293,96 @@ TEST_CASE("discv5: a flood of session-less packets from one address gets a bound
   CHECK(s.sessions == 0);
 }
 
+namespace {
+
+/// A hostile discv5 peer written by hand from the wire functions: it
+/// answers annals' first packet with a WHOAREYOU, checks the handshake and
+/// then holds the session's keys.
+struct hand_peer {
+  boost::asio::io_context io;
+  udp::socket sock{io, udp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), 0)};
+  private_key key = private_key::generate();
+  enr_record record;
+  discv5::node_id id{};
+  discv5::session_keys keys;
+  udp::endpoint annals_ep;
+  const std::string_view proto = discv5::ethereum_protocol_id;
+
+  hand_peer() {
+    enr_fields f;
+    f.ip = std::array<std::uint8_t, 4>{127, 0, 0, 1};
+    f.udp = sock.local_endpoint().port();
+    auto r = make_enr(key, 1, f);
+    REQUIRE(r);
+    record = *r;
+    id = record.node_id();
+  }
+
+  /// Takes annals' session-less packet through the handshake; answers the
+  /// message the handshake carried.
+  discv5::message handshake(const discv5_node& node) {
+    auto first = receive(sock, 2000ms, &annals_ep);
+    REQUIRE(first);
+    auto p1 = discv5::decode_packet(proto, id, *first);
+    REQUIRE(p1);
+    REQUIRE(p1->kind == discv5::packet_kind::message);
+    CHECK(discv5::message_source(*p1) == node.record.node_id());
+    // WHOAREYOU with enr-seq 0: the handshake must carry annals' record.
+    auto iv = random_array<16>();
+    auto header = discv5::make_header(proto, discv5::packet_kind::whoareyou, p1->nonce,
+                                      discv5::whoareyou_authdata({random_array<16>(), 0}));
+    auto challenge_data = as_string(iv) + header;
+    sock.send_to(boost::asio::buffer(discv5::encode_packet(node.record.node_id(), iv, header, "")),
+                 annals_ep);
+    auto second = receive(sock, 2000ms);
+    REQUIRE(second);
+    auto p2 = discv5::decode_packet(proto, id, *second);
+    REQUIRE(p2);
+    REQUIRE(p2->kind == discv5::packet_kind::handshake);
+    auto auth = discv5::parse_handshake(*p2);
+    REQUIRE(auth);
+    REQUIRE(!auth->record.empty());
+    auto their_record = decode_enr(auth->record);
+    REQUIRE(their_record);
+    CHECK(verify_compact_any_s(their_record->key,
+                               discv5::id_proof_digest(challenge_data, auth->ephemeral_key, id),
+                               auth->id_signature));
+    auto eph = public_key::parse(auth->ephemeral_key);
+    REQUIRE(eph);
+    keys = discv5::derive_keys(ecdh_compressed(key, *eph), auth->src, id, challenge_data);
+    auto pt = discv5::open(keys.initiator, p2->nonce, p2->sealed, p2->associated_data());
+    REQUIRE(pt);
+    auto m = discv5::decode_message(*pt);
+    REQUIRE(m);
+    return *m;
+  }
+
+  /// A message in the session (the handshake's recipient writes with the
+  /// recipient key).
+  void send(const discv5_node& node, const discv5::message& m) {
+    auto nonce = random_array<12>();
+    auto iv = random_array<16>();
+    auto header = discv5::make_header(proto, discv5::packet_kind::message, nonce,
+                                      discv5::message_authdata(id));
+    auto sealed = discv5::seal(keys.recipient, nonce, discv5::encode_message(m),
+                               as_string(iv) + header);
+    sock.send_to(
+      boost::asio::buffer(discv5::encode_packet(node.record.node_id(), iv, header, sealed)),
+      annals_ep);
+  }
+};
+
+} // namespace
+
 TEST_CASE("discv5: a NODES answer with a record at a distance not asked for, one whose "
           "signature fails and one at 0.0.0.0 gives only the good record, and counts the others",
           "[p2p][discv5][hostile]") {
   discv5_node node(discv5_config{});
-  // The hostile peer, by hand from the wire functions.
-  boost::asio::io_context io;
-  udp::socket sock(io, udp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), 0));
-  auto fake_key = private_key::generate();
-  enr_fields f;
-  f.ip = std::array<std::uint8_t, 4>{127, 0, 0, 1};
-  f.udp = sock.local_endpoint().port();
-  auto fake = make_enr(fake_key, 1, f);
-  REQUIRE(fake);
-  auto fake_id = fake->node_id();
+  hand_peer peer;
   auto at_distance = [&](bool want_256, std::array<std::uint8_t, 4> ip = {127, 0, 0, 1}) {
     while (true) {
       auto r = bystander(9, ip);
-      if ((discv5::log_distance(fake_id, r.node_id()) == 256) == want_256)
+      if ((discv5::log_distance(peer.id, r.node_id()) == 256) == want_256)
         return r;
     }
   };
@@ -321,58 +393,14 @@ TEST_CASE("discv5: a NODES answer with a record at a distance not asked for, one
 
   std::promise<result<std::vector<enr_record>>> answer;
   boost::asio::post(node.io, [&] {
-    node.service->find_node(*fake, {256}, [&](auto r) { answer.set_value(std::move(r)); });
+    node.service->find_node(peer.record, {256}, [&](auto r) { answer.set_value(std::move(r)); });
   });
-  const auto proto = discv5::ethereum_protocol_id;
-  udp::endpoint annals_ep;
-  auto first = receive(sock, 2000ms, &annals_ep);
-  REQUIRE(first);
-  auto p1 = discv5::decode_packet(proto, fake_id, *first);
-  REQUIRE(p1);
-  REQUIRE(p1->kind == discv5::packet_kind::message);
-  CHECK(discv5::message_source(*p1) == node.record.node_id());
-  // WHOAREYOU with enr-seq 0: the handshake must carry annals' record.
-  auto iv = random_array<16>();
-  auto header = discv5::make_header(proto, discv5::packet_kind::whoareyou, p1->nonce,
-                                    discv5::whoareyou_authdata({random_array<16>(), 0}));
-  auto challenge_data = as_string(iv) + header;
-  sock.send_to(boost::asio::buffer(discv5::encode_packet(node.record.node_id(), iv, header, "")),
-               annals_ep);
-  auto second = receive(sock, 2000ms);
-  REQUIRE(second);
-  auto p2 = discv5::decode_packet(proto, fake_id, *second);
-  REQUIRE(p2);
-  REQUIRE(p2->kind == discv5::packet_kind::handshake);
-  auto auth = discv5::parse_handshake(*p2);
-  REQUIRE(auth);
-  REQUIRE(!auth->record.empty());
-  auto their_record = decode_enr(auth->record);
-  REQUIRE(their_record);
-  CHECK(verify_compact_any_s(their_record->key,
-                             discv5::id_proof_digest(challenge_data, auth->ephemeral_key, fake_id),
-                             auth->id_signature));
-  auto eph = public_key::parse(auth->ephemeral_key);
-  REQUIRE(eph);
-  auto keys = discv5::derive_keys(ecdh_compressed(fake_key, *eph), auth->src, fake_id,
-                                  challenge_data);
-  auto pt = discv5::open(keys.initiator, p2->nonce, p2->sealed, p2->associated_data());
-  REQUIRE(pt);
-  auto m = discv5::decode_message(*pt);
-  REQUIRE(m);
-  REQUIRE(std::holds_alternative<discv5::findnode>(*m));
+  auto m = peer.handshake(node);
+  REQUIRE(std::holds_alternative<discv5::findnode>(m));
   // The answer: one good record, one at distance 255 or less, one forged,
   // one at 0.0.0.0.
-  discv5::nodes reply{discv5::id_of(*m), 1,
-                      {good.encoded, elsewhere.encoded, forged_bytes, nowhere.encoded}};
-  auto nonce = random_array<12>();
-  auto iv2 = random_array<16>();
-  auto header2 = discv5::make_header(proto, discv5::packet_kind::message, nonce,
-                                     discv5::message_authdata(fake_id));
-  auto sealed = discv5::seal(keys.recipient, nonce, discv5::encode_message(reply),
-                             as_string(iv2) + header2);
-  sock.send_to(
-    boost::asio::buffer(discv5::encode_packet(node.record.node_id(), iv2, header2, sealed)),
-    annals_ep);
+  peer.send(node, discv5::nodes{discv5::id_of(m), 1,
+                                {good.encoded, elsewhere.encoded, forged_bytes, nowhere.encoded}});
   auto got = answer.get_future().get();
   REQUIRE(got);
   REQUIRE(got->size() == 1);
@@ -385,4 +413,42 @@ TEST_CASE("discv5: a NODES answer with a record at a distance not asked for, one
   std::lock_guard lock(node.mutex);
   REQUIRE(node.found.size() == 1);
   CHECK(node.found.front() == good.encoded);
+}
+
+TEST_CASE("discv5: a FINDNODE flood inside a session is answered at the rate, the rest counted",
+          "[p2p][discv5][hostile]") {
+  discv5_node node(discv5_config{}, 20);
+  hand_peer peer;
+  boost::asio::post(node.io, [&] {
+    node.service->find_node(peer.record, {256}, [](auto) {});
+  });
+  auto m = peer.handshake(node);
+  peer.send(node, discv5::nodes{discv5::id_of(m), 1, {}});
+  auto started = std::chrono::steady_clock::now();
+  const int flood = 500;
+  for (int i = 0; i < flood; ++i) {
+    peer.send(node, discv5::findnode{std::string(1, static_cast<char>(i % 200 + 1)), {0}});
+    if (i % 20 == 0)
+      std::this_thread::sleep_for(1ms);
+  }
+  std::size_t answers = 0;
+  while (auto reply = receive(peer.sock, 500ms)) {
+    auto p = discv5::decode_packet(peer.proto, peer.id, *reply);
+    REQUIRE(p);
+    auto pt = discv5::open(peer.keys.initiator, p->nonce, p->sealed, p->associated_data());
+    REQUIRE(pt);  // every answer is in the session, sealed with annals' key
+    auto a = discv5::decode_message(*pt);
+    REQUIRE(a);
+    REQUIRE(std::holds_alternative<discv5::nodes>(*a));
+    REQUIRE(std::get<discv5::nodes>(*a).records.size() == 1);  // distance 0: annals itself
+    ++answers;
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  auto s = node.stats();
+  CAPTURE(answers, took.count(), s.rate_limited, s.findnode_served);
+  CHECK(answers == s.findnode_served);
+  CHECK(answers >= 20);
+  CHECK(answers <= 40 + static_cast<std::size_t>(20 * took.count()) + 5);
+  CHECK(s.findnode_served + s.rate_limited >= flood - 5);  // a few may be lost to the socket
+  CHECK(s.malformed == 0);
 }

@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -938,6 +939,68 @@ std::uint16_t free_tcp_port() {
   boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
 }
+
+/// Two TCP forwarders that hold each accepted connection until both have
+/// one, then connect both onward at once: two hosts dialling each other
+/// through them are sure to have both dials in flight together (started
+/// directly, one host's dial usually finds the other not yet listening).
+class dial_gate {
+public:
+  explicit dial_gate(std::array<std::uint16_t, 2> targets) : targets_(targets) {
+    for (int i = 0; i < 2; ++i) {
+      acceptors_[i].open(tcp::v4());
+      acceptors_[i].bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+      acceptors_[i].listen();
+      acceptors_[i].async_accept([this, i](auto ec, tcp::socket s) {
+        if (ec)
+          return;
+        held_[i] = std::make_shared<tcp::socket>(std::move(s));
+        if (held_[0] && held_[1])
+          for (int j = 0; j < 2; ++j)
+            forward(j);
+      });
+    }
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~dial_gate() {
+    boost::asio::post(io_, [this] { io_.stop(); });
+    thread_.join();
+  }
+  /// The port that forwards to targets[i].
+  std::uint16_t port(int i) const { return acceptors_[i].local_endpoint().port(); }
+
+private:
+  using tcp = boost::asio::ip::tcp;
+  void forward(int i) {
+    auto out = std::make_shared<tcp::socket>(io_);
+    out->async_connect({boost::asio::ip::make_address("127.0.0.1"), targets_[i]},
+                       [this, i, out](auto ec) {
+                         if (ec)
+                           return;
+                         pipe(held_[i], out);
+                         pipe(out, held_[i]);
+                       });
+  }
+  void pipe(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+    auto buf = std::make_shared<std::array<char, 16384>>();
+    from->async_read_some(boost::asio::buffer(*buf), [this, from, to, buf](auto ec, std::size_t n) {
+      if (ec) {
+        boost::system::error_code ignored;
+        to->shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      boost::asio::async_write(*to, boost::asio::buffer(*buf, n), [this, from, to, buf](auto ec, std::size_t) {
+        if (!ec)
+          pipe(from, to);
+      });
+    });
+  }
+  std::array<std::uint16_t, 2> targets_;
+  boost::asio::io_context io_;
+  std::array<tcp::acceptor, 2> acceptors_{tcp::acceptor(io_), tcp::acceptor(io_)};
+  std::array<std::shared_ptr<tcp::socket>, 2> held_;
+  std::thread thread_;
+};
 } // namespace
 
 TEST_CASE("two hosts that dial each other at once keep one connection, quietly, and stay "
@@ -949,17 +1012,19 @@ TEST_CASE("two hosts that dial each other at once keep one connection, quietly, 
     return "/ip4/127.0.0.1/tcp/" + std::to_string(port) + "/p2p/"
            + peer_id::from_secp256k1(key.public_key()).to_string();
   };
-  // Each is the other's static peer: both dial as soon as they start.
-  auto ac = loopback_config();
-  ac.identity = a_key;
-  ac.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(a_port)};
-  ac.static_peers = {address(b_port, b_key)};
-  auto bc = loopback_config();
-  bc.identity = b_key;
-  bc.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(b_port)};
-  bc.static_peers = {address(a_port, a_key)};
   for (int round = 0; round < 3; ++round) {
     INFO("round " << round);
+    // Each is the other's static peer, reached through the gate that
+    // lets both dials through together.
+    dial_gate gate({b_port, a_port});
+    auto ac = loopback_config();
+    ac.identity = a_key;
+    ac.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(a_port)};
+    ac.static_peers = {address(gate.port(0), b_key)};
+    auto bc = loopback_config();
+    bc.identity = b_key;
+    bc.listen = {"/ip4/127.0.0.1/tcp/" + std::to_string(b_port)};
+    bc.static_peers = {address(gate.port(1), a_key)};
     test_host a(ac), b(bc);
     REQUIRE(eventually([&] {
       return a.h->stats().connected == 1 && b.h->stats().connected == 1;
