@@ -13,6 +13,7 @@
 #include "actors/traffic_generator.hpp"
 #include "app/rest.hpp"
 #include "app/run_config.hpp"
+#include "core/file_io.hpp"
 #include "core/hex.hpp"
 #include <annals/log.hpp>
 #include "net/http_server.hpp"
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <iostream>
 #include <optional>
 
 #include <fcntl.h>
@@ -85,6 +87,7 @@ struct run_flags {
   std::string log_level = "info";
   std::string log_format = "text";
   bool probe_scheduler = false;
+  bool check = false;
 };
 
 void run_node(const run_flags& flags) {
@@ -93,10 +96,24 @@ void run_node(const run_flags& flags) {
   auto until_synced = flags.until_synced;
   auto status_interval = flags.status_interval;
   auto c = take(load_run_config(config_file), "config");
+  if (flags.check) {
+    // Every check run makes before it binds or writes anything.
+    std::cout << "config ok: " << config_file << " (data_dir " << c.data_dir.string() << ", "
+              << c.owned.size() << " owned and " << c.joined.size() << " joined communities)\n";
+    return;
+  }
+  // From here on SIGINT/SIGTERM stop the node cleanly, however early:
+  // a service manager may stop it while it is still starting.
+  if (stop_pipe[0] < 0 && ::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
   if (ec)
     fail("data_dir " + c.data_dir.string() + ": " + ec.message());
+  // One node per data_dir: a second one is told which process holds it.
+  auto held = take(dir_lock::acquire(c.data_dir));
   auto p = std::make_shared<progress>();
   if (c.events == "-")
     p->out = stderr;  // stdout carries the JSON events alone
@@ -258,10 +275,6 @@ void run_node(const run_flags& flags) {
                     j.traffic, m.community_id);
   }
 
-  if (stop_pipe[0] < 0 && ::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    fail(std::string("cannot create a pipe: ") + std::strerror(errno));
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
   auto started = std::chrono::steady_clock::now();
   auto next_status = started + std::chrono::seconds(status_interval);
   // The joined communities' state, asked once per use. A node too busy to
@@ -390,6 +403,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--probe-scheduler", flags->probe_scheduler,
                 "Measure how late a 10 ms timer fires on the node's scheduler (status, "
                 "/metrics: annals_scheduler_lateness_ms)");
+  cmd->add_flag("--check", flags->check,
+                "Check the config file as run would and exit (0: usable, 2: the error, naming "
+                "file, line and key); binds and writes nothing");
   add_log_options(*cmd, flags->log_level, flags->log_format);
   cmd->callback([=] { run_node(*flags); });
 }

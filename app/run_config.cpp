@@ -41,6 +41,31 @@ std::optional<T> typed_value(const toml::node& node) {
   return node.value<T>();
 }
 
+/// What a T is called in an error: the type the key wants.
+template <class T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "true or false";
+  else if constexpr (std::is_integral_v<T>)
+    return "an integer";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "a number";
+  else
+    return "a string";
+}
+
+/// "node.toml:7: " from where toml++ read the node; "" when it does not know.
+std::string source_of(const toml::node& node) {
+  const auto& src = node.source();
+  if (!src.path || src.begin.line == 0)
+    return {};
+  return *src.path + ":" + std::to_string(src.begin.line) + ": ";
+}
+
+std::string key_name(const std::string& where, std::string_view key) {
+  return where.empty() ? std::string(key) : where + "." + std::string(key);
+}
+
 template <class T>
 result<void> read(const toml::table& table, std::string_view key, const std::string& where, T& out) {
   auto node = table.get(key);
@@ -48,7 +73,9 @@ result<void> read(const toml::table& table, std::string_view key, const std::str
     return ok_result();
   auto value = typed_value<T>(*node);
   if (!value)
-    return make_error(errc::invalid_argument, where + "." + std::string(key) + " has the wrong type");
+    return make_error(errc::invalid_argument, source_of(*node) + key_name(where, key)
+                                                + " has the wrong type: it must be "
+                                                + type_name<T>());
   out = *value;
   return ok_result();
 }
@@ -61,13 +88,16 @@ result<void> read_list(const toml::table& table, std::string_view key, const std
     return ok_result();
   auto* array = node->as_array();
   if (!array)
-    return make_error(errc::invalid_argument, where + "." + std::string(key) + " must be an array");
+    return make_error(errc::invalid_argument, source_of(*node) + key_name(where, key)
+                                                + " must be an array, each element "
+                                                + type_name<T>());
   out.clear();
   for (auto& item : *array) {
     auto value = typed_value<T>(item);
     if (!value)
       return make_error(errc::invalid_argument,
-                        where + "." + std::string(key) + " has an element of the wrong type");
+                        source_of(item) + key_name(where, key)
+                          + " has an element of the wrong type: each must be " + type_name<T>());
     out.push_back(*value);
   }
   return ok_result();
@@ -161,6 +191,9 @@ result<void> check_appendable(const fs::path& path, const fs::path& data_dir) {
   auto parent = path.parent_path();
   if (parent.lexically_normal() == data_dir.lexically_normal())
     return ok_result();  // run creates data_dir before it opens the file
+  // "events.jsonl" beside a config given as "node.toml": the current directory.
+  if (parent.empty())
+    parent = ".";
   if (!fs::is_directory(parent, ec))
     return make_error(errc::invalid_argument,
                       path.string() + ": no directory " + parent.string() + " to create it in");

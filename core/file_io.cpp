@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -300,6 +301,40 @@ result<void> append_file::sync() {
   if (::fsync(fd_) != 0)
     return fail("fsync");
   return {};
+}
+
+result<dir_lock> dir_lock::acquire(const std::filesystem::path& dir) {
+  auto file = dir / "annals.lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return make_error(errc::io, file.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    auto why = errno;
+    char text[32] = {};
+    auto got = ::pread(fd, text, sizeof text - 1, 0);
+    ::close(fd);
+    if (why != EWOULDBLOCK)
+      return make_error(errc::io, file.string() + ": " + std::strerror(why));
+    std::string pid = got > 0 ? std::string(text, static_cast<std::size_t>(got)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+      pid.pop_back();
+    return make_error(errc::conflict,
+                      "data_dir " + dir.string() + " is in use by another annals process"
+                        + (pid.empty() ? std::string() : " (pid " + pid + ")") + "; see "
+                        + file.string());
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    auto why = errno;
+    ::close(fd);
+    return make_error(errc::io, file.string() + ": " + std::strerror(why));
+  }
+  return dir_lock(fd);
+}
+
+dir_lock::~dir_lock() {
+  if (fd_ >= 0)
+    ::close(fd_);  // releases the lock; the file stays for the next holder
 }
 
 } // namespace annals

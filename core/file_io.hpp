@@ -44,6 +44,23 @@ result<void> create_private_dirs(const std::filesystem::path& dir);
 /// `path` (or its nearest existing parent); nullopt when it cannot be told.
 std::optional<std::uint64_t> free_disk_bytes(const std::filesystem::path& path);
 
+/// An exclusive hold on a node's data directory for this process's life:
+/// `dir/annals.lock`, locked with flock and holding the holder's PID. A
+/// second process gets errc::conflict naming that PID, where RocksDB would
+/// only say its LOCK is unavailable.
+class dir_lock {
+public:
+  static result<dir_lock> acquire(const std::filesystem::path& dir);
+  dir_lock(dir_lock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  dir_lock& operator=(dir_lock&&) = delete;
+  dir_lock(const dir_lock&) = delete;
+  ~dir_lock();
+
+private:
+  explicit dir_lock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 /// Allocates whole 4096-byte pages at page boundaries, so a buffer of them
 /// goes to an O_DIRECT write as it is, without a copy into a bounce buffer.
 template <class T>

@@ -301,7 +301,8 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
   SECTION("wrong type") {
     auto r = run_with("data_dir = \"n\"\n[relay]\ncluster = \"sixteen\"\n" + member);
     CHECK(r.code == 2);
-    CHECK(r.err.find("relay.cluster has the wrong type") != std::string::npos);
+    CHECK_THAT(r.err, Catch::Contains("node.toml:3: relay.cluster has the wrong type: it must be "
+                                      "an integer"));
   }
   SECTION("negative durations") {
     auto r = run_with("data_dir = \"n\"\n[archives]\nwelcome_gap = -1\n" + member);
@@ -792,4 +793,56 @@ TEST_CASE("annals run refuses a malformed [rest] table before anything binds", "
   CHECK(key.code == 2);
   CHECK_THAT(key.err, Catch::Contains("unknown key rest.listne (did you mean listen?)"));
   CHECK_FALSE(fs::exists(dir / "n"));
+}
+
+TEST_CASE("annals run --check validates a config as run would, binding and writing nothing; a "
+          "relative events file beside a config in the current directory is fine",
+          "[cli][run]") {
+  temp_dir dir("run-check");
+  const std::string member = "[[community]]\nrole = \"member\"\nid = \""
+                             + private_key::generate().public_key().community_id() + "\"\n";
+  write_file(dir / "node.toml", "data_dir = \"n\"\nevents = \"events.jsonl\"\n" + member);
+  // As an operator types it: in the config's directory, a bare file name.
+  auto ok = run_program("cd " + dir.path().string() + " && " + std::string(ANNALS_BINARY),
+                        "run --check --config node.toml", dir);
+  INFO(ok.err);
+  CHECK(ok.code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("config ok: node.toml"));
+  CHECK_THAT(ok.out, Catch::Contains("0 owned and 1 joined communities"));
+  CHECK_FALSE(fs::exists(dir / "n"));
+  CHECK_FALSE(fs::exists(dir / "events.jsonl"));
+  write_file(dir / "node.toml", "data_dir = \"n\"\n[archives]\ninterval = \"weekly\"\n" + member);
+  auto bad = run_annals("run --check --config " + (dir / "node.toml").string(), dir);
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("node.toml:3: archives.interval"));
+  CHECK_FALSE(fs::exists(dir / "n"));
+}
+
+TEST_CASE("a second annals run on a data_dir in use is refused naming the first one's PID, "
+          "before it binds anything",
+          "[cli][run]") {
+  temp_dir dir("run-lock");
+  const std::string member = "[[community]]\nrole = \"member\"\nid = \""
+                             + private_key::generate().public_key().community_id() + "\"\n";
+  write_file(dir / "node.toml", "data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+                                  + member);
+  auto first = start_annals(dir, "first", {"run", "--config", (dir / "node.toml").string()});
+  REQUIRE(first->wait_for_line(
+    [](const std::string& l) { return l.find("listening") != std::string::npos; }, 20s));
+  auto pid = trim(read_file(dir / "n" / "annals.lock"));
+  REQUIRE_FALSE(pid.empty());
+  auto second = run_annals("run --config " + (dir / "node.toml").string(), dir);
+  CHECK(second.code != 0);
+  CHECK_THAT(second.err, Catch::Contains("is in use by another annals process (pid " + pid + ")"));
+  CHECK(second.out.find("listening") == std::string::npos);
+  first->kill(SIGTERM);
+  auto first_code = first->wait(20s);
+  INFO("first:\n" << first->out() << first->err());
+  CHECK(first_code == std::optional<int>(0));
+  // Once it is gone the directory is free again.
+  auto third = start_annals(dir, "third", {"run", "--config", (dir / "node.toml").string()});
+  CHECK(third->wait_for_line(
+    [](const std::string& l) { return l.find("listening") != std::string::npos; }, 20s));
+  third->kill(SIGTERM);
+  CHECK(third->wait(20s) == std::optional<int>(0));
 }
