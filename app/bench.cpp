@@ -256,7 +256,26 @@ void add_bench_commands(CLI::App& app) {
     ->capture_default_str();
   tp->add_flag("--no-fetch", [throughput](std::int64_t) { throughput->fetch = false; },
                "Skip the fetch beside aria2 (which needs aria2c and opentracker)");
-  tp->callback([throughput] {
+  auto require = std::make_shared<bool>(false);
+  tp->add_flag("--require", *require,
+               "Exit 1, naming each one, when a figure misses its target (for CI and scripts)");
+  tp->add_option("--build-target", throughput->build_target,
+                 "Build speed to reach, as a ratio to SHA-1 of the same bytes")
+    ->check(CLI::Range(0.0, 100.0))
+    ->capture_default_str();
+  tp->add_option("--import-target", throughput->import_target,
+                 "Import speed to reach, as a ratio to plain RocksDB writes")
+    ->check(CLI::Range(0.0, 100.0))
+    ->capture_default_str();
+  tp->add_option("--rss-target-mib", throughput->rss_target_mb,
+                 "Peak anonymous RSS the import may reach, MiB")
+    ->check(CLI::Range(0.0, 1e6))
+    ->capture_default_str();
+  tp->add_option("--fetch-target", throughput->fetch_target,
+                 "Fetch speed to reach, as a ratio to aria2 from the same seeder")
+    ->check(CLI::Range(0.0, 100.0))
+    ->capture_default_str();
+  tp->callback([throughput, require] {
     std::error_code ec;
     throughput->annals_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec)
@@ -275,15 +294,17 @@ void add_bench_commands(CLI::App& app) {
     std::printf("%s\n", bench::throughput_json(*throughput, result).c_str());
     char summary[512];
     std::snprintf(summary, sizeof summary,
-                  "build %.2fx SHA-1 (target 0.6), import %.2fx RocksDB writes (target 0.6) "
-                  "at %.0f MiB peak anonymous RSS (target < 256), ",
-                  result.build_ratio(), result.import_ratio(), result.import_peak_rss_mb);
+                  "build %.2fx SHA-1 (target %.2g), import %.2fx RocksDB writes (target %.2g) "
+                  "at %.0f MiB peak anonymous RSS (target < %.0f), ",
+                  result.build_ratio(), throughput->build_target, result.import_ratio(),
+                  throughput->import_target, result.import_peak_rss_mb,
+                  throughput->rss_target_mb);
     std::string text = summary;
     if (result.fetch.measured) {
       std::snprintf(summary, sizeof summary,
-                    "fetch %.2fx aria2 from the same seeder (target 1.0; annals -> annals %.1f "
+                    "fetch %.2fx aria2 from the same seeder (target %.2g; annals -> annals %.1f "
                     "MB/s)",
-                    result.fetch.ratio(),
+                    result.fetch.ratio(), throughput->fetch_target,
                     result.fetch.annals_from_annals_s > 0
                       ? double(result.fetch.bytes) / 1e6 / result.fetch.annals_from_annals_s
                       : 0.0);
@@ -292,6 +313,17 @@ void add_bench_commands(CLI::App& app) {
       text += "fetch not measured: " + result.fetch.why;
     }
     line(text);
+    if (*require) {
+      auto missed = bench::missed_targets(*throughput, result);
+      for (const auto& m : missed)
+        line("MISSED: " + m);
+      if (!missed.empty()) {
+        std::fflush(stdout);
+        fail("bench throughput: " + std::to_string(missed.size())
+             + (missed.size() == 1 ? " target" : " targets") + " missed (--require)");
+      }
+      line("OK: every figure reached its target");
+    }
   });
 
   auto hostile = std::make_shared<bench::hostile_options>();

@@ -114,6 +114,8 @@ void run_node(const run_flags& flags) {
     fail("data_dir " + c.data_dir.string() + ": " + ec.message());
   // One node per data_dir: a second one is told which process holds it.
   auto held = take(dir_lock::acquire(c.data_dir));
+  // A taken port is named with its config key before anything listens.
+  take(check_listen_ports(c));
   auto p = std::make_shared<progress>();
   if (c.events == "-")
     p->out = stderr;  // stdout carries the JSON events alone

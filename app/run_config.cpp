@@ -14,6 +14,7 @@
 #include "net/p2p/enr_peer.hpp"
 #include "net/p2p/multiaddr.hpp"
 
+#include <boost/asio.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -296,6 +297,55 @@ result<run_config> parse_run_config(std::string_view text, const fs::path& file)
 }
 
 namespace {
+
+/// Where `table.key` (or its `index`th element) is set: "node.toml:7: key".
+std::string claim_where(const fs::path& file, const toml::node_view<const toml::node>& node,
+                        const std::string& key) {
+  if (!node)
+    return key + " (default)";
+  return at(file, node.node()) + key;
+}
+
+void add_claim(run_config& c, std::string where, const std::string& address, bool tcp, bool udp) {
+  std::string text = address;
+  // A relay multiaddr: /ip4/A/tcp/P or /ip6/A/tcp/P (what follows is ignored).
+  if (!text.empty() && text.front() == '/') {
+    std::vector<std::string> parts;
+    std::size_t start = 1;
+    for (auto slash = text.find('/', start); ; slash = text.find('/', start)) {
+      parts.push_back(text.substr(start, slash == std::string::npos ? slash : slash - start));
+      if (slash == std::string::npos)
+        break;
+      start = slash + 1;
+    }
+    if (parts.size() < 4 || (parts[0] != "ip4" && parts[0] != "ip6") || parts[2] != "tcp")
+      return;
+    text = parts[0] == "ip6" ? "[" + parts[1] + "]:" + parts[3] : parts[1] + ":" + parts[3];
+  }
+  auto hp = split_host_port(text);
+  if (!hp || hp->second == 0)
+    return;  // port 0 picks a free one; malformed ones were refused before
+  c.listens.push_back({std::move(where), address, hp->first, hp->second, tcp, udp});
+}
+
+/// The fixed ports the node binds, with where each is asked for.
+void collect_listens(const toml::table& root, const fs::path& file, run_config& c) {
+  const auto& croot = root;
+  if (c.libp2p) {
+    auto list = croot["relay"]["listen"];
+    for (std::size_t i = 0; i < c.relay.listen.size(); ++i)
+      add_claim(c, claim_where(file, list[i], "relay.listen"), c.relay.listen[i], true, false);
+    if (c.relay.discv5.enabled)
+      add_claim(c, claim_where(file, croot["discovery"]["discv5_listen"], "discovery.discv5_listen"),
+                c.relay.discv5.listen, false, true);
+  }
+  // libtorrent listens for TCP and uTP on the one port.
+  add_claim(c, claim_where(file, croot["torrent"]["listen"], "torrent.listen"), c.torrent.listen,
+            true, true);
+  if (!c.rest_listen.empty())
+    add_claim(c, claim_where(file, croot["rest"]["listen"], "rest.listen"), c.rest_listen, true,
+              false);
+}
 
 /// [community.traffic] of one community (owned or joined).
 result<void> read_traffic(const toml::table& community, const std::string& where,
@@ -642,11 +692,56 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
                                          })
                                ? " is both owned and joined: a node is its owner or a member"
                                : " is joined twice"));
+  collect_listens(root, file, c);
   return c;
 }
 
 
 } // namespace
+
+result<void> check_listen_ports(const run_config& c) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  for (const auto& claim : c.listens) {
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(claim.host, ec);
+    if (ec)
+      continue;
+    auto taken = [&](boost::system::error_code bind_ec, const char* proto) -> result<void> {
+      if (!bind_ec)
+        return ok_result();
+      if (bind_ec == asio::error::address_in_use)
+        return make_error(errc::io, claim.where + ": " + claim.address + " is in use ("
+                                            + proto + " port " + std::to_string(claim.port)
+                                            + " is bound by another process)");
+      return make_error(errc::io, claim.where + ": cannot bind " + claim.address + " ("
+                                          + proto + "): " + bind_ec.message());
+    };
+    if (claim.tcp) {
+      // As the listeners themselves do: reuse_address lets a port in
+      // TIME_WAIT go, never one another socket listens on.
+      asio::ip::tcp::acceptor probe(io);
+      probe.open(ip.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+      if (!ec)
+        probe.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec)
+        probe.bind({ip, claim.port}, ec);
+      if (!ec)
+        probe.listen(asio::socket_base::max_listen_connections, ec);
+      if (auto ok = taken(ec, "tcp"); !ok)
+        return ok;
+    }
+    if (claim.udp) {
+      asio::ip::udp::socket probe(io);
+      probe.open(ip.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+      if (!ec)
+        probe.bind({ip, claim.port}, ec);
+      if (auto ok = taken(ec, "udp"); !ok)
+        return ok;
+    }
+  }
+  return ok_result();
+}
 
 #undef ANNALS_TRY
 

@@ -53,6 +53,16 @@ inline archive_settings run_archive_defaults() {
   return archives;
 }
 
+/// A port the node will bind, and where the config asks for it.
+struct listen_claim {
+  std::string where;    // "node.toml:7: rest.listen", or "relay.listen (default)"
+  std::string address;  // as configured
+  std::string host;     // IP literal
+  std::uint16_t port = 0;
+  bool tcp = true;
+  bool udp = false;
+};
+
 struct run_config {
   std::filesystem::path data_dir;
   std::string events;
@@ -68,6 +78,8 @@ struct run_config {
   store_options store;
   /// The Waku store: served and synced by default (with the libp2p relay).
   waku_store_settings waku_store{true, true};
+  /// Every fixed port the node binds (port 0 left out), in config order.
+  std::vector<listen_claim> listens;
 };
 
 /// Config files larger than this are refused unread.
@@ -78,5 +90,10 @@ inline constexpr std::uint64_t max_config_bytes = 4 * 1024 * 1024;
 result<run_config> load_run_config(const std::filesystem::path& file);
 /// The same from text; `file` names it in errors and anchors relative paths.
 result<run_config> parse_run_config(std::string_view text, const std::filesystem::path& file);
+
+/// Binds each claimed port for a moment and lets go: a taken one is refused
+/// as "node.toml:7: rest.listen: 127.0.0.1:8645 is in use", before anything
+/// listens or prints "listening".
+result<void> check_listen_ports(const run_config& c);
 
 } // namespace annals::app

@@ -281,7 +281,7 @@ std::string throughput_json(const throughput_options& options, const throughput_
                 {"limit", "OpenSSL SHA-1 of the same bytes, one core"},
                 {"limit_mb_per_s", mb(double(r.data_bytes), r.sha1_s)},
                 {"ratio", r.build_ratio()},
-                {"target", 0.6},
+                {"target", options.build_target},
                 {"read", r.build_read}};
   j["import"] = {{"seconds", r.import_s},
                  {"messages", r.imported},
@@ -290,10 +290,10 @@ std::string throughput_json(const throughput_options& options, const throughput_
                            "synced"},
                  {"limit_msg_per_s", r.rocksdb_s > 0 ? double(r.messages) / r.rocksdb_s : 0.0},
                  {"ratio", r.import_ratio()},
-                 {"target", 0.6},
+                 {"target", options.import_target},
                  {"rss_anon_mb_before", r.import_base_rss_mb},
                  {"rss_anon_mb_peak", r.import_peak_rss_mb},
-                 {"rss_target_mb", 256}};
+                 {"rss_target_mb", options.rss_target_mb}};
   if (r.fetch.measured) {
     j["fetch"] = {{"measured", true},
                   {"bytes", r.fetch.bytes},
@@ -303,7 +303,7 @@ std::string throughput_json(const throughput_options& options, const throughput_
                   {"limit_seconds", r.fetch.aria2_s},
                   {"limit_mb_per_s", mb(double(r.fetch.bytes), r.fetch.aria2_s)},
                   {"ratio", r.fetch.ratio()},
-                  {"target", 1.0},
+                  {"target", options.fetch_target},
                   {"annals_from_annals_seconds", r.fetch.annals_from_annals_s},
                   {"annals_from_annals_mb_per_s",
                    mb(double(r.fetch.bytes), r.fetch.annals_from_annals_s)}};
@@ -311,6 +311,33 @@ std::string throughput_json(const throughput_options& options, const throughput_
     j["fetch"] = {{"measured", false}, {"why", r.fetch.why}};
   }
   return j.dump();
+}
+
+std::vector<std::string> missed_targets(const throughput_options& options,
+                                        const throughput_result& result) {
+  std::vector<std::string> missed;
+  auto figure = [](double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return std::string(text);
+  };
+  if (result.build_ratio() < options.build_target)
+    missed.push_back("build " + figure(result.build_ratio(), 2) + "x SHA-1 is below its target "
+                     + figure(options.build_target, 2));
+  if (result.import_ratio() < options.import_target)
+    missed.push_back("import " + figure(result.import_ratio(), 2)
+                     + "x RocksDB writes is below its target " + figure(options.import_target, 2));
+  if (result.import_peak_rss_mb > options.rss_target_mb)
+    missed.push_back("import peak anonymous RSS " + figure(result.import_peak_rss_mb, 0)
+                     + " MiB is above its target " + figure(options.rss_target_mb, 0) + " MiB");
+  if (options.fetch) {
+    if (!result.fetch.measured)
+      missed.push_back("fetch was not measured: " + result.fetch.why);
+    else if (result.fetch.ratio() < options.fetch_target)
+      missed.push_back("fetch " + figure(result.fetch.ratio(), 2) + "x aria2 is below its target "
+                       + figure(options.fetch_target, 2));
+  }
+  return missed;
 }
 
 } // namespace annals::bench

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace annals::bench {
 
@@ -19,6 +20,11 @@ struct throughput_options {
   std::size_t payload = 1000;  // bytes per message
   bool fetch = true;           // the fetch part (needs aria2c and opentracker)
   std::filesystem::path annals_binary;  // for `archive fetch|seed` in the fetch part
+  // The targets each figure is judged against (ratios to this machine's limit).
+  double build_target = 0.6;
+  double import_target = 0.6;
+  double rss_target_mb = 256;  // the import's peak anonymous RSS, at most
+  double fetch_target = 1.0;
 };
 
 struct throughput_result {
@@ -43,5 +49,9 @@ struct throughput_result {
 throughput_result run_throughput(const throughput_options& options,
                                  const std::function<void(const std::string&)>& line);
 std::string throughput_json(const throughput_options& options, const throughput_result& result);
+/// Each target the result misses, as "build 0.41x SHA-1 is below its target 0.6";
+/// a fetch that was asked for and not measured is one.
+std::vector<std::string> missed_targets(const throughput_options& options,
+                                        const throughput_result& result);
 
 } // namespace annals::bench

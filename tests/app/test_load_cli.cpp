@@ -122,3 +122,30 @@ TEST_CASE("bench throughput builds, imports and fetches every byte and prints ea
   CHECK(k["fetch"]["measured"] == false);
   CHECK(k["fetch"]["why"] == "--no-fetch");
 }
+
+TEST_CASE("bench throughput --require exits 1 naming each target it misses, 0 when all are met",
+          "[cli][bench][throughput]") {
+  temp_dir dir("annals-throughput-require");
+  // Targets no machine misses, and then one no machine meets.
+  auto met = run_annals("bench throughput --size-mib 1 --no-fetch --require --build-target 0 "
+                        "--import-target 0 --rss-target-mib 100000",
+                        dir);
+  INFO(met.err);
+  CHECK(met.code == 0);
+  CHECK_THAT(met.err, Catch::Contains("OK: every figure reached its target"));
+  auto missed = run_annals("bench throughput --size-mib 1 --no-fetch --require --build-target 0 "
+                           "--import-target 0 --rss-target-mib 1",
+                           dir);
+  INFO(missed.err);
+  CHECK(missed.code == 1);
+  CHECK_THAT(missed.err, Catch::Contains("MISSED: import peak anonymous RSS"));
+  CHECK_THAT(missed.err, Catch::Contains("is above its target 1 MiB"));
+  CHECK_THAT(missed.err, Catch::Contains("1 target missed (--require)"));
+  CHECK(missed.err.find("MISSED: build") == std::string::npos);
+  // The JSON still comes first, with the target it was judged against.
+  auto j = nlohmann::json::parse(missed.out);
+  CHECK(j["import"]["rss_target_mb"] == 1.0);
+  // Without --require the same figures only print.
+  auto quiet = run_annals("bench throughput --size-mib 1 --no-fetch --rss-target-mib 1", dir);
+  CHECK(quiet.code == 0);
+}

@@ -10,6 +10,7 @@
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
 
+#include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -330,7 +331,7 @@ TEST_CASE("annals run refuses a bad config or a taken relay port and names the c
     auto r = run_with("data_dir = \"n\"\n[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
                       "[relay]\nlisten = [\"" + taken + "\"]\n" + member);
     CHECK(r.code == 1);
-    CHECK(r.err.find("listen " + taken + ": Address already in use") != std::string::npos);
+    CHECK_THAT(r.err, Catch::Contains("node.toml:6: relay.listen: " + taken + " is in use"));
   }
 }
 
@@ -391,7 +392,8 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
                                   "[relay]\nlisten = [" + held + "]\n" + owner);
     auto r = run_annals("run --seconds 30 --config " + node, dir);
     CHECK(r.code == 1);
-    CHECK_THAT(r.err, Catch::Contains("already in use"));
+    CHECK_THAT(r.err, Catch::Contains("node.toml:5: relay.listen: " + relay_port.multiaddr()
+                                      + " is in use"));
   }
   SECTION("torrent.listen") {
     CHECK_THAT(refused("127.0.0.1:65536", held, ""),
@@ -845,4 +847,42 @@ TEST_CASE("a second annals run on a data_dir in use is refused naming the first 
     [](const std::string& l) { return l.find("listening") != std::string::npos; }, 20s));
   third->kill(SIGTERM);
   CHECK(third->wait(20s) == std::optional<int>(0));
+}
+
+TEST_CASE("annals run names the listener, key and line of a taken port before anything "
+          "listens",
+          "[cli][run]") {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  // Another process's listener, and another's UDP socket.
+  asio::ip::tcp::acceptor taken(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = std::to_string(taken.local_endpoint().port());
+  asio::ip::udp::socket taken_udp(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto udp_port = std::to_string(taken_udp.local_endpoint().port());
+  temp_dir dir("run-port");
+  const std::string member = "[[community]]\nrole = \"member\"\nid = \""
+                             + private_key::generate().public_key().community_id() + "\"\n";
+  auto run_with = [&](const std::string& config) {
+    write_file(dir / "node.toml", config);
+    return run_annals("run --config " + (dir / "node.toml").string(), dir);
+  };
+  auto rest = run_with("data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+                       "[rest]\nlisten = \"127.0.0.1:" + port + "\"\n" + member);
+  CHECK(rest.code != 0);
+  CHECK_THAT(rest.err, Catch::Contains("node.toml:5: rest.listen: 127.0.0.1:" + port + " is in use"));
+  CHECK(rest.out.find("listening") == std::string::npos);
+
+  auto relay = run_with("data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\",\n"
+                        "  \"/ip4/127.0.0.1/tcp/" + port + "\"]\n" + member);
+  CHECK(relay.code != 0);
+  CHECK_THAT(relay.err, Catch::Contains("node.toml:4: relay.listen: /ip4/127.0.0.1/tcp/" + port
+                                        + " is in use"));
+  CHECK(relay.out.find("listening") == std::string::npos);
+
+  // libtorrent's port is TCP and uTP: a taken UDP port is named too.
+  auto torrent = run_with("data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+                          "[torrent]\nlisten = \"127.0.0.1:" + udp_port + "\"\n" + member);
+  CHECK(torrent.code != 0);
+  CHECK_THAT(torrent.err, Catch::Contains("node.toml:5: torrent.listen: 127.0.0.1:" + udp_port
+                                          + " is in use (udp port"));
 }
