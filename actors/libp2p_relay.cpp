@@ -131,6 +131,16 @@ libp2p_relay(libp2p_relay_actor::stateful_pointer<libp2p_relay_state> self,
         self->send(sink, event);
     },
     [self](peers_atom) { return self->state.host->peers(); },
+    [self](peers_atom, std::vector<std::string> entries) {
+      self->state.host->set_static_peers(std::move(entries), [](p2p::static_peers_change change) {
+        for (const auto& a : change.added)
+          log_info("relay", "static peer added: " + a);
+        for (const auto& a : change.removed)
+          log_info("relay", "static peer removed (no longer redialled): " + a);
+        for (const auto& a : change.refused)
+          log_warn("relay", "static peer refused: " + a);
+      });
+    },
     [self, link](store_query_atom, const std::string& peer,
                  const std::string& request) -> caf::result<std::string> {
       auto id = self->state.next_store_query++;

@@ -21,6 +21,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <ctime>
+
 namespace annals {
 
 namespace {
@@ -243,6 +246,7 @@ void start_membership(self_ptr self, const std::string& community_id,
                       std::optional<caf::typed_response_promise<std::string>> joined = {}) {
   auto& state = self->state;
   watch_member_channels(self, community_id);
+  state.listening_since.emplace(community_id, std::chrono::system_clock::now());
   self->request(state.gate, caf::infinite, join_atom::value, community_id)
     .then(
       [joined, community_id](bool) mutable {
@@ -344,9 +348,53 @@ result<community_status> store_status(store& db, const std::string& community_id
 
 /// Adds what the downloader says of the community, then calls `done`
 /// (with the store part alone when the downloader does not answer).
+/// "2026-12-06T05:31:00Z"
+std::string utc_text(std::chrono::system_clock::time_point t) {
+  auto seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+/// A member that has waited longer than link_patience for a verified link
+/// says so, with what it could be missing: relay peers, store peers.
+void with_link_warning(self_ptr self, community_status status,
+                       std::function<void(community_status)> done) {
+  auto patience = self->state.config.archives.link_patience;
+  auto since = self->state.listening_since.find(status.community_id);
+  if (status.role != "member" || status.magnetlink_clock != 0 || patience == 0
+      || since == self->state.listening_since.end()
+      || std::chrono::system_clock::now() - since->second < std::chrono::seconds(patience)) {
+    done(std::move(status));
+    return;
+  }
+  auto text = "no magnet link seen for this community since " + utc_text(since->second);
+  self->request(self->state.config.relay, std::chrono::seconds(2), peer_info_atom::value)
+    .then(
+      [status, done, text](const std::vector<relay_peer_info>& peers) mutable {
+        std::size_t store_peers = 0;
+        for (const auto& p : peers)
+          store_peers += std::any_of(p.protocols.begin(), p.protocols.end(), [](const auto& proto) {
+            return proto.rfind("/vac/waku/store", 0) == 0;
+          });
+        status.warnings.push_back(text + "; peers: " + std::to_string(peers.size())
+                                  + ", store peers: " + std::to_string(store_peers));
+        done(std::move(status));
+      },
+      [status, done, text](const caf::error&) mutable {
+        status.warnings.push_back(text + "; peers: unknown (the relay did not answer)");
+        done(std::move(status));
+      });
+}
+
 void with_download(self_ptr self, community_status status,
                    std::function<void(community_status)> done) {
   auto id = status.community_id;
+  done = [self, done = std::move(done)](community_status s) {
+    with_link_warning(self, std::move(s), done);
+  };
   self->request(self->state.downloader, std::chrono::seconds(2), progress_atom::value, id)
     .then(
       [status, done](const download_status& download) mutable {

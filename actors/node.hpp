@@ -75,6 +75,9 @@ struct node_state {
   storage_io_actor io;          // the storage thread
 
   std::map<std::string, kept_channel> channels;  // by content topic
+  /// Member: when this node started listening for the community's links
+  /// (wall clock), for link_patience.
+  std::map<std::string, std::chrono::system_clock::time_point> listening_since;
   /// Joined communities: their channel messages (from store syncs) are
   /// history, never queued for archiving.
   std::set<std::string> member_communities;

@@ -1,4 +1,5 @@
 #include "app/commands.hpp"
+#include <annals/log.hpp>
 #include "core/terminal_text.hpp"
 
 #include <iostream>
@@ -90,8 +91,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::RuntimeError& e) {
     // Our commands end here with their message; CLI11's own errors (usage)
     // go through exit(), which prints help where it helps.
-    if (e.what() && *e.what())
-      std::cerr << e.what() << "\n";
+    if (e.what() && *e.what()) {
+      // A node logging JSON (`run --log-format json`) ends in JSON too, so a
+      // log shipper sees why it stopped.
+      if (annals::current_log_options().format == annals::log_format::json) {
+        std::string_view text = e.what();
+        if (text.rfind("annals: ", 0) == 0)
+          text.remove_prefix(8);
+        annals::log_error("annals", text);
+      } else {
+        std::cerr << e.what() << "\n";
+      }
+    }
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : annals::app::exit_bad_input;

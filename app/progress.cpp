@@ -30,6 +30,19 @@ std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint6
   return buf;
 }
 
+std::string format_seconds(double seconds) {
+  char buf[48];
+  if (seconds < 10)
+    std::snprintf(buf, sizeof buf, "%.2f s", seconds);
+  else if (seconds < 120)
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+  else
+    std::snprintf(buf, sizeof buf, "%llu min %02llu s",
+                  static_cast<unsigned long long>(seconds) / 60,
+                  static_cast<unsigned long long>(seconds) % 60);
+  return buf;
+}
+
 transfer_printer::transfer_printer() : terminal_(::isatty(STDERR_FILENO) == 1) {}
 
 void transfer_printer::update(const std::string& line) {
@@ -108,13 +121,14 @@ signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
   }};
 }
 
-void add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events) {
+std::FILE* add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events) {
   if (events.empty())
-    return;
+    return nullptr;
   std::FILE* out = events == "-" ? stdout : std::fopen(events.c_str(), "a");
   if (out == nullptr)
     fail(events + ": cannot open for appending", exit_bad_input);
   config.subscribers.push_back(sys.spawn(event_writer, out, events != "-"));
+  return out;
 }
 
 } // namespace annals::app

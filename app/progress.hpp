@@ -29,6 +29,9 @@ struct progress {
 std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint64_t rate,
                              std::uint64_t peers);
 
+/// "0.42 s", "12.3 s", "4 min 05 s": a duration for people.
+std::string format_seconds(double seconds);
+
 /// Progress of a transfer on stderr: rewritten in place (\r) when stderr is
 /// a terminal, one line per update otherwise (logs, pipes, CI).
 class transfer_printer {
@@ -59,6 +62,8 @@ signal_sink_actor::behavior_type member_progress(signal_sink_actor::pointer,
 
 /// Adds a status-go signal JSON writer to `config`: `events` is a file to
 /// append to, or "-" for stdout; empty adds nothing.
-void add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events);
+/// Answers the file it writes (stdout for "-", none for ""), which a
+/// reload reopens in place (std::freopen keeps the writer's FILE*).
+std::FILE* add_event_writer(caf::actor_system& sys, node_config& config, const std::string& events);
 
 } // namespace annals::app

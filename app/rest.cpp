@@ -45,7 +45,8 @@ json to_json(const community_status& s) {
            {"magnetlink", {{"uri", s.last_magnet_uri}, {"clock", s.magnetlink_clock}}},
            {"lastError", s.last_error},
            {"missingKey", s.missing_key},
-           {"bytesFetched", s.bytes_fetched}};
+           {"bytesFetched", s.bytes_fetched},
+           {"warnings", s.warnings}};
   json sources = json::array();
   for (const auto& source : s.download_sources)
     sources.push_back({{"address", source.address}, {"bytes", source.bytes}});
@@ -103,8 +104,18 @@ http_response route_rest(const http_request& request, rest_source& source,
       healthy = healthy && part.healthy;
       states[part.component] = to_json(part);
     }
-    return json_response(healthy ? 200 : 503,
-                         json{{"status", healthy ? "ok" : "unhealthy"}, {"parts", states}});
+    json body{{"status", healthy ? "ok" : "unhealthy"}, {"parts", states}};
+    // A community waiting for something the node cannot fix (no magnet
+    // link yet) is a warning, not ill health: still 200.
+    if (auto communities = source.communities()) {
+      json warned = json::object();
+      for (const auto& c : *communities)
+        if (!c.warnings.empty())
+          warned[c.community_id] = json{{"role", c.role}, {"warnings", c.warnings}};
+      if (!warned.empty())
+        body["communities"] = std::move(warned);
+    }
+    return json_response(healthy ? 200 : 503, body);
   }
   if (path == "/debug/v1/version")
     return json_response(200, json{{"version", identity.version}, {"revision", identity.revision}});

@@ -54,6 +54,16 @@ std::atomic<bool> stop_requested{false};
 /// poll() until a signal or its next duty instead of waking to look.
 int stop_pipe[2] = {-1, -1};
 
+std::atomic<bool> reload_requested{false};
+
+extern "C" void on_reload_signal(int) {
+  reload_requested = true;
+  if (stop_pipe[1] >= 0) {
+    auto wrote = ::write(stop_pipe[1], "h", 1);
+    (void)wrote;
+  }
+}
+
 extern "C" void on_stop_signal(int) {
   stop_requested = true;
   if (stop_pipe[1] >= 0) {
@@ -84,17 +94,54 @@ struct run_flags {
   double seconds = 0;
   bool until_synced = false;
   unsigned status_interval = 60;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  std::string log_level;   // empty: [log] level, else info
+  std::string log_format;  // empty: [log] format, else text
+  std::string log_file;    // empty: [log] file, else the terminal
   bool probe_scheduler = false;
   bool check = false;
 };
+
+/// Reopens `f` (which others write through) on `path` in place. A path
+/// that cannot be appended to is refused first, as std::freopen would
+/// leave `f` closed.
+result<void> reopen_append(std::FILE* f, const std::string& path) {
+  std::FILE* probe = std::fopen(path.c_str(), "a");
+  if (!probe)
+    return make_error(errc::io, path + ": cannot open for appending: " + std::strerror(errno));
+  std::fclose(probe);
+  std::fflush(f);
+  if (!std::freopen(path.c_str(), "a", f))
+    return make_error(errc::io, path + ": cannot reopen: " + std::strerror(errno));
+  return ok_result();
+}
+
+/// Which log settings apply: the command line's, else the config's, else
+/// the defaults.
+log_options effective_logging(const run_flags& flags, const run_config& c, std::FILE* out) {
+  log_options logging;
+  auto level = !flags.log_level.empty() ? flags.log_level
+               : !c.log_level.empty()   ? c.log_level
+                                        : std::string("info");
+  auto format = !flags.log_format.empty() ? flags.log_format
+                : !c.log_format.empty()   ? c.log_format
+                                          : std::string("text");
+  logging.level = parse_log_level(level).value_or(log_level::info);
+  logging.format = parse_log_format(format).value_or(log_format::text);
+  logging.out = out;
+  return logging;
+}
 
 void run_node(const run_flags& flags) {
   const auto& config_file = flags.config_file;
   auto seconds = flags.seconds;
   auto until_synced = flags.until_synced;
   auto status_interval = flags.status_interval;
+  // Errors from here on follow --log-format (a JSON log shipper reads them).
+  {
+    log_options early;
+    early.format = parse_log_format(flags.log_format).value_or(log_format::text);
+    configure_log(early);
+  }
   auto c = take(load_run_config(config_file), "config");
   if (flags.check) {
     // Every check run makes before it binds or writes anything.
@@ -108,6 +155,9 @@ void run_node(const run_flags& flags) {
     fail(std::string("cannot create a pipe: ") + std::strerror(errno));
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  // SIGHUP reloads the config (see reload below); until the loop runs it is
+  // remembered, never fatal.
+  std::signal(SIGHUP, on_reload_signal);
   std::error_code ec;
   fs::create_directories(c.data_dir, ec);
   if (ec)
@@ -119,16 +169,25 @@ void run_node(const run_flags& flags) {
   auto p = std::make_shared<progress>();
   if (c.events == "-")
     p->out = stderr;  // stdout carries the JSON events alone
-  log_options logging;
-  logging.level = *parse_log_level(flags.log_level);
-  logging.format = *parse_log_format(flags.log_format);
-  logging.out = p->out;
-  configure_log(logging);
+  // --log-file (relative to the working directory) or [log] file (relative
+  // to the config's): progress lines and log lines both go there, and a
+  // reload reopens it (logrotate's postrotate sends SIGHUP).
+  std::string log_path = !flags.log_file.empty() ? flags.log_file : c.log_file;
+  std::FILE* log_file = nullptr;
+  if (!log_path.empty()) {
+    log_file = std::fopen(log_path.c_str(), "a");
+    if (!log_file)
+      fail(log_path + ": cannot open the log file for appending: " + std::strerror(errno));
+    std::setvbuf(log_file, nullptr, _IOLBF, 0);
+    p->out = log_file;
+  }
+  configure_log(effective_logging(flags, c, p->out));
   node_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
   relay_actor relay;
+  std::optional<libp2p_relay_actor> network_relay;  // for live static peers
   std::shared_ptr<store_query_server> store_server;
   if (c.libp2p) {
     std::error_code exists_ec;
@@ -181,6 +240,7 @@ void run_node(const run_flags& flags) {
     else
       p->line("relay", "no node record: " + record.error().message);
     relay = *spawned;
+    network_relay = *spawned;
   } else {
     relay = sys.spawn(inprocess_relay);
     p->line("relay", "in-process relay (no network)");
@@ -198,7 +258,7 @@ void run_node(const run_flags& flags) {
   config.subscribers.push_back(
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))
                     : caf::actor_cast<signal_sink_actor>(sys.spawn(owner_progress, p, std::string("node"))));
-  add_event_writer(sys, config, c.events);
+  std::FILE* events_file = add_event_writer(sys, config, c.events);
   node_hooks hooks;
   hooks.store_server = store_server;
   auto node = spawn_node(sys, config, hooks);
@@ -315,7 +375,13 @@ void run_node(const run_flags& flags) {
                         + (s.missing_key.empty()
                              ? std::string()
                              : "; waiting for hash-ratchet key " + s.missing_key
-                                 + " (add it to the keys file)"));
+                                 + " (add it to the keys file)")
+                        + [&] {
+                            std::string out;
+                            for (const auto& w : s.warnings)
+                              out += "; " + w;
+                            return out;
+                          }());
     // An owner's history is kept only once archived: what is not yet shows.
     for (const auto& id : owner_ids)
       self->request(*node, 10s, status_atom::value, id)
@@ -339,6 +405,120 @@ void run_node(const run_flags& flags) {
              && s.imported >= s.archives;
     });
   };
+  // SIGHUP: re-read the config; apply what can change live, name what
+  // cannot, and keep the running config if the new one is refused.
+  auto reload = [&] {
+    log_info("config", "SIGHUP: reloading " + config_file);
+    auto fresh = load_run_config(config_file);
+    if (!fresh) {
+      log_error("config", "reload refused, the running config stays: " + fresh.error().message);
+      return;
+    }
+    auto& n = *fresh;
+    std::vector<std::string> kept;
+    auto restart_only = [&](bool changed, const char* key) {
+      if (changed)
+        kept.push_back(key);
+    };
+    restart_only(n.data_dir != c.data_dir, "data_dir");
+    restart_only(n.libp2p != c.libp2p, "relay.mode");
+    restart_only(n.relay.listen != c.relay.listen, "relay.listen");
+    restart_only(n.relay.external_addresses != c.relay.external_addresses,
+                 "relay.external_addresses");
+    restart_only(n.relay.discv5.enabled != c.relay.discv5.enabled
+                   || n.relay.discv5.listen != c.relay.discv5.listen
+                   || n.relay.discv5.bootstrap != c.relay.discv5.bootstrap,
+                 "discovery.discv5");
+    restart_only(n.relay.dns.trees != c.relay.dns.trees, "discovery.dns");
+    restart_only(n.relay.target_peers != c.relay.target_peers, "relay.target_peers");
+    restart_only(n.relay_key_file != c.relay_key_file, "relay.key_file");
+    restart_only(n.torrent.listen != c.torrent.listen, "torrent.listen");
+    restart_only(n.rest_listen != c.rest_listen, "rest.listen");
+    restart_only(n.archives.interval != c.archives.interval
+                   || n.archives.republish_interval != c.archives.republish_interval
+                   || n.archives.welcome_gap != c.archives.welcome_gap,
+                 "archives");
+    restart_only(n.events.empty() != c.events.empty() || (n.events == "-") != (c.events == "-"),
+                 "events (to or from none or stdout)");
+    restart_only(!flags.log_file.empty() ? false : n.log_file.empty() != c.log_file.empty(),
+                 "log.file (to or from the terminal)");
+    // Logging: the command line's flags still win.
+    configure_log(effective_logging(flags, n, p->out));
+    // Files reopen in place: after logrotate moved them, or at a new path.
+    if (log_file) {
+      auto path = !flags.log_file.empty() ? flags.log_file
+                  : !n.log_file.empty()   ? n.log_file
+                                          : c.log_file;
+      if (auto ok = reopen_append(log_file, path); !ok)
+        log_error("config", "log file not reopened: " + ok.error().message);
+      else if (flags.log_file.empty())
+        c.log_file = path;
+    }
+    if (events_file && events_file != stdout && !n.events.empty() && n.events != "-") {
+      if (auto ok = reopen_append(events_file, n.events); !ok)
+        log_error("config", "events file not reopened: " + ok.error().message);
+      else
+        c.events = n.events;
+    }
+    // Static peers: new ones dialled, dropped ones no longer redialled.
+    if (network_relay && n.relay.static_peers != c.relay.static_peers) {
+      self->send(*network_relay, peers_atom::value, n.relay.static_peers);
+      c.relay.static_peers = n.relay.static_peers;
+    }
+    // Communities: new ones are joined or created; leaving takes a restart.
+    for (const auto& j : n.joined) {
+      auto known = std::any_of(member_ids.begin(), member_ids.end(),
+                               [&](const auto& id) { return id == j.spec.community_id; });
+      if (known)
+        continue;
+      bool ok = false;
+      self->request(*node, 30s, join_atom::value, j.spec)
+        .receive([&](const std::string&) { ok = true; },
+                 [&](const caf::error& err) {
+                   log_error("config", "joining " + j.spec.community_id + " failed: "
+                                         + sys.render(err));
+                 });
+      if (ok) {
+        member_ids.push_back(j.spec.community_id);
+        c.joined.push_back(j);
+        p->line("node", "joined community " + j.spec.community_id + " (reload)");
+      }
+    }
+    for (const auto& o : n.owned) {
+      auto known = std::any_of(c.owned.begin(), c.owned.end(),
+                               [&](const auto& mine) { return mine.community_id == o.community_id; });
+      if (known)
+        continue;
+      std::string id;
+      self->request(*node, 30s, create_atom::value,
+                    community_spec{o.key_hex, o.channels, o.encrypted, o.keys_file})
+        .receive([&](const std::string& community) { id = community; },
+                 [&](const caf::error& err) {
+                   log_error("config", "owning " + o.community_id + " failed: " + sys.render(err));
+                 });
+      if (!id.empty()) {
+        owner_ids.push_back(id);
+        c.owned.push_back(o);
+        p->line("node", "owns community " + id + " (reload)");
+      }
+    }
+    auto gone = [](const auto& running, const auto& wanted, auto id_of) {
+      std::size_t n = 0;
+      for (const auto& r : running)
+        n += std::none_of(wanted.begin(), wanted.end(),
+                          [&](const auto& w) { return id_of(w) == id_of(r); });
+      return n;
+    };
+    if (gone(c.joined, n.joined, [](const joined_community& j) { return j.spec.community_id; }) > 0
+        || gone(c.owned, n.owned, [](const owned_community& o) { return o.community_id; }) > 0)
+      kept.push_back("community (leaving one)");
+    for (const auto& key : kept)
+      log_warn("config", std::string(key) + " changed: that takes a restart; the running value stays");
+    log_info("config", "reloaded " + config_file
+                         + (kept.empty() ? std::string()
+                                         : " (" + std::to_string(kept.size())
+                                             + " change(s) wait for a restart)"));
+  };
   while (!stop_requested) {
     // Woken for the next status line, the time limit, the synced check
     // (once a second) or a signal; an idle node's main thread sleeps.
@@ -356,6 +536,8 @@ void run_node(const run_flags& flags) {
     wait_for_stop(until);
     if (stop_requested)
       break;
+    if (reload_requested.exchange(false))
+      reload();
     if (status_interval > 0 && std::chrono::steady_clock::now() >= next_status) {
       print_status();
       next_status = std::chrono::steady_clock::now() + std::chrono::seconds(status_interval);
@@ -408,7 +590,15 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--check", flags->check,
                 "Check the config file as run would and exit (0: usable, 2: the error, naming "
                 "file, line and key); binds and writes nothing");
-  add_log_options(*cmd, flags->log_level, flags->log_format);
+  cmd->add_option("--log-level", flags->log_level,
+                  "Least severe log lines written (default: [log] level, else info)")
+    ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  cmd->add_option("--log-format", flags->log_format,
+                  "text or json (default: [log] format, else text); fatal errors follow it")
+    ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--log-file", flags->log_file,
+                  "Append log and progress lines to FILE (reopened on SIGHUP) instead of the "
+                  "terminal");
   cmd->callback([=] { run_node(*flags); });
 }
 

@@ -15,6 +15,7 @@
 #include "net/p2p/multiaddr.hpp"
 
 #include <boost/asio.hpp>
+#include <annals/log.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -235,8 +236,10 @@ result<void> check_dht_router(std::string_view text) {
 /// as each is read), before anything runs.
 result<void> check_run_config_keys(const toml::table& root, const fs::path& file) {
   ANNALS_TRY(check_keys(root, {"data_dir", "events", "torrent", "relay", "archives", "community", "rest",
-                               "store", "discovery"},
+                               "store", "discovery", "log"},
                         file, ""));
+  if (auto* l = root["log"].as_table())
+    ANNALS_TRY(check_keys(*l, {"level", "format", "file"}, file, "log"));
   if (auto* t = root["torrent"].as_table())
     ANNALS_TRY(check_keys(*t, {"listen", "loopback", "dht", "trackers", "advertise_address",
                                "external_address", "dht_bootstrap", "lsd", "private_network"},
@@ -251,8 +254,9 @@ result<void> check_run_config_keys(const toml::table& root, const fs::path& file
                                "discv5_listen", "bootstrap", "discv5_protocol_id"},
                           file, "discovery"));
   if (auto* a = root["archives"].as_table())
-    ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle"}, file,
-                          "archives"));
+    ANNALS_TRY(check_keys(*a, {"interval", "republish_interval", "welcome_gap", "settle",
+                               "link_patience"},
+                          file, "archives"));
   if (auto* r = root["rest"].as_table())
     ANNALS_TRY(check_keys(*r, {"listen"}, file, "rest"));
   if (auto* st = root["store"].as_table())
@@ -403,6 +407,25 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     if (auto ok = check_appendable(c.events, c.data_dir); !ok)
       return make_error(errc::invalid_argument,
                         at(file, root.get("events")) + "events: " + ok.error().message);
+  }
+
+  if (auto* l = root["log"].as_table()) {
+    ANNALS_TRY(read(*l, "level", "log", c.log_level));
+    if (!c.log_level.empty() && !parse_log_level(c.log_level))
+      return make_error(errc::invalid_argument, at(file, l->get("level"))
+                                                  + "log.level must be error, warn, info or debug");
+    ANNALS_TRY(read(*l, "format", "log", c.log_format));
+    if (!c.log_format.empty() && !parse_log_format(c.log_format))
+      return make_error(errc::invalid_argument, at(file, l->get("format"))
+                                                  + "log.format must be text or json");
+    std::string log_file;
+    ANNALS_TRY(read(*l, "file", "log", log_file));
+    if (!log_file.empty()) {
+      c.log_file = resolve(log_file).string();
+      if (auto ok = check_appendable(c.log_file, c.data_dir); !ok)
+        return make_error(errc::invalid_argument,
+                          at(file, l->get("file")) + "log.file: " + ok.error().message);
+    }
   }
 
   if (auto* t = root["torrent"].as_table()) {
@@ -574,12 +597,13 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     for (auto [key, field] : {std::pair{"interval", &c.archives.interval},
                               std::pair{"republish_interval", &c.archives.republish_interval},
                               std::pair{"welcome_gap", &c.archives.welcome_gap},
-                              std::pair{"settle", &c.archives.settle}}) {
+                              std::pair{"settle", &c.archives.settle},
+                              std::pair{"link_patience", &c.archives.link_patience}}) {
       auto v = static_cast<std::int64_t>(*field);
       ANNALS_TRY(read(*a, key, "archives", v));
       *field = static_cast<std::uint64_t>(v);
     }
-    for (auto key : {"interval", "republish_interval", "welcome_gap", "settle"})
+    for (auto key : {"interval", "republish_interval", "welcome_gap", "settle", "link_patience"})
       if (auto value = a->get(key) ? typed_value<std::int64_t>(*a->get(key)) : std::nullopt;
           value && *value < 0)
         return make_error(errc::invalid_argument, std::string("archives.") + key

@@ -66,6 +66,10 @@ struct listen_claim {
 struct run_config {
   std::filesystem::path data_dir;
   std::string events;
+  // [log]: empty when not set (the command line's flags win over these)
+  std::string log_level;
+  std::string log_format;
+  std::string log_file;  // resolved against the config file's directory
   torrent_settings torrent;
   // relay
   bool libp2p = true;

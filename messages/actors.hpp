@@ -57,7 +57,10 @@ using libp2p_relay_actor = relay_actor::extend<
   // Internal, from the host's I/O thread: a peer came, was identified or went.
   caf::reacts_to<relay_peer_event>,
   // Our peer ID and listen multiaddrs (with /p2p/).
-  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>>;
+  caf::replies_to<listen_atom>::with<std::string, std::vector<std::string>>,
+  // Replaces the static peers (a config reload): new ones are dialled,
+  // dropped ones no longer redialled; each change is logged.
+  caf::reacts_to<peers_atom, std::vector<std::string>>>;
 
 /// Fans signals out to every subscriber: the event writer, the demo's
 /// progress lines, the control-node gate, a host app.

@@ -180,6 +180,9 @@ struct community_status {
   /// Member: who sent the community's archive bytes since the node started
   /// (a peer's IP, a web seed's URL), most first.
   std::vector<transfer_source> download_sources = {};
+  /// What an operator should know and the node cannot fix ("no magnet link
+  /// seen for this community since …"); empty: nothing.
+  std::vector<std::string> warnings = {};
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, community_status& x) {
@@ -187,7 +190,7 @@ typename Inspector::result_type inspect(Inspector& f, community_status& x) {
            x.unarchived, x.archives, x.imported, x.bytes_fetched, x.magnetlink_clock, x.last_magnet_uri,
            x.missing_key, x.download, x.last_error, x.download_bytes_done, x.download_bytes_total,
            x.download_rate, x.download_peers, x.download_sources, x.completed_clock,
-           x.links_checked);
+           x.links_checked, x.warnings);
 }
 
 /// One archive a node holds, for `/archive/v1/communities/{id}`.

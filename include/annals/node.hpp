@@ -113,6 +113,9 @@ struct archive_settings {
   std::chrono::seconds metadata_timeout{20};
   std::chrono::seconds stall_timeout{60};
   std::uint64_t import_rate = 0;  // messages per second; 0 = no limit
+  /// A member with no verified magnet link this long after it started
+  /// listening says so in its status (seconds; 0 = never).
+  std::uint64_t link_patience = 600;
 };
 
 /// A node's settings, grouped as `annals run`'s TOML groups them.

@@ -132,6 +132,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
     std::string peer;  // its peer ID when the address names one
     std::chrono::milliseconds backoff;
     bool connected = false;
+    bool removed = false;  // dropped by set_static_peers: never redialled
     std::unique_ptr<asio::steady_timer> timer;
   };
   std::vector<static_peer> statics;
@@ -752,7 +753,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   }
 
   void schedule_redial(int index) {
-    if (stopping)
+    if (stopping || statics[index].removed)
       return;
     auto& sp = statics[index];
     sp.connected = false;
@@ -771,7 +772,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   /// that connection becomes the static one, and nobody redials.
   bool adopt_static(int index) {
     auto& sp = statics[index];
-    if (sp.peer.empty())
+    if (sp.peer.empty() || sp.removed)
       return false;
     for (auto& [h, c] : conns)
       if (c->was_established && !c->closed && c->conn && c->conn->remote()
@@ -972,6 +973,68 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
         callbacks.on_peer(peer, false);
     });
     gone_pending[peer] = std::move(timer);
+  }
+
+  /// Makes `entries` the static peers: new ones are dialled now, dropped
+  /// ones are no longer redialled (a connection to one stays, as an
+  /// ordinary peer). On the I/O thread.
+  static_peers_change set_static_peers_now(const std::vector<std::string>& entries) {
+    static_peers_change change;
+    std::vector<std::string> addresses;
+    for (const auto& entry : entries) {
+      auto address = static_peer_address(entry);
+      if (!address) {
+        change.refused.push_back(entry + ": " + address.error().message);
+        continue;
+      }
+      if (entry.rfind("enr:", 0) == 0)
+        if (auto record = parse_enr(entry))
+          (void)discovery.add_record(*record, peer_source::static_list, true,
+                                     std::chrono::steady_clock::now());
+      addresses.push_back(*address);
+    }
+    for (std::size_t i = 0; i < statics.size(); ++i) {
+      auto& sp = statics[i];
+      bool wanted = std::find(addresses.begin(), addresses.end(), sp.address) != addresses.end();
+      if (!wanted && !sp.removed) {
+        sp.removed = true;
+        sp.timer->cancel();
+        for (auto& [h, c] : conns)
+          if (c->static_index == int(i))
+            c->static_index = -1;
+        change.removed.push_back(sp.address);
+      }
+    }
+    for (const auto& address : addresses) {
+      auto it = std::find_if(statics.begin(), statics.end(),
+                             [&](const static_peer& sp) { return sp.address == address; });
+      if (it != statics.end() && !it->removed)
+        continue;
+      int index;
+      if (it != statics.end()) {
+        it->removed = false;
+        it->backoff = config.reconnect_initial;
+        index = int(it - statics.begin());
+      } else {
+        auto target = parse_tcp_target(address);
+        if (!target || (target->peer && !target->peer->public_key())) {
+          change.refused.push_back(address + ": not a /ip4|ip6/…/tcp/…/p2p/<key ID> address");
+          continue;
+        }
+        static_peer sp;
+        sp.address = address;
+        if (target->peer)
+          sp.peer = target->peer->to_string();
+        sp.backoff = config.reconnect_initial;
+        sp.timer = std::make_unique<asio::steady_timer>(io);
+        statics.push_back(std::move(sp));
+        index = int(statics.size() - 1);
+      }
+      change.added.push_back(address);
+      if (!adopt_static(index))
+        dial_address(address, index);
+    }
+    return change;
   }
 
   /// Records found by discovery (enr: text or RLP), vetted into the
@@ -1181,6 +1244,17 @@ void host::publish(std::string topic, std::string data,
     s->flush_router();
     if (done)
       done(id ? result<std::size_t>(recipients) : result<std::size_t>(id.error()));
+  });
+}
+
+void host::set_static_peers(std::vector<std::string> entries,
+                            std::function<void(static_peers_change)> done) {
+  asio::post(impl_->io, [s = impl_.get(), entries = std::move(entries), done = std::move(done)] {
+    if (s->stopping)
+      return;
+    auto change = s->set_static_peers_now(entries);
+    if (done)
+      done(std::move(change));
   });
 }
 

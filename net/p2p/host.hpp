@@ -26,6 +26,13 @@
 
 namespace annals::p2p {
 
+/// What host::set_static_peers changed.
+struct static_peers_change {
+  std::vector<std::string> added;    // dial addresses now static (dialled)
+  std::vector<std::string> removed;  // no longer redialled
+  std::vector<std::string> refused;  // "entry: why"
+};
+
 struct host_config {
   private_key identity = private_key::generate();
   /// Listen multiaddrs such as /ip4/127.0.0.1/tcp/0 (0 = any free port);
@@ -223,6 +230,12 @@ public:
                std::function<void(result<std::size_t>)> done = {});
   /// Dials once (no redial); failures are logged.
   void dial(const std::string& address);
+  /// Replaces the static peers (as host_config::static_peers: multiaddrs
+  /// with /p2p/ or enr: records): new ones are dialled at once and redialled
+  /// like the first ones, dropped ones are no longer redialled, and their
+  /// connections stay as ordinary peers. `done` runs on the I/O thread.
+  void set_static_peers(std::vector<std::string> entries,
+                        std::function<void(static_peers_change)> done = {});
   /// One request of a request-response protocol (Waku store) to the
   /// connected `peer` (an empty ID: the first connected peer whose identify
   /// lists `protocol`). `done` gets the answer of at most `max_answer`

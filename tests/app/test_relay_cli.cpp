@@ -6,6 +6,7 @@
 #include "net/p2p/enr_peer.hpp"
 #include "net/p2p/peer_id.hpp"
 #include "tests/enr_vectors.hpp"
+#include "tests/eventually.hpp"
 #include "tests/app/run_annals.hpp"
 #include "tests/http_get.hpp"
 #include "tests/process.hpp"
@@ -885,4 +886,100 @@ TEST_CASE("annals run names the listener, key and line of a taken port before an
   CHECK(torrent.code != 0);
   CHECK_THAT(torrent.err, Catch::Contains("node.toml:5: torrent.listen: 127.0.0.1:" + udp_port
                                           + " is in use (udp port"));
+}
+
+TEST_CASE("SIGHUP reloads the config: new communities and static peers apply live, restart-only "
+          "keys are named, a bad config is refused, the log file is reopened",
+          "[cli][run][reload]") {
+  temp_dir dir("run-reload");
+  auto sub = start_annals(dir, "sub", {"relay", "subscribe", "--seconds", "120"});
+  auto sub_addr = subscriber_address(*sub);
+  auto sub_id = sub_addr.substr(sub_addr.find("/p2p/") + 5);
+  auto community = [] {
+    return "[[community]]\nrole = \"member\"\nid = \""
+           + private_key::generate().public_key().community_id() + "\"\n";
+  };
+  auto first = community(), second = community();
+  auto second_id = second.substr(second.find("id = \"") + 6);
+  second_id = second_id.substr(0, second_id.find('"'));
+  const auto head = std::string("data_dir = \"n\"\n[log]\nfile = \"node.log\"\n");
+  write_file(dir / "node.toml",
+             head + "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n" + first);
+  auto node = start_annals(dir, "node", {"run", "--config", (dir / "node.toml").string()});
+  auto log_has = [&](const std::string& text) {
+    return annals::test::eventually(
+      [&] { return read_file(dir / "node.log").find(text) != std::string::npos; }, 20s);
+  };
+  // Progress and log lines go to the file named in [log] (beside the config).
+  REQUIRE(log_has("listening"));
+  CHECK(node->out().find("listening") == std::string::npos);
+
+  // logrotate moves the file away, then sends SIGHUP with a new config.
+  fs::rename(dir / "node.log", dir / "node.log.1");
+  write_file(dir / "node.toml", head + "[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/1\"]\npeers = [\""
+                                  + sub_addr + "\"]\n" + first + second);
+  node->kill(SIGHUP);
+  REQUIRE(log_has("reloaded"));
+  auto log = read_file(dir / "node.log");
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("joined community " + second_id + " (reload)"));
+  CHECK_THAT(log, Catch::Contains("relay.listen changed: that takes a restart"));
+  CHECK_THAT(log, Catch::Contains("static peer added: " + sub_addr));
+  CHECK(log_has("connected " + sub_id));
+  CHECK(read_file(dir / "node.log.1").find("reloaded") == std::string::npos);
+  CHECK(node->running());
+
+  // A config that does not validate is refused; the node runs on.
+  write_file(dir / "node.toml", "data_dir = 5\n");
+  node->kill(SIGHUP);
+  CHECK(log_has("reload refused, the running config stays"));
+  CHECK_THAT(read_file(dir / "node.log"), Catch::Contains("data_dir"));
+  CHECK(node->running());
+  node->kill(SIGTERM);
+  CHECK(node->wait(20s) == std::optional<int>(0));
+  CHECK_THAT(read_file(dir / "node.log"), Catch::Contains("stopping"));
+}
+
+TEST_CASE("annals run --log-format json ends a failed start with a JSON error line",
+          "[cli][run]") {
+  temp_dir dir("run-json-fatal");
+  write_file(dir / "node.toml", "data_dir = 5\n");
+  auto r = run_annals("run --log-format json --config " + (dir / "node.toml").string(), dir);
+  CHECK(r.code == 2);
+  INFO(r.err);
+  auto line = r.err.substr(0, r.err.find('\n'));
+  auto j = nlohmann::json::parse(line);
+  CHECK(j["level"] == "error");
+  CHECK_THAT(j["message"].get<std::string>(), Catch::Contains("data_dir"));
+}
+
+TEST_CASE("a member with no magnet link after link_patience says so in its status line, REST and "
+          "/health (still 200)",
+          "[cli][run][rest]") {
+  temp_dir dir("run-patience");
+  auto community = private_key::generate().public_key().community_id();
+  write_file(dir / "node.toml",
+             "data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+             "[archives]\nlink_patience = 1\n[rest]\nlisten = \"127.0.0.1:0\"\n"
+             "[[community]]\nrole = \"member\"\nid = \"" + community + "\"\n");
+  auto node = start_annals(dir, "node", {"run", "--config", (dir / "node.toml").string(),
+                                         "--status-interval", "1", "--seconds", "60"});
+  auto rest = rest_address(*node);
+  const std::string warning = "no magnet link seen for this community since ";
+  auto line = node->wait_for_line(
+    [&](const std::string& l) { return l.find(warning) != std::string::npos; }, 20s);
+  INFO(node->out() << node->err());
+  REQUIRE(line);
+  // Nobody to ask: no relay peers, no store peers.
+  CHECK_THAT(*line, Catch::Contains("; peers: 0, store peers: 0"));
+  auto health = get_json(rest, "/health");
+  CHECK(health["status"] == "ok");
+  auto warnings = health["communities"][community]["warnings"];
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0].get<std::string>(), Catch::StartsWith(warning));
+  auto communities = get_json(rest, "/archive/v1/communities");
+  REQUIRE(communities.size() == 1);
+  CHECK(communities[0]["warnings"] == warnings);
+  node->kill(SIGTERM);
+  CHECK(node->wait(20s) == std::optional<int>(0));
 }

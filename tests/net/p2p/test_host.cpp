@@ -1119,3 +1119,35 @@ TEST_CASE("discv5: hosts given one bootstrap record find each other by random wa
   // handshake from the address its record names.
   CHECK(boot.h->stats().discv5.table_size == 3);
 }
+
+TEST_CASE("set_static_peers dials new static peers at once and stops redialling dropped ones, "
+          "whose connections stay",
+          "[p2p][host]") {
+  test_host b(loopback_config()), c(loopback_config());
+  auto b_addr = b.h->listen_addrs().front(), c_addr = c.h->listen_addrs().front();
+  auto ac = loopback_config();
+  ac.static_peers = {b_addr};
+  auto a = std::make_unique<test_host>(ac);
+  REQUIRE(eventually([&] { return a->h->stats().connected == 1; }));
+
+  std::promise<static_peers_change> changed;
+  a->h->set_static_peers({c_addr, "/ip4/127.0.0.1/tcp/1/p2p/not-a-peer-id"},
+                         [&](static_peers_change change) { changed.set_value(std::move(change)); });
+  auto change = changed.get_future().get();
+  CHECK(change.added == std::vector<std::string>{c_addr});
+  CHECK(change.removed == std::vector<std::string>{b_addr});
+  REQUIRE(change.refused.size() == 1);
+  CHECK_THAT(change.refused[0], Catch::Contains("not-a-peer-id"));
+  // c is dialled now; b, no longer static, stays connected.
+  REQUIRE(eventually([&] { return a->h->stats().connected == 2; }));
+
+  // b goes away: a does not redial it (it would within 100 ms if static).
+  auto opened = a->h->stats().connections_opened;
+  auto dials_failed = a->h->stats().dials_failed;
+  b.h.reset();
+  REQUIRE(eventually([&] { return a->h->stats().connected == 1; }));
+  std::this_thread::sleep_for(800ms);
+  CHECK(a->h->stats().connections_opened == opened);
+  CHECK(a->h->stats().dials_failed == dials_failed);
+  CHECK(a->h->peers() == std::vector<std::string>{c.h->peer_id()});
+}
