@@ -70,7 +70,36 @@ void run_build(const build_options& options) {
   std::ifstream in(options.messages_file);
   if (!in)
     fail(options.messages_file + ": cannot open", exit_bad_input);
-  auto messages = take(read_messages_jsonl(in), options.messages_file);
+  // The read is most of a large build's time: it reports like a transfer.
+  auto read_started = std::chrono::steady_clock::now();
+  std::error_code size_ec;
+  auto file_bytes = std::filesystem::file_size(options.messages_file, size_ec);
+  transfer_printer read_printer;
+  auto next_read_line = read_started + std::chrono::seconds(1);
+  auto messages = take(
+    read_messages_jsonl(in,
+                        [&](std::uint64_t bytes, std::size_t parsed) {
+                          auto now = std::chrono::steady_clock::now();
+                          if (now < next_read_line || size_ec || bytes >= file_bytes)
+                            return;
+                          next_read_line = now + std::chrono::seconds(1);
+                          auto seconds = std::chrono::duration<double>(now - read_started).count();
+                          auto rate = static_cast<std::uint64_t>(double(bytes) / seconds);
+                          char line[200];
+                          std::snprintf(line, sizeof line,
+                                        "reading %.1f/%.1f MB at %.1f MB/s, ETA %llu s, %zu "
+                                        "messages",
+                                        double(bytes) / 1e6, double(file_bytes) / 1e6,
+                                        double(rate) / 1e6,
+                                        static_cast<unsigned long long>(
+                                          rate > 0 ? (file_bytes - bytes + rate - 1) / rate : 0),
+                                        parsed);
+                          read_printer.update(line);
+                        }),
+    options.messages_file);
+  read_printer.finish();
+  auto read_seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - read_started).count();
   // A message is archived once: status-go dedups by hash on import, and an
   // archive holding a hash twice would count it twice for every reader.
   std::set<std::string> seen;
@@ -85,8 +114,15 @@ void run_build(const build_options& options) {
   if (topics.empty())
     fail(options.messages_file + ": no messages, so no content topics (name them with --topics)",
          exit_bad_input);
-  std::cerr << "read " << messages.size() << " messages on " << topics.size() << " topics from "
-            << options.messages_file << "\n";
+  {
+    char rate[64] = "";
+    if (!size_ec && read_seconds > 0)
+      std::snprintf(rate, sizeof rate, " at %.1f MB/s", double(file_bytes) / 1e6 / read_seconds);
+    std::cerr << "read " << messages.size() << (messages.size() == 1 ? " message" : " messages")
+              << " on " << topics.size() << (topics.size() == 1 ? " topic" : " topics")
+              << " from " << options.messages_file << " in " << format_seconds(read_seconds)
+              << rate << "\n";
+  }
 
   archive_layout layout{options.out, key.public_key().community_id()};
   build_request request{options.from, options.to, options.partition, topics};
@@ -124,8 +160,11 @@ void run_build(const build_options& options) {
   torrent_options torrent{options.trackers, "annals", static_cast<std::int64_t>(std::time(nullptr))};
   auto summary = take(write_archive_torrent(layout, torrent, &report.appended_pieces));
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cerr << "created " << report.archives.size() << " archives (" << report.messages
-            << " messages, " << report.bytes_appended << " bytes) in " << seconds << " s\n"
+  std::cerr << "created " << report.archives.size()
+            << (report.archives.size() == 1 ? " archive (" : " archives (") << report.messages
+            << (report.messages == 1 ? " message, " : " messages, ") << report.bytes_appended
+            << " bytes) in " << format_seconds(read_seconds + seconds) << " (read "
+            << format_seconds(read_seconds) << ", build " << format_seconds(seconds) << ")\n"
             << "data:    " << layout.data_file().string() << "\n"
             << "index:   " << layout.index_file().string() << "\n"
             << "torrent: " << layout.torrent_file().string() << "\n";

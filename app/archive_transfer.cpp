@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <deque>
 #include <thread>
 
 namespace annals::app {
@@ -290,17 +291,52 @@ void run_fetch(const fetch_options& options) {
   std::vector<std::string> content_problems;  // each archive's, checked as it arrived
   auto next_report = steady::now();
   transfer_printer printer;
+  // The rate over the last few seconds, from the bytes in place: what
+  // libtorrent's own figure says can lag or read 0 while pieces land.
+  std::deque<std::pair<steady::time_point, std::uint64_t>> samples;
+  std::optional<steady::time_point> archives_started;
+  auto recent_rate = [&](std::uint64_t bytes) -> std::uint64_t {
+    auto now = steady::now();
+    samples.emplace_back(now, bytes);
+    while (samples.size() > 2 && now - samples.front().first > std::chrono::seconds(5))
+      samples.pop_front();
+    auto span = std::chrono::duration<double>(now - samples.front().first).count();
+    if (span < 0.5 || bytes < samples.front().second)
+      return progress.rate;
+    return std::max<std::uint64_t>(
+      progress.rate, static_cast<std::uint64_t>(double(bytes - samples.front().second) / span));
+  };
   auto report = [&](bool done) {
-    if (wanted_bytes == 0 || (!done && steady::now() < next_report))
+    if (!done && steady::now() < next_report)
       return;
-    auto bytes = done ? wanted_bytes : std::min(progress.wanted_done, wanted_bytes);
-    printer.update("fetched " + std::to_string(bytes * 100 / wanted_bytes) + "%: "
-                   + transfer_figures(bytes, wanted_bytes, done ? 0 : progress.rate, progress.peers)
-                   + ", " + std::to_string(fetch.recorded()) + " of "
-                   + std::to_string(fetch.missing().size()) + " archives");
-    if (done)
-      printer.finish();
     next_report = steady::now() + fetch_progress_interval;
+    if (wanted_bytes == 0) {
+      // Before the index: which phase, and who is there.
+      if (fetch.at() == member_fetch::phase::locate)
+        printer.update("waiting for metadata: " + std::to_string(progress.peers)
+                       + (progress.peers == 1 ? " peer" : " peers") + " connected, "
+                       + format_seconds(seconds_since(started)) + " so far");
+      return;
+    }
+    auto bytes = done ? wanted_bytes : std::min(progress.wanted_done, wanted_bytes);
+    auto missing = fetch.missing().size();
+    printer.update("fetched " + std::to_string(bytes * 100 / wanted_bytes) + "%: "
+                   + transfer_figures(bytes, wanted_bytes, done ? 0 : recent_rate(bytes),
+                                      progress.peers)
+                   + ", " + std::to_string(fetch.recorded()) + " of " + std::to_string(missing)
+                   + (missing == 1 ? " archive" : " archives"));
+    if (done) {
+      printer.finish();
+      auto total = seconds_since(started);
+      auto transfer = archives_started ? seconds_since(*archives_started) : total;
+      char line[200];
+      std::snprintf(line, sizeof line,
+                    "fetched %.1f MB in %s (archives in %s, average %.1f MB/s)",
+                    double(progress.received) / 1e6, format_seconds(total).c_str(),
+                    format_seconds(transfer).c_str(),
+                    transfer > 0 ? double(wanted_bytes) / 1e6 / transfer : 0.0);
+      std::cerr << line << "\n";
+    }
   };
   for (bool complete = false; !complete;) {
     if (steady::now() >= deadline) {
@@ -324,13 +360,22 @@ void run_fetch(const fetch_options& options) {
         report(false);
         break;
       case member_step::relocate:
-        std::cerr << "no metadata after " << options.metadata_timeout << " s; dialling "
-                  << options.peers.size() << " --peer address(es) again\n";
+        printer.finish();
+        std::cerr << "no metadata after " << options.metadata_timeout << " s; "
+                  << (options.peers.empty()
+                        ? std::string("asking the magnet link's peers, the DHT and trackers again")
+                        : "dialling " + std::to_string(options.peers.size())
+                            + (options.peers.size() == 1 ? " --peer address" : " --peer addresses")
+                            + " again")
+                  << "\n";
         start();
         break;
       case member_step::want_index:
         take(create_private_dirs(layout.archive_dir()));
-        std::cerr << "fetching the index (" << fetch.summary().index_size << " bytes)\n";
+        printer.finish();
+        std::cerr << "metadata after " << format_seconds(seconds_since(started)) << " from "
+                  << progress.peers << (progress.peers == 1 ? " peer" : " peers")
+                  << "; fetching the index (" << fetch.summary().index_size << " bytes)\n";
         self->send(backend, index_atom::value, expected, step.with_data);
         break;
       case member_step::want_archives:
@@ -339,8 +384,10 @@ void run_fetch(const fetch_options& options) {
           wanted_bytes += archive.entry.size();
         // All at once, which keeps every connection busy; status-go waits
         // for each archive before it asks for the next.
-        std::cerr << "fetching " << step.slots.size() << " archives (" << fetch.summary().data_size
-                  << " bytes)\n";
+        std::cerr << "fetching " << step.slots.size()
+                  << (step.slots.size() == 1 ? " archive (" : " archives (")
+                  << fetch.summary().data_size << " bytes)\n";
+        archives_started = steady::now();
         self->send(backend, want_atom::value, expected, std::move(step.slots));
         break;
       case member_step::record:

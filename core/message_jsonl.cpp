@@ -85,11 +85,20 @@ std::string message_to_json(const archive_message& message) {
 }
 
 result<std::vector<archive_message>> read_messages_jsonl(std::istream& in) {
+  return read_messages_jsonl(in, {});
+}
+
+result<std::vector<archive_message>> read_messages_jsonl(std::istream& in,
+                                                         const jsonl_progress& progress) {
   std::vector<archive_message> out;
   std::string line;
   std::size_t number = 0;
+  std::uint64_t bytes = 0;
   while (std::getline(in, line)) {
     ++number;
+    bytes += line.size() + 1;
+    if (progress && number % 4096 == 0)
+      progress(bytes, out.size());
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     auto message = parse_message_json(line);
@@ -100,6 +109,8 @@ result<std::vector<archive_message>> read_messages_jsonl(std::istream& in) {
   }
   if (in.bad())
     return make_error(errc::io, "read failed after line " + std::to_string(number));
+  if (progress)
+    progress(bytes, out.size());
   return out;
 }
 

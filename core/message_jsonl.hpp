@@ -5,6 +5,7 @@
 
 #include "core/archive_format.hpp"
 
+#include <functional>
 #include <istream>
 
 namespace annals {
@@ -16,5 +17,10 @@ std::string message_to_json(const archive_message& message);
 /// Reads a whole JSONL stream; blank lines are skipped, the first bad line
 /// fails the read with its line number.
 result<std::vector<archive_message>> read_messages_jsonl(std::istream& in);
+/// Told the bytes read and messages parsed so far, every few thousand lines
+/// and once at the end.
+using jsonl_progress = std::function<void(std::uint64_t bytes, std::size_t messages)>;
+result<std::vector<archive_message>> read_messages_jsonl(std::istream& in,
+                                                         const jsonl_progress& progress);
 
 } // namespace annals

@@ -252,6 +252,11 @@ TEST_CASE("archive seed serves a built directory and archive fetch copies it byt
                             Catch::Contains("fetched 100%: ") && Catch::Contains(" MB/s, ETA 0 s, ") &&
                             Catch::Contains("3 of 3 archives"));
   CHECK(fetched.err.find('\r') == std::string::npos);
+  // Phases and the end: when the metadata came and from how many peers,
+  // then the average over the archives, as aria2 ends.
+  CHECK_THAT(fetched.err, Catch::Contains("metadata after ") && Catch::Contains(" from 1 peer;"));
+  CHECK_THAT(fetched.err, Catch::Contains("fetched ") && Catch::Contains(" MB in ")
+                            && Catch::Contains(", average "));
 
   // The fetched directory has its .torrent, so it inspects like a built one.
   auto inspect = run_annals("archive inspect " + member.root.string(), owner.dir);

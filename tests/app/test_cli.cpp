@@ -116,6 +116,9 @@ TEST_CASE("100,000 messages: built, inspected, and fetched by magnet link over l
   auto built = run_annals(f.build_args(4), f.dir);
   INFO(built.err);
   REQUIRE(built.code == 0);
+  // The read is reported and counted in the summary, beside the build.
+  CHECK_THAT(built.err, Catch::Contains("read 100000 messages on ") && Catch::Contains(" MB/s"));
+  CHECK_THAT(built.err, Catch::Contains(" (read ") && Catch::Contains(", build "));
   auto inspect = run_annals("archive inspect " + (f.dir / "out").string(), f.dir);
   REQUIRE(inspect.code == 0);
   CHECK(nlohmann::json::parse(inspect.out)["messages"] == 100'000);
