@@ -318,7 +318,8 @@ void run_node(const run_flags& flags) {
     std::string id;
     self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels, o.encrypted, o.keys_file})
       .receive([&](const std::string& community) { id = community; }, failed);
-    p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size()) + " channels)");
+    p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size())
+                      + (o.channels.size() == 1 ? " channel)" : " channels)"));
     owner_ids.push_back(id);
     if (o.traffic.messages > 0) {
       auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
