@@ -1,4 +1,5 @@
 #include "app/rest.hpp"
+#include "app/status_page.hpp"
 
 #include "app/json_text.hpp"
 #include "core/identity.hpp"
@@ -82,7 +83,7 @@ std::vector<std::string> details_named(const component_status* part, const std::
   return out;
 }
 
-const char* endpoints[] = {"/health",           "/debug/v1/info",         "/debug/v1/version",
+const char* endpoints[] = {"/", "/events", "/debug/v1/history", "/health",           "/debug/v1/info",         "/debug/v1/version",
                            "/admin/v1/peers",   "/archive/v1/communities", "/archive/v1/communities/{id}",
                            "/metrics"};
 
@@ -117,6 +118,19 @@ http_response route_rest(const http_request& request, rest_source& source,
     }
     return json_response(healthy ? 200 : 503, body);
   }
+  if (auto asset = status_page_asset(path))
+    return std::move(*asset);
+  if (path == "/events") {
+    http_response stream;
+    stream.content_type = "text/event-stream";
+    stream.event_stream = true;
+    return stream;
+  }
+  if (path == "/debug/v1/history") {
+    if (!identity.history)
+      return error_response(404, "this node keeps no history");
+    return {200, "application/json", identity.history->json() + "\n"};
+  }
   if (path == "/debug/v1/version")
     return json_response(200, json{{"version", identity.version}, {"revision", identity.revision}});
   if (path == "/debug/v1/info") {
@@ -135,7 +149,11 @@ http_response route_rest(const http_request& request, rest_source& source,
                                    {"relayBound", details_named(relay, "bound")},
                                    {"torrentListen",
                                     torrent.empty() ? json(nullptr) : json(torrent.front())},
-                                   {"torrentAddresses", details_named(distribution, "address")}});
+                                   {"torrentAddresses", details_named(distribution, "address")},
+                                   {"uptimeSeconds",
+                                    identity.started_unix_ms > 0
+                                      ? json((unix_ms_now() - identity.started_unix_ms) / 1000)
+                                      : json(nullptr)}});
   }
   if (path == "/admin/v1/peers") {
     auto peers = source.peers();

@@ -31,13 +31,20 @@ public:
   virtual result<std::vector<relay_peer_info>> peers() = 0;
 };
 
+class status_history;
+
 struct rest_identity {
   std::string version;
   std::string revision;
+  std::uint64_t started_unix_ms = 0;  // for uptime; 0: not told
+  /// The samples of /debug/v1/history (none: 404).
+  std::shared_ptr<const status_history> history = {};
 };
 
-/// Answers one request: /health, /debug/v1/info, /debug/v1/version,
-/// /admin/v1/peers, /archive/v1/communities[/{id}], /metrics.
+/// Answers one request: the status page (/, /ui/…), /health, /debug/v1/info,
+/// /debug/v1/version, /debug/v1/history, /admin/v1/peers,
+/// /archive/v1/communities[/{id}], /metrics, and /events (an event stream
+/// the server feeds with http_server::publish_event).
 http_response route_rest(const http_request& request, rest_source& source,
                          const rest_identity& identity);
 

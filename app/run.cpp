@@ -13,6 +13,7 @@
 #include "actors/traffic_generator.hpp"
 #include "app/rest.hpp"
 #include "app/run_config.hpp"
+#include "app/status_page.hpp"
 #include "core/file_io.hpp"
 #include "core/hex.hpp"
 #include <annals/log.hpp>
@@ -27,6 +28,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <optional>
 
 #include <fcntl.h>
@@ -88,6 +90,24 @@ void wait_for_stop(std::optional<std::chrono::steady_clock::time_point> until) {
   }
 }
 
+
+/// Where the node's signals go for the status page's /events: the REST
+/// server once it listens (set and cleared by run_node).
+struct event_fanout {
+  std::mutex mutex;
+  http_server* server = nullptr;
+};
+
+signal_sink_actor::behavior_type event_forwarder(signal_sink_actor::pointer,
+                                                 std::shared_ptr<event_fanout> fanout) {
+  return {
+    [fanout](const signal& s) {
+      std::lock_guard lock(fanout->mutex);
+      if (fanout->server)
+        fanout->server->publish_event(to_json_line(s));
+    },
+  };
+}
 
 struct run_flags {
   std::string config_file;
@@ -259,6 +279,10 @@ void run_node(const run_flags& flags) {
     c.owned.empty() ? caf::actor_cast<signal_sink_actor>(sys.spawn(member_progress, p, std::string("node")))
                     : caf::actor_cast<signal_sink_actor>(sys.spawn(owner_progress, p, std::string("node"))));
   std::FILE* events_file = add_event_writer(sys, config, c.events);
+  auto fanout = std::make_shared<event_fanout>();
+  auto history = std::make_shared<status_history>();
+  if (!c.rest_listen.empty())
+    config.subscribers.push_back(sys.spawn(event_forwarder, fanout));
   node_hooks hooks;
   hooks.store_server = store_server;
   auto node = spawn_node(sys, config, hooks);
@@ -270,7 +294,7 @@ void run_node(const run_flags& flags) {
     http_server_options options;
     options.listen = c.rest_listen;
     std::shared_ptr<rest_source> source = make_node_rest_source(sys, *node, relay);
-    rest_identity identity{ANNALS_VERSION, ANNALS_REVISION};
+    rest_identity identity{ANNALS_VERSION, ANNALS_REVISION, unix_ms_now(), history};
     auto started_rest = http_server::start(options, [source, identity](const http_request& r) {
       return route_rest(r, *source, identity);
     });
@@ -280,11 +304,19 @@ void run_node(const run_flags& flags) {
       fail(started_rest.error());
     }
     rest = std::move(*started_rest);
+    {
+      std::lock_guard lock(fanout->mutex);
+      fanout->server = rest.get();
+    }
     p->line("rest", "serving http://" + rest->listen_address()
-                      + " (/health, /metrics, /archive/v1/communities)");
+                      + " (status page at /; /health, /metrics, /archive/v1/communities)");
   }
   std::vector<caf::actor> helpers;
   auto shutdown = [&] {
+    {
+      std::lock_guard lock(fanout->mutex);
+      fanout->server = nullptr;
+    }
     rest.reset();
     for (auto& h : helpers)
       self->send_exit(h, caf::exit_reason::user_shutdown);
@@ -340,6 +372,13 @@ void run_node(const run_flags& flags) {
 
   auto started = std::chrono::steady_clock::now();
   auto next_status = started + std::chrono::seconds(status_interval);
+  // The status page's charts: one sample now, then one per interval.
+  auto next_sample = started;
+  auto sample_history = [&] {
+    self->request(*node, 10s, status_atom::value)
+      .receive([&](const std::vector<component_status>& parts) { history->record(parts, unix_ms_now()); },
+               [&](const caf::error&) {});
+  };
   // The joined communities' state, asked once per use. A node too busy to
   // answer in time (a slow disk, a saturated machine) is still running:
   // that is worth a line, never an exit.
@@ -534,11 +573,17 @@ void run_node(const run_flags& flags) {
                          std::chrono::duration<double>(seconds)));
     if (until_synced)
       sooner(std::chrono::steady_clock::now() + 1s);
+    if (rest)
+      sooner(next_sample);
     wait_for_stop(until);
     if (stop_requested)
       break;
     if (reload_requested.exchange(false))
       reload();
+    if (rest && std::chrono::steady_clock::now() >= next_sample) {
+      sample_history();
+      next_sample = std::chrono::steady_clock::now() + std::chrono::seconds(history->interval_seconds());
+    }
     if (status_interval > 0 && std::chrono::steady_clock::now() >= next_status) {
       print_status();
       next_status = std::chrono::steady_clock::now() + std::chrono::seconds(status_interval);

@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <list>
 #include <map>
@@ -58,7 +59,11 @@ struct http_server::impl {
   std::atomic<std::uint64_t> answered{0};
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> evicted{0};
+  std::atomic<std::size_t> streams_open{0};
+  std::atomic<std::uint64_t> streams_dropped{0};
   struct session;
+  /// Sessions that became event streams; touched on the I/O thread only.
+  std::list<std::weak_ptr<session>> streams;
   /// Sessions waiting for a request, longest-waiting first, and how many
   /// connections each IP holds; both touched on the I/O thread only.
   std::list<std::weak_ptr<session>> waiting;
@@ -76,6 +81,13 @@ struct http_server::impl {
 
     std::string ip;
     std::optional<std::list<std::weak_ptr<session>>::iterator> waiting_at;
+    // As an event stream: what waits to be written, and whether a write runs.
+    std::optional<std::list<std::weak_ptr<session>>::iterator> stream_at;
+    std::list<std::string> outbox;
+    std::size_t outbox_bytes = 0;
+    bool writing = false;
+    bool closed = false;
+    std::array<char, 256> drain{};
 
     session(impl& o, tcp::socket socket, std::string from)
         : owner(o), stream(std::move(socket)), ip(std::move(from)) {
@@ -84,6 +96,10 @@ struct http_server::impl {
     }
     ~session() {
       stop_waiting();
+      if (stream_at) {
+        owner.streams.erase(*stream_at);
+        --owner.streams_open;
+      }
       --owner.active;
       if (auto it = owner.per_ip.find(ip); it != owner.per_ip.end() && --it->second == 0)
         owner.per_ip.erase(it);
@@ -140,6 +156,15 @@ struct http_server::impl {
         }
       }
       ++owner.answered;
+      if (answer.event_stream && request.method() == http::verb::get) {
+        if (owner.streams.size() >= owner.options.max_event_streams) {
+          respond(503, "application/json", "{\"error\":\"too many event streams\"}\n", false,
+                  request.version());
+          return;
+        }
+        start_stream(answer);
+        return;
+      }
       if (request.method() == http::verb::head) {
         auto length = answer.body.size();
         answer.body.clear();
@@ -147,8 +172,67 @@ struct http_server::impl {
                 request.keep_alive(), request.version(), length);
         return;
       }
+      extra_headers = std::move(answer.headers);
       respond(answer.status, answer.content_type, std::move(answer.body), request.keep_alive(),
               request.version());
+    }
+
+    std::vector<std::pair<std::string, std::string>> extra_headers;
+
+    /// The connection from now on carries events: the head once, then each
+    /// published event; a read that ends means the client left.
+    void start_stream(const http_response& answer) {
+      stream_at = owner.streams.insert(owner.streams.end(), weak_from_this());
+      ++owner.streams_open;
+      stream.expires_never();
+      std::string head = "HTTP/1.1 200 OK\r\nServer: annals\r\nContent-Type: text/event-stream"
+                         "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+      for (const auto& [name, value] : answer.headers)
+        head += name + ": " + value + "\r\n";
+      head += "\r\n: annals events\n\n";
+      send(std::move(head));
+      watch_close();
+    }
+
+    void watch_close() {
+      stream.socket().async_read_some(
+        asio::buffer(drain), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->watch_close();
+        });
+    }
+
+    void send(std::string text) {
+      if (closed)
+        return;
+      if (outbox_bytes + text.size() > owner.options.max_event_backlog) {
+        ++owner.streams_dropped;
+        close();
+        return;
+      }
+      outbox_bytes += text.size();
+      outbox.push_back(std::move(text));
+      write_next();
+    }
+
+    void write_next() {
+      if (writing || outbox.empty() || closed)
+        return;
+      writing = true;
+      asio::async_write(stream.socket(), asio::buffer(outbox.front()),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->writing = false;
+                          self->outbox_bytes -= self->outbox.front().size();
+                          self->outbox.pop_front();
+                          if (ec) {
+                            self->close();
+                            return;
+                          }
+                          self->write_next();
+                        });
     }
 
     void respond(int status, const std::string& type, std::string body, bool keep_alive,
@@ -159,6 +243,9 @@ struct http_server::impl {
       response.set(http::field::server, "annals");
       response.set(http::field::content_type, type);
       response.set(http::field::cache_control, "no-store");
+      for (const auto& [name, value] : extra_headers)
+        response.set(name, value);
+      extra_headers.clear();
       response.keep_alive(keep_alive);
       response.body() = std::move(body);
       response.prepare_payload();
@@ -176,6 +263,7 @@ struct http_server::impl {
     }
 
     void close() {
+      closed = true;
       stop_waiting();
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -285,5 +373,27 @@ std::uint64_t http_server::connections_refused() const {
 }
 
 std::uint64_t http_server::connections_evicted() const { return impl_->evicted.load(); }
+
+void http_server::publish_event(std::string data) {
+  std::string event;
+  std::size_t start = 0;
+  while (start <= data.size()) {
+    auto end = data.find('\n', start);
+    if (end == std::string::npos)
+      end = data.size();
+    event += "data: " + data.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  event += "\n";
+  asio::post(impl_->io, [p = impl_.get(), event = std::move(event)] {
+    for (auto& weak : std::list<std::weak_ptr<impl::session>>(p->streams))
+      if (auto s = weak.lock())
+        s->send(event);
+  });
+}
+
+std::size_t http_server::event_streams() const { return impl_->streams_open.load(); }
+
+std::uint64_t http_server::event_streams_dropped() const { return impl_->streams_dropped.load(); }
 
 } // namespace annals

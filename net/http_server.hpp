@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace annals {
 
@@ -23,6 +25,11 @@ struct http_response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  /// More header fields (Content-Security-Policy, …).
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  /// Keep the connection as a server-sent event stream (text/event-stream):
+  /// `body` is ignored and every http_server::publish_event reaches it.
+  bool event_stream = false;
 };
 
 using http_handler = std::function<http_response(const http_request&)>;
@@ -42,6 +49,12 @@ struct http_server_options {
   std::chrono::milliseconds idle_timeout{10'000};
   /// Request line and headers; a request body is refused.
   std::size_t max_header_bytes = 8 * 1024;
+  /// Event streams held at once (each holds a connection for good); one more
+  /// is answered 503, so /health always has room.
+  std::size_t max_event_streams = 8;
+  /// Bytes queued for one event stream before it is closed (a client that
+  /// stopped reading must not grow the node's memory).
+  std::size_t max_event_backlog = 1 << 20;
 };
 
 class http_server {
@@ -61,6 +74,12 @@ public:
   std::uint64_t connections_refused() const;
   /// Connections closed to make room, having sent no request in time.
   std::uint64_t connections_evicted() const;
+  /// Sends `data` (one event; each line becomes a `data:` line) to every
+  /// event stream open now. Thread-safe; returns at once.
+  void publish_event(std::string data);
+  /// Event streams open now, and those closed for falling behind.
+  std::size_t event_streams() const;
+  std::uint64_t event_streams_dropped() const;
 
 private:
   struct impl;

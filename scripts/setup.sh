@@ -21,6 +21,8 @@ packages=(
   aria2 opentracker
   # annals bench load --report: plots
   gnuplot-nox
+  # the status page's browser test (tests/js/status-page.mjs, playwright-core)
+  chromium
   # annals bench net: the network-namespace testbed (ip, tc; nft for loss
   # and partitions)
   iproute2 nftables

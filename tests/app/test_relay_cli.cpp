@@ -983,3 +983,67 @@ TEST_CASE("a member with no magnet link after link_patience says so in its statu
   node->kill(SIGTERM);
   CHECK(node->wait(20s) == std::optional<int>(0));
 }
+
+TEST_CASE("the status page loads in headless Chromium with no console error, shows the "
+          "community with the archive count REST gives, and receives signals over /events",
+          "[cli][run][rest][browser]") {
+  std::filesystem::path js = ANNALS_JS_DIR;
+  if (!fs::exists(js / "node_modules" / "playwright-core"))
+    FAIL("tests/js/node_modules lacks playwright-core: run scripts/setup.sh (npm ci in tests/js)");
+  if (!fs::exists("/usr/bin/chromium"))
+    FAIL("no /usr/bin/chromium: run scripts/setup.sh (Debian's chromium package)");
+  temp_dir dir("run-status-page");
+  auto key = private_key::generate();
+  write_file(dir / "community.key", to_hex(key.bytes()));
+  auto community = key.public_key().community_id();
+  // Archives every 2 s: the owner builds, seeds and signals while the page
+  // is open.
+  write_file(dir / "owner.toml",
+             "data_dir = \"n\"\n[relay]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n"
+             "[torrent]\nlisten = \"127.0.0.1:0\"\nloopback = true\n"
+             "[archives]\ninterval = 2\nsettle = 1\n[rest]\nlisten = \"127.0.0.1:0\"\n"
+             "[[community]]\nrole = \"owner\"\nkey_file = \"community.key\"\n"
+             "channels = [\"general\"]\n[community.traffic]\nmessages = 200\n");
+  auto owner = start_annals(dir, "owner", {"run", "--config", (dir / "owner.toml").string(),
+                                           "--seconds", "90"});
+  INFO("owner:\n" << owner->out() << owner->err());
+  auto rest = rest_address(*owner);
+
+  // The page and its assets: this origin only, nothing inline.
+  auto page = http_get(rest, "/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK_THAT(page->head, Catch::Contains("Content-Security-Policy: default-src 'none'; "
+                                         "script-src 'self'"));
+  CHECK_THAT(page->body, Catch::Contains("<script src=\"/ui/app.js\" defer></script>"));
+  CHECK(page->body.find("<script>") == std::string::npos);
+  CHECK(page->body.find("style=") == std::string::npos);
+  CHECK(http_get(rest, "/ui/app.js")->status == 200);
+
+  // Kept with the test output (ctest runs in the build directory).
+  auto shots = fs::current_path() / "test-output";
+  fs::create_directories(shots);
+  auto screenshot = shots / "status-page.png";
+  fs::remove(screenshot);
+  child_process browser({"node", "status-page.mjs", "http://" + rest + "/", community,
+                               screenshot.string()},
+                              dir / "browser.out", dir / "browser.err", {}, js);
+  auto code = browser.wait(90s);
+  INFO("browser:\n" << browser.out() << browser.err());
+  REQUIRE(code == std::optional<int>(0));
+  auto seen = nlohmann::json::parse(browser.out().substr(0, browser.out().find('\n')));
+  CHECK(seen["community"] == true);
+  CHECK(seen["consoleErrors"].empty());
+  CHECK(seen["archivesOnPage"] == seen["archivesOverRest"]);
+  CHECK(seen["signals"].get<int>() >= 1);
+  CHECK(seen["charts"].get<int>() == 5);
+  CHECK(fs::file_size(screenshot) > 10000);
+
+  // The samples behind the charts, and the event stream's own framing.
+  auto history = get_json(rest, "/debug/v1/history");
+  CHECK(history["intervalSeconds"] == 10);
+  REQUIRE(history["samples"].size() >= 1);
+  CHECK(history["samples"][0]["memoryBytes"].get<double>() > 0);
+  owner->kill(SIGTERM);
+  CHECK(owner->wait(20s) == std::optional<int>(0));
+}

@@ -1,9 +1,12 @@
 // The REST routes over fixed status records: what each endpoint answers and
 // which status code, independent of any transport.
 #include "app/rest.hpp"
+#include "app/status_page.hpp"
 #include "core/identity.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 using namespace annals;
@@ -109,7 +112,24 @@ TEST_CASE("REST: info, version, peers and metrics", "[app][rest]") {
 
   auto missing = get(source, "/nope");
   CHECK(missing.status == 404);
-  CHECK(json::parse(missing.body)["endpoints"].size() == 7);
+  auto listed = json::parse(missing.body)["endpoints"];
+  CHECK(listed.size() == 10);
+  CHECK(std::find(listed.begin(), listed.end(), "/events") != listed.end());
+
+  // The status page and its files, under one strict policy; no history
+  // kept by this source.
+  for (const char* path : {"/", "/ui/app.js", "/ui/app.css"}) {
+    CAPTURE(path);
+    auto asset = get(source, path);
+    CHECK(asset.status == 200);
+    CHECK_FALSE(asset.body.empty());
+    REQUIRE(asset.headers.size() >= 1);
+    CHECK(asset.headers[0].first == "Content-Security-Policy");
+    CHECK_THAT(asset.headers[0].second, Catch::StartsWith("default-src 'none'; script-src 'self'"));
+  }
+  CHECK_THAT(get(source, "/").content_type, Catch::StartsWith("text/html"));
+  CHECK(get(source, "/events").event_stream);
+  CHECK(get(source, "/debug/v1/history").status == 404);
 }
 
 TEST_CASE("REST: communities, one community with its archives, and bad IDs", "[app][rest]") {
@@ -149,4 +169,32 @@ TEST_CASE("REST: communities, one community with its archives, and bad IDs", "[a
   auto bad = get(source, "/archive/v1/communities/0x03");
   CHECK(bad.status == 400);
   CHECK_THAT(json::parse(bad.body)["error"].get<std::string>(), Catch::Contains("not a community ID"));
+}
+
+TEST_CASE("REST: /debug/v1/history keeps the last samples, summing each figure over parts and "
+          "labels",
+          "[app][rest]") {
+  auto history = std::make_shared<app::status_history>(3, 10);
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    component_status node, relay;
+    node.component = "node";
+    node.gauge("annals_messages_stored", "", double(10 * i), {"community", "a"});
+    node.gauge("annals_messages_stored", "", 1, {"community", "b"});
+    node.gauge("annals_process_anonymous_memory_bytes", "", 4096);
+    relay.component = "relay";
+    relay.counter("annals_relay_messages_in_total", "", double(i));
+    history->record({node, relay}, 1000 * i);
+  }
+  CHECK(history->size() == 3);
+  fixed_source source;
+  auto reply = route_rest({"GET", "/debug/v1/history"}, source, {"1", "r", 0, history});
+  REQUIRE(reply.status == 200);
+  auto j = json::parse(reply.body);
+  CHECK(j["intervalSeconds"] == 10);
+  REQUIRE(j["samples"].size() == 3);
+  CHECK(j["samples"][0]["t"] == 3000);
+  CHECK(j["samples"][2]["messagesStored"] == 51.0);
+  CHECK(j["samples"][2]["relayMessagesIn"] == 5.0);
+  CHECK(j["samples"][2]["memoryBytes"] == 4096.0);
+  CHECK(j["samples"][2]["seededBytes"] == 0.0);
 }

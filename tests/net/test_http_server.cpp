@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,14 @@ std::unique_ptr<http_server> serve(http_handler handler, http_server_options opt
   auto server = http_server::start(options, std::move(handler));
   REQUIRE(server);
   return std::move(*server);
+}
+
+/// Whether the server holds `n` event streams within 5 s.
+bool eventually_streams(const http_server& server, std::size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.event_streams() != n && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return server.event_streams() == n;
 }
 
 } // namespace
@@ -169,4 +178,103 @@ TEST_CASE("the HTTP server answers /health while idle and slowloris connections 
   CHECK(answered == 30);
   // Room was made by closing connections that had sent no request.
   CHECK(server->connections_evicted() > 0);
+}
+
+namespace {
+
+/// A raw client connection to 127.0.0.1:PORT that sends `request`.
+int open_and_send(const std::string& address, const std::string& request) {
+  auto port = std::stoi(address.substr(address.rfind(':') + 1));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+  return fd;
+}
+
+/// Reads from `fd` until `needle` arrived or 5 s passed; what was read.
+std::string read_until(int fd, const std::string& needle) {
+  std::string got;
+  timeval tv{0, 200000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  char buf[4096];
+  while (got.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0)
+      break;
+    if (n > 0)
+      got.append(buf, std::size_t(n));
+  }
+  return got;
+}
+
+} // namespace
+
+TEST_CASE("an event stream gets every published event as data lines; one stream too many gets "
+          "503; a client that stops reading is dropped at its backlog",
+          "[net][http]") {
+  http_server_options options;
+  options.max_event_streams = 2;
+  options.max_event_backlog = 64 * 1024;
+  auto server = serve(
+    [](const http_request& r) {
+      http_response out;
+      if (r.target == "/events") {
+        out.event_stream = true;
+        out.headers = {{"X-Test", "yes"}};
+      } else {
+        out.body = "ok";
+      }
+      return out;
+    },
+    options);
+  auto address = server->listen_address();
+  int first = open_and_send(address, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto head = read_until(first, ": annals events\n\n");
+  CHECK_THAT(head, Catch::Contains("HTTP/1.1 200 OK"));
+  CHECK_THAT(head, Catch::Contains("Content-Type: text/event-stream"));
+  CHECK_THAT(head, Catch::Contains("X-Test: yes"));
+  REQUIRE(eventually_streams(*server, 1));
+  server->publish_event("{\"type\":\"one\"}");
+  server->publish_event("two\nlines");
+  auto events = read_until(first, "data: lines\n\n");
+  CHECK_THAT(events, Catch::Contains("data: {\"type\":\"one\"}\n\n"));
+  CHECK_THAT(events, Catch::Contains("data: two\ndata: lines\n\n"));
+
+  // A second stream that never reads; a third is refused.
+  int stalled = open_and_send(address, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
+  REQUIRE(eventually_streams(*server, 2));
+  auto third = http_get(address, "/events");
+  REQUIRE(third);
+  CHECK(third->status == 503);
+  // Plain requests still get in.
+  CHECK(http_get(address, "/health")->status == 200);
+
+  // The first client keeps reading; the stalled one's socket buffers and
+  // then its backlog fill, and it alone is dropped.
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    char buf[65536];
+    timeval tv{0, 100000};
+    ::setsockopt(first, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (reading)
+      if (::recv(first, buf, sizeof buf, 0) == 0)
+        break;
+  });
+  const std::string big(16 * 1024, 'x');
+  for (int i = 0; i < 2000 && server->event_streams_dropped() == 0; ++i) {
+    server->publish_event(big);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(server->event_streams_dropped() == 1);
+  CHECK(eventually_streams(*server, 1));
+  reading = false;
+  reader.join();
+  ::close(stalled);
+  ::close(first);
+  CHECK(eventually_streams(*server, 0));
 }
