@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
+#include <tuple>
 #include <set>
 #include <sstream>
 
@@ -16,6 +18,23 @@ namespace {
 
 nlohmann::json latency_json(const latency_summary& l) {
   return {{"count", l.count}, {"p50", l.p50}, {"p99", l.p99}, {"max", l.max}};
+}
+
+/// Twelve colours told apart easily (Paul Tol's "muted" and "bright").
+const char* series_colour(std::size_t i) {
+  static const char* colours[] = {"#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77",
+                                  "#CC6677", "#882255", "#AA4499", "#4477AA", "#EE6677", "#228833"};
+  return colours[i % (sizeof colours / sizeof colours[0])];
+}
+
+/// Members beyond this are drawn as one band (min to max, and the median).
+constexpr std::size_t max_member_lines = 10;
+
+/// "12.3" below 100, "1234" above: figures for people.
+std::string rounded(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v < 100 ? "%.1f" : "%.0f", v);
+  return buf;
 }
 
 std::string quoted(const std::string& s) {
@@ -141,33 +160,73 @@ std::string write_load_report(const std::filesystem::path& dir, const load_optio
   gp << "set output " << quoted((dir / "messages.svg").string()) << "\n"
      << "set title 'Messages over time: stored and archived by owners, imported by members'\n"
         "set xlabel 'seconds since the first post'\nset ylabel 'messages'\n";
+  // Each owner and (up to max_member_lines) each member in its own colour;
+  // more members become a band, min to max, with the median.
+  std::size_t members = 0;
+  for (const auto& name : names)
+    members += name.rfind("owner", 0) != 0;
+  bool band = members > max_member_lines;
+  if (band) {
+    std::ofstream dat(dir / "members_band.dat");
+    for (const auto& s : r.samples) {
+      std::vector<std::uint64_t> imported;
+      for (const auto& name : names)
+        if (name.rfind("owner", 0) != 0) {
+          auto it = s.nodes.find(name);
+          imported.push_back(it == s.nodes.end() ? 0 : it->second.imported);
+        }
+      std::sort(imported.begin(), imported.end());
+      dat << s.seconds << ' ' << imported.front() << ' ' << imported[imported.size() / 2] << ' '
+          << imported.back() << "\n";
+    }
+  }
   gp << "plot ";
-  std::size_t i = 0;
+  std::size_t i = 0, colour = 0;
   bool first = true;
   for (const auto& name : names) {
     bool owner = name.rfind("owner", 0) == 0;
     auto title = [&](const char* what) { return quoted(name + " " + what); };
-    if (!first)
-      gp << ", ";
-    first = false;
-    if (owner)
-      gp << quoted((dir / "series.dat").string()) << " index " << i
-         << " using 1:2 with lines lw 2 title " << title("stored") << ", "
-         << quoted((dir / "series.dat").string()) << " index " << i
-         << " using 1:3 with lines lw 2 dt 2 title " << title("archived");
-    else
-      gp << quoted((dir / "series.dat").string()) << " index " << i
-         << " using 1:4 with lines title " << title("imported");
+    if (owner || !band) {
+      if (!first)
+        gp << ", ";
+      first = false;
+      auto lc = std::string(" lc rgb '") + series_colour(colour++) + "'";
+      if (owner)
+        gp << quoted((dir / "series.dat").string()) << " index " << i
+           << " using 1:2 with lines lw 3" << lc << " title " << title("stored") << ", "
+           << quoted((dir / "series.dat").string()) << " index " << i
+           << " using 1:3 with lines lw 3 dt 2" << lc << " title " << title("archived");
+      else
+        gp << quoted((dir / "series.dat").string()) << " index " << i
+           << " using 1:4 with lines lw 1.5" << lc << " title " << title("imported");
+    }
     ++i;
   }
+  if (band)
+    gp << (first ? "" : ", ") << quoted((dir / "members_band.dat").string())
+       << " using 1:2:4 with filledcurves fs transparent solid 0.25 lc rgb '#4477AA' title "
+       << quoted(std::to_string(members) + " members imported: min to max") << ", "
+       << quoted((dir / "members_band.dat").string())
+       << " using 1:3 with lines lw 2 lc rgb '#4477AA' title 'median member'";
   gp << "\n";
   gp << "set datafile separator ','\n"
      << "set output " << quoted((dir / "latency.svg").string()) << "\n"
      << "set title 'Post to imported latency, every (member, message) pair: distribution'\n"
         "set xlabel 'latency (ms)'\nset ylabel 'share of messages at or below'\nset key off\n"
-        "set yrange [0:1]\n"
-     << "plot " << quoted((dir / "latency.csv").string())
-     << " using 2:1 every ::1 with lines lw 2\n";
+        "set yrange [0:1]\n";
+  // The p50 and p99 marks, named with their values.
+  for (auto [name, value, y] : {std::tuple{"p50", r.latency.imported.p50, 0.45},
+                                std::tuple{"p99", r.latency.imported.p99, 0.85}}) {
+    if (r.latency.imported.count == 0)
+      break;
+    gp << "set arrow from " << value << ", graph 0 to " << value
+       << ", graph 1 nohead dt 3 lc rgb '#CC6677'\n"
+       << "set label " << quoted(std::string(" ") + name + " " + rounded(value) + " ms") << " at "
+       << value << ", graph " << y << " left tc rgb '#CC6677'\n";
+  }
+  gp << "plot " << quoted((dir / "latency.csv").string())
+     << " using 2:1 every ::1 with lines lw 2 lc rgb '#332288'\n"
+     << "unset arrow\nunset label\n";
   gp << "set output " << quoted((dir / "memory.svg").string()) << "\n"
      << "set title 'Resident memory of the whole process (all nodes)'\n"
         "set xlabel 'seconds since the first post'\nset ylabel 'MiB'\nset key outside right\n"
@@ -203,15 +262,15 @@ std::string write_load_report(const std::filesystem::path& dir, const load_optio
          << (r.converged ? "after " + std::to_string(r.converged_s) + " s" : "no") << ".</p>"
          << "<table><tr><th>post &rarr;</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>";
     auto row = [&](const char* what, const latency_summary& l) {
-      html << "<tr><th>" << what << "</th><td>" << l.p50 << "</td><td>" << l.p99 << "</td><td>"
-           << l.max << "</td></tr>";
+      html << "<tr><th>" << what << "</th><td>" << rounded(l.p50) << "</td><td>" << rounded(l.p99)
+           << "</td><td>" << rounded(l.max) << "</td></tr>";
     };
     row("stored by the owner", r.latency.stored);
     row("in a committed archive", r.latency.archived);
     row("imported by each member", r.latency.imported);
-    html << "</table><p>Peak anonymous RSS " << r.peak_rss_anon_mb << " MiB for " << r.nodes
-         << " nodes (" << per_node << " MiB per node); idle after convergence "
-         << r.idle_rss_anon_mb << " MiB.</p>"
+    html << "</table><p>Peak anonymous RSS " << rounded(r.peak_rss_anon_mb) << " MiB for "
+         << r.nodes << " nodes (" << rounded(per_node) << " MiB per node); idle after convergence "
+         << rounded(r.idle_rss_anon_mb) << " MiB.</p>"
          << "<h2>Messages over time</h2><img src='messages.svg' width='900'>"
          << "<h2>Latency distribution</h2><img src='latency.svg' width='900'>"
          << "<h2>Memory over time</h2><img src='memory.svg' width='900'>"
