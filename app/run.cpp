@@ -601,7 +601,9 @@ void run_node(const run_flags& flags) {
       if (statuses.size() == member_ids.size() && synced(statuses)) {
         for (const auto& s : statuses)
           p->line("node", "synced " + s.community_id + ": " + std::to_string(s.archives)
-                            + " archives, " + std::to_string(s.messages) + " messages");
+                            + (s.archives == 1 ? " archive, " : " archives, ")
+                            + std::to_string(s.messages)
+                            + (s.messages == 1 ? " message" : " messages"));
         break;
       }
     }

@@ -396,6 +396,9 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
   auto base = file.parent_path();
   auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : base / p; };
   run_config c;
+  // A node's links name where it seeds (x.pe), so a member's first fetch
+  // needs no DHT or tracker; an embedder of the library opts in instead.
+  c.torrent.advertise_address = true;
   std::string data_dir;
   ANNALS_TRY(read(root, "data_dir", "", data_dir));
   if (data_dir.empty())
@@ -457,7 +460,8 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     std::string mode = "libp2p";
     ANNALS_TRY(read(*r, "mode", "relay", mode));
     if (mode != "libp2p" && mode != "inprocess")
-      return make_error(errc::invalid_argument, "relay.mode must be \"libp2p\" or \"inprocess\"");
+      return make_error(errc::invalid_argument, at(file, r->get("mode"))
+                                                  + "relay.mode must be \"libp2p\" or \"inprocess\"");
     c.libp2p = mode == "libp2p";
     ANNALS_TRY(read_list(*r, "listen", "relay", c.relay.listen));
     ANNALS_TRY(check_each(*r, "listen", "relay", file, p2p::check_listen_address));
@@ -482,25 +486,29 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     std::int64_t cluster = c.relay.cluster_id;
     ANNALS_TRY(read(*r, "cluster", "relay", cluster));
     if (cluster < 0 || cluster > 0xffff)
-      return make_error(errc::invalid_argument, "relay.cluster must be 0..65535");
+      return make_error(errc::invalid_argument,
+                        at(file, r->get("cluster")) + "relay.cluster must be 0..65535");
     c.relay.cluster_id = static_cast<std::uint32_t>(cluster);
     std::vector<std::int64_t> shards{32};
     ANNALS_TRY(read_list(*r, "shards", "relay", shards));
     for (auto shard : shards)
       if (shard < 0 || shard > 1023)
-        return make_error(errc::invalid_argument, "relay.shards: each shard must be 0..1023");
+        return make_error(errc::invalid_argument,
+                          at(file, r->get("shards")) + "relay.shards: each shard must be 0..1023");
     c.relay.shards.assign(shards.begin(), shards.end());
     std::int64_t timeout_ms = c.relay.handshake_timeout.count();
     ANNALS_TRY(read(*r, "handshake_timeout_ms", "relay", timeout_ms));
     if (timeout_ms <= 0)
-      return make_error(errc::invalid_argument, "relay.handshake_timeout_ms must be positive");
+      return make_error(errc::invalid_argument, at(file, r->get("handshake_timeout_ms"))
+                                                  + "relay.handshake_timeout_ms must be positive");
     c.relay.handshake_timeout = std::chrono::milliseconds(timeout_ms);
     ANNALS_TRY(read_list(*r, "muxers", "relay", c.relay.muxers));
     if (c.relay.muxers.empty())
-      return make_error(errc::invalid_argument, "relay.muxers must name at least one muxer");
+      return make_error(errc::invalid_argument, at(file, r->get("muxers"))
+                                                  + "relay.muxers must name at least one muxer");
     for (const auto& m : c.relay.muxers)
       if (m != p2p::yamux_protocol && m != p2p::mplex_protocol)
-        return make_error(errc::invalid_argument, "relay.muxers: unknown muxer " + m
+        return make_error(errc::invalid_argument, at(file, r->get("muxers")) + "relay.muxers: unknown muxer " + m
                                                     + " (use /yamux/1.0.0 or /mplex/6.7.0)");
   }
   if (c.relay.listen.empty())
@@ -562,7 +570,8 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     std::int64_t mb = static_cast<std::int64_t>(c.store.min_free_bytes >> 20);
     ANNALS_TRY(read(*st, "min_free_mb", "store", mb));
     if (mb < 0 || mb > (std::int64_t{1} << 30))
-      return make_error(errc::invalid_argument, "store.min_free_mb must be 0..2^30");
+      return make_error(errc::invalid_argument,
+                        at(file, st->get("min_free_mb")) + "store.min_free_mb must be 0..2^30");
     c.store.min_free_bytes = static_cast<std::uint64_t>(mb) << 20;
     ANNALS_TRY(read(*st, "serve", "store", c.waku_store.serve));
     ANNALS_TRY(read(*st, "sync", "store", c.waku_store.sync));
@@ -572,7 +581,7 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
       ANNALS_TRY(read(*st, key, "store", v));
       if (v <= 0)
         return make_error(errc::invalid_argument,
-                          std::string("store.") + key + " must be positive");
+                          at(file, st->get(key)) + "store." + key + " must be positive");
       *field = static_cast<std::uint64_t>(v);
     }
     std::int64_t verify = c.waku_store.verify_interval.count();
@@ -588,9 +597,11 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     ANNALS_TRY(read(*rest, "listen", "rest", c.rest_listen));
     if (c.rest_listen.empty())
       return make_error(errc::invalid_argument,
-                        "rest.listen must be ADDR:PORT (e.g. \"127.0.0.1:8645\")");
+                        at(file, rest->get("listen"))
+                          + "rest.listen must be ADDR:PORT (e.g. \"127.0.0.1:8645\")");
     if (auto ok = check_http_listen(c.rest_listen); !ok)
-      return make_error(errc::invalid_argument, "rest.listen: " + ok.error().message);
+      return make_error(errc::invalid_argument,
+                        at(file, rest->get("listen")) + "rest.listen: " + ok.error().message);
   }
 
   if (auto* a = root["archives"].as_table()) {
@@ -606,10 +617,11 @@ result<run_config> read_run_config(const toml::table& root, const fs::path& file
     for (auto key : {"interval", "republish_interval", "welcome_gap", "settle", "link_patience"})
       if (auto value = a->get(key) ? typed_value<std::int64_t>(*a->get(key)) : std::nullopt;
           value && *value < 0)
-        return make_error(errc::invalid_argument, std::string("archives.") + key
+        return make_error(errc::invalid_argument, at(file, a->get(key)) + "archives." + key
                                                     + " must not be negative");
     if (c.archives.interval == 0)
-      return make_error(errc::invalid_argument, "archives.interval must be positive");
+      return make_error(errc::invalid_argument,
+                        at(file, a->get("interval")) + "archives.interval must be positive");
   }
 
   if (auto* list = root["community"].as_array()) {

@@ -50,7 +50,7 @@ getent passwd annals >/dev/null || fail "postinst made no annals user"
 [ -d /var/lib/annals ] || fail "no /var/lib/annals"
 [ "$(stat -c %U /var/lib/annals)" = annals ] || fail "/var/lib/annals is not the annals user's"
 [ -f /etc/annals/community.key ] || fail "postinst made no community key"
-setpriv --reuid annals --regid annals --init-groups /usr/bin/annals run --check --config /etc/annals/annals.toml ||
+$SUDO setpriv --reuid annals --regid annals --init-groups /usr/bin/annals run --check --config /etc/annals/annals.toml ||
   fail "the shipped config does not pass annals run --check"
 if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify /lib/systemd/system/annals.service || fail "systemd-analyze verify"
@@ -63,7 +63,7 @@ else
   step "no systemd here: running the unit's command as the annals user"
   cd /var/lib/annals
   # setpriv execs the node itself, so signals reach it as systemd's would.
-  setpriv --reuid annals --regid annals --init-groups \
+  $SUDO setpriv --reuid annals --regid annals --init-groups \
     /usr/bin/annals run --config /etc/annals/annals.toml >/tmp/annals-package-test.log 2>&1 &
   pid=$!
   cd - >/dev/null
@@ -92,12 +92,12 @@ step "every metric of the Grafana dashboard is served"
 if [ -z "$pid" ]; then
   $SUDO systemctl reload annals.service
 else
-  kill -HUP "$pid"
+  $SUDO kill -HUP "$pid"
   for _ in $(seq 1 50); do grep -q "reloaded" /tmp/annals-package-test.log && break; sleep 0.1; done
   grep -q "reloaded /etc/annals/annals.toml" /tmp/annals-package-test.log || fail "SIGHUP did not reload"
   kill -0 "$pid" || fail "the node did not survive SIGHUP"
   step "SIGHUP reloaded the config"
-  kill -TERM "$pid"
+  $SUDO kill -TERM "$pid"
   code=0
   wait "$pid" || code=$?
   [ "$code" -eq 0 ] || fail "the node exited $code on SIGTERM"

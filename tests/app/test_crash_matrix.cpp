@@ -30,6 +30,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// "1 archive", "3 archives": as `run` prints counts.
+std::string counted(std::uint64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 
 std::unique_ptr<child_process> start(const temp_dir& dir, const std::string& tag, int round,
                                      std::vector<std::string> args) {
@@ -206,8 +211,8 @@ TEST_CASE("crash matrix: owner and member killed with SIGKILL at many points kee
   // `synced` holds once the member imported every archive of the link; the
   // REST view confirms it holds the owner's messages, each once.
   auto synced = member->out();
-  CHECK(synced.find("synced " + community + ": " + std::to_string(report["archives"].size())
-                    + " archives, " + std::to_string(stable_messages) + " messages")
+  CHECK(synced.find("synced " + community + ": " + counted(report["archives"].size(), "archive")
+                    + ", " + counted(stable_messages, "message"))
         != std::string::npos);
 
   std::cout << "crash matrix: " << owner_kills.size() + member_kills.size()
@@ -307,8 +312,8 @@ TEST_CASE("crash points: a member killed while newer sets arrive keeps a one-ver
   auto code = last->wait(95s);
   INFO("member:\n" << last->out() << last->err());
   REQUIRE(code == std::optional<int>(0));
-  CHECK(last->out().find("synced " + community + ": " + std::to_string(archives) + " archives, "
-                         + std::to_string(stable_messages) + " messages")
+  CHECK(last->out().find("synced " + community + ": " + counted(archives, "archive") + ", "
+                         + counted(stable_messages, "message"))
         != std::string::npos);
   check_one_version("synced");
   CHECK_FALSE(fs::exists(member.fetching_index_file()));

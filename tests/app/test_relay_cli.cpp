@@ -479,9 +479,13 @@ TEST_CASE("annals run refuses a bad value before it binds a port, naming file, l
     CHECK_THAT(refused("127.0.0.1:0", held, "", "[store]\nverify_interval = -1"),
                Catch::Contains(node + ":3: store.verify_interval must be 0..604800 seconds"));
   }
-  SECTION("value errors without a line still name the file") {
+  SECTION("range errors name file, line and key") {
     CHECK_THAT(refused("127.0.0.1:0", held, "", "[archives]\ninterval = 0"),
-               Catch::Contains(node + ": archives.interval must be positive"));
+               Catch::Contains(node + ":3: archives.interval must be positive"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "[archives]\nsettle = -1"),
+               Catch::Contains(node + ":3: archives.settle must not be negative"));
+    CHECK_THAT(refused("127.0.0.1:0", held, "", "[store]\nmax_age = 0"),
+               Catch::Contains(node + ":3: store.max_age must be positive"));
   }
 }
 
