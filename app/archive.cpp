@@ -118,9 +118,8 @@ void run_build(const build_options& options) {
     char rate[64] = "";
     if (!size_ec && read_seconds > 0)
       std::snprintf(rate, sizeof rate, " at %.1f MB/s", double(file_bytes) / 1e6 / read_seconds);
-    std::cerr << "read " << messages.size() << (messages.size() == 1 ? " message" : " messages")
-              << " on " << topics.size() << (topics.size() == 1 ? " topic" : " topics")
-              << " from " << options.messages_file << " in " << format_seconds(read_seconds)
+    std::cerr << "read " << counted(messages.size(), "message") << " on "
+              << counted(topics.size(), "topic") << " from " << options.messages_file << " in " << format_seconds(read_seconds)
               << rate << "\n";
   }
 
@@ -160,9 +159,8 @@ void run_build(const build_options& options) {
   torrent_options torrent{options.trackers, "annals", static_cast<std::int64_t>(std::time(nullptr))};
   auto summary = take(write_archive_torrent(layout, torrent, &report.appended_pieces));
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cerr << "created " << report.archives.size()
-            << (report.archives.size() == 1 ? " archive (" : " archives (") << report.messages
-            << (report.messages == 1 ? " message, " : " messages, ") << report.bytes_appended
+  std::cerr << "created " << counted(report.archives.size(), "archive") << " ("
+            << counted(report.messages, "message") << ", " << report.bytes_appended
             << " bytes) in " << format_seconds(read_seconds + seconds) << " (read "
             << format_seconds(read_seconds) << ", build " << format_seconds(seconds) << ")\n"
             << "data:    " << layout.data_file().string() << "\n"

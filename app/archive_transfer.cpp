@@ -313,8 +313,7 @@ void run_fetch(const fetch_options& options) {
     if (wanted_bytes == 0) {
       // Before the index: which phase, and who is there.
       if (fetch.at() == member_fetch::phase::locate)
-        printer.update("waiting for metadata: " + std::to_string(progress.peers)
-                       + (progress.peers == 1 ? " peer" : " peers") + " connected, "
+        printer.update("waiting for metadata: " + counted(progress.peers, "peer") + " connected, "
                        + format_seconds(seconds_since(started)) + " so far");
       return;
     }
@@ -323,8 +322,8 @@ void run_fetch(const fetch_options& options) {
     printer.update("fetched " + std::to_string(bytes * 100 / wanted_bytes) + "%: "
                    + transfer_figures(bytes, wanted_bytes, done ? 0 : recent_rate(bytes),
                                       progress.peers)
-                   + ", " + std::to_string(fetch.recorded()) + " of " + std::to_string(missing)
-                   + (missing == 1 ? " archive" : " archives"));
+                   + ", " + std::to_string(fetch.recorded()) + " of "
+                   + counted(missing, "archive"));
     if (done) {
       printer.finish();
       auto total = seconds_since(started);
@@ -364,8 +363,7 @@ void run_fetch(const fetch_options& options) {
         std::cerr << "no metadata after " << options.metadata_timeout << " s; "
                   << (options.peers.empty()
                         ? std::string("asking the magnet link's peers, the DHT and trackers again")
-                        : "dialling " + std::to_string(options.peers.size())
-                            + (options.peers.size() == 1 ? " --peer address" : " --peer addresses")
+                        : "dialling " + counted(options.peers.size(), "--peer address")
                             + " again")
                   << "\n";
         start();
@@ -374,7 +372,7 @@ void run_fetch(const fetch_options& options) {
         take(create_private_dirs(layout.archive_dir()));
         printer.finish();
         std::cerr << "metadata after " << format_seconds(seconds_since(started)) << " from "
-                  << progress.peers << (progress.peers == 1 ? " peer" : " peers")
+                  << counted(progress.peers, "peer")
                   << "; fetching the index (" << fetch.summary().index_size << " bytes)\n";
         self->send(backend, index_atom::value, expected, step.with_data);
         break;
@@ -384,8 +382,7 @@ void run_fetch(const fetch_options& options) {
           wanted_bytes += archive.entry.size();
         // All at once, which keeps every connection busy; status-go waits
         // for each archive before it asks for the next.
-        std::cerr << "fetching " << step.slots.size()
-                  << (step.slots.size() == 1 ? " archive (" : " archives (")
+        std::cerr << "fetching " << counted(step.slots.size(), "archive") << " ("
                   << fetch.summary().data_size << " bytes)\n";
         archives_started = steady::now();
         self->send(backend, want_atom::value, expected, std::move(step.slots));

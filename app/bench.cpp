@@ -2,6 +2,7 @@
 // one JSON object on stdout; exit 0 only when nothing was lost or
 // duplicated and every member converged within the limit.
 #include "app/commands.hpp"
+#include "app/progress.hpp"
 #include "bench/hostile.hpp"
 #include "bench/idle.hpp"
 #include "bench/load.hpp"
@@ -319,8 +320,7 @@ void add_bench_commands(CLI::App& app) {
         line("MISSED: " + m);
       if (!missed.empty()) {
         std::fflush(stdout);
-        fail("bench throughput: " + std::to_string(missed.size())
-             + (missed.size() == 1 ? " target" : " targets") + " missed (--require)");
+        fail("bench throughput: " + counted(missed.size(), "target") + " missed (--require)");
       }
       line("OK: every figure reached its target");
     }

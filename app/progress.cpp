@@ -30,6 +30,10 @@ std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint6
   return buf;
 }
 
+std::string counted(std::uint64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string format_seconds(double seconds) {
   char buf[48];
   if (seconds < 10)

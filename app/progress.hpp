@@ -29,6 +29,9 @@ struct progress {
 std::string transfer_figures(std::uint64_t done, std::uint64_t total, std::uint64_t rate,
                              std::uint64_t peers);
 
+/// "1 archive", "3 archives": a count with its noun (plural by "s").
+std::string counted(std::uint64_t n, const std::string& noun);
+
 /// "0.42 s", "12.3 s", "4 min 05 s": a duration for people.
 std::string format_seconds(double seconds);
 

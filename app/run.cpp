@@ -350,8 +350,7 @@ void run_node(const run_flags& flags) {
     std::string id;
     self->request(*node, 30s, create_atom::value, community_spec{o.key_hex, o.channels, o.encrypted, o.keys_file})
       .receive([&](const std::string& community) { id = community; }, failed);
-    p->line("node", "owns community " + id + " (" + std::to_string(o.channels.size())
-                      + (o.channels.size() == 1 ? " channel)" : " channels)"));
+    p->line("node", "owns community " + id + " (" + counted(o.channels.size(), "channel") + ")");
     owner_ids.push_back(id);
     if (o.traffic.messages > 0) {
       auto key = take(private_key::from_bytes(*from_hex(o.key_hex)), "owner key");
@@ -480,7 +479,7 @@ void run_node(const run_flags& flags) {
                  "archives");
     restart_only(n.events.empty() != c.events.empty() || (n.events == "-") != (c.events == "-"),
                  "events (to or from none or stdout)");
-    restart_only(!flags.log_file.empty() ? false : n.log_file.empty() != c.log_file.empty(),
+    restart_only(flags.log_file.empty() && n.log_file.empty() != c.log_file.empty(),
                  "log.file (to or from the terminal)");
     // Logging: the command line's flags still win.
     configure_log(effective_logging(flags, n, p->out));
@@ -600,10 +599,8 @@ void run_node(const run_flags& flags) {
       // A community whose status was not read counts as not synced.
       if (statuses.size() == member_ids.size() && synced(statuses)) {
         for (const auto& s : statuses)
-          p->line("node", "synced " + s.community_id + ": " + std::to_string(s.archives)
-                            + (s.archives == 1 ? " archive, " : " archives, ")
-                            + std::to_string(s.messages)
-                            + (s.messages == 1 ? " message" : " messages"));
+          p->line("node", "synced " + s.community_id + ": " + counted(s.archives, "archive")
+                            + ", " + counted(s.messages, "message"));
         break;
       }
     }

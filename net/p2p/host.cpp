@@ -257,11 +257,7 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
 
     /// Another live, established connection to `peer`, if any.
     conn_entry* other_connection(const std::string& peer) const {
-      for (auto& [h, c] : host.conns)
-        if (c.get() != this && c->was_established && !c->closed && c->conn && c->conn->remote()
-            && c->conn->remote()->to_string() == peer)
-          return c.get();
-      return nullptr;
+      return host.live_connection(peer, this);
     }
 
     /// Two nodes that find each other at once dial each other at once. Both
@@ -772,19 +768,24 @@ struct host::impl : std::enable_shared_from_this<host::impl> {
   /// that connection becomes the static one, and nobody redials.
   bool adopt_static(int index) {
     auto& sp = statics[index];
-    if (sp.peer.empty() || sp.removed)
+    auto* c = sp.peer.empty() || sp.removed ? nullptr : live_connection(sp.peer);
+    if (!c)
       return false;
+    if (c->static_index < 0)
+      c->static_index = index;
+    sp.connected = true;
+    sp.backoff = config.reconnect_initial;
+    sp.timer->cancel();
+    return true;
+  }
+
+  /// A live, established connection to `peer` other than `except`, if any.
+  conn_entry* live_connection(const std::string& peer, const conn_entry* except = nullptr) const {
     for (auto& [h, c] : conns)
-      if (c->was_established && !c->closed && c->conn && c->conn->remote()
-          && c->conn->remote()->to_string() == sp.peer) {
-        if (c->static_index < 0)
-          c->static_index = index;
-        sp.connected = true;
-        sp.backoff = config.reconnect_initial;
-        sp.timer->cancel();
-        return true;
-      }
-    return false;
+      if (c.get() != except && c->was_established && !c->closed && c->conn && c->conn->remote()
+          && c->conn->remote()->to_string() == peer)
+        return c.get();
+    return nullptr;
   }
 
   std::string source_of(const conn_entry& c) const {
